@@ -1,0 +1,75 @@
+# seqd — build, run, test, bench, fuzz.  See README.md.
+# `make run` and `make test` install missing Debian packages first (scripts/install-deps.sh).
+
+CC       ?= cc
+BUILD    := build
+CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla -Isrc
+CFLAGS   ?= -O2
+CFLAGS   += $(CFLAGS_COMMON)
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LIBS     := -lraft -luv -llz4
+PORT     ?= 7379
+DIR      ?= ./seqd-data
+
+# The pure leaves (no libuv, no libraft): what unit tests and fuzzers link.
+CORE_SRC := src/seq.c src/seq_snapshot.c src/codec.c src/resp.c
+SHELL_SRC := $(filter-out $(CORE_SRC), $(wildcard src/*.c))
+CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
+SHELL_OBJ := $(SHELL_SRC:src/%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
+UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
+HDRS := $(wildcard src/*.h)
+
+.PHONY: all deps run test unit unit-asan integration crash bench fuzz clean
+
+all: $(BUILD)/seqd
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/%.o: src/%.c $(HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: src/%.c $(HDRS)
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -c $< -o $@
+
+$(BUILD)/seqd: $(CORE_OBJ) $(SHELL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/test_%: tests/unit/test_%.c $(CORE_OBJ) $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka
+
+$(BUILD)/asan/test_%: tests/unit/test_%.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS)
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka
+
+run: deps $(BUILD)/seqd
+	$(BUILD)/seqd --port $(PORT) --bind 127.0.0.1 --dir $(DIR)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+unit-asan: $(UNIT_ASAN)
+	@set -e; for t in $(UNIT_ASAN); do echo "== $$t (asan/ubsan)"; $$t; done
+
+integration: $(BUILD)/seqd
+	/usr/bin/python3 tests/integration/run.py --binary $(BUILD)/seqd
+
+test: deps
+	$(MAKE) all unit unit-asan
+	$(MAKE) integration
+	@echo "make test: all suites passed"
+
+bench: $(BUILD)/seqd
+	@bash scripts/install-deps.sh --bench
+	bash bench/run.sh
+
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c src/resp.c
+	$(BUILD)/fuzz/fuzz_resp -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 tests/fuzz/corpus_resp
+
+clean:
+	rm -rf $(BUILD)

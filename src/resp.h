@@ -1,0 +1,93 @@
+/* resp — the Redis protocol (RESP2, RESP3 replies, inline commands) over
+ * caller-owned buffers.
+ *
+ * Invariants: every length read from the network is checked against a named
+ * limit before it is used; the parser never reads past `len`, never writes
+ * into the input, never allocates; the writer never grows a buffer past its
+ * cap. This file is a leaf: no I/O, no libuv, nothing of the project but
+ * its own header. */
+#ifndef SEQD_RESP_H
+#define SEQD_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Defaults for resp_limits; the server may lower or raise them by flag. */
+#define RESP_ARGS_MAX_DEFAULT 1024           /* arguments in one request */
+#define RESP_BULK_MAX_DEFAULT (512u * 1024u) /* bytes in one argument */
+#define RESP_INLINE_MAX_DEFAULT (64u * 1024u) /* bytes in one inline line */
+
+typedef struct resp_limits {
+    size_t args_max;   /* also the capacity of resp_request.argv */
+    size_t bulk_max;
+    size_t inline_max;
+} resp_limits;
+
+/* One argument: points into the caller's input buffer, not NUL-terminated. */
+typedef struct resp_arg {
+    const char *ptr;
+    size_t len;
+} resp_arg;
+
+typedef struct resp_request {
+    resp_arg *argv; /* caller-owned array of limits->args_max entries */
+    size_t argc;
+} resp_request;
+
+enum resp_parse_status {
+    RESP_PARSE_OK = 0,          /* a whole request is in req; *consumed bytes used */
+    RESP_PARSE_INCOMPLETE = 1,  /* more bytes needed; nothing consumed */
+    RESP_PARSE_ERROR = -1,      /* protocol error; *errmsg says which; the
+                                 * caller replies with it and closes */
+};
+
+/* Parses one request from buf[0..len): a RESP multibulk ("*N\r\n$L\r\n...")
+ * or, when buf does not start with '*', one inline line split on spaces and
+ * tabs, with "double" (backslash escapes \" \\ \n \r \t \xHH) and 'single'
+ * quotes as redis-cli and Redis accept them.
+ *
+ * On RESP_PARSE_OK: req->argv[0..argc) point into buf, which the caller must
+ * keep unchanged while it uses them; *consumed is the request's length.
+ * An empty inline line (just "\r\n" or "\n") or "*0\r\n" is consumed and
+ * gives argc == 0: the caller skips it.
+ * On RESP_PARSE_INCOMPLETE: *consumed is 0. A request whose declared or
+ * buffered size already breaks a limit is an error at once, not incomplete,
+ * so a caller never has to buffer more than about bulk_max * args_max bytes
+ * (and never more than inline_max bytes of an unterminated inline line).
+ * On RESP_PARSE_ERROR: *errmsg is a static string starting with "ERR
+ * Protocol error: ", suitable for an error reply (without the leading '-').
+ *
+ * Errors: a multibulk count or bulk length that is negative (other than
+ * "*-1", which is an empty request), not a decimal number, has leading '+'
+ * or junk, overflows, or exceeds args_max / bulk_max; a '$' missing where a
+ * bulk is expected; a bulk not followed by "\r\n"; an inline line longer
+ * than inline_max; unbalanced quotes; more than args_max inline arguments. */
+int resp_parse(const resp_limits *limits, const char *buf, size_t len,
+               resp_request *req, size_t *consumed, const char **errmsg);
+
+/* A growable output buffer with a hard cap. The writer owns data while the
+ * buffer lives (free with resp_buf_free); it grows by realloc, never past cap. */
+typedef struct resp_buf {
+    char *data;
+    size_t len;
+    size_t alloc;
+    size_t cap;
+} resp_buf;
+
+void resp_buf_init(resp_buf *b, size_t cap);
+void resp_buf_free(resp_buf *b);
+
+/* Each writer appends one complete element and returns 0, or returns -1 and
+ * leaves the buffer unchanged when it would exceed cap or memory runs out.
+ * proto is 2 or 3 (the connection's HELLO version). */
+int resp_write_simple(resp_buf *b, const char *s);          /* +s */
+int resp_write_error(resp_buf *b, const char *s);           /* -s */
+int resp_write_int(resp_buf *b, int64_t v);                 /* :v */
+int resp_write_bulk(resp_buf *b, const char *p, size_t n);  /* $n p */
+int resp_write_cstr(resp_buf *b, const char *s);            /* bulk of a C string */
+int resp_write_null(resp_buf *b, int proto);                /* $-1 or _ */
+int resp_write_array(resp_buf *b, size_t n);                /* *n header */
+int resp_write_map(resp_buf *b, size_t pairs, int proto);   /* %n, or *2n in RESP2 */
+int resp_write_raw(resp_buf *b, const char *p, size_t n);   /* bytes as they are */
+
+#endif
