@@ -1,0 +1,76 @@
+/* batch — group commit: every sequence command that arrives in one event-loop
+ * turn goes into one log entry, so one fsync serves all of them; several
+ * entries may be in flight at once.
+ *
+ * Invariants: commands reach the log in the order they were submitted;
+ * entries are proposed in batch order, so on one leader they are applied in
+ * that order too; every submitted command gets exactly one done callback —
+ * with its result once its entry is committed and applied, or with an error
+ * (and then no number of that entry is answered). A batch waits at most
+ * request_timeout_ms for a leader. */
+#ifndef SEQD_BATCH_H
+#define SEQD_BATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "node.h"
+#include "seq.h"
+
+enum batch_error {
+    BATCH_OK = 0,
+    BATCH_ERR_TRYAGAIN = 1, /* never reached the log: safe to retry */
+    BATCH_ERR_UNKNOWN = 2,  /* reached the log, fate unknown: retry with the same KEY */
+    BATCH_ERR_IO = 3,       /* the node's disk failed: it stops serving */
+    BATCH_ERR_SHUTDOWN = 4, /* the server is stopping; never reached the log */
+};
+
+/* Called once per submitted command. res is valid (and owned by the batch)
+ * only during the call and only when err == BATCH_OK. */
+typedef void (*batch_done_fn)(void *owner, uint64_t tag, const seq_result *res, int err);
+/* Called once when the node hits a disk error and must stop. */
+typedef void (*batch_fatal_fn)(void *ctx);
+
+typedef struct batch batch;
+
+typedef struct batcher {
+    uv_loop_t *loop;
+    node *node;
+    const config *cfg;
+    batch_done_fn done;
+    batch_fatal_fn fatal;
+    void *fatal_ctx;
+    uint64_t origin;   /* this process's nonce, stamped into each entry */
+    uint64_t next_seq; /* batch counter */
+    batch *open;       /* collecting this loop turn's commands */
+    batch *waiting_head, *waiting_tail;   /* sealed, not yet proposed */
+    batch *inflight_head, *inflight_tail; /* proposed, in log order */
+    size_t n_inflight;
+    size_t n_pending_cmds; /* submitted, not yet done */
+    bool failed;           /* a disk error: refuse everything */
+    uv_check_t check;
+    uv_timer_t timer;
+    /* statistics for INFO */
+    uint64_t entries_proposed, commands_proposed;
+} batcher;
+
+int batcher_init(batcher *b, uv_loop_t *loop, node *n, const config *cfg, uint64_t origin,
+                 batch_done_fn done, batch_fatal_fn fatal, void *fatal_ctx);
+
+/* Queues cmd (copied into the entry at once; cmd may be freed after). The
+ * done callback runs later, never from inside this call. */
+void batcher_submit(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag);
+
+/* The fsm claim hook (see fsm.h); ctx is the batcher. */
+seq_result *batcher_claim(void *ctx, const codec_header *h);
+
+/* Seals the open batch and proposes what can be proposed now. */
+void batcher_flush(batcher *b);
+
+/* Fails every command that has not reached the log with err, and stops the
+ * handles (closed asynchronously). In-flight entries still complete. */
+void batcher_stop(batcher *b, int err);
+
+#endif

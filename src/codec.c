@@ -1,0 +1,111 @@
+/* codec — log entries to bytes and back (format in codec.h). */
+#include "codec.h"
+
+#include <string.h>
+
+size_t codec_cmd_size(const seq_cmd *cmd)
+{
+    size_t n = 1 + 2 + cmd->name_len;
+    switch (cmd->op) {
+    case SEQ_OP_CREATE: return n + 8 + 8 + 1 + 8;
+    case SEQ_OP_ADDRANGE: return n + 8 + 8;
+    case SEQ_OP_NEXT: return n + 4 + 2 + cmd->key_len;
+    default: return n;
+    }
+}
+
+void codec_put_header(seq_writer *w, const codec_header *h)
+{
+    seq_put_u8(w, CODEC_VERSION);
+    seq_put_i64(w, h->time_ms);
+    seq_put_i64(w, h->retention_ms);
+    seq_put_u64(w, h->origin);
+    seq_put_u64(w, h->batch_seq);
+    seq_put_u32(w, h->n_cmds);
+}
+
+void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
+{
+    seq_put_u8(w, cmd->op);
+    seq_put_u16(w, (uint16_t)cmd->name_len);
+    seq_put_bytes(w, cmd->name, cmd->name_len);
+    switch (cmd->op) {
+    case SEQ_OP_CREATE:
+        seq_put_i64(w, cmd->min);
+        seq_put_i64(w, cmd->max);
+        seq_put_u8(w, cmd->has_start ? 1 : 0);
+        seq_put_i64(w, cmd->has_start ? cmd->start : 0);
+        break;
+    case SEQ_OP_ADDRANGE:
+        seq_put_i64(w, cmd->min);
+        seq_put_i64(w, cmd->max);
+        break;
+    case SEQ_OP_NEXT:
+        seq_put_u32(w, cmd->count);
+        seq_put_u16(w, (uint16_t)cmd->key_len);
+        seq_put_bytes(w, cmd->key, cmd->key_len);
+        break;
+    default:
+        break;
+    }
+}
+
+int codec_get_header(seq_reader *r, codec_header *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (seq_get_u8(r) != CODEC_VERSION) {
+        return -1;
+    }
+    h->time_ms = seq_get_i64(r);
+    h->retention_ms = seq_get_i64(r);
+    h->origin = seq_get_u64(r);
+    h->batch_seq = seq_get_u64(r);
+    h->n_cmds = seq_get_u32(r);
+    if (r->bad || h->n_cmds > CODEC_BATCH_MAX) {
+        return -1;
+    }
+    return 0;
+}
+
+int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->op = seq_get_u8(r);
+    cmd->name_len = seq_get_u16(r);
+    if (cmd->name_len > SEQ_NAME_MAX) {
+        return -1;
+    }
+    cmd->name = (const char *)seq_get_bytes(r, cmd->name_len);
+    switch (cmd->op) {
+    case SEQ_OP_CREATE: {
+        cmd->min = seq_get_i64(r);
+        cmd->max = seq_get_i64(r);
+        uint8_t has_start = seq_get_u8(r);
+        cmd->start = seq_get_i64(r);
+        if (has_start > 1) {
+            return -1;
+        }
+        cmd->has_start = has_start == 1;
+        break;
+    }
+    case SEQ_OP_ADDRANGE:
+        cmd->min = seq_get_i64(r);
+        cmd->max = seq_get_i64(r);
+        break;
+    case SEQ_OP_NEXT:
+        cmd->count = seq_get_u32(r);
+        cmd->key_len = seq_get_u16(r);
+        if (cmd->key_len > SEQ_KEY_MAX) {
+            return -1;
+        }
+        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
+        break;
+    case SEQ_OP_DESCRIBE:
+    case SEQ_OP_LIST:
+    case SEQ_OP_DROP:
+        break;
+    default:
+        return -1;
+    }
+    return r->bad ? -1 : 0;
+}

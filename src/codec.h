@@ -1,0 +1,43 @@
+/* codec — a Raft log entry (one group-commit batch of sequence commands) to
+ * bytes and back.
+ *
+ * Entry layout (little endian): version u8, time_ms i64, retention_ms i64,
+ * origin u64, batch_seq u64, n_cmds u32, then n_cmds commands:
+ * op u8, name_len u16, name, and per op: CREATE min i64 max i64 has_start u8
+ * start i64; ADDRANGE min i64 max i64; NEXT count u32 key_len u16 key.
+ * The decoder checks every length against the bytes left and the limits of
+ * seq.h; decoded names and keys point into the entry (no copies).
+ * Pure: no I/O. */
+#ifndef SEQD_CODEC_H
+#define SEQD_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seq.h"
+#include "seq_bytes.h"
+
+#define CODEC_VERSION 1
+#define CODEC_BATCH_MAX 4096 /* commands in one entry */
+
+typedef struct codec_header {
+    int64_t time_ms;      /* the leader's clock when it built the entry */
+    int64_t retention_ms; /* idempotency key retention in force */
+    uint64_t origin;      /* the proposing process's nonce */
+    uint64_t batch_seq;   /* that process's batch counter */
+    uint32_t n_cmds;
+} codec_header;
+
+#define CODEC_HEADER_SIZE (1 + 8 + 8 + 8 + 8 + 4)
+
+/* Bytes one command takes in an entry. */
+size_t codec_cmd_size(const seq_cmd *cmd);
+
+void codec_put_header(seq_writer *w, const codec_header *h);
+void codec_put_cmd(seq_writer *w, const seq_cmd *cmd);
+
+/* Return 0, or -1 on malformed or unknown input (nothing is trusted). */
+int codec_get_header(seq_reader *r, codec_header *h);
+int codec_get_cmd(seq_reader *r, seq_cmd *cmd);
+
+#endif

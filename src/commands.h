@@ -1,0 +1,70 @@
+/* commands — the command table: each command's name, arity and handler,
+ * argument checking, and the formatting of every reply.
+ *
+ * A handler either writes its reply at once (into call->out) or hands one
+ * sequence command to the batcher and marks the call deferred; the reply of
+ * a deferred call is formatted by commands_format_result when its entry has
+ * been applied. Bad arguments get an error reply and change nothing: they
+ * never reach the log. */
+#ifndef SEQD_COMMANDS_H
+#define SEQD_COMMANDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "config.h"
+#include "node.h"
+#include "resp.h"
+
+/* How a deferred result is shown; stored by the connection per reply. */
+enum reply_style {
+    STYLE_OK = 1,      /* +OK */
+    STYLE_NUMBER = 2,  /* NEXT name, INCR name: :n */
+    STYLE_RUNS = 3,    /* NEXT name COUNT k: flat array of first/last pairs */
+    STYLE_DESCRIBE = 4,
+    STYLE_LIST = 5,
+};
+
+typedef struct server_stats {
+    uint64_t start_ms;
+    uint64_t connected_clients;
+    uint64_t total_connections;
+    uint64_t rejected_connections;
+    uint64_t total_commands;
+    uint64_t protocol_errors;
+    uint64_t output_limit_drops;
+} server_stats;
+
+/* What every handler may use; owned by the server for its whole life. */
+typedef struct command_env {
+    const config *cfg;
+    node *node;
+    batcher *batcher;
+    server_stats *stats;
+    bool shutting_down;
+} command_env;
+
+typedef struct command_call {
+    /* in */
+    size_t argc;
+    const resp_arg *argv;
+    int proto;     /* 2 or 3 */
+    void *owner;   /* the connection, for a deferred reply */
+    uint64_t tag;  /* its reply slot */
+    resp_buf *out; /* where an immediate reply goes */
+    /* out */
+    bool deferred;  /* reply comes later, with style */
+    uint8_t style;
+    bool close;     /* close the connection after this reply (QUIT) */
+    int new_proto;  /* HELLO switched protocol: 2 or 3, else 0 */
+} command_call;
+
+/* Runs one request (argc >= 1). Never fails: every outcome is a reply. */
+void commands_dispatch(command_env *env, command_call *call);
+
+/* Formats the reply of a deferred call. res is valid when err == BATCH_OK. */
+void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
+                            resp_buf *out);
+
+#endif

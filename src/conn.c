@@ -1,0 +1,506 @@
+/* conn — client connections (see conn.h). */
+#include "conn.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define CONN_READ_CHUNK 16384u
+#define CONN_OUT_HIGH_WATER (1u << 20) /* pause reading above this many unsent bytes */
+#define CONN_SLOTS_INITIAL 16u
+
+typedef struct conn_slot {
+    char *data; /* the reply, once ready and not at the head */
+    size_t len;
+    bool ready;
+    uint8_t style;
+    uint8_t proto;
+} conn_slot;
+
+struct conn {
+    uv_tcp_t tcp;
+    conn_server *srv;
+    conn *prev, *next;
+    char *in;
+    size_t in_len, in_alloc;
+    resp_buf out;  /* replies waiting to be written */
+    resp_buf wbuf; /* replies being written */
+    uv_write_t wreq;
+    bool writing;
+    conn_slot *slots; /* ring of replies in request order */
+    size_t slots_cap, head, n_slots;
+    uint64_t head_abs; /* absolute number of the reply at head */
+    size_t refs;       /* commands of this client inside batches */
+    int proto;
+    bool reading, paused, closing, handle_closed, close_when_flushed;
+};
+
+static void connProcess(conn *c);
+static void connFlush(conn *c);
+
+static void *connXrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        log_error("conn: out of memory (%zu bytes)", n);
+        abort();
+    }
+    return q;
+}
+
+static void connMaybeFree(conn *c)
+{
+    if (!c->handle_closed || c->refs > 0) {
+        return;
+    }
+    for (size_t i = 0; i < c->n_slots; i++) {
+        free(c->slots[(c->head + i) & (c->slots_cap - 1)].data);
+    }
+    free(c->slots);
+    free(c->in);
+    resp_buf_free(&c->out);
+    resp_buf_free(&c->wbuf);
+    free(c);
+}
+
+static void connOnClose(uv_handle_t *h)
+{
+    conn *c = h->data;
+    conn_server *s = c->srv;
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        s->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    s->env->stats->connected_clients--;
+    c->handle_closed = true;
+    connMaybeFree(c);
+}
+
+static void connClose(conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = true;
+    c->reading = false;
+    uv_close((uv_handle_t *)&c->tcp, connOnClose);
+}
+
+/* Appends a finished reply to the output; a client whose unsent replies
+ * pass the cap is dropped, as Redis does with its output buffer limit. */
+static bool connAppend(conn *c, const char *p, size_t n)
+{
+    if (resp_write_raw(&c->out, p, n) != 0) {
+        log_warn("client output buffer over %zu bytes: closing the client",
+                 c->srv->cfg->client_output_max);
+        c->srv->env->stats->output_limit_drops++;
+        connClose(c);
+        return false;
+    }
+    return true;
+}
+
+static conn_slot *connSlot(conn *c, uint64_t abs)
+{
+    assert(abs >= c->head_abs && abs - c->head_abs < c->n_slots);
+    return &c->slots[(c->head + (abs - c->head_abs)) & (c->slots_cap - 1)];
+}
+
+static uint64_t connReserve(conn *c)
+{
+    if (c->n_slots == c->slots_cap) {
+        size_t cap = c->slots_cap * 2;
+        conn_slot *grown = connXrealloc(NULL, sizeof(*grown) * cap);
+        for (size_t i = 0; i < c->n_slots; i++) {
+            grown[i] = c->slots[(c->head + i) & (c->slots_cap - 1)];
+        }
+        free(c->slots);
+        c->slots = grown;
+        c->slots_cap = cap;
+        c->head = 0;
+    }
+    uint64_t abs = c->head_abs + c->n_slots;
+    c->n_slots++;
+    conn_slot *slot = connSlot(c, abs);
+    memset(slot, 0, sizeof(*slot));
+    slot->proto = (uint8_t)c->proto;
+    return abs;
+}
+
+static void connPopHead(conn *c)
+{
+    c->head = (c->head + 1) & (c->slots_cap - 1);
+    c->head_abs++;
+    c->n_slots--;
+}
+
+/* Moves every ready reply at the head of the ring into the output. */
+static void connDrain(conn *c)
+{
+    while (c->n_slots > 0 && !c->closing) {
+        conn_slot *slot = &c->slots[c->head];
+        if (!slot->ready) {
+            break;
+        }
+        bool ok = connAppend(c, slot->data, slot->len);
+        free(slot->data);
+        slot->data = NULL;
+        connPopHead(c);
+        if (!ok) {
+            return;
+        }
+    }
+}
+
+/* A reply is ready: at the head it goes straight out, else it waits. */
+static void connComplete(conn *c, uint64_t abs, const char *p, size_t n)
+{
+    if (abs == c->head_abs) {
+        connPopHead(c);
+        if (connAppend(c, p, n)) {
+            connDrain(c);
+        }
+        return;
+    }
+    conn_slot *slot = connSlot(c, abs);
+    slot->data = connXrealloc(NULL, n == 0 ? 1 : n);
+    memcpy(slot->data, p, n);
+    slot->len = n;
+    slot->ready = true;
+}
+
+static void connResumeMaybe(conn *c);
+
+static void connOnWrite(uv_write_t *req, int status)
+{
+    conn *c = req->data;
+    c->writing = false;
+    c->wbuf.len = 0;
+    if (c->wbuf.alloc > (4u << 20)) {
+        resp_buf_free(&c->wbuf); /* do not keep a burst's memory forever */
+        resp_buf_init(&c->wbuf, c->srv->cfg->client_output_max);
+    }
+    if (status < 0) {
+        if (status != UV_ECANCELED) {
+            log_debug("write to client failed: %s", uv_strerror(status));
+        }
+        connClose(c);
+        return;
+    }
+    if (c->closing) {
+        return;
+    }
+    if (c->out.len > 0) {
+        connFlush(c);
+    } else if (c->close_when_flushed) {
+        connClose(c);
+        return;
+    }
+    connResumeMaybe(c);
+}
+
+static void connFlush(conn *c)
+{
+    if (c->writing || c->closing || c->out.len == 0) {
+        return;
+    }
+    resp_buf t = c->wbuf;
+    c->wbuf = c->out;
+    c->out = t;
+    uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    c->wreq.data = c;
+    int rv = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, connOnWrite);
+    if (rv != 0) {
+        log_debug("write to client: %s", uv_strerror(rv));
+        c->wbuf.len = 0;
+        connClose(c);
+        return;
+    }
+    c->writing = true;
+}
+
+void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    conn *c = owner;
+    assert(c->refs > 0);
+    c->refs--;
+    if (c->closing) {
+        connMaybeFree(c);
+        return;
+    }
+    conn_slot *slot = connSlot(c, tag);
+    resp_buf *scratch = &c->srv->scratch;
+    scratch->len = 0;
+    commands_format_result(res, err, slot->style, slot->proto, scratch);
+    connComplete(c, tag, scratch->data, scratch->len);
+    connFlush(c);
+    connResumeMaybe(c);
+}
+
+static void connAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn *c = h->data;
+    size_t cap = c->srv->cfg->query_max;
+    if (c->in_alloc - c->in_len < CONN_READ_CHUNK && c->in_alloc < cap) {
+        size_t grown = c->in_alloc == 0 ? 2 * CONN_READ_CHUNK : c->in_alloc * 2;
+        while (grown - c->in_len < CONN_READ_CHUNK && grown < cap) {
+            grown *= 2;
+        }
+        if (grown > cap) {
+            grown = cap;
+        }
+        c->in = connXrealloc(c->in, grown);
+        c->in_alloc = grown;
+    }
+    /* A full buffer yields an empty one: libuv reports UV_ENOBUFS. */
+    *buf = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_alloc - c->in_len));
+}
+
+static void connProtocolError(conn *c, const char *msg)
+{
+    c->srv->env->stats->protocol_errors++;
+    uint64_t abs = connReserve(c);
+    resp_buf *scratch = &c->srv->scratch;
+    scratch->len = 0;
+    resp_write_error(scratch, msg);
+    connComplete(c, abs, scratch->data, scratch->len);
+    c->close_when_flushed = true;
+    c->reading = false;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    conn *c = stream->data;
+    if (nread == UV_ENOBUFS) {
+        connProtocolError(c, "ERR Protocol error: query buffer limit reached");
+        connFlush(c);
+        return;
+    }
+    if (nread < 0) {
+        connClose(c); /* EOF or reset: replies in flight are dropped */
+        return;
+    }
+    c->in_len += (size_t)nread;
+    connProcess(c);
+}
+
+static void connPause(conn *c)
+{
+    if (c->reading && !c->paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->paused = true;
+    }
+}
+
+static void connResumeMaybe(conn *c)
+{
+    if (c->closing || !c->reading) {
+        return;
+    }
+    bool room = c->n_slots < c->srv->cfg->max_pipeline && c->out.len < CONN_OUT_HIGH_WATER;
+    if (!room) {
+        return;
+    }
+    if (c->in_len > 0 && !c->close_when_flushed) {
+        connProcess(c); /* requests left unparsed when we paused */
+    }
+    if (c->paused && c->reading && !c->closing &&
+        c->n_slots < c->srv->cfg->max_pipeline && c->out.len < CONN_OUT_HIGH_WATER) {
+        c->paused = false;
+        uv_read_start((uv_stream_t *)&c->tcp, connAlloc, connOnRead);
+    }
+}
+
+static void connDispatch(conn *c, const resp_request *req)
+{
+    conn_server *s = c->srv;
+    uint64_t abs = connReserve(c);
+    s->scratch.len = 0;
+    command_call call = {
+        .argc = req->argc,
+        .argv = req->argv,
+        .proto = c->proto,
+        .owner = c,
+        .tag = abs,
+        .out = &s->scratch,
+    };
+    commands_dispatch(s->env, &call);
+    if (call.new_proto != 0) {
+        c->proto = call.new_proto;
+    }
+    if (call.deferred) {
+        connSlot(c, abs)->style = call.style;
+        c->refs++;
+        return;
+    }
+    connComplete(c, abs, s->scratch.data, s->scratch.len);
+    if (call.close) {
+        c->close_when_flushed = true;
+        c->reading = false;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+}
+
+/* Parses and runs every whole request in the input, until the input runs
+ * out, the client must wait (pending-replies cap), or it misbehaved. */
+static void connProcess(conn *c)
+{
+    conn_server *s = c->srv;
+    size_t pos = 0;
+    while (!c->closing && !c->close_when_flushed && c->n_slots < s->cfg->max_pipeline) {
+        resp_request req = {.argv = s->argv, .argc = 0};
+        size_t used = 0;
+        const char *err = NULL;
+        int rv = resp_parse(&s->limits, c->in + pos, c->in_len - pos, &req, &used, &err);
+        if (rv == RESP_PARSE_INCOMPLETE) {
+            break;
+        }
+        if (rv == RESP_PARSE_ERROR) {
+            connProtocolError(c, err);
+            break;
+        }
+        pos += used;
+        if (req.argc > 0) {
+            connDispatch(c, &req);
+        }
+    }
+    if (c->closing) {
+        return;
+    }
+    if (pos > 0) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+    if (c->n_slots >= s->cfg->max_pipeline || c->out.len >= CONN_OUT_HIGH_WATER) {
+        connPause(c);
+    }
+    connFlush(c);
+}
+
+static void connOnConnection(uv_stream_t *server, int status)
+{
+    conn_server *s = server->data;
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error("conn: out of memory");
+        abort();
+    }
+    c->srv = s;
+    c->proto = 2;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = s->conns;
+    if (s->conns != NULL) {
+        s->conns->prev = c;
+    }
+    s->conns = c;
+    s->env->stats->connected_clients++;
+    s->env->stats->total_connections++;
+    c->slots_cap = CONN_SLOTS_INITIAL;
+    c->slots = connXrealloc(NULL, sizeof(conn_slot) * c->slots_cap);
+    resp_buf_init(&c->out, s->cfg->client_output_max);
+    resp_buf_init(&c->wbuf, s->cfg->client_output_max);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        connClose(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (s->env->stats->connected_clients > s->cfg->max_clients || s->env->shutting_down) {
+        s->env->stats->rejected_connections++;
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+        uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        connClose(c);
+        return;
+    }
+    c->reading = true;
+    uv_read_start((uv_stream_t *)&c->tcp, connAlloc, connOnRead);
+}
+
+int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env)
+{
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    s->env = env;
+    s->limits.args_max = cfg->args_max;
+    s->limits.bulk_max = cfg->bulk_max;
+    s->limits.inline_max = cfg->inline_max;
+    s->argv = calloc(cfg->args_max, sizeof(resp_arg));
+    if (s->argv == NULL) {
+        return UV_ENOMEM;
+    }
+    resp_buf_init(&s->scratch, cfg->client_output_max);
+    struct sockaddr_in addr;
+    int rv = uv_ip4_addr(cfg->bind, cfg->port, &addr);
+    if (rv != 0) {
+        return rv;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)&s->listener, 511, connOnConnection);
+    }
+    if (rv != 0) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return rv;
+    }
+    s->listening = true;
+    return 0;
+}
+
+void conn_server_stop_listening(conn_server *s)
+{
+    if (s->listening) {
+        s->listening = false;
+        uv_close((uv_handle_t *)&s->listener, NULL);
+    }
+}
+
+void conn_server_pause_all(conn_server *s)
+{
+    for (conn *c = s->conns; c != NULL; c = c->next) {
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = false;
+        }
+    }
+}
+
+bool conn_server_idle(const conn_server *s)
+{
+    for (const conn *c = s->conns; c != NULL; c = c->next) {
+        if (!c->closing && (c->refs > 0 || c->writing || c->out.len > 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void conn_server_close_all(conn_server *s)
+{
+    for (conn *c = s->conns; c != NULL; c = c->next) {
+        connClose(c);
+    }
+}
+
+void conn_server_free(conn_server *s)
+{
+    free(s->argv);
+    s->argv = NULL;
+    resp_buf_free(&s->scratch);
+}

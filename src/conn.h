@@ -1,0 +1,54 @@
+/* conn — client connections over libuv TCP: reading and parsing requests,
+ * keeping replies in each connection's request order, writing them, and
+ * the per-client limits (input bytes, replies pending, output bytes).
+ *
+ * Invariants: replies leave in request order, whatever order results come
+ * back in; a connection's memory is freed only when its handle is closed and
+ * no batch still holds a reference to it (a client that vanishes mid-request
+ * costs nothing but the work already logged); no buffer grows past its cap:
+ * past the input or output cap the client gets an error and is closed, past
+ * the pending-replies cap its reading pauses (backpressure). */
+#ifndef SEQD_CONN_H
+#define SEQD_CONN_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "commands.h"
+#include "resp.h"
+
+typedef struct conn conn;
+
+typedef struct conn_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    bool listening;
+    const config *cfg;
+    command_env *env;
+    resp_limits limits;
+    resp_arg *argv;  /* parser scratch, args_max entries */
+    resp_buf scratch; /* immediate and deferred replies are formatted here */
+    conn *conns;     /* every open connection */
+} conn_server;
+
+/* Binds and listens on cfg->bind:cfg->port. Returns 0 or a libuv error. */
+int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env);
+
+/* Stops accepting (the listener closes asynchronously). */
+void conn_server_stop_listening(conn_server *s);
+
+/* Stops reading from every client (shutdown: no new work). */
+void conn_server_pause_all(conn_server *s);
+
+/* True when no client has replies still to compute or bytes still to write. */
+bool conn_server_idle(const conn_server *s);
+
+/* Closes every connection; the handles close asynchronously. */
+void conn_server_close_all(conn_server *s);
+
+void conn_server_free(conn_server *s);
+
+/* The batcher's done callback: owner is a conn, tag its reply slot. */
+void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err);
+
+#endif

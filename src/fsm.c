@@ -1,0 +1,118 @@
+/* fsm — raft_fsm over the seq core (see fsm.h).
+ *
+ * Durability: an entry reaches apply only once committed (fsynced on a
+ * majority — on a single node, on its own disk), so a result computed here
+ * may be answered. A snapshot is the whole seq state; raft keeps trailing
+ * entries behind it and replays what follows on restart. */
+#include "fsm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
+{
+    fsm *f = rf->data;
+    seq_reader r = {buf->base, buf->len, 0, false};
+    codec_header h;
+    *result = NULL;
+    if (codec_get_header(&r, &h) != 0) {
+        /* Deterministic on every replica (same bytes), so skipping keeps
+         * them in agreement; it means a bug or a newer writer. */
+        f->bad_entries++;
+        log_error("fsm: skipping a log entry with a bad header (%zu bytes)", buf->len);
+        return 0;
+    }
+    seq_result *slots = f->claim != NULL ? f->claim(f->claim_ctx, &h) : NULL;
+    seq_tick(f->state, h.time_ms, h.retention_ms);
+    for (uint32_t i = 0; i < h.n_cmds; i++) {
+        seq_cmd cmd;
+        seq_result res;
+        if (codec_get_cmd(&r, &cmd) != 0) {
+            f->bad_entries++;
+            log_error("fsm: log entry truncated at command %u of %u", i, h.n_cmds);
+            for (uint32_t j = i; slots != NULL && j < h.n_cmds; j++) {
+                memset(&slots[j], 0, sizeof(slots[j]));
+                slots[j].status = SEQ_ERR_BADCMD;
+            }
+            break;
+        }
+        seq_apply(f->state, &cmd, &res);
+        if (res.status == SEQ_OK && cmd.op == SEQ_OP_NEXT) {
+            f->numbers_issued += cmd.count;
+        }
+        f->commands_applied++;
+        if (slots != NULL) {
+            slots[i] = res;
+        } else {
+            seq_result_free(&res);
+        }
+    }
+    f->entries_applied++;
+    return 0;
+}
+
+static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    fsm *f = rf->data;
+    size_t len = 0;
+    void *bytes = seq_snapshot_encode(f->state, &len);
+    if (bytes == NULL) {
+        return RAFT_NOMEM;
+    }
+    /* raft frees both the array and the buffer with raft_free */
+    struct raft_buffer *arr = raft_malloc(sizeof(*arr));
+    void *copy = raft_malloc(len);
+    if (arr == NULL || copy == NULL) {
+        raft_free(arr);
+        raft_free(copy);
+        free(bytes);
+        return RAFT_NOMEM;
+    }
+    memcpy(copy, bytes, len);
+    free(bytes);
+    arr[0].base = copy;
+    arr[0].len = len;
+    *bufs = arr;
+    *n_bufs = 1;
+    log_debug("fsm: snapshot of %zu bytes", len);
+    return 0;
+}
+
+static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
+{
+    fsm *f = rf->data;
+    seq_state *s = seq_snapshot_decode(buf->base, buf->len, &f->limits);
+    size_t len = buf->len;
+    raft_free(buf->base); /* restore owns the buffer */
+    if (s == NULL) {
+        log_error("fsm: snapshot of %zu bytes is malformed", len);
+        return RAFT_MALFORMED;
+    }
+    seq_state_free(f->state);
+    f->state = s;
+    log_info("fsm: restored a snapshot of %zu bytes (%zu sequences)", len, seq_count_live(s));
+    return 0;
+}
+
+int fsm_init(fsm *f, const seq_limits *limits, fsm_claim_fn claim, void *claim_ctx)
+{
+    memset(f, 0, sizeof(*f));
+    f->limits = *limits;
+    f->state = seq_state_new(limits);
+    f->claim = claim;
+    f->claim_ctx = claim_ctx;
+    f->raft.version = 1;
+    f->raft.data = f;
+    f->raft.apply = fsmApply;
+    f->raft.snapshot = fsmSnapshot;
+    f->raft.restore = fsmRestore;
+    return 0;
+}
+
+void fsm_close(fsm *f)
+{
+    seq_state_free(f->state);
+    f->state = NULL;
+}

@@ -1,0 +1,35 @@
+/* fsm — the Raft state machine: applies committed log entries (batches of
+ * sequence commands) to the seq core, and snapshots/restores it.
+ *
+ * Invariant: the state changes only in fsm_apply, in log order, identically
+ * on every replica; the results of an entry reach the batch that proposed it
+ * only on the node (process) that proposed it, through the claim hook. */
+#ifndef SEQD_FSM_H
+#define SEQD_FSM_H
+
+#include <raft.h>
+
+#include "codec.h"
+#include "seq.h"
+
+/* Asked once per applied entry: where to put its n results. Returns an
+ * array of n seq_result the caller of the hook owns (each is overwritten),
+ * or NULL when this process did not propose the entry. */
+typedef seq_result *(*fsm_claim_fn)(void *ctx, const codec_header *h);
+
+typedef struct fsm {
+    struct raft_fsm raft; /* raft.data points back to this struct */
+    seq_state *state;
+    seq_limits limits;
+    fsm_claim_fn claim;
+    void *claim_ctx;
+    uint64_t entries_applied;
+    uint64_t commands_applied;
+    uint64_t numbers_issued;
+    uint64_t bad_entries; /* entries that failed to decode (never expected) */
+} fsm;
+
+int fsm_init(fsm *f, const seq_limits *limits, fsm_claim_fn claim, void *claim_ctx);
+void fsm_close(fsm *f);
+
+#endif

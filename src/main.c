@@ -1,0 +1,233 @@
+/* main — wiring and lifecycle only: flags, the data directory and its lock,
+ * the event loop, signals, and an orderly shutdown.
+ *
+ * Shutdown (SIGTERM/SIGINT, or a disk error): stop accepting and reading,
+ * let every command already read reach its reply (or fail cleanly if it
+ * never reached the log), then close Raft and exit — 0 on a signal, 1 after
+ * a disk error. A second signal exits at once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "batch.h"
+#include "commands.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "node.h"
+
+#define SHUTDOWN_POLL_MS 10
+#define SHUTDOWN_GRACE_MS 5000
+
+typedef struct server {
+    uv_loop_t loop;
+    config cfg;
+    node node;
+    batcher batcher;
+    conn_server conns;
+    command_env env;
+    server_stats stats;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t shutdown_timer;
+    uint64_t shutdown_started_ms;
+    bool stopping, closing_raft;
+    int exit_code;
+    int lock_fd;
+} server;
+
+static server srv; /* one per process; reached from signal and libuv callbacks */
+
+/* mkdir -p: every missing parent too. */
+static int makeDirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    return 0;
+}
+
+/* One seqd per directory: two writers on one Raft log would corrupt it. */
+static int lockDir(const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/seqd.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char other[32] = "";
+        ssize_t n = pread(fd, other, sizeof(other) - 1, 0);
+        other[n > 0 ? n : 0] = '\0';
+        other[strcspn(other, "\n")] = '\0';
+        log_error("another seqd (pid %s) is using %s", other[0] ? other : "?", dir);
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void onHandleClosed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void onNodeClosed(node *n)
+{
+    (void)n;
+    uv_close((uv_handle_t *)&srv.sigterm, onHandleClosed);
+    uv_close((uv_handle_t *)&srv.sigint, onHandleClosed);
+    uv_close((uv_handle_t *)&srv.shutdown_timer, onHandleClosed);
+}
+
+static void onShutdownTick(uv_timer_t *t)
+{
+    (void)t;
+    if (srv.closing_raft) {
+        return;
+    }
+    batcher_flush(&srv.batcher);
+    bool done = srv.batcher.n_pending_cmds == 0 && conn_server_idle(&srv.conns);
+    bool late = uv_now(&srv.loop) - srv.shutdown_started_ms >= SHUTDOWN_GRACE_MS;
+    if (!done && !late) {
+        return;
+    }
+    if (!done) {
+        log_warn("shutdown: %zu commands still pending after %d ms; closing anyway",
+                 srv.batcher.n_pending_cmds, SHUTDOWN_GRACE_MS);
+    }
+    uv_timer_stop(&srv.shutdown_timer);
+    srv.closing_raft = true;
+    batcher_stop(&srv.batcher, BATCH_ERR_SHUTDOWN);
+    conn_server_close_all(&srv.conns);
+    node_close(&srv.node, onNodeClosed);
+}
+
+static void beginShutdown(int exit_code)
+{
+    if (srv.stopping) {
+        return;
+    }
+    srv.stopping = true;
+    srv.exit_code = exit_code;
+    srv.env.shutting_down = true;
+    srv.shutdown_started_ms = uv_now(&srv.loop);
+    conn_server_stop_listening(&srv.conns);
+    conn_server_pause_all(&srv.conns);
+    /* From a timer, never from inside a raft callback (see libraft notes). */
+    uv_timer_start(&srv.shutdown_timer, onShutdownTick, 0, SHUTDOWN_POLL_MS);
+}
+
+static void onSignal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (srv.stopping) {
+        log_warn("second signal %d: exiting now", signum);
+        _exit(1);
+    }
+    log_info("signal %d: finishing in-flight requests, then exiting", signum);
+    beginShutdown(0);
+}
+
+static void onFatal(void *ctx)
+{
+    (void)ctx;
+    log_error("disk error: this node stops serving and exits; restart it when the disk is fixed");
+    beginShutdown(1);
+}
+
+static uint64_t processNonce(void)
+{
+    uint64_t nonce = 0;
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce) || nonce == 0) {
+        nonce = ((uint64_t)getpid() << 32) ^ (uint64_t)uv_hrtime() ^ 1;
+    }
+    return nonce;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN); /* a vanished peer must not kill the server */
+    int rv = config_parse(&srv.cfg, argc, argv);
+    if (rv != 0) {
+        return rv > 0 ? 0 : 2;
+    }
+    log_set_level(srv.cfg.log_level);
+    if (makeDirs(srv.cfg.dir) != 0) {
+        log_error("cannot create data directory %s: %s", srv.cfg.dir, strerror(errno));
+        return 1;
+    }
+    srv.lock_fd = lockDir(srv.cfg.dir);
+    if (srv.lock_fd < 0) {
+        return 1;
+    }
+    uv_loop_init(&srv.loop);
+    srv.stats.start_ms = uv_now(&srv.loop);
+    srv.env.cfg = &srv.cfg;
+    srv.env.node = &srv.node;
+    srv.env.batcher = &srv.batcher;
+    srv.env.stats = &srv.stats;
+
+    rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env);
+    if (rv != 0) {
+        log_error("cannot listen on %s:%d: %s", srv.cfg.bind, srv.cfg.port, uv_strerror(rv));
+        return 1;
+    }
+    rv = batcher_init(&srv.batcher, &srv.loop, &srv.node, &srv.cfg, processNonce(),
+                      conn_on_done, onFatal, NULL);
+    if (rv != 0) {
+        log_error("batcher: %s", uv_strerror(rv));
+        return 1;
+    }
+    rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
+    if (rv != 0) {
+        log_error("cannot start Raft in %s (is the directory writable? is raft port %d free?)",
+                  srv.cfg.dir, srv.cfg.raft_port);
+        return 1;
+    }
+    uv_signal_init(&srv.loop, &srv.sigterm);
+    uv_signal_init(&srv.loop, &srv.sigint);
+    uv_signal_start(&srv.sigterm, onSignal, SIGTERM);
+    uv_signal_start(&srv.sigint, onSignal, SIGINT);
+    uv_timer_init(&srv.loop, &srv.shutdown_timer);
+    log_info("seqd %s listening on %s:%d, data in %s", SEQD_VERSION, srv.cfg.bind, srv.cfg.port,
+             srv.cfg.dir);
+
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+
+    conn_server_free(&srv.conns);
+    rv = uv_loop_close(&srv.loop);
+    if (rv != 0) {
+        log_warn("event loop closed with handles open: %s", uv_strerror(rv));
+    }
+    close(srv.lock_fd);
+    log_info("seqd stopped");
+    return srv.exit_code;
+}

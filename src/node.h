@@ -1,0 +1,50 @@
+/* node — one Raft server: libraft with the raft_uv disk log and the
+ * raft_uv_tcp bus, around the fsm. A single node is a one-voter cluster:
+ * the same code path as a replicated one.
+ *
+ * Ownership: the node owns raft, io, transport and fsm from node_start until
+ * the callback of node_close; the caller owns the node struct and frees it
+ * only after that callback. */
+#ifndef SEQD_NODE_H
+#define SEQD_NODE_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config.h"
+#include "fsm.h"
+
+typedef struct node node;
+typedef void (*node_close_cb)(node *n);
+
+struct node {
+    uv_loop_t *loop;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft raft;
+    fsm fsm;
+    raft_id id;
+    char address[96];
+    char raft_dir[1200];
+    node_close_cb on_close;
+    bool started;
+};
+
+/* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the
+ * log and starts Raft. Returns 0, or a raft error code after logging why. */
+int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx);
+
+bool node_is_leader(node *n);
+
+/* Proposes one entry. buf must come from raft_malloc. On 0 the buffer
+ * belongs to raft and cb will run exactly once; on an error the caller
+ * still owns it (RAFT_NOTLEADER and friends). */
+int node_propose(node *n, struct raft_apply *req, void *buf, size_t len, raft_apply_cb cb);
+
+/* Closes Raft; cb runs on a later loop turn when everything is released.
+ * Must not be called from inside a raft callback (libuv would assert). */
+void node_close(node *n, node_close_cb cb);
+
+#endif

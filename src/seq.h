@@ -1,0 +1,149 @@
+/* seq — the sequence state machine: the pure, deterministic core of seqd.
+ *
+ * A sequence has a name and ranges [min, max] of int64, inclusive, disjoint,
+ * used in the order they were added. NEXT issues the lowest number not yet
+ * issued in the first range that still has one.
+ *
+ * Invariants kept here, whatever the sequence of commands:
+ *  - uniqueness: no number is issued twice for a name, also across DROP and
+ *    re-CREATE (a dropped name keeps a tombstone with its history: the
+ *    numbers it must never issue again, its "burned" intervals);
+ *  - containment: every issued number lies in one of the ranges;
+ *  - all or nothing: NEXT COUNT k issues exactly k numbers or none;
+ *  - determinism: the same commands with the same clock values give the
+ *    same results and the same state on every replica.
+ *
+ * No I/O, no clock, no randomness, no globals: time enters as an argument
+ * (stamped into the log entry by the leader). Memory is allocated with
+ * malloc and every table has a limit (seq_limits); running out of memory
+ * aborts, because a replica that skips a command would diverge. */
+#ifndef SEQD_SEQ_H
+#define SEQD_SEQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEQ_NAME_MAX 200        /* bytes in a sequence name */
+#define SEQ_KEY_MAX 200         /* bytes in an idempotency key */
+#define SEQ_RANGES_MAX 1024     /* ranges of one sequence */
+#define SEQ_BURNED_MAX 4096     /* burned intervals of one sequence */
+#define SEQ_COUNT_MAX 1000000   /* numbers in one NEXT */
+#define SEQ_SEQUENCES_MAX 100000 /* sequences, tombstones included */
+#define SEQ_KEYS_MAX_DEFAULT 1000000 /* idempotency keys held at once */
+
+/* Status codes: the one error vocabulary of the core. */
+enum seq_status {
+    SEQ_OK = 0,
+    SEQ_ERR_NAME,       /* invalid sequence name */
+    SEQ_ERR_KEY,        /* invalid key */
+    SEQ_ERR_RANGE,      /* min > max, or START outside [min, max] */
+    SEQ_ERR_COUNT,      /* COUNT outside 1..SEQ_COUNT_MAX */
+    SEQ_ERR_EXISTS,     /* CREATE with a different definition */
+    SEQ_ERR_NOSEQ,      /* no such sequence */
+    SEQ_ERR_OVERLAP,    /* ADDRANGE overlaps a range of the sequence */
+    SEQ_ERR_EXHAUSTED,  /* fewer numbers left than asked for */
+    SEQ_ERR_TOO_MANY,   /* a table limit was reached (ranges, sequences, history) */
+    SEQ_ERR_KEYS_FULL,  /* the idempotency key table is full */
+    SEQ_ERR_KEY_REUSED, /* a key was used before with another COUNT */
+    SEQ_ERR_BADCMD,     /* unknown operation (a newer log format) */
+};
+
+/* A short, stable description of a status, for error replies. */
+const char *seq_status_text(int status);
+
+enum seq_op {
+    SEQ_OP_CREATE = 1,
+    SEQ_OP_ADDRANGE = 2,
+    SEQ_OP_NEXT = 3,
+    SEQ_OP_DESCRIBE = 4,
+    SEQ_OP_LIST = 5,
+    SEQ_OP_DROP = 6,
+};
+
+/* One command. name and key point into memory the caller keeps alive for
+ * the duration of seq_apply; the state copies what it keeps. */
+typedef struct seq_cmd {
+    uint8_t op;
+    const char *name;
+    size_t name_len;
+    int64_t min, max;  /* CREATE, ADDRANGE */
+    bool has_start;    /* CREATE ... START start */
+    int64_t start;
+    uint32_t count;    /* NEXT: 1..SEQ_COUNT_MAX */
+    const char *key;   /* NEXT ... KEY key; key_len 0 = no key */
+    size_t key_len;
+} seq_cmd;
+
+typedef struct seq_run {
+    int64_t first, last; /* inclusive, first <= last */
+} seq_run;
+
+typedef struct seq_range {
+    int64_t min, max;
+} seq_range;
+
+/* A command's result. Owns its arrays: free with seq_result_free. */
+typedef struct seq_result {
+    int status;
+    uint8_t op;
+    /* NEXT: the runs issued, in issue order, covering exactly count numbers. */
+    seq_run *runs;
+    size_t n_runs;
+    /* EXHAUSTED: how many were left (saturated at UINT64_MAX). */
+    uint64_t remaining;
+    /* DESCRIBE */
+    char *name;
+    size_t name_len;
+    seq_range *ranges;
+    size_t n_ranges;
+    bool has_next;     /* false when exhausted */
+    int64_t next;
+    uint64_t issued;   /* saturated at UINT64_MAX */
+    /* LIST: names, sorted bytewise; each names[i] is NUL-terminated. */
+    char **names;
+    size_t n_names;
+} seq_result;
+
+void seq_result_free(seq_result *r);
+
+typedef struct seq_limits {
+    size_t keys_max;  /* idempotency keys held at once */
+} seq_limits;
+
+typedef struct seq_state seq_state;
+
+/* A new, empty state. Aborts on out-of-memory. Free with seq_state_free. */
+seq_state *seq_state_new(const seq_limits *limits);
+void seq_state_free(seq_state *s);
+
+/* Advances the state's clock to now_ms (never backwards: an earlier value is
+ * ignored, so a leader with a slower clock cannot resurrect expired keys or
+ * expire them twice) and forgets idempotency keys older than retention_ms.
+ * Called once per log entry, before its commands. */
+void seq_tick(seq_state *s, int64_t now_ms, int64_t retention_ms);
+
+/* Applies one command and writes its result into *out (which the caller then
+ * owns). Returns out->status. Never fails for a reason other than those in
+ * enum seq_status; a failed command changes nothing. */
+int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out);
+
+/* Validation shared with the protocol layer, so bad input is refused before
+ * it reaches the log. */
+bool seq_name_valid(const char *name, size_t len);
+bool seq_key_valid(const char *key, size_t len);
+
+/* Counters, for INFO. */
+size_t seq_count_live(const seq_state *s);
+size_t seq_count_keys(const seq_state *s);
+int64_t seq_clock_ms(const seq_state *s);
+
+/* Snapshot: the whole state as bytes, and back (seq_snapshot.c).
+ * seq_snapshot_encode returns a malloc'd buffer (caller frees) and its size
+ * in *len, or NULL on out-of-memory. seq_snapshot_decode builds a new state
+ * from bytes, or returns NULL if they are malformed (never trusts a length). */
+void *seq_snapshot_encode(const seq_state *s, size_t *len);
+seq_state *seq_snapshot_decode(const void *buf, size_t len,
+                               const seq_limits *limits);
+
+#endif

@@ -1,0 +1,66 @@
+/* seq_internal — the state machine's data structures, shared by seq.c (the
+ * transitions) and seq_snapshot.c (serialization). Nothing else includes it.
+ *
+ * Invariants of a live sequence (checked by seqCheck in debug builds and by
+ * the snapshot decoder always):
+ *  - ranges are pairwise disjoint, 1 <= n_ranges <= SEQ_RANGES_MAX;
+ *  - cur <= n_ranges; cur < n_ranges implies ranges[cur].min <= next <=
+ *    ranges[cur].max; every number before the cursor is issued or burned;
+ *  - burned intervals are sorted, disjoint and not adjacent.
+ * A tombstone (live == false) keeps only its name, incarnation and burned. */
+#ifndef SEQD_SEQ_INTERNAL_H
+#define SEQD_SEQ_INTERNAL_H
+
+#include <uthash.h>
+
+#include "seq.h"
+
+typedef struct seq_key_entry {
+    UT_hash_handle hh;
+    uint8_t *hkey; /* incarnation (8 bytes LE) + key bytes */
+    size_t hkey_len;
+    int64_t inserted_ms;
+    uint32_t count;
+    seq_run *runs;
+    size_t n_runs;
+    struct seq_key_entry *newer; /* FIFO by insertion time */
+} seq_key_entry;
+
+typedef struct seq_sequence {
+    UT_hash_handle hh;
+    char *name; /* NUL-terminated copy */
+    size_t name_len;
+    uint64_t incarnation; /* distinct for every CREATE of a name */
+    bool live;
+    /* The CREATE definition, so a repeated CREATE can be recognised. */
+    int64_t def_min, def_max, def_start;
+    bool def_has_start;
+    seq_range *ranges;
+    size_t n_ranges;
+    size_t cur;
+    int64_t next;
+    uint64_t issued;
+    seq_range *burned;
+    size_t n_burned;
+} seq_sequence;
+
+struct seq_state {
+    seq_limits limits;
+    int64_t clock_ms;
+    uint64_t incarnations; /* last incarnation handed out */
+    seq_sequence *by_name; /* uthash head */
+    size_t n_sequences;    /* tombstones included */
+    size_t n_live;
+    seq_key_entry *keys; /* uthash head */
+    size_t n_keys;
+    seq_key_entry *oldest_key, *newest_key;
+};
+
+/* Helpers seq_snapshot.c shares with seq.c. */
+void *seq_xmalloc(size_t n);
+void *seq_xcalloc(size_t n, size_t size);
+seq_sequence *seq_sequence_add(seq_state *s, const char *name, size_t len);
+void seq_key_insert(seq_state *s, seq_key_entry *e);
+bool seq_sequence_valid(const seq_sequence *q);
+
+#endif
