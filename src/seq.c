@@ -327,11 +327,15 @@ static int seqTake(const seq_sequence *q, seq_cursor *c, uint64_t need,
     return SEQ_OK;
 }
 
-/* Numbers in [lo, hi] that are not burned. */
+/* Numbers in [lo, hi] that are not burned: O(log burned + overlapping). */
 static unsigned __int128 seqFreeIn(const seq_sequence *q, int64_t lo, int64_t hi)
 {
     unsigned __int128 n = (unsigned __int128)((uint64_t)hi - (uint64_t)lo) + 1;
-    for (size_t i = 0; i < q->n_burned; i++) {
+    long first = seqBurnedFloor(q, lo);
+    for (size_t i = first < 0 ? 0 : (size_t)first; i < q->n_burned; i++) {
+        if (q->burned[i].min > hi) {
+            break;
+        }
         int64_t a = q->burned[i].min > lo ? q->burned[i].min : lo;
         int64_t z = q->burned[i].max < hi ? q->burned[i].max : hi;
         if (a <= z) {
@@ -349,6 +353,12 @@ static uint64_t seqRemaining(const seq_sequence *q)
         n += seqFreeIn(q, lo, q->ranges[i].max);
     }
     return n > UINT64_MAX ? UINT64_MAX : (uint64_t)n;
+}
+
+static int seqRangeCompare(const void *a, const void *b)
+{
+    const seq_range *x = a, *y = b;
+    return x->min < y->min ? -1 : x->min > y->min;
 }
 
 bool seq_sequence_valid(const seq_sequence *q)
@@ -372,15 +382,19 @@ bool seq_sequence_valid(const seq_sequence *q)
     if (q->n_ranges == 0 || q->n_ranges > SEQ_RANGES_MAX || q->cur > q->n_ranges) {
         return false;
     }
-    for (size_t i = 0; i < q->n_ranges; i++) {
-        if (q->ranges[i].min > q->ranges[i].max) {
-            return false;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (seqRangesOverlap(q->ranges[i], q->ranges[j])) {
-                return false;
-            }
-        }
+    /* Disjointness on a sorted copy: O(n log n), not O(n^2), since this
+     * also guards every decoded snapshot. */
+    seq_range *sorted = seq_xmalloc(sizeof(seq_range) * q->n_ranges);
+    memcpy(sorted, q->ranges, sizeof(seq_range) * q->n_ranges);
+    qsort(sorted, q->n_ranges, sizeof(seq_range), seqRangeCompare);
+    bool ok = true;
+    for (size_t i = 0; i < q->n_ranges && ok; i++) {
+        ok = sorted[i].min <= sorted[i].max &&
+             (i == 0 || !seqRangesOverlap(sorted[i - 1], sorted[i]));
+    }
+    free(sorted);
+    if (!ok) {
+        return false;
     }
     if (q->cur < q->n_ranges &&
         (q->next < q->ranges[q->cur].min || q->next > q->ranges[q->cur].max)) {
@@ -449,9 +463,10 @@ static int seqCreate(seq_state *s, const seq_cmd *cmd)
     }
     seq_sequence *q = seqFind(s, cmd->name, cmd->name_len);
     if (q != NULL && q->live) {
-        bool same = q->def_min == cmd->min && q->def_max == cmd->max &&
-                    q->def_has_start == cmd->has_start &&
-                    (!cmd->has_start || q->def_start == cmd->start);
+        /* START min means the same as no START. */
+        int64_t had = q->def_has_start ? q->def_start : q->def_min;
+        int64_t asks = cmd->has_start ? cmd->start : cmd->min;
+        bool same = q->def_min == cmd->min && q->def_max == cmd->max && had == asks;
         return same ? SEQ_OK : SEQ_ERR_EXISTS;
     }
     if (q == NULL) {
@@ -577,7 +592,9 @@ static int seqNext(seq_state *s, const seq_cmd *cmd, seq_result *out)
         e->n_runs = n_runs;
         seq_key_insert(s, e);
     }
-    assert(seq_sequence_valid(q));
+    /* The hot path asserts only what NEXT can change: the cursor. */
+    assert(q->cur == q->n_ranges ||
+           (q->ranges[q->cur].min <= q->next && q->next <= q->ranges[q->cur].max));
 out:
     if (runs != stack_runs) {
         free(runs);

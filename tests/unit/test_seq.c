@@ -1,0 +1,2421 @@
+/* Unit tests for the sequence state machine (src/seq.c, src/seq_snapshot.c):
+ * every command and every error it can return, the int64 edges, DROP history,
+ * idempotency keys and their clock, snapshots (round trip, every truncation,
+ * corruption), and a seeded random-operation test against an independent
+ * reference model written here.
+ *
+ * The random test prints "seed=N"; set SEQ_TEST_SEED=N to replay one seed.
+ * Without it, a fixed list of seeds runs (deterministic CI).
+ *
+ * Snapshot decoding always runs on a heap copy of exactly the bytes given,
+ * so the ASan build catches any read past the end. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seq.h"
+#include "seq_internal.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static seq_state *mk(size_t keys_max)
+{
+    seq_limits l = {keys_max};
+    return seq_state_new(&l);
+}
+
+static seq_cmd cmd_of(uint8_t op, const char *name)
+{
+    seq_cmd c;
+    memset(&c, 0, sizeof(c));
+    c.op = op;
+    c.name = name;
+    c.name_len = name == NULL ? 0 : strlen(name);
+    c.count = 1;
+    return c;
+}
+
+/* Applies c, frees the result, returns the status. */
+static int apply_status(seq_state *s, const seq_cmd *c)
+{
+    seq_result r;
+    int rv = seq_apply(s, c, &r);
+    assert_int_equal(rv, r.status);
+    assert_int_equal(r.op, c->op);
+    seq_result_free(&r);
+    return rv;
+}
+
+static int do_create(seq_state *s, const char *name, int64_t min, int64_t max)
+{
+    seq_cmd c = cmd_of(SEQ_OP_CREATE, name);
+    c.min = min;
+    c.max = max;
+    return apply_status(s, &c);
+}
+
+static int do_create_start(seq_state *s, const char *name, int64_t min,
+                           int64_t max, int64_t start)
+{
+    seq_cmd c = cmd_of(SEQ_OP_CREATE, name);
+    c.min = min;
+    c.max = max;
+    c.has_start = true;
+    c.start = start;
+    return apply_status(s, &c);
+}
+
+static int do_addrange(seq_state *s, const char *name, int64_t min, int64_t max)
+{
+    seq_cmd c = cmd_of(SEQ_OP_ADDRANGE, name);
+    c.min = min;
+    c.max = max;
+    return apply_status(s, &c);
+}
+
+static int do_drop(seq_state *s, const char *name)
+{
+    seq_cmd c = cmd_of(SEQ_OP_DROP, name);
+    return apply_status(s, &c);
+}
+
+/* NEXT name [COUNT count] [KEY key]; the caller frees *r. */
+static int do_next(seq_state *s, const char *name, uint32_t count,
+                   const char *key, seq_result *r)
+{
+    seq_cmd c = cmd_of(SEQ_OP_NEXT, name);
+    c.count = count;
+    c.key = key;
+    c.key_len = key == NULL ? 0 : strlen(key);
+    int rv = seq_apply(s, &c, r);
+    assert_int_equal(rv, r->status);
+    assert_int_equal(r->op, SEQ_OP_NEXT);
+    if (rv != SEQ_OK) {
+        assert_int_equal(r->n_runs, 0);
+    }
+    return rv;
+}
+
+static int next_status(seq_state *s, const char *name, uint32_t count,
+                       const char *key)
+{
+    seq_result r;
+    int rv = do_next(s, name, count, key, &r);
+    seq_result_free(&r);
+    return rv;
+}
+
+/* NEXT name: must succeed with one number. */
+static int64_t next_one(seq_state *s, const char *name)
+{
+    seq_result r;
+    assert_int_equal(do_next(s, name, 1, NULL, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 1);
+    assert_true(r.runs[0].first == r.runs[0].last);
+    int64_t v = r.runs[0].first;
+    seq_result_free(&r);
+    return v;
+}
+
+/* NEXT name KEY key: must succeed with one number. */
+static int64_t next_key(seq_state *s, const char *name, const char *key)
+{
+    seq_result r;
+    assert_int_equal(do_next(s, name, 1, key, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 1);
+    assert_true(r.runs[0].first == r.runs[0].last);
+    int64_t v = r.runs[0].first;
+    seq_result_free(&r);
+    return v;
+}
+
+/* NEXT that must fail EXHAUSTED with `remaining` left. */
+static void expect_exhausted(seq_state *s, const char *name, uint32_t count,
+                             uint64_t remaining)
+{
+    seq_result r;
+    assert_int_equal(do_next(s, name, count, NULL, &r), SEQ_ERR_EXHAUSTED);
+    assert_int_equal(r.remaining, remaining);
+    seq_result_free(&r);
+}
+
+/* r holds exactly the runs given as first/last pairs. */
+static void expect_runs(const seq_result *r, size_t n, const int64_t *pairs)
+{
+    assert_int_equal(r->status, SEQ_OK);
+    assert_int_equal(r->n_runs, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(r->runs[i].first, pairs[2 * i]);
+        assert_int_equal(r->runs[i].last, pairs[2 * i + 1]);
+    }
+}
+
+/* Numbers covered by the runs of r (exact, in 128 bits). */
+static unsigned __int128 runs_total(const seq_result *r)
+{
+    unsigned __int128 n = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        assert_true(r->runs[i].first <= r->runs[i].last);
+        n += (unsigned __int128)((uint64_t)r->runs[i].last -
+                                 (uint64_t)r->runs[i].first) + 1;
+    }
+    return n;
+}
+
+static void do_describe(seq_state *s, const char *name, seq_result *r)
+{
+    seq_cmd c = cmd_of(SEQ_OP_DESCRIBE, name);
+    assert_int_equal(seq_apply(s, &c, r), SEQ_OK);
+    assert_int_equal(r->name_len, strlen(name));
+    assert_memory_equal(r->name, name, r->name_len + 1);
+}
+
+/* DESCRIBE and check next / issued / remaining. */
+static void expect_describe(seq_state *s, const char *name, bool has_next,
+                            int64_t next, uint64_t issued, uint64_t remaining)
+{
+    seq_result r;
+    do_describe(s, name, &r);
+    assert_int_equal(r.has_next, has_next);
+    if (has_next) {
+        assert_int_equal(r.next, next);
+    }
+    assert_int_equal(r.issued, issued);
+    assert_int_equal(r.remaining, remaining);
+    seq_result_free(&r);
+}
+
+static void do_list(seq_state *s, seq_result *r)
+{
+    seq_cmd c = cmd_of(SEQ_OP_LIST, NULL);
+    assert_int_equal(seq_apply(s, &c, r), SEQ_OK);
+}
+
+/* A sorted set of int64, for "never issued twice" checks across commands. */
+typedef struct numset {
+    int64_t *v;
+    size_t n, cap;
+} numset;
+
+static bool numset_has(const numset *ns, int64_t x)
+{
+    size_t lo = 0, hi = ns->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ns->v[mid] < x) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < ns->n && ns->v[lo] == x;
+}
+
+/* Adds x; fails the test if x was there already (a reissue). */
+static void numset_add_new(numset *ns, int64_t x)
+{
+    size_t lo = 0, hi = ns->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ns->v[mid] < x) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < ns->n && ns->v[lo] == x) {
+        fail_msg("number %" PRId64 " issued twice", x);
+    }
+    if (ns->n == ns->cap) {
+        ns->cap = ns->cap == 0 ? 64 : ns->cap * 2;
+        ns->v = realloc(ns->v, sizeof(*ns->v) * ns->cap);
+        assert_non_null(ns->v);
+    }
+    memmove(ns->v + lo + 1, ns->v + lo, sizeof(*ns->v) * (ns->n - lo));
+    ns->v[lo] = x;
+    ns->n++;
+}
+
+static void numset_free(numset *ns)
+{
+    free(ns->v);
+    memset(ns, 0, sizeof(*ns));
+}
+
+/* Adds every number of r's runs (small runs only) to ns, each new. */
+static void numset_add_runs(numset *ns, const seq_result *r)
+{
+    for (size_t i = 0; i < r->n_runs; i++) {
+        assert_true(r->runs[i].first <= r->runs[i].last);
+        assert_true((uint64_t)r->runs[i].last - (uint64_t)r->runs[i].first < 100000);
+        for (int64_t x = r->runs[i].first;; x++) {
+            numset_add_new(ns, x);
+            if (x == r->runs[i].last) {
+                break;
+            }
+        }
+    }
+}
+
+/* A snapshot round trip: encode, decode from an exact heap copy, check the
+ * decoded state encodes to the same bytes. Frees s, returns the copy. */
+static seq_state *roundtrip(seq_state *s, size_t keys_max)
+{
+    size_t len = 0;
+    uint8_t *buf = seq_snapshot_encode(s, &len);
+    assert_non_null(buf);
+    seq_limits l = {keys_max};
+    seq_state *d = seq_snapshot_decode(buf, len, &l);
+    assert_non_null(d);
+    size_t len2 = 0;
+    uint8_t *buf2 = seq_snapshot_encode(d, &len2);
+    assert_non_null(buf2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(buf, buf2, len);
+    free(buf);
+    free(buf2);
+    seq_state_free(s);
+    return d;
+}
+
+static char *repeat_char(char ch, size_t n)
+{
+    char *p = malloc(n + 1);
+    assert_non_null(p);
+    memset(p, ch, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* ---- CREATE ------------------------------------------------------------ */
+
+static void test_create_basic(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(seq_count_live(s), 0);
+    assert_int_equal(do_create(s, "orders", 1, 10), SEQ_OK);
+    assert_int_equal(seq_count_live(s), 1);
+    expect_describe(s, "orders", true, 1, 0, 10);
+    assert_int_equal(next_one(s, "orders"), 1);
+    assert_int_equal(next_one(s, "orders"), 2);
+    /* min == max is a range of one number */
+    assert_int_equal(do_create(s, "one", -7, -7), SEQ_OK);
+    assert_int_equal(next_one(s, "one"), -7);
+    expect_exhausted(s, "one", 1, 0);
+    assert_int_equal(seq_count_live(s), 2);
+    seq_state_free(s);
+}
+
+static void test_create_same_and_exists(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 1);
+    /* the same definition again: OK, and it resets nothing */
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 2);
+    assert_int_equal(do_addrange(s, "a", 20, 30), SEQ_OK);
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 3);
+    /* any difference is EXISTS and changes nothing */
+    assert_int_equal(do_create(s, "a", 0, 10), SEQ_ERR_EXISTS);
+    assert_int_equal(do_create(s, "a", 1, 11), SEQ_ERR_EXISTS);
+    assert_int_equal(do_create(s, "a", 20, 30), SEQ_ERR_EXISTS);
+    assert_int_equal(do_create_start(s, "a", 1, 10, 5), SEQ_ERR_EXISTS);
+    /* START min is the same definition as no START */
+    assert_int_equal(do_create_start(s, "a", 1, 10, 1), SEQ_OK);
+    assert_int_equal(seq_count_live(s), 1);
+    expect_describe(s, "a", true, 4, 3, 7 + 11);
+    assert_int_equal(next_one(s, "a"), 4);
+
+    /* with START: the same START is the same definition */
+    assert_int_equal(do_create_start(s, "b", 1, 10, 5), SEQ_OK);
+    assert_int_equal(do_create_start(s, "b", 1, 10, 5), SEQ_OK);
+    assert_int_equal(do_create_start(s, "b", 1, 10, 6), SEQ_ERR_EXISTS);
+    assert_int_equal(do_create(s, "b", 1, 10), SEQ_ERR_EXISTS);
+    assert_int_equal(next_one(s, "b"), 5);
+    /* an invalid range is RANGE even for an existing name */
+    assert_int_equal(do_create(s, "b", 10, 1), SEQ_ERR_RANGE);
+    seq_state_free(s);
+}
+
+static void test_create_start(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create_start(s, "a", 1, 10, 7), SEQ_OK);
+    expect_describe(s, "a", true, 7, 0, 4);
+    assert_int_equal(next_one(s, "a"), 7);
+    assert_int_equal(next_one(s, "a"), 8);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 2, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){9, 10});
+    seq_result_free(&r);
+    /* numbers below START are never issued */
+    expect_exhausted(s, "a", 1, 0);
+
+    assert_int_equal(do_create_start(s, "lo", 1, 10, 1), SEQ_OK);
+    assert_int_equal(next_one(s, "lo"), 1);
+    assert_int_equal(do_create_start(s, "hi", 1, 10, 10), SEQ_OK);
+    assert_int_equal(next_one(s, "hi"), 10);
+    expect_exhausted(s, "hi", 1, 0);
+    /* START then ADDRANGE: the new range follows */
+    assert_int_equal(do_addrange(s, "hi", -5, -4), SEQ_OK);
+    assert_int_equal(next_one(s, "hi"), -5);
+
+    /* START outside [min, max] */
+    assert_int_equal(do_create_start(s, "bad", 1, 10, 0), SEQ_ERR_RANGE);
+    assert_int_equal(do_create_start(s, "bad", 1, 10, 11), SEQ_ERR_RANGE);
+    assert_int_equal(do_create_start(s, "bad", 1, 10, INT64_MIN), SEQ_ERR_RANGE);
+    assert_int_equal(do_create_start(s, "bad", 1, 10, INT64_MAX), SEQ_ERR_RANGE);
+    assert_int_equal(do_create_start(s, "bad", 10, 1, 5), SEQ_ERR_RANGE);
+    assert_int_equal(next_status(s, "bad", 1, NULL), SEQ_ERR_NOSEQ);
+
+    /* START at the int64 edges */
+    assert_int_equal(do_create_start(s, "e1", INT64_MIN, INT64_MAX, INT64_MAX), SEQ_OK);
+    assert_int_equal(next_one(s, "e1"), INT64_MAX);
+    expect_exhausted(s, "e1", 1, 0);
+    assert_int_equal(do_create_start(s, "e2", INT64_MIN, INT64_MIN + 1, INT64_MIN), SEQ_OK);
+    assert_int_equal(next_one(s, "e2"), INT64_MIN);
+    assert_int_equal(seq_count_live(s), 5);
+    seq_state_free(s);
+}
+
+static void test_create_min_gt_max(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 2, 1), SEQ_ERR_RANGE);
+    assert_int_equal(do_create(s, "a", INT64_MAX, INT64_MIN), SEQ_ERR_RANGE);
+    assert_int_equal(do_create(s, "a", 0, -1), SEQ_ERR_RANGE);
+    assert_int_equal(seq_count_live(s), 0);
+    assert_int_equal(next_status(s, "a", 1, NULL), SEQ_ERR_NOSEQ);
+    seq_result r;
+    do_list(s, &r);
+    assert_int_equal(r.n_names, 0);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+typedef struct bad_name {
+    const char *p;
+    size_t len;
+} bad_name;
+
+static void test_names(void **state)
+{
+    (void)state;
+    char *n200 = repeat_char('n', 200);
+    char *n201 = repeat_char('n', 201);
+    const bad_name bad[] = {
+        {"", 0},
+        {NULL, 0},
+        {n201, 201},
+        {"a b", 3},
+        {" a", 2},
+        {"a\x01", 2},
+        {"a\tb", 3},
+        {"a\nb", 3},
+        {"a\x7f", 2},
+        {"\x1f", 1},
+        {"caf\xc3\xa9", 5},
+        {"a\x80", 2},
+        {"\xff", 1},
+        {"a\0b", 3},
+    };
+    const uint8_t ops[] = {SEQ_OP_CREATE, SEQ_OP_ADDRANGE, SEQ_OP_NEXT,
+                           SEQ_OP_DESCRIBE, SEQ_OP_DROP};
+    seq_state *s = mk(100);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(seq_name_valid(bad[i].p, bad[i].len));
+        for (size_t j = 0; j < sizeof(ops); j++) {
+            seq_cmd c = cmd_of(ops[j], NULL);
+            c.name = bad[i].p;
+            c.name_len = bad[i].len;
+            c.min = 1;
+            c.max = 10;
+            assert_int_equal(apply_status(s, &c), SEQ_ERR_NAME);
+        }
+    }
+    assert_int_equal(seq_count_live(s), 0);
+
+    /* 200 bytes is the limit; every printable non-space byte is allowed */
+    assert_true(seq_name_valid(n200, 200));
+    assert_int_equal(do_create(s, n200, 1, 10), SEQ_OK);
+    assert_int_equal(next_one(s, n200), 1);
+    seq_result r;
+    do_describe(s, n200, &r);
+    assert_int_equal(r.name_len, 200);
+    seq_result_free(&r);
+    char all[95];
+    for (int c = 0x21; c <= 0x7e; c++) {
+        all[c - 0x21] = (char)c;
+    }
+    all[94] = '\0';
+    assert_true(seq_name_valid(all, 94));
+    assert_int_equal(do_create(s, all, 1, 10), SEQ_OK);
+    assert_int_equal(do_create(s, "x", 1, 10), SEQ_OK);
+    assert_int_equal(seq_count_live(s), 3);
+    /* a name is compared by all its bytes: a prefix is another name */
+    assert_int_equal(next_status(s, "nnnn", 1, NULL), SEQ_ERR_NOSEQ);
+    free(n200);
+    free(n201);
+    seq_state_free(s);
+}
+
+static void test_bad_op_and_status_text(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    seq_cmd c = cmd_of(0, "a");
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
+    c.op = 7;
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
+    c.op = 255;
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
+    assert_int_equal(next_one(s, "a"), 1);
+    for (int st = SEQ_OK; st <= SEQ_ERR_BADCMD; st++) {
+        const char *t = seq_status_text(st);
+        assert_non_null(t);
+        assert_true(t[0] >= 'A' && t[0] <= 'Z');
+        for (int o = SEQ_OK; o < st; o++) {
+            assert_string_not_equal(t, seq_status_text(o));
+        }
+    }
+    assert_string_equal(seq_status_text(SEQ_OK), "OK");
+    assert_true(strncmp(seq_status_text(SEQ_ERR_EXHAUSTED), "EXHAUSTED ", 10) == 0);
+    assert_true(strncmp(seq_status_text(SEQ_ERR_NOSEQ), "NOSEQ ", 6) == 0);
+    assert_true(strncmp(seq_status_text(SEQ_ERR_EXISTS), "EXISTS ", 7) == 0);
+    assert_true(strncmp(seq_status_text(-1), "ERR ", 4) == 0);
+    assert_true(strncmp(seq_status_text(1000), "ERR ", 4) == 0);
+    seq_state_free(s);
+}
+
+static void test_sequences_max(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    char name[32];
+    for (size_t i = 0; i < SEQ_SEQUENCES_MAX; i++) {
+        snprintf(name, sizeof(name), "s%06zu", i);
+        assert_int_equal(do_create(s, name, 1, 2), SEQ_OK);
+    }
+    assert_int_equal(seq_count_live(s), SEQ_SEQUENCES_MAX);
+    assert_int_equal(do_create(s, "one-more", 1, 2), SEQ_ERR_TOO_MANY);
+    /* a tombstone still counts: dropping frees no slot for a new name */
+    assert_int_equal(do_drop(s, "s000000"), SEQ_OK);
+    assert_int_equal(do_create(s, "one-more", 1, 2), SEQ_ERR_TOO_MANY);
+    /* but the dropped name itself can be created again */
+    assert_int_equal(do_create(s, "s000000", 1, 2), SEQ_OK);
+    assert_int_equal(seq_count_live(s), SEQ_SEQUENCES_MAX);
+    seq_result r;
+    do_list(s, &r);
+    assert_int_equal(r.n_names, SEQ_SEQUENCES_MAX);
+    for (size_t i = 1; i < r.n_names; i++) {
+        assert_true(strcmp(r.names[i - 1], r.names[i]) < 0);
+    }
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+/* ---- NEXT -------------------------------------------------------------- */
+
+static void test_next_sequential(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", -3, 3), SEQ_OK);
+    for (int64_t want = -3; want <= 3; want++) {
+        assert_int_equal(next_one(s, "a"), want);
+    }
+    expect_exhausted(s, "a", 1, 0);
+    expect_exhausted(s, "a", 5, 0);
+    expect_describe(s, "a", false, 0, 7, 0);
+    seq_state_free(s);
+}
+
+static void test_next_count_all_or_nothing(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    expect_exhausted(s, "a", 11, 10);
+    expect_exhausted(s, "a", SEQ_COUNT_MAX, 10);
+    expect_describe(s, "a", true, 1, 0, 10);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 3, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){1, 3});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 8, 7);
+    assert_int_equal(do_next(s, "a", 7, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){4, 10});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    expect_describe(s, "a", false, 0, 10, 0);
+    /* an exhausted NEXT with a key records no key */
+    assert_int_equal(next_status(s, "a", 1, "k"), SEQ_ERR_EXHAUSTED);
+    assert_int_equal(seq_count_keys(s), 0);
+    seq_state_free(s);
+}
+
+static void test_next_count_crosses_ranges(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 3), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 10, 12), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 20, 25), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 4, 4), SEQ_OK); /* adjacent to the first */
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 8, NULL, &r), SEQ_OK);
+    expect_runs(&r, 3, (int64_t[]){1, 3, 10, 12, 20, 21});
+    assert_true(runs_total(&r) == 8);
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 6, 5);
+    assert_int_equal(do_next(s, "a", 5, NULL, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){22, 25, 4, 4});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    /* crossing several one-number ranges at once */
+    assert_int_equal(do_create(s, "b", 0, 0), SEQ_OK);
+    for (int64_t i = 1; i < 10; i++) {
+        assert_int_equal(do_addrange(s, "b", i * 10, i * 10), SEQ_OK);
+    }
+    assert_int_equal(do_next(s, "b", 10, NULL, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 10);
+    for (size_t i = 0; i < 10; i++) {
+        assert_int_equal(r.runs[i].first, (int64_t)i * 10);
+        assert_int_equal(r.runs[i].last, (int64_t)i * 10);
+    }
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+static void test_next_count_limits(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 0, 3 * SEQ_COUNT_MAX), SEQ_OK);
+    assert_int_equal(next_status(s, "a", 0, NULL), SEQ_ERR_COUNT);
+    assert_int_equal(next_status(s, "a", SEQ_COUNT_MAX + 1, NULL), SEQ_ERR_COUNT);
+    assert_int_equal(next_status(s, "a", UINT32_MAX, NULL), SEQ_ERR_COUNT);
+    assert_int_equal(next_status(s, "a", 0, "k"), SEQ_ERR_COUNT);
+    /* COUNT is checked before the name is looked up */
+    assert_int_equal(next_status(s, "missing", 0, NULL), SEQ_ERR_COUNT);
+    expect_describe(s, "a", true, 0, 0, 3 * SEQ_COUNT_MAX + 1);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", SEQ_COUNT_MAX, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){0, SEQ_COUNT_MAX - 1});
+    seq_result_free(&r);
+    assert_int_equal(do_next(s, "a", SEQ_COUNT_MAX, "big", &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){SEQ_COUNT_MAX, 2 * SEQ_COUNT_MAX - 1});
+    seq_result_free(&r);
+    expect_describe(s, "a", true, 2 * SEQ_COUNT_MAX, 2 * SEQ_COUNT_MAX, SEQ_COUNT_MAX + 1);
+    seq_state_free(s);
+}
+
+static void test_next_noseq(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(next_status(s, "nope", 1, NULL), SEQ_ERR_NOSEQ);
+    assert_int_equal(next_status(s, "nope", 5, "k"), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_addrange(s, "nope", 1, 2), SEQ_ERR_NOSEQ);
+    seq_cmd c = cmd_of(SEQ_OP_DESCRIBE, "nope");
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_drop(s, "nope"), SEQ_ERR_NOSEQ);
+    assert_int_equal(seq_count_keys(s), 0);
+    assert_int_equal(seq_count_live(s), 0);
+    seq_state_free(s);
+}
+
+/* ---- ADDRANGE ---------------------------------------------------------- */
+
+static void test_addrange_overlap_shapes(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 10, 20), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 100, 200), SEQ_OK);
+    const int64_t overlaps[][2] = {
+        {12, 15},   /* inside */
+        {10, 20},   /* equal */
+        {5, 25},    /* covering */
+        {5, 10},    /* touching the low end */
+        {20, 30},   /* touching the high end */
+        {5, 12},    /* across the low end */
+        {15, 25},   /* across the high end */
+        {10, 10},   /* its first number */
+        {20, 20},   /* its last number */
+        {150, 150}, /* inside the second range */
+        {0, 1000},  /* covering both */
+        {20, 100},  /* bridging both */
+        {INT64_MIN, INT64_MAX},
+        {INT64_MIN, 10},
+        {200, INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof(overlaps) / sizeof(overlaps[0]); i++) {
+        assert_int_equal(do_addrange(s, "a", overlaps[i][0], overlaps[i][1]),
+                         SEQ_ERR_OVERLAP);
+    }
+    assert_int_equal(do_addrange(s, "a", 30, 20), SEQ_ERR_RANGE);
+    seq_result r;
+    do_describe(s, "a", &r);
+    assert_int_equal(r.n_ranges, 2);
+    seq_result_free(&r);
+    /* adjacent ranges do not overlap */
+    assert_int_equal(do_addrange(s, "a", 9, 9), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 21, 99), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 201, INT64_MAX), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", INT64_MIN, 8), SEQ_OK);
+    /* now every number is in a range: anything overlaps */
+    assert_int_equal(do_addrange(s, "a", 0, 0), SEQ_ERR_OVERLAP);
+    do_describe(s, "a", &r);
+    assert_int_equal(r.n_ranges, 6);
+    const int64_t want[6][2] = {{10, 20}, {100, 200}, {9, 9}, {21, 99},
+                                {201, INT64_MAX}, {INT64_MIN, 8}};
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(r.ranges[i].min, want[i][0]);
+        assert_int_equal(r.ranges[i].max, want[i][1]);
+    }
+    assert_int_equal(r.remaining, UINT64_MAX);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+static void test_addrange_revives_exhausted(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 2), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 1);
+    assert_int_equal(next_one(s, "a"), 2);
+    expect_exhausted(s, "a", 1, 0);
+    expect_describe(s, "a", false, 0, 2, 0);
+    assert_int_equal(do_addrange(s, "a", 50, 51), SEQ_OK);
+    expect_describe(s, "a", true, 50, 2, 2);
+    assert_int_equal(next_one(s, "a"), 50);
+    assert_int_equal(next_one(s, "a"), 51);
+    expect_exhausted(s, "a", 1, 0);
+    /* a range below the old ones, added after exhaustion */
+    assert_int_equal(do_addrange(s, "a", -10, -10), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), -10);
+    expect_exhausted(s, "a", 1, 0);
+    seq_state_free(s);
+}
+
+static void test_addrange_order_added(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 100, 105), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 1, 5), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 50, 52), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", -20, -19), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 100);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 5, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){101, 105});
+    seq_result_free(&r);
+    assert_int_equal(next_one(s, "a"), 1);
+    assert_int_equal(do_next(s, "a", 7, NULL, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){2, 5, 50, 52});
+    seq_result_free(&r);
+    assert_int_equal(do_next(s, "a", 2, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){-20, -19});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    seq_state_free(s);
+}
+
+static void test_addrange_limit(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 0, 0), SEQ_OK);
+    for (int64_t i = 1; i < SEQ_RANGES_MAX; i++) {
+        /* descending and not adjacent: each a separate one-number range */
+        assert_int_equal(do_addrange(s, "a", -2 * i, -2 * i), SEQ_OK);
+    }
+    assert_int_equal(do_addrange(s, "a", 10, 20), SEQ_ERR_TOO_MANY);
+    /* an overlap is still reported as such */
+    assert_int_equal(do_addrange(s, "a", 0, 0), SEQ_ERR_OVERLAP);
+    expect_describe(s, "a", true, 0, 0, SEQ_RANGES_MAX);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", SEQ_RANGES_MAX, NULL, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, SEQ_RANGES_MAX);
+    for (size_t i = 0; i < SEQ_RANGES_MAX; i++) {
+        assert_int_equal(r.runs[i].first, -2 * (int64_t)i);
+        assert_int_equal(r.runs[i].last, -2 * (int64_t)i);
+    }
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    /* still full after exhaustion */
+    assert_int_equal(do_addrange(s, "a", 10, 20), SEQ_ERR_TOO_MANY);
+    s = roundtrip(s, 100);
+    assert_int_equal(do_addrange(s, "a", 10, 20), SEQ_ERR_TOO_MANY);
+    /* a re-created name starts with one range again */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", 1, 1), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 10, 20), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 1);
+    assert_int_equal(next_one(s, "a"), 10);
+    seq_state_free(s);
+}
+
+/* ---- int64 edges ------------------------------------------------------- */
+
+static void test_int64_max_edge(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", INT64_MAX - 2, INT64_MAX), SEQ_OK);
+    expect_describe(s, "a", true, INT64_MAX - 2, 0, 3);
+    assert_int_equal(next_one(s, "a"), INT64_MAX - 2);
+    assert_int_equal(next_one(s, "a"), INT64_MAX - 1);
+    expect_describe(s, "a", true, INT64_MAX, 2, 1);
+    assert_int_equal(next_one(s, "a"), INT64_MAX);
+    expect_exhausted(s, "a", 1, 0);
+    expect_exhausted(s, "a", 2, 0);
+    expect_describe(s, "a", false, 0, 3, 0);
+    /* the one-number range at the very top */
+    assert_int_equal(do_create(s, "b", INT64_MAX, INT64_MAX), SEQ_OK);
+    assert_int_equal(next_one(s, "b"), INT64_MAX);
+    expect_exhausted(s, "b", 1, 0);
+    /* DROP burns up to INT64_MAX; a new definition there has nothing left */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", INT64_MAX - 5, INT64_MAX), SEQ_OK);
+    expect_describe(s, "a", true, INT64_MAX - 5, 0, 3);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 3, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){INT64_MAX - 5, INT64_MAX - 3});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    seq_state_free(s);
+}
+
+static void test_int64_min_edge(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", INT64_MIN, INT64_MIN + 2), SEQ_OK);
+    expect_describe(s, "a", true, INT64_MIN, 0, 3);
+    assert_int_equal(next_one(s, "a"), INT64_MIN);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 2, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){INT64_MIN + 1, INT64_MIN + 2});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", INT64_MIN, INT64_MIN + 2), SEQ_OK);
+    expect_describe(s, "a", false, 0, 0, 0);
+    expect_exhausted(s, "a", 1, 0);
+    assert_int_equal(do_addrange(s, "a", INT64_MIN + 3, INT64_MIN + 3), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), INT64_MIN + 3);
+    seq_state_free(s);
+}
+
+static void test_int64_full_range(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "all", INT64_MIN, INT64_MAX), SEQ_OK);
+    seq_result r;
+    do_describe(s, "all", &r);
+    assert_int_equal(r.n_ranges, 1);
+    assert_int_equal(r.ranges[0].min, INT64_MIN);
+    assert_int_equal(r.ranges[0].max, INT64_MAX);
+    assert_true(r.has_next);
+    assert_int_equal(r.next, INT64_MIN);
+    assert_int_equal(r.issued, 0);
+    assert_int_equal(r.remaining, UINT64_MAX); /* 2^64, saturated */
+    seq_result_free(&r);
+    assert_int_equal(next_one(s, "all"), INT64_MIN);
+    expect_describe(s, "all", true, INT64_MIN + 1, 1, UINT64_MAX); /* 2^64 - 1 */
+    assert_int_equal(do_next(s, "all", SEQ_COUNT_MAX, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){INT64_MIN + 1, INT64_MIN + SEQ_COUNT_MAX});
+    seq_result_free(&r);
+    expect_describe(s, "all", true, INT64_MIN + SEQ_COUNT_MAX + 1,
+                    SEQ_COUNT_MAX + 1, UINT64_MAX - SEQ_COUNT_MAX);
+    assert_int_equal(do_addrange(s, "all", 0, 0), SEQ_ERR_OVERLAP);
+    /* DROP and re-CREATE: continues after what was issued */
+    assert_int_equal(do_drop(s, "all"), SEQ_OK);
+    assert_int_equal(do_create(s, "all", INT64_MIN, INT64_MAX), SEQ_OK);
+    expect_describe(s, "all", true, INT64_MIN + SEQ_COUNT_MAX + 1, 0,
+                    UINT64_MAX - SEQ_COUNT_MAX);
+    assert_int_equal(next_one(s, "all"), INT64_MIN + SEQ_COUNT_MAX + 1);
+    /* START at INT64_MAX: one number, and a DROP burns the whole domain */
+    assert_int_equal(do_create_start(s, "top", INT64_MIN, INT64_MAX, INT64_MAX), SEQ_OK);
+    expect_describe(s, "top", true, INT64_MAX, 0, 1);
+    assert_int_equal(next_one(s, "top"), INT64_MAX);
+    expect_exhausted(s, "top", 1, 0);
+    assert_int_equal(do_drop(s, "top"), SEQ_OK);
+    assert_int_equal(do_create(s, "top", INT64_MIN, INT64_MAX), SEQ_OK);
+    expect_describe(s, "top", false, 0, 0, 0);
+    expect_exhausted(s, "top", 1, 0);
+    s = roundtrip(s, 100);
+    expect_describe(s, "top", false, 0, 0, 0);
+    assert_int_equal(next_one(s, "all"), INT64_MIN + SEQ_COUNT_MAX + 2);
+    seq_state_free(s);
+}
+
+static void test_count_past_int64_max_refused(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", INT64_MAX - 4, INT64_MAX), SEQ_OK);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 2, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){INT64_MAX - 4, INT64_MAX - 3});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 4, 3);
+    expect_exhausted(s, "a", SEQ_COUNT_MAX, 3);
+    assert_int_equal(next_status(s, "a", 4, "k"), SEQ_ERR_EXHAUSTED);
+    assert_int_equal(seq_count_keys(s), 0);
+    expect_describe(s, "a", true, INT64_MAX - 2, 2, 3);
+    assert_int_equal(do_next(s, "a", 3, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){INT64_MAX - 2, INT64_MAX});
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+    /* the same across a range change: [MAX-1, MAX] then [0, 0] */
+    assert_int_equal(do_create(s, "b", INT64_MAX - 1, INT64_MAX), SEQ_OK);
+    assert_int_equal(do_addrange(s, "b", 0, 0), SEQ_OK);
+    expect_exhausted(s, "b", 4, 3);
+    assert_int_equal(do_next(s, "b", 3, NULL, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){INT64_MAX - 1, INT64_MAX, 0, 0});
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+/* ---- DROP and re-CREATE ------------------------------------------------ */
+
+static void test_drop_recreate_never_reissues(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    numset seen = {0};
+    seq_result r;
+
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    for (int i = 0; i < 3; i++) {
+        numset_add_new(&seen, next_one(s, "a"));
+    }
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(next_status(s, "a", 1, NULL), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    expect_describe(s, "a", true, 4, 0, 7);
+    assert_int_equal(next_one(s, "a"), 4);
+    numset_add_new(&seen, 4);
+
+    /* a new, overlapping definition: skips every burned number */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", 0, 6), SEQ_OK);
+    expect_describe(s, "a", true, 0, 0, 3);
+    assert_int_equal(do_next(s, "a", 3, NULL, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){0, 0, 5, 6});
+    numset_add_runs(&seen, &r);
+    seq_result_free(&r);
+    expect_exhausted(s, "a", 1, 0);
+
+    /* ranges that straddle the burned [0, 6] */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", -3, 2), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 5, 9), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 6, NULL, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){-3, -1, 7, 9});
+    numset_add_runs(&seen, &r);
+    seq_result_free(&r);
+
+    /* with START inside burned numbers */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create_start(s, "a", -10, 20, 2), SEQ_OK);
+    expect_describe(s, "a", true, 10, 0, 11);
+    assert_int_equal(do_next(s, "a", 4, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){10, 13});
+    numset_add_runs(&seen, &r);
+    seq_result_free(&r);
+
+    /* the START prefix [-10, 1] was burned with the rest at the DROP */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", -10, 30), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 9, NULL, &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){14, 22});
+    numset_add_runs(&seen, &r);
+    seq_result_free(&r);
+
+    /* many more cycles, each issuing a little, all distinct */
+    for (int cycle = 0; cycle < 50; cycle++) {
+        assert_int_equal(do_drop(s, "a"), SEQ_OK);
+        int64_t lo = -20 + (cycle * 7) % 40;
+        assert_int_equal(do_create(s, "a", lo, lo + 200), SEQ_OK);
+        int rv = do_next(s, "a", 1 + (uint32_t)(cycle % 5), cycle % 2 ? "k" : NULL, &r);
+        assert_int_equal(rv, SEQ_OK);
+        numset_add_runs(&seen, &r);
+        seq_result_free(&r);
+    }
+    /* the other names are untouched by a's history */
+    assert_int_equal(do_create(s, "b", 1, 10), SEQ_OK);
+    assert_int_equal(next_one(s, "b"), 1);
+    assert_true(numset_has(&seen, 1));
+    s = roundtrip(s, 100);
+    /* after a snapshot, still no reissue */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", -100, 300), SEQ_OK);
+    for (;;) {
+        int rv = do_next(s, "a", 7, NULL, &r);
+        if (rv == SEQ_ERR_EXHAUSTED) {
+            seq_result_free(&r);
+            break;
+        }
+        assert_int_equal(rv, SEQ_OK);
+        numset_add_runs(&seen, &r);
+        seq_result_free(&r);
+    }
+    /* everything issued lies in [-100, 300]; the rest was less than 7 */
+    numset_free(&seen);
+    seq_state_free(s);
+}
+
+static void test_drop_start_prefix(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    /* START says the numbers below it were issued elsewhere: a DROP keeps
+     * them burned along with what this incarnation issued. */
+    assert_int_equal(do_create_start(s, "a", 1, 100, 50), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 50);
+    assert_int_equal(next_one(s, "a"), 51);
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 52);
+    /* START with nothing issued: the prefix is burned too */
+    assert_int_equal(do_create_start(s, "b", 1, 100, 10), SEQ_OK);
+    assert_int_equal(do_drop(s, "b"), SEQ_OK);
+    assert_int_equal(do_create(s, "b", 1, 100), SEQ_OK);
+    assert_int_equal(next_one(s, "b"), 10);
+    /* nothing issued at all, no START: nothing burned */
+    assert_int_equal(do_create(s, "c", 1, 100), SEQ_OK);
+    assert_int_equal(do_drop(s, "c"), SEQ_OK);
+    assert_int_equal(do_create(s, "c", 1, 100), SEQ_OK);
+    assert_int_equal(next_one(s, "c"), 1);
+    seq_state_free(s);
+}
+
+static void test_drop_missing_and_list(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_drop(s, "a"), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
+    assert_int_equal(do_create(s, "b", 1, 10), SEQ_OK);
+    assert_int_equal(do_create(s, "c", 1, 10), SEQ_OK);
+    assert_int_equal(do_drop(s, "b"), SEQ_OK);
+    assert_int_equal(do_drop(s, "b"), SEQ_ERR_NOSEQ);
+    assert_int_equal(seq_count_live(s), 2);
+    seq_result r;
+    do_list(s, &r);
+    assert_int_equal(r.n_names, 2);
+    assert_string_equal(r.names[0], "a");
+    assert_string_equal(r.names[1], "c");
+    seq_result_free(&r);
+    assert_int_equal(do_addrange(s, "b", 20, 30), SEQ_ERR_NOSEQ);
+    seq_cmd c = cmd_of(SEQ_OP_DESCRIBE, "b");
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_drop(s, "c"), SEQ_OK);
+    do_list(s, &r);
+    assert_int_equal(r.n_names, 0);
+    seq_result_free(&r);
+    assert_int_equal(seq_count_live(s), 0);
+    assert_int_equal(do_create(s, "b", 1, 10), SEQ_OK);
+    do_list(s, &r);
+    assert_int_equal(r.n_names, 1);
+    assert_string_equal(r.names[0], "b");
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+static void test_list_sorted(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    const char *names[] = {"b", "a", "C", "a1", "_", "~", "!", "a0", "B", "aa"};
+    const char *sorted[] = {"!", "B", "C", "_", "a", "a0", "a1", "aa", "b", "~"};
+    for (size_t i = 0; i < 10; i++) {
+        assert_int_equal(do_create(s, names[i], 1, 10), SEQ_OK);
+    }
+    seq_result r;
+    do_list(s, &r);
+    assert_int_equal(r.n_names, 10);
+    for (size_t i = 0; i < 10; i++) {
+        assert_string_equal(r.names[i], sorted[i]);
+    }
+    seq_result_free(&r);
+    /* a LIST ignores any name in the command */
+    seq_cmd c = cmd_of(SEQ_OP_LIST, "whatever");
+    assert_int_equal(seq_apply(s, &c, &r), SEQ_OK);
+    assert_int_equal(r.n_names, 10);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+/* DROP refuses (and changes nothing) when the history would pass
+ * SEQ_BURNED_MAX intervals. */
+static void test_drop_history_limit(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    const int per = 820; /* one-number ranges per incarnation */
+    int64_t base = 0;
+    int rv = SEQ_OK;
+    int cycles = 0;
+    for (; cycles < 6; cycles++) {
+        assert_int_equal(do_create(s, "a", base, base), SEQ_OK);
+        for (int i = 1; i < per; i++) {
+            assert_int_equal(do_addrange(s, "a", base + 2 * i, base + 2 * i), SEQ_OK);
+        }
+        seq_result r;
+        assert_int_equal(do_next(s, "a", (uint32_t)per, NULL, &r), SEQ_OK);
+        assert_int_equal(r.n_runs, per);
+        seq_result_free(&r);
+        rv = do_drop(s, "a");
+        if (rv != SEQ_OK) {
+            break;
+        }
+        base += 2 * per;
+    }
+    assert_int_equal(rv, SEQ_ERR_TOO_MANY);
+    assert_int_equal(cycles, SEQ_BURNED_MAX / per); /* 4 drops fit, the 5th does not */
+    /* the refused DROP changed nothing */
+    assert_int_equal(seq_count_live(s), 1);
+    expect_describe(s, "a", false, 0, (uint64_t)per, 0);
+    assert_int_equal(do_addrange(s, "a", -5, -5), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), -5);
+    s = roundtrip(s, 100);
+    assert_int_equal(do_drop(s, "a"), SEQ_ERR_TOO_MANY);
+    seq_state_free(s);
+}
+
+/* ---- KEY --------------------------------------------------------------- */
+
+static void test_key_same_numbers(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_tick(s, 1000, 60000);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "k1"), 1);
+    assert_int_equal(next_key(s, "a", "k1"), 1);
+    assert_int_equal(next_one(s, "a"), 2);
+    assert_int_equal(next_key(s, "a", "k1"), 1);
+    assert_int_equal(seq_count_keys(s), 1);
+    /* with COUNT, across a range change */
+    assert_int_equal(do_create(s, "b", 1, 3), SEQ_OK);
+    assert_int_equal(do_addrange(s, "b", 10, 20), SEQ_OK);
+    assert_int_equal(next_one(s, "b"), 1);
+    seq_result r1, r2;
+    assert_int_equal(do_next(s, "b", 5, "batch-1", &r1), SEQ_OK);
+    expect_runs(&r1, 2, (int64_t[]){2, 3, 10, 12});
+    assert_int_equal(do_next(s, "b", 5, "batch-1", &r2), SEQ_OK);
+    expect_runs(&r2, 2, (int64_t[]){2, 3, 10, 12});
+    seq_result_free(&r1);
+    seq_result_free(&r2);
+    /* a replay issues nothing */
+    expect_describe(s, "b", true, 13, 6, 8);
+    /* a replay works even when the sequence is now exhausted */
+    assert_int_equal(do_next(s, "b", 8, NULL, &r1), SEQ_OK);
+    seq_result_free(&r1);
+    expect_exhausted(s, "b", 1, 0);
+    assert_int_equal(do_next(s, "b", 5, "batch-1", &r2), SEQ_OK);
+    expect_runs(&r2, 2, (int64_t[]){2, 3, 10, 12});
+    seq_result_free(&r2);
+    assert_int_equal(seq_count_keys(s), 2);
+    /* and after a snapshot */
+    s = roundtrip(s, 100);
+    assert_int_equal(next_key(s, "a", "k1"), 1);
+    assert_int_equal(do_next(s, "b", 5, "batch-1", &r2), SEQ_OK);
+    expect_runs(&r2, 2, (int64_t[]){2, 3, 10, 12});
+    seq_result_free(&r2);
+    seq_state_free(s);
+}
+
+static void test_key_different_keys(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "x"), 1);
+    assert_int_equal(next_key(s, "a", "y"), 2);
+    assert_int_equal(next_key(s, "a", "X"), 3); /* keys are case-sensitive */
+    assert_int_equal(next_key(s, "a", "xx"), 4);
+    assert_int_equal(next_key(s, "a", "x"), 1);
+    assert_int_equal(next_key(s, "a", "y"), 2);
+    assert_int_equal(seq_count_keys(s), 4);
+    seq_state_free(s);
+}
+
+static void test_key_reused_count(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 3, "k", &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){1, 3});
+    seq_result_free(&r);
+    assert_int_equal(next_status(s, "a", 1, "k"), SEQ_ERR_KEY_REUSED);
+    assert_int_equal(next_status(s, "a", 4, "k"), SEQ_ERR_KEY_REUSED);
+    assert_int_equal(next_status(s, "a", 2, "k"), SEQ_ERR_KEY_REUSED);
+    expect_describe(s, "a", true, 4, 3, 97);
+    assert_int_equal(do_next(s, "a", 3, "k", &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){1, 3});
+    seq_result_free(&r);
+    /* a single NEXT then a COUNT with the same key */
+    assert_int_equal(next_key(s, "a", "single"), 4);
+    assert_int_equal(next_status(s, "a", 2, "single"), SEQ_ERR_KEY_REUSED);
+    assert_int_equal(seq_count_keys(s), 2);
+    seq_state_free(s);
+}
+
+static void test_key_scope(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_create(s, "b", 1, 100), SEQ_OK);
+    seq_result r;
+    assert_int_equal(do_next(s, "b", 49, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    /* the same key on another sequence is another key */
+    assert_int_equal(next_key(s, "a", "k"), 1);
+    assert_int_equal(next_key(s, "b", "k"), 50);
+    assert_int_equal(next_key(s, "a", "k"), 1);
+    assert_int_equal(next_key(s, "b", "k"), 50);
+    expect_describe(s, "b", true, 51, 50, 50);
+    /* the same key after DROP and CREATE belongs to a new incarnation */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(next_status(s, "a", 1, "k"), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "k"), 2);
+    assert_int_equal(next_key(s, "a", "k"), 2);
+    /* a different COUNT on the new incarnation is no reuse of the old key */
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 3, "k", &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){3, 5});
+    seq_result_free(&r);
+    assert_int_equal(seq_count_keys(s), 4);
+    /* snapshot keeps the scoping */
+    s = roundtrip(s, 100);
+    assert_int_equal(do_next(s, "a", 3, "k", &r), SEQ_OK);
+    expect_runs(&r, 1, (int64_t[]){3, 5});
+    seq_result_free(&r);
+    assert_int_equal(next_key(s, "b", "k"), 50);
+    seq_state_free(s);
+}
+
+static void test_key_expiry_exact(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_tick(s, 1000, 100);
+    assert_int_equal(seq_clock_ms(s), 1000);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "k"), 1);
+    seq_tick(s, 1050, 100);
+    assert_int_equal(next_key(s, "a", "k2"), 2);
+    seq_tick(s, 1099, 100);
+    assert_int_equal(seq_count_keys(s), 2);
+    assert_int_equal(next_key(s, "a", "k"), 1);
+    seq_tick(s, 1100, 100); /* k is exactly 100 ms old: gone */
+    assert_int_equal(seq_count_keys(s), 1);
+    assert_int_equal(next_key(s, "a", "k2"), 2);
+    seq_tick(s, 1149, 100);
+    assert_int_equal(seq_count_keys(s), 1);
+    seq_tick(s, 1150, 100);
+    assert_int_equal(seq_count_keys(s), 0);
+    /* a key used again after expiry gets new numbers */
+    assert_int_equal(next_key(s, "a", "k"), 3);
+    assert_int_equal(next_key(s, "a", "k"), 3);
+    /* retention 0 forgets at the next tick; a negative one counts as 0 */
+    seq_tick(s, 1150, 0);
+    assert_int_equal(seq_count_keys(s), 0);
+    assert_int_equal(next_key(s, "a", "k"), 4);
+    seq_tick(s, 1150, -5);
+    assert_int_equal(seq_count_keys(s), 0);
+    /* a longer retention at the next tick keeps what is young enough */
+    assert_int_equal(next_key(s, "a", "p"), 5);
+    seq_tick(s, 5000, 1000000);
+    assert_int_equal(seq_count_keys(s), 1);
+    seq_tick(s, 5000, 3851); /* p is 3850 ms old */
+    assert_int_equal(seq_count_keys(s), 1);
+    seq_tick(s, 5000, 3850);
+    assert_int_equal(seq_count_keys(s), 0);
+    /* a huge retention and extreme clocks: no overflow */
+    assert_int_equal(next_key(s, "a", "q"), 6);
+    seq_tick(s, INT64_MAX, INT64_MAX);
+    assert_int_equal(seq_count_keys(s), 1);
+    seq_tick(s, INT64_MAX, INT64_MAX - 5000);
+    assert_int_equal(seq_count_keys(s), 0);
+    seq_state_free(s);
+}
+
+/* A key used before the first tick is stamped with the initial clock
+ * (INT64_MIN). Expiring it must not overflow, nor keep it forever. */
+static void test_key_before_first_tick(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(seq_clock_ms(s), INT64_MIN);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "early"), 1);
+    seq_tick(s, INT64_MIN + 10, 100);
+    assert_int_equal(seq_count_keys(s), 1);
+    assert_int_equal(next_key(s, "a", "early"), 1);
+    seq_tick(s, 1700000000000, 86400000);
+    assert_int_equal(seq_count_keys(s), 0);
+    assert_int_equal(next_key(s, "a", "early"), 2);
+    s = roundtrip(s, 100);
+    assert_int_equal(next_key(s, "a", "early"), 2);
+
+    /* the same through a snapshot taken before the first tick */
+    seq_state *t = mk(100);
+    assert_int_equal(do_create(t, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(t, "a", "early"), 1);
+    t = roundtrip(t, 100);
+    seq_tick(t, 0, 1000);
+    assert_int_equal(seq_count_keys(t), 0);
+    seq_state_free(t);
+    seq_state_free(s);
+}
+
+static void test_key_clock_never_backwards(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    seq_tick(s, 2000, 100);
+    assert_int_equal(next_key(s, "a", "k"), 1);
+    /* an earlier time is ignored: no expiry, and the clock stays */
+    seq_tick(s, 1500, 100);
+    assert_int_equal(seq_clock_ms(s), 2000);
+    assert_int_equal(seq_count_keys(s), 1);
+    /* a key inserted after the backward tick is stamped 2000, not 1500 */
+    assert_int_equal(next_key(s, "a", "k2"), 2);
+    seq_tick(s, 2099, 100);
+    assert_int_equal(seq_count_keys(s), 2);
+    seq_tick(s, 1000, 100);
+    assert_int_equal(seq_count_keys(s), 2);
+    assert_int_equal(seq_clock_ms(s), 2099);
+    seq_tick(s, 2100, 100);
+    assert_int_equal(seq_count_keys(s), 0);
+    /* going back after expiry does not resurrect */
+    seq_tick(s, 1000, 100);
+    assert_int_equal(seq_count_keys(s), 0);
+    assert_int_equal(seq_clock_ms(s), 2100);
+    assert_int_equal(next_key(s, "a", "k"), 3);
+    assert_int_equal(next_key(s, "a", "k2"), 4);
+    seq_state_free(s);
+}
+
+static void test_keys_full(void **state)
+{
+    (void)state;
+    seq_state *s = mk(3);
+    seq_tick(s, 0, 100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "k1"), 1);
+    assert_int_equal(next_key(s, "a", "k2"), 2);
+    seq_tick(s, 10, 100);
+    assert_int_equal(next_key(s, "a", "k3"), 3);
+    assert_int_equal(seq_count_keys(s), 3);
+    seq_result r;
+    assert_int_equal(do_next(s, "a", 5, "k4", &r), SEQ_ERR_KEYS_FULL);
+    seq_result_free(&r);
+    assert_int_equal(next_status(s, "a", 1, "k4"), SEQ_ERR_KEYS_FULL);
+    /* nothing was issued */
+    expect_describe(s, "a", true, 4, 3, 97);
+    /* replays and NEXT without a key still work */
+    assert_int_equal(next_key(s, "a", "k2"), 2);
+    assert_int_equal(next_status(s, "a", 2, "k2"), SEQ_ERR_KEY_REUSED);
+    assert_int_equal(next_one(s, "a"), 4);
+    /* once keys expire there is room again */
+    seq_tick(s, 100, 100);
+    assert_int_equal(seq_count_keys(s), 1);
+    assert_int_equal(next_key(s, "a", "k4"), 5);
+    assert_int_equal(next_key(s, "a", "k5"), 6);
+    assert_int_equal(next_status(s, "a", 1, "k6"), SEQ_ERR_KEYS_FULL);
+    s = roundtrip(s, 3);
+    assert_int_equal(next_status(s, "a", 1, "k6"), SEQ_ERR_KEYS_FULL);
+    assert_int_equal(next_key(s, "a", "k5"), 6);
+    seq_state_free(s);
+
+    /* keys_max 0: no key can be used at all */
+    s = mk(0);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_status(s, "a", 1, "k"), SEQ_ERR_KEYS_FULL);
+    assert_int_equal(next_one(s, "a"), 1);
+    seq_state_free(s);
+}
+
+static void test_key_invalid(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    char *k200 = repeat_char('k', 200);
+    char *k201 = repeat_char('k', 201);
+    const char *bad[] = {"a b", "a\x01", "\x7f", "caf\xc3\xa9", "tab\t", k201};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(seq_key_valid(bad[i], strlen(bad[i])));
+        assert_int_equal(next_status(s, "a", 1, bad[i]), SEQ_ERR_KEY);
+        assert_int_equal(next_status(s, "a", 3, bad[i]), SEQ_ERR_KEY);
+    }
+    seq_cmd c = cmd_of(SEQ_OP_NEXT, "a");
+    c.key = NULL;
+    c.key_len = 3;
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_KEY);
+    c.key = "a\0b";
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_KEY);
+    assert_false(seq_key_valid("", 0));
+    assert_int_equal(seq_count_keys(s), 0);
+    expect_describe(s, "a", true, 1, 0, 100);
+    assert_true(seq_key_valid(k200, 200));
+    assert_int_equal(next_key(s, "a", k200), 1);
+    assert_int_equal(next_key(s, "a", k200), 1);
+    /* a 200-byte key survives a snapshot */
+    s = roundtrip(s, 100);
+    assert_int_equal(next_key(s, "a", k200), 1);
+    free(k200);
+    free(k201);
+    seq_state_free(s);
+}
+
+/* ---- DESCRIBE ---------------------------------------------------------- */
+
+static void test_describe_values(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "d", 10, 19), SEQ_OK);
+    assert_int_equal(do_addrange(s, "d", 0, 4), SEQ_OK);
+    assert_int_equal(do_addrange(s, "d", 100, 199), SEQ_OK);
+    seq_result r;
+    assert_int_equal(do_next(s, "d", 12, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    do_describe(s, "d", &r);
+    assert_int_equal(r.status, SEQ_OK);
+    assert_int_equal(r.op, SEQ_OP_DESCRIBE);
+    assert_string_equal(r.name, "d");
+    assert_int_equal(r.n_ranges, 3);
+    assert_int_equal(r.ranges[0].min, 10);
+    assert_int_equal(r.ranges[0].max, 19);
+    assert_int_equal(r.ranges[1].min, 0);
+    assert_int_equal(r.ranges[1].max, 4);
+    assert_int_equal(r.ranges[2].min, 100);
+    assert_int_equal(r.ranges[2].max, 199);
+    assert_true(r.has_next);
+    assert_int_equal(r.next, 2);
+    assert_int_equal(r.issued, 12);
+    assert_int_equal(r.remaining, 3 + 100);
+    assert_int_equal(r.n_runs, 0);
+    assert_int_equal(r.n_names, 0);
+    seq_result_free(&r);
+    assert_int_equal(do_next(s, "d", 103, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    expect_describe(s, "d", false, 0, 115, 0);
+    do_describe(s, "d", &r);
+    assert_int_equal(r.next, 0);
+    seq_result_free(&r);
+    /* with history: next skips burned numbers; issued counts this
+     * incarnation only */
+    assert_int_equal(do_drop(s, "d"), SEQ_OK);
+    assert_int_equal(do_create(s, "d", 0, 20), SEQ_OK);
+    expect_describe(s, "d", true, 5, 0, 6); /* 5..9 and 20 */
+    assert_int_equal(next_one(s, "d"), 5);
+    assert_int_equal(do_addrange(s, "d", 150, 250), SEQ_OK);
+    expect_describe(s, "d", true, 6, 1, 5 + 51); /* 6..9, 20, 200..250 */
+    assert_int_equal(do_next(s, "d", 5, NULL, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){6, 9, 20, 20});
+    seq_result_free(&r);
+    expect_describe(s, "d", true, 200, 6, 51);
+    /* a DESCRIBE changes nothing */
+    assert_int_equal(next_one(s, "d"), 200);
+    seq_state_free(s);
+}
+
+/* ---- snapshots --------------------------------------------------------- */
+
+/* A state with some of everything: live sequences with several ranges, a
+ * START, numbers at the int64 edges, tombstones with history, re-created
+ * names, keys of live and dropped incarnations. */
+static seq_state *rich_state(void)
+{
+    seq_state *s = mk(100);
+    seq_result r;
+    seq_tick(s, 1000, 500);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 10, "k1", &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(next_one(s, "a"), 11);
+    assert_int_equal(do_create_start(s, "b", INT64_MAX - 10, INT64_MAX, INT64_MAX - 5), SEQ_OK);
+    assert_int_equal(do_next(s, "b", 2, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_create(s, "c", INT64_MIN, INT64_MIN + 50), SEQ_OK);
+    assert_int_equal(do_addrange(s, "c", 0, 10), SEQ_OK);
+    assert_int_equal(do_addrange(s, "c", -100, -90), SEQ_OK);
+    assert_int_equal(do_next(s, "c", 55, "kc", &r), SEQ_OK);
+    seq_result_free(&r);
+    seq_tick(s, 1100, 500);
+    assert_int_equal(do_drop(s, "c"), SEQ_OK);
+    assert_int_equal(do_create(s, "c", INT64_MIN + 20, INT64_MIN + 60), SEQ_OK);
+    assert_int_equal(do_next(s, "c", 3, "k2", &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_create(s, "d", 5, 5), SEQ_OK);
+    assert_int_equal(next_one(s, "d"), 5);
+    assert_int_equal(do_drop(s, "d"), SEQ_OK);
+    assert_int_equal(do_create(s, "e", 0, 9), SEQ_OK);
+    assert_int_equal(do_next(s, "e", 3, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_drop(s, "e"), SEQ_OK);
+    assert_int_equal(do_create(s, "e", 0, 20), SEQ_OK);
+    assert_int_equal(do_addrange(s, "e", 30, 40), SEQ_OK);
+    assert_int_equal(do_next(s, "e", 20, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_drop(s, "e"), SEQ_OK);
+    assert_int_equal(do_create(s, "f", -5, 5), SEQ_OK);
+    seq_tick(s, 1200, 500);
+    assert_int_equal(do_next(s, "a", 4, "k3", &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_create(s, "g", 1, 1), SEQ_OK);
+    assert_int_equal(next_one(s, "g"), 1);
+    return s;
+}
+
+static bool results_equal(const seq_result *a, const seq_result *b)
+{
+    if (a->status != b->status || a->op != b->op || a->n_runs != b->n_runs ||
+        a->remaining != b->remaining || a->name_len != b->name_len ||
+        a->n_ranges != b->n_ranges || a->has_next != b->has_next ||
+        a->next != b->next || a->issued != b->issued || a->n_names != b->n_names) {
+        return false;
+    }
+    if (a->n_runs > 0 && memcmp(a->runs, b->runs, sizeof(seq_run) * a->n_runs) != 0) {
+        return false;
+    }
+    if (a->n_ranges > 0 && memcmp(a->ranges, b->ranges, sizeof(seq_range) * a->n_ranges) != 0) {
+        return false;
+    }
+    if ((a->name == NULL) != (b->name == NULL) ||
+        (a->name != NULL && memcmp(a->name, b->name, a->name_len) != 0)) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_names; i++) {
+        if (strcmp(a->names[i], b->names[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Applies c to both states; the results must be identical. */
+static void apply_both(seq_state *x, seq_state *y, const seq_cmd *c)
+{
+    seq_result rx, ry;
+    seq_apply(x, c, &rx);
+    seq_apply(y, c, &ry);
+    if (!results_equal(&rx, &ry)) {
+        fail_msg("results differ for op %d on '%.*s': status %d vs %d",
+                 c->op, (int)c->name_len, c->name == NULL ? "" : c->name,
+                 rx.status, ry.status);
+    }
+    seq_result_free(&rx);
+    seq_result_free(&ry);
+}
+
+static void test_snapshot_roundtrip_behaviour(void **state)
+{
+    (void)state;
+    seq_state *s = rich_state();
+    size_t len = 0;
+    uint8_t *buf = seq_snapshot_encode(s, &len);
+    assert_non_null(buf);
+    uint8_t *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, buf, len);
+    free(buf);
+    seq_limits l = {100};
+    seq_state *d = seq_snapshot_decode(copy, len, &l);
+    assert_non_null(d);
+    free(copy); /* the decoded state keeps no pointer into the buffer */
+    assert_int_equal(seq_count_live(d), seq_count_live(s));
+    assert_int_equal(seq_count_keys(d), seq_count_keys(s));
+    assert_int_equal(seq_clock_ms(d), seq_clock_ms(s));
+
+    const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    const char *keys[] = {NULL, "k1", "k2", "k3", "kc", "new"};
+    for (int round = 0; round < 3; round++) {
+        seq_cmd c = cmd_of(SEQ_OP_LIST, NULL);
+        apply_both(s, d, &c);
+        for (size_t i = 0; i < 8; i++) {
+            c = cmd_of(SEQ_OP_DESCRIBE, names[i]);
+            apply_both(s, d, &c);
+            for (size_t k = 0; k < 6; k++) {
+                for (uint32_t count = 1; count <= 10; count += 3) {
+                    c = cmd_of(SEQ_OP_NEXT, names[i]);
+                    c.count = count;
+                    c.key = keys[k];
+                    c.key_len = keys[k] == NULL ? 0 : strlen(keys[k]);
+                    apply_both(s, d, &c);
+                }
+            }
+        }
+        /* the tombstone history is kept: re-created names skip it */
+        c = cmd_of(SEQ_OP_CREATE, "d");
+        c.min = 0;
+        c.max = 10;
+        apply_both(s, d, &c);
+        c = cmd_of(SEQ_OP_CREATE, "e");
+        c.min = -5;
+        c.max = 50;
+        apply_both(s, d, &c);
+        c = cmd_of(SEQ_OP_NEXT, "e");
+        c.count = 30;
+        apply_both(s, d, &c);
+        c = cmd_of(SEQ_OP_ADDRANGE, "f");
+        c.min = 100 + round * 10;
+        c.max = 105 + round * 10;
+        apply_both(s, d, &c);
+        c = cmd_of(SEQ_OP_DROP, round == 1 ? "c" : "b");
+        apply_both(s, d, &c);
+        c = cmd_of(SEQ_OP_CREATE, "c");
+        c.min = INT64_MIN;
+        c.max = INT64_MIN + 100;
+        apply_both(s, d, &c);
+        seq_tick(s, 1300 + round * 300, 500);
+        seq_tick(d, 1300 + round * 300, 500);
+        assert_int_equal(seq_count_keys(d), seq_count_keys(s));
+    }
+    /* the two states end identical, byte for byte */
+    size_t la = 0, lb = 0;
+    uint8_t *ba = seq_snapshot_encode(s, &la);
+    uint8_t *bb = seq_snapshot_encode(d, &lb);
+    assert_non_null(ba);
+    assert_non_null(bb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ba, bb, la);
+    free(ba);
+    free(bb);
+    /* an empty state round-trips too */
+    seq_state *e = roundtrip(mk(5), 5);
+    assert_int_equal(seq_count_live(e), 0);
+    assert_int_equal(seq_clock_ms(e), INT64_MIN);
+    seq_state_free(e);
+    seq_state_free(s);
+    seq_state_free(d);
+}
+
+/* Decodes exactly len bytes from a heap copy. */
+static seq_state *decode_copy(const uint8_t *src, size_t len)
+{
+    uint8_t *copy = malloc(len == 0 ? 1 : len);
+    assert_non_null(copy);
+    if (len > 0) {
+        memcpy(copy, src, len);
+    }
+    seq_limits l = {100};
+    seq_state *d = seq_snapshot_decode(copy, len, &l);
+    free(copy);
+    return d;
+}
+
+static void test_snapshot_truncations(void **state)
+{
+    (void)state;
+    seq_state *s = rich_state();
+    size_t len = 0;
+    uint8_t *buf = seq_snapshot_encode(s, &len);
+    assert_non_null(buf);
+    for (size_t n = 0; n < len; n++) {
+        seq_state *d = decode_copy(buf, n);
+        if (d != NULL) {
+            fail_msg("a snapshot truncated to %zu of %zu bytes was accepted", n, len);
+        }
+    }
+    /* trailing bytes are refused too */
+    uint8_t *longer = malloc(len + 8);
+    assert_non_null(longer);
+    memcpy(longer, buf, len);
+    memset(longer + len, 0, 8);
+    for (size_t extra = 1; extra <= 8; extra++) {
+        assert_null(decode_copy(longer, len + extra));
+    }
+    free(longer);
+    seq_state *d = decode_copy(buf, len);
+    assert_non_null(d);
+    seq_state_free(d);
+    /* other garbage */
+    seq_limits l = {100};
+    assert_null(seq_snapshot_decode(NULL, 0, &l));
+    assert_null(decode_copy((const uint8_t *)"SEQS", 4));
+    buf[0] ^= 1; /* magic */
+    assert_null(decode_copy(buf, len));
+    buf[0] ^= 1;
+    buf[4] = 2; /* version */
+    assert_null(decode_copy(buf, len));
+    free(buf);
+    seq_state_free(s);
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Checks a decoded (possibly corrupted, but accepted) state, then drives
+ * every command through it: nothing may crash or trip an assert. */
+static void exercise_decoded(seq_state *d)
+{
+    size_t live = 0, n = 0;
+    char names[64][SEQ_NAME_MAX + 1];
+    for (seq_sequence *q = d->by_name; q != NULL; q = q->hh.next) {
+        assert_true(seq_sequence_valid(q));
+        assert_true(seq_name_valid(q->name, q->name_len));
+        live += q->live ? 1 : 0;
+        if (n < 64) {
+            memcpy(names[n], q->name, q->name_len + 1);
+            n++;
+        }
+    }
+    assert_int_equal(live, seq_count_live(d));
+    seq_result r;
+    for (size_t i = 0; i < n; i++) {
+        seq_cmd c = cmd_of(SEQ_OP_DESCRIBE, names[i]);
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c = cmd_of(SEQ_OP_NEXT, names[i]);
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c.count = 7;
+        c.key = "k1";
+        c.key_len = 2;
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c = cmd_of(SEQ_OP_ADDRANGE, names[i]);
+        c.min = 1000;
+        c.max = 1010;
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c = cmd_of(SEQ_OP_NEXT, names[i]);
+        c.count = 20;
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c = cmd_of(SEQ_OP_DROP, names[i]);
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c = cmd_of(SEQ_OP_CREATE, names[i]);
+        c.min = -3;
+        c.max = 3;
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+        c = cmd_of(SEQ_OP_NEXT, names[i]);
+        c.count = 2;
+        seq_apply(d, &c, &r);
+        seq_result_free(&r);
+    }
+    seq_cmd c = cmd_of(SEQ_OP_LIST, NULL);
+    seq_apply(d, &c, &r);
+    seq_result_free(&r);
+    if (seq_clock_ms(d) < INT64_MAX - 100) {
+        seq_tick(d, seq_clock_ms(d) + 100, 50);
+    }
+    seq_tick(d, INT64_MAX, 0);
+    for (seq_sequence *q = d->by_name; q != NULL; q = q->hh.next) {
+        assert_true(seq_sequence_valid(q));
+    }
+    size_t len = 0;
+    void *buf = seq_snapshot_encode(d, &len);
+    assert_non_null(buf);
+    free(buf);
+}
+
+static void test_snapshot_corruption(void **state)
+{
+    (void)state;
+    seq_state *s = rich_state();
+    size_t len = 0;
+    uint8_t *buf = seq_snapshot_encode(s, &len);
+    assert_non_null(buf);
+    seq_state_free(s);
+    uint8_t *m = malloc(len);
+    assert_non_null(m);
+    size_t accepted = 0, tried = 0;
+    /* every byte, a few mutations each */
+    const uint8_t xors[] = {0x01, 0x02, 0x10, 0x80, 0xff};
+    for (size_t p = 0; p < len; p++) {
+        for (size_t x = 0; x < sizeof(xors) + 2; x++) {
+            memcpy(m, buf, len);
+            if (x < sizeof(xors)) {
+                m[p] ^= xors[x];
+            } else {
+                m[p] = x == sizeof(xors) ? 0x00 : 0xff;
+            }
+            seq_state *d = decode_copy(m, len);
+            tried++;
+            if (d != NULL) {
+                accepted++;
+                exercise_decoded(d);
+                seq_state_free(d);
+            }
+        }
+    }
+    /* random multi-byte corruption */
+    uint64_t rng = 0x5eed5eedULL;
+    for (int it = 0; it < 4000; it++) {
+        memcpy(m, buf, len);
+        int flips = 1 + (int)(splitmix64(&rng) % 6);
+        for (int f = 0; f < flips; f++) {
+            size_t p = splitmix64(&rng) % len;
+            m[p] = (uint8_t)splitmix64(&rng);
+        }
+        seq_state *d = decode_copy(m, len);
+        tried++;
+        if (d != NULL) {
+            accepted++;
+            exercise_decoded(d);
+            seq_state_free(d);
+        }
+    }
+    /* random bytes behind a valid header */
+    for (int it = 0; it < 2000; it++) {
+        size_t n = 8 + splitmix64(&rng) % 200;
+        uint8_t *g = malloc(n);
+        assert_non_null(g);
+        memcpy(g, buf, 8);
+        for (size_t i = 8; i < n; i++) {
+            g[i] = (uint8_t)splitmix64(&rng);
+        }
+        seq_limits l = {100};
+        seq_state *d = seq_snapshot_decode(g, n, &l);
+        if (d != NULL) {
+            exercise_decoded(d);
+            seq_state_free(d);
+        }
+        free(g);
+    }
+    printf("snapshot corruption: %zu mutations, %zu decoded (and exercised)\n",
+           tried, accepted);
+    assert_true(accepted < tried);
+    free(m);
+    free(buf);
+}
+
+/* ---- the random-operation test against a reference model --------------- */
+
+/* The model: per name a list of ranges, the numbers issued by the current
+ * incarnation, the numbers skipped by START, the numbers burned by earlier
+ * incarnations, and every number ever issued. Numbers are small offsets
+ * [0, MD) from a base, so the model can be exhaustive; the base puts the
+ * domain at 0, at INT64_MIN or ending at INT64_MAX. */
+#define MD 96
+#define M_NAMES 5
+#define M_KEYS_CAP 8
+#define M_KEY_POOL 6
+
+typedef struct mrange {
+    int lo, hi;
+} mrange;
+
+typedef struct mseq {
+    char name[SEQ_NAME_MAX + 1];
+    bool live;
+    uint64_t inc;
+    int dmin, dmax, dstart;
+    bool dhas_start;
+    mrange ranges[MD];
+    size_t n_ranges;
+    bool issued[MD], skipped[MD], burned[MD], ever[MD];
+    uint64_t n_issued;
+} mseq;
+
+typedef struct mkey {
+    int who;
+    uint64_t inc;
+    int keyi;
+    uint32_t count;
+    int nums[MD];
+    int n;
+    int64_t inserted;
+} mkey;
+
+typedef struct model {
+    uint64_t seed;
+    uint64_t rng;
+    size_t op;
+    int64_t base;
+    int64_t clock;
+    uint64_t incs;
+    size_t keys_max;
+    mseq seqs[M_NAMES];
+    mkey keys[M_KEYS_CAP]; /* FIFO: keys[0] is the oldest */
+    size_t n_keys;
+} model;
+
+#define MCHECK(m, cond)                                                        \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fail_msg("seed=%lu op=%zu: check failed: %s (line %d)",            \
+                     (unsigned long)(m)->seed, (m)->op, #cond, __LINE__);      \
+        }                                                                      \
+    } while (0)
+
+static const char *const key_pool[M_KEY_POOL] = {"k0", "k1", "k2", "k3", "k4", "k5"};
+
+static uint64_t mrand(model *m, uint64_t n)
+{
+    return splitmix64(&m->rng) % n;
+}
+
+static int64_t mnum(const model *m, int off)
+{
+    return (int64_t)((uint64_t)m->base + (uint64_t)off);
+}
+
+/* The offset of x, or -1 when x is outside the model's domain. */
+static int moff(const model *m, int64_t x)
+{
+    uint64_t u = (uint64_t)x - (uint64_t)m->base;
+    return u < MD ? (int)u : -1;
+}
+
+static bool mavail(const mseq *q, int x)
+{
+    return !q->issued[x] && !q->skipped[x] && !q->burned[x];
+}
+
+/* The available numbers in issue order (all of them; at most MD). */
+static int mcollect(const mseq *q, int *out)
+{
+    int n = 0;
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        for (int x = q->ranges[i].lo; x <= q->ranges[i].hi; x++) {
+            if (mavail(q, x)) {
+                out[n++] = x;
+            }
+        }
+    }
+    return n;
+}
+
+static bool min_range(const mseq *q, int x)
+{
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        if (x >= q->ranges[i].lo && x <= q->ranges[i].hi) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* r's runs, flattened, must be exactly want[0..n). */
+static void mexpect_runs(model *m, const mseq *q, const seq_result *r,
+                         const int *want, int n)
+{
+    int k = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        MCHECK(m, r->runs[i].first <= r->runs[i].last);
+        for (int64_t x = r->runs[i].first;; x++) {
+            MCHECK(m, k < n);
+            int off = moff(m, x);
+            MCHECK(m, off == want[k]);
+            MCHECK(m, min_range(q, off));
+            k++;
+            if (x == r->runs[i].last) {
+                break;
+            }
+        }
+        /* consecutive runs are not contiguous within one range: a run only
+         * ends at a range end or a gap */
+        if (i + 1 < r->n_runs && r->runs[i].last != INT64_MAX &&
+            r->runs[i].last + 1 == r->runs[i + 1].first) {
+            bool at_end = false;
+            int off = moff(m, r->runs[i].last);
+            for (size_t j = 0; j < q->n_ranges; j++) {
+                at_end = at_end || q->ranges[j].hi == off;
+            }
+            MCHECK(m, at_end);
+        }
+    }
+    MCHECK(m, k == n);
+}
+
+static mkey *mkey_find(model *m, int who, int keyi)
+{
+    for (size_t i = 0; i < m->n_keys; i++) {
+        if (m->keys[i].who == who && m->keys[i].inc == m->seqs[who].inc &&
+            m->keys[i].keyi == keyi) {
+            return &m->keys[i];
+        }
+    }
+    return NULL;
+}
+
+static void mtick(model *m, seq_state *s, int64_t now, int64_t retention)
+{
+    seq_tick(s, now, retention);
+    if (now > m->clock) {
+        m->clock = now;
+    }
+    if (retention < 0) {
+        retention = 0;
+    }
+    size_t drop = 0;
+    while (drop < m->n_keys &&
+           (__int128)m->clock - m->keys[drop].inserted >= retention) {
+        drop++;
+    }
+    memmove(m->keys, m->keys + drop, sizeof(mkey) * (m->n_keys - drop));
+    m->n_keys -= drop;
+    MCHECK(m, seq_clock_ms(s) == m->clock);
+}
+
+static void mcreate(model *m, seq_state *s, int who, int lo, int hi,
+                    bool has_start, int start)
+{
+    mseq *q = &m->seqs[who];
+    seq_cmd c = cmd_of(SEQ_OP_CREATE, q->name);
+    c.min = mnum(m, lo);
+    c.max = mnum(m, hi);
+    c.has_start = has_start;
+    c.start = has_start ? mnum(m, start) : 0;
+    int want;
+    if (lo > hi || (has_start && (start < lo || start > hi))) {
+        want = SEQ_ERR_RANGE;
+    } else if (q->live) {
+        /* START min means the same as no START */
+        int had = q->dhas_start ? q->dstart : q->dmin;
+        int asks = has_start ? start : lo;
+        bool same = q->dmin == lo && q->dmax == hi && had == asks;
+        want = same ? SEQ_OK : SEQ_ERR_EXISTS;
+    } else {
+        want = SEQ_OK;
+        q->live = true;
+        q->inc = ++m->incs;
+        q->dmin = lo;
+        q->dmax = hi;
+        q->dhas_start = has_start;
+        q->dstart = start;
+        q->ranges[0] = (mrange){lo, hi};
+        q->n_ranges = 1;
+        memset(q->issued, 0, sizeof(q->issued));
+        memset(q->skipped, 0, sizeof(q->skipped));
+        if (has_start) {
+            for (int x = lo; x < start; x++) {
+                q->skipped[x] = true;
+            }
+        }
+        q->n_issued = 0;
+    }
+    MCHECK(m, apply_status(s, &c) == want);
+}
+
+static void maddrange(model *m, seq_state *s, int who, int lo, int hi)
+{
+    mseq *q = &m->seqs[who];
+    seq_cmd c = cmd_of(SEQ_OP_ADDRANGE, q->name);
+    c.min = mnum(m, lo);
+    c.max = mnum(m, hi);
+    int want = SEQ_OK;
+    if (lo > hi) {
+        want = SEQ_ERR_RANGE;
+    } else if (!q->live) {
+        want = SEQ_ERR_NOSEQ;
+    } else {
+        for (size_t i = 0; i < q->n_ranges; i++) {
+            if (lo <= q->ranges[i].hi && q->ranges[i].lo <= hi) {
+                want = SEQ_ERR_OVERLAP;
+            }
+        }
+        if (want == SEQ_OK) {
+            q->ranges[q->n_ranges++] = (mrange){lo, hi};
+        }
+    }
+    MCHECK(m, apply_status(s, &c) == want);
+}
+
+/* keyi: -1 no key, -2 an invalid key, else an index into key_pool. */
+static void mnext(model *m, seq_state *s, int who, uint32_t count, int keyi)
+{
+    mseq *q = &m->seqs[who];
+    seq_cmd c = cmd_of(SEQ_OP_NEXT, q->name);
+    c.count = count;
+    if (keyi == -2) {
+        c.key = "bad key";
+    } else if (keyi >= 0) {
+        c.key = key_pool[keyi];
+    }
+    c.key_len = c.key == NULL ? 0 : strlen(c.key);
+    seq_result r;
+    int rv = seq_apply(s, &c, &r);
+    MCHECK(m, rv == r.status);
+
+    int avail[MD];
+    int want;
+    if (count < 1 || count > SEQ_COUNT_MAX) {
+        want = SEQ_ERR_COUNT;
+    } else if (keyi == -2) {
+        want = SEQ_ERR_KEY;
+    } else if (!q->live) {
+        want = SEQ_ERR_NOSEQ;
+    } else {
+        mkey *e = keyi >= 0 ? mkey_find(m, who, keyi) : NULL;
+        if (e != NULL) {
+            MCHECK(m, rv == (e->count == count ? SEQ_OK : SEQ_ERR_KEY_REUSED));
+            if (rv == SEQ_OK) {
+                mexpect_runs(m, q, &r, e->nums, e->n);
+            }
+            seq_result_free(&r);
+            return;
+        }
+        if (keyi >= 0 && m->n_keys >= m->keys_max) {
+            want = SEQ_ERR_KEYS_FULL;
+        } else {
+            int n = mcollect(q, avail);
+            if ((uint32_t)n < count) {
+                want = SEQ_ERR_EXHAUSTED;
+                MCHECK(m, rv == want);
+                MCHECK(m, r.remaining == (uint64_t)n);
+            } else {
+                want = SEQ_OK;
+                MCHECK(m, rv == want);
+                mexpect_runs(m, q, &r, avail, (int)count);
+                for (uint32_t i = 0; i < count; i++) {
+                    int x = avail[i];
+                    /* uniqueness across every incarnation of the name */
+                    MCHECK(m, !q->ever[x]);
+                    q->ever[x] = true;
+                    q->issued[x] = true;
+                }
+                q->n_issued += count;
+                if (keyi >= 0) {
+                    MCHECK(m, m->n_keys < M_KEYS_CAP);
+                    mkey *k = &m->keys[m->n_keys++];
+                    k->who = who;
+                    k->inc = q->inc;
+                    k->keyi = keyi;
+                    k->count = count;
+                    k->n = (int)count;
+                    memcpy(k->nums, avail, sizeof(int) * count);
+                    k->inserted = m->clock;
+                }
+            }
+        }
+    }
+    MCHECK(m, rv == want);
+    if (rv != SEQ_OK) {
+        MCHECK(m, r.n_runs == 0);
+    }
+    seq_result_free(&r);
+}
+
+static void mdescribe(model *m, seq_state *s, int who)
+{
+    mseq *q = &m->seqs[who];
+    seq_cmd c = cmd_of(SEQ_OP_DESCRIBE, q->name);
+    seq_result r;
+    int rv = seq_apply(s, &c, &r);
+    if (!q->live) {
+        MCHECK(m, rv == SEQ_ERR_NOSEQ);
+        seq_result_free(&r);
+        return;
+    }
+    MCHECK(m, rv == SEQ_OK);
+    MCHECK(m, r.name_len == strlen(q->name));
+    MCHECK(m, strcmp(r.name, q->name) == 0);
+    MCHECK(m, r.n_ranges == q->n_ranges);
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        MCHECK(m, r.ranges[i].min == mnum(m, q->ranges[i].lo));
+        MCHECK(m, r.ranges[i].max == mnum(m, q->ranges[i].hi));
+    }
+    int avail[MD];
+    int n = mcollect(q, avail);
+    MCHECK(m, r.has_next == (n > 0));
+    if (n > 0) {
+        MCHECK(m, r.next == mnum(m, avail[0]));
+    }
+    MCHECK(m, r.issued == q->n_issued);
+    MCHECK(m, r.remaining == (uint64_t)n);
+    seq_result_free(&r);
+}
+
+static void mdrop(model *m, seq_state *s, int who)
+{
+    mseq *q = &m->seqs[who];
+    seq_cmd c = cmd_of(SEQ_OP_DROP, q->name);
+    int want = SEQ_ERR_NOSEQ;
+    if (q->live) {
+        want = SEQ_OK;
+        for (int x = 0; x < MD; x++) {
+            q->burned[x] = q->burned[x] || q->issued[x] || q->skipped[x];
+        }
+        q->live = false;
+        q->n_ranges = 0;
+    }
+    MCHECK(m, apply_status(s, &c) == want);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void mlist(model *m, seq_state *s)
+{
+    const char *want[M_NAMES];
+    size_t n = 0;
+    for (int i = 0; i < M_NAMES; i++) {
+        if (m->seqs[i].live) {
+            want[n++] = m->seqs[i].name;
+        }
+    }
+    qsort(want, n, sizeof(want[0]), cmp_str);
+    seq_result r;
+    do_list(s, &r);
+    MCHECK(m, r.n_names == n);
+    for (size_t i = 0; i < n; i++) {
+        MCHECK(m, strcmp(r.names[i], want[i]) == 0);
+    }
+    seq_result_free(&r);
+}
+
+static void mbadname(model *m, seq_state *s)
+{
+    static const char *const bad[] = {"", "a b", "\x01", "caf\xc3\xa9", "x\x7f"};
+    static const uint8_t ops[] = {SEQ_OP_CREATE, SEQ_OP_ADDRANGE, SEQ_OP_NEXT,
+                                  SEQ_OP_DESCRIBE, SEQ_OP_DROP};
+    seq_cmd c = cmd_of(ops[mrand(m, 5)], bad[mrand(m, 5)]);
+    c.min = 1;
+    c.max = 2;
+    MCHECK(m, apply_status(s, &c) == SEQ_ERR_NAME);
+}
+
+/* A random range [lo, hi] of the domain, sometimes inverted. */
+static void mrange_rand(model *m, int *lo, int *hi)
+{
+    int a = (int)mrand(m, MD);
+    int w = mrand(m, 10) == 0 ? (int)mrand(m, 40) : (int)mrand(m, 12);
+    int b = a + w > MD - 1 ? MD - 1 : a + w;
+    if (mrand(m, 20) == 0) {
+        *lo = b;
+        *hi = a == b ? a - 1 : a;
+        if (*hi < 0) {
+            *hi = 0;
+            *lo = 1;
+        }
+    } else {
+        *lo = a;
+        *hi = b;
+    }
+}
+
+static void run_model(uint64_t seed, size_t n_ops)
+{
+    printf("seed=%lu\n", (unsigned long)seed);
+    fflush(stdout);
+    model *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    m->seed = seed;
+    m->rng = seed;
+    switch (seed % 3) {
+    case 0: m->base = 0; break;
+    case 1: m->base = INT64_MIN; break;
+    default: m->base = INT64_MAX - (MD - 1); break;
+    }
+    m->clock = INT64_MIN;
+    m->keys_max = (size_t)mrand(m, M_KEYS_CAP + 1); /* 0..8 */
+    if (m->keys_max < 2 && mrand(m, 2) == 0) {
+        m->keys_max = 4;
+    }
+    static const int64_t retentions[] = {0, 5, 40, 400};
+    int64_t retention = retentions[mrand(m, 4)];
+    static const int64_t epochs[] = {0, 1700000000000, -1000000, INT64_MIN / 2};
+    int64_t wall = epochs[mrand(m, 4)];
+    for (int i = 0; i < M_NAMES; i++) {
+        if (i == M_NAMES - 1) {
+            memset(m->seqs[i].name, 'x', SEQ_NAME_MAX);
+            m->seqs[i].name[SEQ_NAME_MAX] = '\0';
+        } else {
+            static const char *const names[] = {"a", "b", "Z~9", "a.b"};
+            strcpy(m->seqs[i].name, names[i]);
+        }
+    }
+    seq_limits l = {m->keys_max};
+    seq_state *s = seq_state_new(&l);
+
+    for (m->op = 0; m->op < n_ops; m->op++) {
+        int who = (int)mrand(m, M_NAMES);
+        mseq *q = &m->seqs[who];
+        uint64_t dice = mrand(m, 100);
+        if (dice < 12) {
+            int lo, hi;
+            if (q->live && mrand(m, 5) == 0) {
+                mcreate(m, s, who, q->dmin, q->dmax, q->dhas_start, q->dstart);
+                continue;
+            }
+            mrange_rand(m, &lo, &hi);
+            bool has_start = mrand(m, 3) == 0;
+            int start = lo;
+            if (has_start && lo <= hi) {
+                start = lo + (int)mrand(m, (uint64_t)(hi - lo + 1));
+                if (mrand(m, 10) == 0) {
+                    if (lo > 0) {
+                        start = lo - 1;
+                    } else if (hi < MD - 1) {
+                        start = hi + 1;
+                    }
+                }
+            }
+            mcreate(m, s, who, lo, hi, has_start, start);
+        } else if (dice < 24) {
+            int lo, hi;
+            mrange_rand(m, &lo, &hi);
+            maddrange(m, s, who, lo, hi);
+        } else if (dice < 64) {
+            uint32_t count = 1;
+            uint64_t cd = mrand(m, 100);
+            if (cd < 30) {
+                count = 1 + (uint32_t)mrand(m, 15);
+            } else if (cd < 32) {
+                count = 200;
+            } else if (cd < 33) {
+                count = mrand(m, 2) ? 0 : SEQ_COUNT_MAX + 1;
+            } else if (cd < 34) {
+                count = SEQ_COUNT_MAX;
+            }
+            int keyi = -1;
+            uint64_t kd = mrand(m, 100);
+            if (kd < 40) {
+                keyi = (int)mrand(m, M_KEY_POOL);
+            } else if (kd < 41) {
+                keyi = -2;
+            }
+            mnext(m, s, who, count, keyi);
+        } else if (dice < 72) {
+            mdescribe(m, s, who);
+        } else if (dice < 75) {
+            mlist(m, s);
+        } else if (dice < 82) {
+            mdrop(m, s, who);
+        } else if (dice < 95) {
+            if (mrand(m, 8) == 0) {
+                wall -= (int64_t)mrand(m, 60);
+            } else {
+                wall += (int64_t)mrand(m, 20);
+            }
+            int64_t ret = retention;
+            uint64_t rd = mrand(m, 20);
+            if (rd == 0) {
+                ret = (int64_t)mrand(m, 100);
+            } else if (rd == 1) {
+                ret = -5;
+            }
+            mtick(m, s, wall, ret);
+        } else if (dice < 97) {
+            s = roundtrip(s, m->keys_max);
+        } else {
+            mbadname(m, s);
+        }
+        /* after every op: the counters agree with the model */
+        size_t live = 0;
+        for (int i = 0; i < M_NAMES; i++) {
+            live += m->seqs[i].live ? 1 : 0;
+        }
+        MCHECK(m, seq_count_live(s) == live);
+        MCHECK(m, seq_count_keys(s) == m->n_keys);
+        MCHECK(m, seq_clock_ms(s) == m->clock);
+    }
+    /* at the end, every live sequence agrees in full, and each internal
+     * sequence is valid */
+    for (int i = 0; i < M_NAMES; i++) {
+        mdescribe(m, s, i);
+    }
+    for (seq_sequence *sq = s->by_name; sq != NULL; sq = sq->hh.next) {
+        MCHECK(m, seq_sequence_valid(sq));
+    }
+    seq_state_free(s);
+    free(m);
+}
+
+static void test_random_model(void **state)
+{
+    (void)state;
+    const char *env = getenv("SEQ_TEST_SEED");
+    if (env != NULL && env[0] != '\0') {
+        run_model(strtoull(env, NULL, 0), 20000);
+        return;
+    }
+    static const uint64_t seeds[] = {20240601, 1, 2, 3, 4, 5, 6, 7, 8,
+                                     0xdecafbadULL, 0x123456789abcdefULL};
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+        run_model(seeds[i], 6000);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_basic),
+        cmocka_unit_test(test_create_same_and_exists),
+        cmocka_unit_test(test_create_start),
+        cmocka_unit_test(test_create_min_gt_max),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_bad_op_and_status_text),
+        cmocka_unit_test(test_sequences_max),
+        cmocka_unit_test(test_next_sequential),
+        cmocka_unit_test(test_next_count_all_or_nothing),
+        cmocka_unit_test(test_next_count_crosses_ranges),
+        cmocka_unit_test(test_next_count_limits),
+        cmocka_unit_test(test_next_noseq),
+        cmocka_unit_test(test_addrange_overlap_shapes),
+        cmocka_unit_test(test_addrange_revives_exhausted),
+        cmocka_unit_test(test_addrange_order_added),
+        cmocka_unit_test(test_addrange_limit),
+        cmocka_unit_test(test_int64_max_edge),
+        cmocka_unit_test(test_int64_min_edge),
+        cmocka_unit_test(test_int64_full_range),
+        cmocka_unit_test(test_count_past_int64_max_refused),
+        cmocka_unit_test(test_drop_recreate_never_reissues),
+        cmocka_unit_test(test_drop_start_prefix),
+        cmocka_unit_test(test_drop_missing_and_list),
+        cmocka_unit_test(test_list_sorted),
+        cmocka_unit_test(test_drop_history_limit),
+        cmocka_unit_test(test_key_same_numbers),
+        cmocka_unit_test(test_key_different_keys),
+        cmocka_unit_test(test_key_reused_count),
+        cmocka_unit_test(test_key_scope),
+        cmocka_unit_test(test_key_expiry_exact),
+        cmocka_unit_test(test_key_before_first_tick),
+        cmocka_unit_test(test_key_clock_never_backwards),
+        cmocka_unit_test(test_keys_full),
+        cmocka_unit_test(test_key_invalid),
+        cmocka_unit_test(test_describe_values),
+        cmocka_unit_test(test_snapshot_roundtrip_behaviour),
+        cmocka_unit_test(test_snapshot_truncations),
+        cmocka_unit_test(test_snapshot_corruption),
+        cmocka_unit_test(test_random_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
