@@ -22,6 +22,8 @@ UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
 HDRS := $(wildcard src/*.h)
 
 .PHONY: all deps run test unit unit-asan integration crash bench fuzz clean
+# Keep objects built by pattern rules (make would delete them as intermediates).
+.SECONDARY:
 
 all: $(BUILD)/seqd
 

@@ -167,6 +167,20 @@ static bool seqReadKey(seq_state *s, seq_reader *r)
         free(runs);
         return false;
     }
+    /* The runs must be well formed and cover exactly count numbers. */
+    uint64_t covered = 0;
+    for (size_t i = 0; i < n_runs; i++) {
+        uint64_t span = (uint64_t)runs[i].max - (uint64_t)runs[i].min;
+        if (runs[i].min > runs[i].max || span >= count || covered + span + 1 > count) {
+            free(runs);
+            return false;
+        }
+        covered += span + 1;
+    }
+    if (covered != count) {
+        free(runs);
+        return false;
+    }
     seq_key_entry *e = seq_xcalloc(1, sizeof(*e));
     e->hkey = seq_xmalloc(hkey_len);
     memcpy(e->hkey, hkey, hkey_len);
