@@ -10,6 +10,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LIBS     := -lraft -luv -llz4
 PORT     ?= 7379
 DIR      ?= ./seqd-data
+FUZZ_SECONDS ?= 60
 
 # The pure leaves (no libuv, no libraft): what unit tests and fuzzers link.
 CORE_SRC := src/seq.c src/seq_snapshot.c src/codec.c src/resp.c
@@ -61,6 +62,7 @@ integration: $(BUILD)/seqd
 
 test: deps
 	$(MAKE) all unit unit-asan
+	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) integration
 	@echo "make test: all suites passed"
 
@@ -71,7 +73,8 @@ bench: $(BUILD)/seqd
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
 	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c src/resp.c
-	$(BUILD)/fuzz/fuzz_resp -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 tests/fuzz/corpus_resp
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/corpus_resp
 
 clean:
 	rm -rf $(BUILD)

@@ -360,7 +360,8 @@ static void connProcess(conn *c)
         resp_request req = {.argv = s->argv, .argc = 0};
         size_t used = 0;
         const char *err = NULL;
-        int rv = resp_parse(&s->limits, c->in + pos, c->in_len - pos, &req, &used, &err);
+        int rv = resp_parse_scratch(&s->limits, c->in + pos, c->in_len - pos, &req,
+                                    s->inline_scratch, s->cfg->inline_max, &used, &err);
         if (rv == RESP_PARSE_INCOMPLETE) {
             break;
         }
@@ -440,7 +441,8 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
     s->limits.bulk_max = cfg->bulk_max;
     s->limits.inline_max = cfg->inline_max;
     s->argv = calloc(cfg->args_max, sizeof(resp_arg));
-    if (s->argv == NULL) {
+    s->inline_scratch = malloc(cfg->inline_max);
+    if (s->argv == NULL || s->inline_scratch == NULL) {
         return UV_ENOMEM;
     }
     resp_buf_init(&s->scratch, cfg->client_output_max);
@@ -502,5 +504,7 @@ void conn_server_free(conn_server *s)
 {
     free(s->argv);
     s->argv = NULL;
+    free(s->inline_scratch);
+    s->inline_scratch = NULL;
     resp_buf_free(&s->scratch);
 }

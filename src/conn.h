@@ -27,6 +27,7 @@ typedef struct conn_server {
     command_env *env;
     resp_limits limits;
     resp_arg *argv;  /* parser scratch, args_max entries */
+    char *inline_scratch; /* decoded escaped inline arguments, inline_max bytes */
     resp_buf scratch; /* immediate and deferred replies are formatted here */
     conn *conns;     /* every open connection */
 } conn_server;

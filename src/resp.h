@@ -65,6 +65,20 @@ enum resp_parse_status {
 int resp_parse(const resp_limits *limits, const char *buf, size_t len,
                resp_request *req, size_t *consumed, const char **errmsg);
 
+/* resp_parse, plus room for inline arguments that are not a plain run of buf
+ * bytes: a quoted argument with escapes (\n, \xHH, ...) or one glued from
+ * several pieces (a"b c"). The parser must neither write into buf nor
+ * allocate, so it decodes those into the caller-owned scratch[0..scratch_cap)
+ * and points their argv entries there; the caller keeps scratch unchanged
+ * while it uses them, like buf. A scratch_cap of limits->inline_max always
+ * suffices (a decoded line is never longer than its raw line); with less, a
+ * line whose decoded arguments do not fit is an error. resp_parse is this
+ * function with scratch NULL and scratch_cap 0: it refuses such arguments
+ * with a protocol error and accepts everything else. */
+int resp_parse_scratch(const resp_limits *limits, const char *buf, size_t len,
+                       resp_request *req, char *scratch, size_t scratch_cap,
+                       size_t *consumed, const char **errmsg);
+
 /* A growable output buffer with a hard cap. The writer owns data while the
  * buffer lives (free with resp_buf_free); it grows by realloc, never past cap. */
 typedef struct resp_buf {
