@@ -1,0 +1,439 @@
+#!/usr/bin/python3
+"""benchlib — small helpers for bench/run.sh: free ports, parsing redis-benchmark
+and pgbench output, waiting for seqd's first NEXT after a restart, the report.
+
+Standard library only (no pip). Talks to 127.0.0.1 and nothing else. Never
+asserts timings: it measures and prints; bench/run.sh decides nothing from it
+but the exit code under BENCH_STRICT=1.
+
+Subcommands:
+  freeport N                      N distinct free TCP ports on 127.0.0.1, one a line
+  freeport-raft                   a free port P whose P + 10000 (seqd's Raft bus) is free too
+  rbcsv                           stdin: redis-benchmark --csv output -> "rps avg p50 p99" (ms)
+  pgpct PREFIX                    pgbench --log files PREFIX.* -> "p50_ms p99_ms mean_ms count"
+  waitnext PORT NAME TIMEOUT_S    poll `NEXT NAME` until it answers an integer;
+                                  prints "<epoch_ns> <number>"
+  disk DIR SECONDS                fdatasync/s of 64-byte writes: "append prealloc"
+  report RESULTS_FILE             the tables and the target check; exit 3 if a target
+                                  is not met (run.sh only uses that under BENCH_STRICT=1)
+"""
+import csv
+import glob
+import io
+import os
+import socket
+import sys
+import time
+
+
+def cmd_freeport(argv):
+    n = int(argv[0]) if argv else 1
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        for s in socks:
+            print(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return 0
+
+
+def cmd_freeport_raft(argv):
+    """A free port P with P + 10000 free as well (seqd's Raft bus default)."""
+    import random
+    rng = random.Random()
+    for _ in range(1000):
+        p = rng.randrange(20000, 55000)
+        socks = []
+        try:
+            for q in (p, p + 10000):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            print(p)
+            return 0
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    print("freeport-raft: no free port pair found", file=sys.stderr)
+    return 1
+
+
+def cmd_rbcsv(argv):
+    text = sys.stdin.read()
+    # The CSV block starts at the header line; anything before it (warnings
+    # such as "Could not fetch server CONFIG") is ignored.
+    start = text.find('"test","rps"')
+    if start < 0:
+        first = next((l for l in text.splitlines() if l.strip()), "no output")
+        print("FAIL " + first.strip().replace(" ", "_")[:120])
+        return 0
+    rows = list(csv.DictReader(io.StringIO(text[start:])))
+    rows = [r for r in rows if r.get("rps")]
+    if not rows:
+        print("FAIL no_csv_rows")
+        return 0
+    r = rows[-1]
+
+    def f(key):
+        try:
+            return "%.3f" % float(r[key])
+        except (KeyError, TypeError, ValueError):
+            return "nan"
+
+    print("%s %s %s %s" % (f("rps"), f("avg_latency_ms"), f("p50_latency_ms"), f("p99_latency_ms")))
+    return 0
+
+
+def percentile(sorted_vals, p):
+    if not sorted_vals:
+        return float("nan")
+    # nearest-rank
+    k = max(0, min(len(sorted_vals) - 1, int(-(-p * len(sorted_vals) // 100)) - 1))
+    return sorted_vals[k]
+
+
+def cmd_pgpct(argv):
+    """Per-transaction latency from pgbench --log files.
+
+    pgbench 15's own latency column (3rd) under-reports with several clients:
+    about half the entries read 0 us while the run's "latency average" is
+    ~0.6 ms. The completion timestamps (5th, 6th columns) are sound, and with
+    -n and no --rate each client starts its next transaction the moment the
+    last one ends, so a transaction's latency is the gap between its client's
+    consecutive completions (the first one's own column is used). Their mean
+    matches pgbench's "latency average"; it is printed for that check."""
+    prefix = argv[0]
+    lat_us = []
+    for path in glob.glob(glob.escape(prefix) + ".*"):
+        prev = {}
+        with open(path) as fh:
+            for line in fh:
+                parts = line.split()
+                # client_id transaction_no time script_no time_epoch time_us [lag]
+                if len(parts) < 6 or not parts[2].isdigit():
+                    continue  # "failed"/"skipped" entries
+                client = parts[0]
+                end_us = int(parts[4]) * 1000000 + int(parts[5])
+                if client in prev:
+                    lat_us.append(end_us - prev[client])
+                else:
+                    lat_us.append(int(parts[2]))
+                prev[client] = end_us
+    lat_us.sort()
+    if not lat_us:
+        print("nan nan nan 0")
+        return 0
+    print("%.3f %.3f %.3f %d" % (percentile(lat_us, 50) / 1000.0, percentile(lat_us, 99) / 1000.0,
+                                 sum(lat_us) / len(lat_us) / 1000.0, len(lat_us)))
+    return 0
+
+
+def cmd_disk(argv):
+    """fdatasync rate of 64-byte writes in DIR for SECONDS each: appending to a new
+    file, and overwriting a file that was written (and synced) beforehand — the
+    floor under any durable one-client-at-a-time system on this disk."""
+    d, secs = argv[0], float(argv[1])
+    rec = b"x" * 63 + b"\n"
+    out = []
+    for mode in ("append", "prealloc"):
+        path = os.path.join(d, "disk-%s.dat" % mode)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if mode == "prealloc":
+                chunk = b"\0" * (1 << 20)
+                for _ in range(64):  # 64 MiB: room for ~1M records
+                    os.write(fd, chunk)
+                os.fsync(fd)
+                os.lseek(fd, 0, os.SEEK_SET)
+            n = 0
+            t0 = time.monotonic()
+            while True:
+                os.write(fd, rec)
+                os.fdatasync(fd)
+                n += 1
+                if n % 64 == 0 and time.monotonic() - t0 >= secs:
+                    break
+                if mode == "prealloc" and n >= (64 << 20) // 64:
+                    break
+            out.append("%.1f" % (n / (time.monotonic() - t0)))
+        finally:
+            os.close(fd)
+            os.unlink(path)
+    print(" ".join(out))
+    return 0
+
+
+def resp_command(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a.encode() if isinstance(a, str) else a
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+def read_line(sock, buf):
+    while b"\r\n" not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("closed")
+        buf += chunk
+    line, _, rest = buf.partition(b"\r\n")
+    return line, rest
+
+
+def cmd_waitnext(argv):
+    port, name, timeout_s = int(argv[0]), argv[1], float(argv[2])
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                while time.monotonic() < deadline:
+                    s.sendall(resp_command("NEXT", name))
+                    line, _ = read_line(s, b"")
+                    if line.startswith(b":"):
+                        t = time.time_ns()
+                        print("%d %s" % (t, line[1:].decode()))
+                        return 0
+                    last = line.decode(errors="replace")
+                    # e.g. -TRYAGAIN while the single-node cluster elects itself
+                    time.sleep(0.002)
+        except (OSError, ConnectionError) as e:
+            last = str(e)
+            time.sleep(0.002)
+    print("waitnext: no integer from NEXT %s within %.0f s; last: %s" % (name, timeout_s, last), file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------- report
+
+SYSTEMS = [
+    ("seqd", "seqd"),
+    ("redis_always", "redis-always"),
+    ("redis_everysec", "redis-everysec"),
+    ("pg_gapless", "pg-gapless"),
+    ("pg_nextval", "pg-nextval"),
+]
+CASES = [
+    ("c1", "1 client"),
+    ("c16", "16 clients"),
+    ("c64", "64 clients"),
+    ("p16", "16 clients x pipeline 16"),
+]
+
+
+def load(path):
+    res = {}
+    with open(path) as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if not line or "\t" not in line:
+                continue
+            k, v = line.split("\t", 1)
+            res[k] = v
+    return res
+
+
+def num(res, key):
+    try:
+        v = float(res[key])
+    except (KeyError, ValueError):
+        return None
+    return v if v == v else None  # drop NaN
+
+
+def fmt_rate(v):
+    if v is None:
+        return None
+    if v >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if v >= 1e3:
+        return "%.1fk" % (v / 1e3)
+    return "%.0f" % v
+
+
+def cell_rate(res, sysk, case):
+    if sysk.startswith("pg_") and case == "p16":
+        return "n/a"
+    status = res.get("%s.%s.status" % (sysk, case))
+    if status is None:
+        return res.get("%s.status" % sysk, "—")
+    if status != "ok":
+        return status
+    s = fmt_rate(num(res, "%s.%s.rps" % (sysk, case))) or "?"
+    if res.get("%s.%s.check" % (sysk, case), "ok") != "ok":
+        s += " (!)"
+    return s
+
+
+def ratio(res, a, b, case):
+    va, vb = num(res, "%s.%s.rps" % (a, case)), num(res, "%s.%s.rps" % (b, case))
+    if res.get("%s.%s.status" % (a, case)) != "ok" or res.get("%s.%s.status" % (b, case)) != "ok":
+        return None
+    if va is None or vb is None or vb == 0:
+        return None
+    return va / vb
+
+
+def fmt_ratio(r, case_na=False):
+    if case_na:
+        return "n/a"
+    return "—" if r is None else "%.2fx" % r
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    return "\n".join(out)
+
+
+def cmd_report(argv):
+    res = load(argv[0])
+    print("## seqd benchmark — %s" % res.get("meta.date", "?"))
+    print()
+    print("Machine: %s; %s cores (%s); %s RAM; kernel %s." % (
+        res.get("meta.os", "?"), res.get("meta.nproc", "?"), res.get("meta.cpu", "?"),
+        res.get("meta.mem", "?"), res.get("meta.kernel", "?")))
+    print("Versions: seqd %s; %s; %s." % (res.get("meta.seqd", "?"), res.get("meta.redis", "?"), res.get("meta.pg", "?")))
+    print("Run: %s s per case%s, one run, one hot key/row, load generator on the same cores." % (
+        res.get("meta.seconds", "?"), " (BENCH_QUICK=1: smoke test, numbers not meaningful)" if res.get("meta.quick") == "1" else ""))
+    print()
+    da, dp = num(res, "disk.append"), num(res, "disk.prealloc")
+    if da is not None and dp is not None:
+        print("Raw disk (in the temp dir, measured at the start of this run): fdatasync of a 64-byte write "
+              "%s/s appending, %s/s into a preallocated file." % (fmt_rate(da), fmt_rate(dp)))
+        print()
+    print("Throughput (requests/s; for PostgreSQL transactions/s):")
+    print()
+    rows = []
+    for ck, cname in CASES:
+        row = [cname] + [cell_rate(res, sk, ck) for sk, _ in SYSTEMS]
+        row.append(fmt_ratio(ratio(res, "seqd", "redis_always", ck)))
+        row.append(fmt_ratio(ratio(res, "seqd", "redis_everysec", ck)))
+        row.append(fmt_ratio(ratio(res, "seqd", "pg_gapless", ck), case_na=(ck == "p16")))
+        rows.append(row)
+    print(table(["case"] + [n for _, n in SYSTEMS] + ["seqd/redis-always", "seqd/redis-everysec", "seqd/pg-gapless"], rows))
+    print()
+    print("Latency p50 / p99 in ms (redis-benchmark: per request, for pipelined runs per pipelined request;")
+    print("pgbench: per transaction, from --log):")
+    print()
+    rows = []
+    for ck, cname in CASES:
+        row = [cname]
+        for sk, _ in SYSTEMS:
+            if sk.startswith("pg_") and ck == "p16":
+                row.append("n/a")
+                continue
+            p50, p99 = num(res, "%s.%s.p50" % (sk, ck)), num(res, "%s.%s.p99" % (sk, ck))
+            if res.get("%s.%s.status" % (sk, ck)) != "ok" or p99 is None:
+                row.append("—")
+            else:
+                row.append("%.3f / %.3f" % (p50 if p50 is not None else float("nan"), p99))
+        rows.append(row)
+    print(table(["case"] + [n for _, n in SYSTEMS], rows))
+    print()
+
+    # seqd extras
+    cnt = num(res, "seqd.count1000.rps")
+    if res.get("seqd.count1000.status") == "ok" and cnt is not None:
+        chk = "" if res.get("seqd.count1000.check", "ok") == "ok" else " (!)"
+        print("seqd `NEXT bench COUNT 1000`, 16 clients x pipeline 16: %s requests/s = %s numbers/s%s" % (
+            fmt_rate(cnt), fmt_rate(cnt * 1000), chk))
+    else:
+        print("seqd `NEXT bench COUNT 1000`: %s" % res.get("seqd.count1000.status", res.get("seqd.status", "—")))
+    rs = num(res, "seqd.restart.secs")
+    if res.get("seqd.restart.status") == "ok" and rs is not None:
+        print("seqd restart after kill -9 with %s allocations behind it (data dir %s): first `NEXT restart-seq` "
+              "answered after %.3f s with %s (last number before the kill: %s)" % (
+                  res.get("seqd.restart.allocs", "?"), res.get("seqd.restart.dirsize", "?"), rs,
+                  res.get("seqd.restart.number", "?"), res.get("seqd.restart.before", "?")))
+    else:
+        print("seqd restart: %s" % res.get("seqd.restart.status", res.get("seqd.status", "—")))
+    print()
+
+    # checks
+    notes = [v for k, v in sorted(res.items()) if k.endswith(".check") and v != "ok"]
+    notes += [v for k, v in sorted(res.items()) if k.endswith(".note")]
+    if notes:
+        print("Checks that failed or notes ((!) above marks a run whose counter did not advance by the requests counted):")
+        for n in notes:
+            print("- " + n)
+        print()
+
+    # targets
+    print("Targets (design brief, 'What we measure ourselves against'):")
+    print()
+    results = []
+
+    def target(name, ok, detail):
+        results.append(ok)
+        mark = "MET" if ok is True else ("NOT MET" if ok is False else "NOT MEASURED")
+        print("- [%s] %s — %s" % (mark, name, detail))
+
+    parts, oks = [], []
+    for ck, cname in CASES:
+        r = ratio(res, "seqd", "redis_always", ck)
+        parts.append("%s %s" % (cname, fmt_ratio(r)))
+        oks.append(None if r is None else r >= 1.0)
+    ok = None if None in oks else all(oks)
+    if ok is None and False in oks:
+        ok = False
+    target("seqd >= redis-always at every concurrency", ok, "; ".join(parts))
+
+    r = ratio(res, "seqd", "pg_gapless", "c64")
+    p99 = num(res, "seqd.c64.p99")
+    if (r is not None and r < 25.0) or (p99 is not None and p99 > 2.0):
+        ok = False
+    elif r is None or p99 is None:
+        ok = None
+    else:
+        ok = True
+    target("64 clients: seqd >= 25x pg-gapless and seqd p99 <= 2 ms", ok,
+           "%s, p99 %s ms" % (fmt_ratio(r), "—" if p99 is None else "%.3f" % p99))
+
+    r = ratio(res, "seqd", "redis_everysec", "p16")
+    target("pipelined (16 x 16): seqd >= redis-everysec", None if r is None else r >= 1.0, fmt_ratio(r))
+
+    if res.get("seqd.count1000.status") == "ok" and cnt is not None:
+        target("NEXT ... COUNT 1000 >= 50M numbers/s", cnt * 1000 >= 50e6 and res.get("seqd.count1000.check", "ok") == "ok",
+               "%s numbers/s" % fmt_rate(cnt * 1000))
+    else:
+        target("NEXT ... COUNT 1000 >= 50M numbers/s", None, res.get("seqd.count1000.status", "—"))
+
+    allocs = num(res, "seqd.restart.allocs")
+    if res.get("seqd.restart.status") == "ok" and rs is not None:
+        full = allocs is not None and allocs >= 10e6
+        ok = rs <= 2.0 and res.get("seqd.restart.check", "ok") == "ok"
+        target("restart with 10M allocations behind it <= 2 s", ok if full else None,
+               "%.3f s with %s allocations%s" % (rs, res.get("seqd.restart.allocs", "?"),
+                                                "" if full else " (fewer than 10M: RESTART_ALLOCS was lowered)"))
+    else:
+        target("restart with 10M allocations behind it <= 2 s", None, res.get("seqd.restart.status", "—"))
+    print("- [NOT MEASURED] three-node cluster (>= 60 % of single-node throughput, failover <= 2 s): not part of make bench")
+    return 3 if False in results else 0
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmds = {"freeport": cmd_freeport, "freeport-raft": cmd_freeport_raft, "rbcsv": cmd_rbcsv, "pgpct": cmd_pgpct,
+            "waitnext": cmd_waitnext, "report": cmd_report, "disk": cmd_disk}
+    fn = cmds.get(sys.argv[1])
+    if fn is None:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return fn(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,426 @@
+#!/usr/bin/env bash
+# bench/run.sh — measures seqd against the systems in design.md's "What we measure
+# ourselves against": Redis INCR (appendfsync always / everysec) and PostgreSQL 15
+# (gapless counter row, nextval), one hot key or row, 1/16/64 clients and 16 clients
+# x pipeline 16; plus seqd's NEXT ... COUNT 1000 and its restart time after kill -9.
+#
+# Self-contained: every server is started here on a free port of 127.0.0.1, with its
+# data in a temp dir under ${TMPDIR:-/tmp}, one system at a time (so each runs on a
+# quiet machine), and everything is stopped and removed on exit. See docs/benchmarks.md.
+#
+# Environment:
+#   SEQD=path          seqd binary (default build/seqd)
+#   SEQD_ARGS="..."    extra seqd flags (default none: the shipped defaults are measured)
+#   BENCH_SECONDS=n    seconds per case (default 8)
+#   BENCH_QUICK=1      ~1 s per case and RESTART_ALLOCS 200000: a smoke test
+#   RESTART_ALLOCS=n   allocations behind the restart measurement (default 10000000)
+#   SKIP_SEQD=1 SKIP_REDIS=1 SKIP_PG=1   leave a system out
+#   BENCH_REPORT=file  also write the report there
+#   BENCH_KEEP=1       keep the temp dir (logs, data) for a look afterwards
+#   START_TIMEOUT=s    longest wait for a server to answer PING after start (default 30)
+#   BENCH_STRICT=1     exit 3 when a target is not met (default: report only, exit 0)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=/usr/bin/python3
+LIB=("$PY" "$HERE/benchlib.py")
+SEQD=${SEQD:-$ROOT/build/seqd}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  DUR=1
+  RESTART_ALLOCS=${RESTART_ALLOCS:-200000}
+else
+  DUR=${BENCH_SECONDS:-8}
+  RESTART_ALLOCS=${RESTART_ALLOCS:-10000000}
+fi
+case "$DUR" in ''|*[!0-9]*|0) echo "bench: BENCH_SECONDS must be a whole number >= 1" >&2; exit 2 ;; esac
+case "$RESTART_ALLOCS" in ''|*[!0-9]*|0) echo "bench: RESTART_ALLOCS must be a whole number >= 1" >&2; exit 2 ;; esac
+SKIP_SEQD=${SKIP_SEQD:-0}
+SKIP_REDIS=${SKIP_REDIS:-0}
+SKIP_PG=${SKIP_PG:-0}
+
+# The cases of design.md's table: name clients pipeline.
+CASES=("c1 1 1" "c16 16 1" "c64 64 1" "p16 16 16")
+
+for tool in redis-server redis-cli redis-benchmark timeout; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found (scripts/install-deps.sh --bench)" >&2; exit 2; }
+done
+if [ "$SKIP_SEQD" != 1 ] && [ ! -x "$SEQD" ]; then
+  echo "bench: $SEQD not found or not executable: build it (make build/seqd), set SEQD=..., or SKIP_SEQD=1" >&2
+  exit 2
+fi
+if [ "$SKIP_PG" != 1 ] && [ ! -x "$PGBIN/pgbench" ]; then
+  echo "bench: $PGBIN/pgbench not found (scripts/install-deps.sh --bench), or SKIP_PG=1" >&2
+  exit 2
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/seqd-bench.XXXXXX")
+chmod 711 "$WORK"   # the postgres user must be able to reach its own subdir
+RES=$WORK/results.tsv
+: >"$RES"
+
+SEQD_PID=""
+SEQD_FAILED=0
+REDIS_PID=""
+PG_DATA=""
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+put() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
+
+# Stops one process we started: TERM, up to 10 s, then KILL.
+stop_pid() {
+  local pid=$1 _
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+stop_pg() {
+  [ -n "$PG_DATA" ] || return 0
+  as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 20 stop >/dev/null 2>&1 || {
+    local pid
+    pid=$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null || true)
+    if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  }
+  PG_DATA=""
+}
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  stop_pid "$SEQD_PID"
+  stop_pid "$REDIS_PID"
+  stop_pg
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+freeport() { "${LIB[@]}" freeport 1; }
+
+# Waits (at most START_TIMEOUT s) until redis-cli PING on port $1 answers PONG;
+# $2 = pid that must stay alive meanwhile.
+wait_pong() {
+  local port=$1 pid=$2 end=$(( SECONDS + ${START_TIMEOUT:-30} ))
+  while [ "$SECONDS" -lt "$end" ]; do
+    if [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# Runs a redis-cli command until it prints $expect (TRYAGAIN while a leader is
+# elected), for at most START_TIMEOUT s.
+cli_until() {
+  local port=$1 expect=$2 out="" end=$(( SECONDS + ${START_TIMEOUT:-30} )); shift 2
+  while [ "$SECONDS" -lt "$end" ]; do
+    out=$(timeout 5 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>&1) || true
+    [ "$out" = "$expect" ] && return 0
+    sleep 0.1
+  done
+  echo "bench: '$*' on port $port answered '$out', wanted '$expect'" >&2
+  return 1
+}
+
+cli_int() {  # prints the integer reply of a command, or nothing
+  local out
+  out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$1" "${@:2}" 2>/dev/null | head -1) || true
+  case "$out" in ''|*[!0-9-]*) echo "" ;; *) echo "$out" ;; esac
+}
+
+# rb PORT CLIENTS PIPELINE N TIMEOUT CMD... -> "rps avg p50 p99" | "FAIL reason"
+rb() {
+  local port=$1 c=$2 p=$3 n=$4 to=$5 out rc=0; shift 5
+  out=$(timeout -k 5 "$to" redis-benchmark -h 127.0.0.1 -p "$port" -c "$c" -P "$p" -n "$n" --csv "$@" 2>&1) || rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "FAIL timeout_after_${to}s"; return 0; fi
+  "${LIB[@]}" rbcsv <<<"$out"
+}
+
+# Picks N so one run lasts ~DUR s: a tiny probe, then (full runs) a ~1 s probe.
+pick_n() {
+  local port=$1 c=$2 p=$3; shift 3
+  local n=$(( c * p * 20 )) r rps
+  [ "$n" -ge 500 ] || n=500
+  r=$(rb "$port" "$c" "$p" "$n" 60 "$@")
+  [ "${r%% *}" != FAIL ] || { echo "$r"; return 0; }
+  rps=${r%% *}
+  if [ "$QUICK" != 1 ]; then
+    n=$("$PY" -c "print(max($c*$p*20, int(float('$rps'))))")
+    r=$(rb "$port" "$c" "$p" "$n" 60 "$@")
+    [ "${r%% *}" != FAIL ] || { echo "$r"; return 0; }
+    rps=${r%% *}
+  fi
+  # redis-benchmark sends whole pipelines: keep N a multiple of clients x pipeline so
+  # the server sees exactly N requests.
+  "$PY" -c "u = $c * $p; n = min(2000000000, max(u * 10, int(float('$rps') * $DUR))); print(-(-n // u) * u)"
+}
+
+# One measured case of redis-benchmark against a counter that must advance by exactly
+# the requests counted (a server answering errors would otherwise look fast).
+#   bench_rb SYS CASE PORT C P PER_REQ READ_KIND CMD...
+#   READ_KIND: seqd (NEXT bench consumes one number per read) or redis (GET hot)
+bench_rb() {
+  local sys=$1 case=$2 port=$3 c=$4 p=$5 per=$6 kind=$7; shift 7
+  local n r before after want got
+  log "$sys $case: $* (-c $c -P $p)"
+  n=$(pick_n "$port" "$c" "$p" "$@")
+  if [ "${n%% *}" = FAIL ]; then
+    put "$sys.$case.status" "FAIL"; put "$sys.$case.note" "$sys $case: probe: ${n#FAIL }"; log "  probe failed: $n"; return 0
+  fi
+  if [ "$kind" = seqd ]; then before=$(cli_int "$port" NEXT bench); else before=$(cli_int "$port" GET hot); before=${before:-0}; fi
+  r=$(rb "$port" "$c" "$p" "$n" $(( DUR * 5 + 30 )) "$@")
+  if [ "$kind" = seqd ]; then after=$(cli_int "$port" NEXT bench); else after=$(cli_int "$port" GET hot); fi
+  if [ "${r%% *}" = FAIL ]; then
+    put "$sys.$case.status" "FAIL"; put "$sys.$case.note" "$sys $case: ${r#FAIL }"; log "  failed: $r"; return 0
+  fi
+  read -r rps avg p50 p99 <<<"$r"
+  put "$sys.$case.status" ok
+  put "$sys.$case.rps" "$rps"; put "$sys.$case.avg" "$avg"; put "$sys.$case.p50" "$p50"; put "$sys.$case.p99" "$p99"
+  put "$sys.$case.n" "$n"
+  want=$(( n * per ))
+  if [ -z "$before" ] || [ -z "$after" ]; then
+    put "$sys.$case.check" "$sys $case: could not read the counter before/after the run"
+  else
+    got=$(( after - before ))
+    [ "$kind" = seqd ] && got=$(( got - 1 ))
+    if [ "$got" = "$want" ]; then put "$sys.$case.check" ok
+    else put "$sys.$case.check" "$sys $case: counter advanced by $got, expected $want ($n requests x $per)"; fi
+  fi
+  log "  n=$n rps=$rps p50=${p50}ms p99=${p99}ms (counter check: $( [ "${got:-x}" = "$want" ] && echo ok || echo MISMATCH))"
+}
+
+seqd_answers() {  # port: the running seqd still answers PING (a hung one skips the rest)
+  [ -n "$SEQD_PID" ] && kill -0 "$SEQD_PID" 2>/dev/null &&
+    [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" = PONG ]
+}
+
+start_seqd() {  # port dir
+  # shellcheck disable=SC2086  # SEQD_ARGS: extra flags, word-split on purpose
+  "$SEQD" --port "$1" --bind 127.0.0.1 --dir "$2" ${SEQD_ARGS:-} >>"$WORK/seqd.log" 2>&1 &
+  SEQD_PID=$!
+}
+
+# ---------------------------------------------------------------- metadata
+put meta.date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+put meta.nproc "$(nproc)"
+put meta.cpu "$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)"
+put meta.mem "$(free -h | awk '/^Mem:/{print $2}')"
+put meta.kernel "$(uname -r)"
+# shellcheck disable=SC1091
+put meta.os "$( . /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}") ($(cat /etc/debian_version 2>/dev/null || echo ?))"
+put meta.seconds "$DUR"
+put meta.quick "$QUICK"
+put meta.redis "$(redis-server --version | awk '{print $1, $3}')"
+put meta.pg "$("$PGBIN/postgres" --version 2>/dev/null || echo 'PostgreSQL ?')"
+put meta.seqd "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ] && echo '+uncommitted')"
+log "work dir $WORK, ${DUR}s per case, restart allocations $RESTART_ALLOCS"
+
+# ---------------------------------------------------------------- raw disk
+DISK_SECS=$(( DUR < 3 ? DUR : 3 ))
+log "raw disk: fdatasync of 64-byte writes, ${DISK_SECS}s append + ${DISK_SECS}s preallocated"
+if d=$("${LIB[@]}" disk "$WORK" "$DISK_SECS"); then
+  read -r da dp <<<"$d"
+  put disk.append "$da"; put disk.prealloc "$dp"
+  log "  ${da}/s append, ${dp}/s preallocated"
+fi
+
+# ---------------------------------------------------------------- seqd
+if [ "$SKIP_SEQD" = 1 ]; then
+  put seqd.status skipped
+else
+  SP=$("${LIB[@]}" freeport-raft)   # seqd's Raft bus listens on port + 10000
+  SDIR=$WORK/seqd
+  mkdir -p "$SDIR"
+  log "seqd: $SEQD on 127.0.0.1:$SP"
+  start_seqd "$SP" "$SDIR"
+  if ! wait_pong "$SP" "$SEQD_PID"; then
+    echo "bench: seqd did not answer PING; its log:" >&2; tail -20 "$WORK/seqd.log" >&2
+    put seqd.status "FAIL"; put seqd.note "seqd did not answer PING within ${START_TIMEOUT:-30} s"; SEQD_FAILED=1
+  elif ! cli_until "$SP" OK CREATE bench 1 9000000000000000000; then
+    echo "bench: seqd's log:" >&2; tail -20 "$WORK/seqd.log" >&2
+    put seqd.status "FAIL"; put seqd.note "seqd did not answer CREATE bench with OK"; SEQD_FAILED=1
+  fi
+fi
+if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
+  for cs in "${CASES[@]}" "count1000 16 16"; do
+    read -r case c p <<<"$cs"
+    if ! seqd_answers "$SP"; then
+      put "seqd.$case.status" FAIL; put "seqd.$case.note" "seqd $case: seqd no longer answers PING"; continue
+    fi
+    if [ "$case" = count1000 ]; then
+      bench_rb seqd count1000 "$SP" 16 16 1000 seqd NEXT bench COUNT 1000
+    else
+      bench_rb seqd "$case" "$SP" "$c" "$p" 1 seqd NEXT bench
+    fi
+  done
+
+  # Restart: RESTART_ALLOCS numbers behind it, kill -9, time to the first NEXT answer.
+  log "seqd restart: $RESTART_ALLOCS allocations of restart-seq (-c 16 -P 64)"
+  if ! seqd_answers "$SP"; then
+    r="FAIL seqd no longer answers PING"
+  elif cli_until "$SP" OK CREATE restart-seq 1 9000000000000000000; then
+    r=$(rb "$SP" 16 64 "$RESTART_ALLOCS" "${RESTART_TIMEOUT:-600}" NEXT restart-seq)
+  else
+    r="FAIL CREATE restart-seq failed"
+  fi
+  before=$(cli_int "$SP" NEXT restart-seq)
+  if [ "${r%% *}" = FAIL ] || [ -z "$before" ]; then
+    put seqd.restart.status "FAIL"
+    put seqd.restart.note "seqd restart: loading $RESTART_ALLOCS allocations failed: ${r} (NEXT afterwards: '${before}')"
+  else
+    log "  loaded at ${r%% *} req/s; last number before kill -9: $before"
+    put seqd.restart.allocs "$RESTART_ALLOCS"
+    put seqd.restart.before "$before"
+    put seqd.restart.dirsize "$(du -sh "$SDIR" | cut -f1)"
+    [ "$before" -gt "$RESTART_ALLOCS" ] || put seqd.restart.note "seqd restart: only reached $before before the kill, wanted > $RESTART_ALLOCS"
+    kill -KILL "$SEQD_PID"; wait "$SEQD_PID" 2>/dev/null || true; SEQD_PID=""
+    t0=$(date +%s%N)
+    start_seqd "$SP" "$SDIR"
+    if out=$("${LIB[@]}" waitnext "$SP" restart-seq 120); then
+      read -r t1 number <<<"$out"
+      secs=$("$PY" -c "print('%.3f' % (($t1 - $t0) / 1e9))")
+      put seqd.restart.status ok
+      put seqd.restart.secs "$secs"
+      put seqd.restart.number "$number"
+      if [ "$number" -gt "$before" ]; then put seqd.restart.check ok
+      else put seqd.restart.check "seqd restart: first NEXT after restart gave $number, not > $before (last before kill)"; fi
+      log "  restart: ${secs}s, NEXT restart-seq -> $number (before kill: $before)"
+    else
+      put seqd.restart.status "FAIL"
+      put seqd.restart.note "seqd restart: no NEXT answer within 120 s; log: $(tail -3 "$WORK/seqd.log" | tr '\n' ' ')"
+    fi
+  fi
+fi
+if [ "$SKIP_SEQD" != 1 ]; then
+  if [ -n "$SEQD_PID" ] && ! kill -0 "$SEQD_PID" 2>/dev/null; then
+    put seqd.note2.note "seqd had exited by the end of its runs; last log lines: $(tail -3 "$WORK/seqd.log" | tr '\n' ' ')"
+  fi
+  stop_pid "$SEQD_PID"; SEQD_PID=""
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$SDIR"
+fi
+
+# ---------------------------------------------------------------- Redis
+if [ "$SKIP_REDIS" = 1 ]; then
+  put redis_always.status skipped
+  put redis_everysec.status skipped
+else
+  for mode in always everysec; do
+    sys=redis_$mode
+    RP=$(freeport)
+    RDIR=$WORK/redis-$mode
+    mkdir -p "$RDIR"
+    log "redis-server appendfsync $mode on 127.0.0.1:$RP"
+    redis-server --port "$RP" --bind 127.0.0.1 --dir "$RDIR" --save "" --appendonly yes \
+      --appendfsync "$mode" --daemonize no --protected-mode yes --logfile "$RDIR/redis.log" &
+    REDIS_PID=$!
+    if ! wait_pong "$RP" "$REDIS_PID"; then
+      echo "bench: redis-server did not answer PING; its log:" >&2; tail -20 "$RDIR/redis.log" >&2; exit 1
+    fi
+    for cs in "${CASES[@]}"; do
+      read -r case c p <<<"$cs"
+      bench_rb "$sys" "$case" "$RP" "$c" "$p" 1 redis INCR hot
+    done
+    stop_pid "$REDIS_PID"; REDIS_PID=""
+    rm -rf "$RDIR"
+  done
+fi
+
+# ---------------------------------------------------------------- PostgreSQL
+if [ "$SKIP_PG" = 1 ]; then
+  put pg_gapless.status skipped
+  put pg_nextval.status skipped
+else
+  PGROOT=$WORK/pg
+  mkdir -p "$PGROOT" "$WORK/pglog"
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PGROOT"; fi
+  PGP=$(freeport)
+  log "postgres: initdb + start on 127.0.0.1:$PGP"
+  as_pg "$PGBIN/initdb" -D "$PGROOT/data" -U postgres --auth=trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1 || {
+    echo "bench: initdb failed:" >&2; tail -20 "$WORK/initdb.log" >&2; exit 1; }
+  # Durable defaults, spelled out: every commit waits for its WAL fsync.
+  as_pg tee -a "$PGROOT/data/postgresql.conf" >/dev/null <<EOF
+port = $PGP
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PGROOT'
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_connections = 100
+EOF
+  PG_DATA=$PGROOT/data
+  as_pg "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$PGROOT/postgres.log" -w -t 60 start >/dev/null || {
+    echo "bench: postgres did not start:" >&2; tail -20 "$PGROOT/postgres.log" >&2; exit 1; }
+  psql() { "$PGBIN/psql" -h 127.0.0.1 -p "$PGP" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+  psql -c "CREATE TABLE counter (id int PRIMARY KEY, v bigint NOT NULL); INSERT INTO counter VALUES (1, 0); CREATE SEQUENCE s;"
+  printf 'UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v;\n' >"$WORK/pg_gapless.sql"
+  printf "SELECT nextval('s');\n" >"$WORK/pg_nextval.sql"
+
+  for kind in gapless nextval; do
+    sys=pg_$kind
+    for cs in "${CASES[@]}"; do
+      read -r case c p <<<"$cs"
+      [ "$p" = 1 ] || continue   # pgbench has no comparable pipelined case
+      log "$sys $case: pgbench -c $c -j $c -T $DUR"
+      psql -c "VACUUM counter" -c "CHECKPOINT" >/dev/null
+      if [ "$kind" = gapless ]; then before=$(psql -c "SELECT v FROM counter WHERE id = 1")
+      else before=$(psql -c "SELECT nextval('s')"); fi
+      rc=0
+      out=$(timeout -k 5 $(( DUR * 3 + 60 )) "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGP" -U postgres -n -T "$DUR" \
+        -c "$c" -j "$c" -M prepared -f "$WORK/pg_$kind.sql" --log --log-prefix="$WORK/pglog/${sys}_$case" postgres 2>&1) || rc=$?
+      if [ "$kind" = gapless ]; then after=$(psql -c "SELECT v FROM counter WHERE id = 1")
+      else after=$(psql -c "SELECT nextval('s')"); fi
+      tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
+      avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
+      done_n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+      failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
+      if [ "$rc" != 0 ] || [ -z "$tps" ]; then
+        put "$sys.$case.status" FAIL
+        put "$sys.$case.note" "$sys $case: pgbench rc=$rc: $(tail -2 <<<"$out" | tr '\n' ' ')"
+        log "  failed: $(tail -2 <<<"$out" | tr '\n' ' ')"
+        continue
+      fi
+      read -r p50 p99 lmean _ <<<"$("${LIB[@]}" pgpct "$WORK/pglog/${sys}_$case")"
+      rm -f "$WORK/pglog/${sys}_$case".*
+      put "$sys.$case.status" ok
+      put "$sys.$case.rps" "$tps"; put "$sys.$case.avg" "${avg:-nan}"; put "$sys.$case.p50" "$p50"; put "$sys.$case.p99" "$p99"
+      put "$sys.$case.n" "$done_n"
+      got=$(( after - before )); [ "$kind" = nextval ] && got=$(( got - 1 ))
+      if [ "$got" = "$done_n" ] && [ "${failed:-0}" = 0 ]; then put "$sys.$case.check" ok
+      else put "$sys.$case.check" "$sys $case: counter advanced by $got, pgbench counted $done_n transactions, ${failed:-?} failed"; fi
+      log "  tps=$tps avg=${avg}ms (from log ${lmean}ms) p50=${p50}ms p99=${p99}ms (transactions $done_n, counter +$got)"
+    done
+  done
+  stop_pg
+fi
+
+# ---------------------------------------------------------------- report
+echo
+rc=0
+"${LIB[@]}" report "$RES" >"$WORK/report.md" || rc=$?
+cat "$WORK/report.md"
+if [ -n "${BENCH_REPORT:-}" ]; then cp "$WORK/report.md" "$BENCH_REPORT"; log "report written to $BENCH_REPORT"; fi
+if [ "$SEQD_FAILED" = 1 ]; then log "seqd did not start: no seqd numbers (exit 1)"; exit 1; fi
+if [ "${BENCH_STRICT:-0}" = 1 ] && [ "$rc" != 0 ]; then exit "$rc"; fi
+[ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
+exit 0
