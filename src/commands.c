@@ -203,6 +203,22 @@ static void incrCommand(command_env *env, command_call *call)
     }
 }
 
+/* INCRBY name 1, which Redis clients send for incr(name); any other step
+ * would skip numbers, so it is refused. */
+static void incrbyCommand(command_env *env, command_call *call)
+{
+    int64_t step;
+    if (!parse_i64(&call->argv[2], &step)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    if (step != 1) {
+        reply_error(call, "ERR seqd increments by 1 only; use NEXT name COUNT k for blocks");
+        return;
+    }
+    incrCommand(env, call);
+}
+
 static void describeCommand(command_env *env, command_call *call)
 {
     seq_cmd cmd = {.op = SEQ_OP_DESCRIBE};
@@ -281,6 +297,9 @@ static void helloCommand(command_env *env, command_call *call)
     for (size_t i = 2; i < call->argc; i++) {
         if (arg_is(&call->argv[i], "SETNAME") && i + 1 < call->argc) {
             i++;
+            size_t n = call->argv[i].len < CLIENT_NAME_MAX ? call->argv[i].len : CLIENT_NAME_MAX;
+            memcpy(call->client->name, call->argv[i].ptr, n);
+            call->client->name[n] = '\0';
         } else if (arg_is(&call->argv[i], "AUTH")) {
             reply_error(call, "ERR seqd has no authentication configured");
             return;
@@ -298,7 +317,7 @@ static void helloCommand(command_env *env, command_call *call)
     resp_write_cstr(call->out, "proto");
     resp_write_int(call->out, proto);
     resp_write_cstr(call->out, "id");
-    resp_write_int(call->out, (int64_t)call->tag);
+    resp_write_int(call->out, (int64_t)call->client->id);
     resp_write_cstr(call->out, "mode");
     resp_write_cstr(call->out, "standalone");
     resp_write_cstr(call->out, "role");
@@ -311,14 +330,32 @@ static void clientCommand(command_env *env, command_call *call)
 {
     (void)env;
     const resp_arg *sub = &call->argv[1];
-    if (arg_is(sub, "SETNAME") || arg_is(sub, "SETINFO")) {
+    if (arg_is(sub, "SETNAME") && call->argc == 3) {
+        const resp_arg *name = &call->argv[2];
+        bool ok = name->len <= CLIENT_NAME_MAX;
+        for (size_t i = 0; ok && i < name->len; i++) {
+            ok = name->ptr[i] > 0x20 && name->ptr[i] < 0x7f;
+        }
+        if (!ok) {
+            reply_error(call, "ERR Client names cannot contain spaces, newlines or special "
+                              "characters, and are at most 64 bytes");
+            return;
+        }
+        memcpy(call->client->name, name->ptr, name->len);
+        call->client->name[name->len] = '\0';
         resp_write_simple(call->out, "OK");
-    } else if (arg_is(sub, "GETNAME")) {
-        resp_write_null(call->out, call->proto);
-    } else if (arg_is(sub, "ID")) {
-        resp_write_int(call->out, (int64_t)(uintptr_t)call->owner % INT64_MAX);
+    } else if (arg_is(sub, "SETINFO") && call->argc == 4) {
+        resp_write_simple(call->out, "OK");
+    } else if (arg_is(sub, "GETNAME") && call->argc == 2) {
+        if (call->client->name[0] == '\0') {
+            resp_write_null(call->out, call->proto);
+        } else {
+            resp_write_cstr(call->out, call->client->name);
+        }
+    } else if (arg_is(sub, "ID") && call->argc == 2) {
+        resp_write_int(call->out, (int64_t)call->client->id);
     } else {
-        reply_error(call, "ERR CLIENT supports SETNAME, GETNAME, SETINFO and ID");
+        reply_error(call, "ERR CLIENT supports SETNAME name, GETNAME, SETINFO attr value and ID");
     }
 }
 
@@ -370,6 +407,7 @@ static const command_def command_table[] = {
     {"addrange", 4, addrangeCommand, "write"},
     {"next", -2, nextCommand, "write"},
     {"incr", 2, incrCommand, "write"},
+    {"incrby", 3, incrbyCommand, "write"},
     {"describe", 2, describeCommand, "readonly"},
     {"list", 1, listCommand, "readonly"},
     {"drop", 2, dropCommand, "write"},
@@ -399,7 +437,8 @@ static const command_def *commandLookup(const resp_arg *name)
 static void commandInfoEntry(resp_buf *out, const command_def *d)
 {
     int first_key = d->fn == createCommand || d->fn == addrangeCommand || d->fn == nextCommand ||
-                    d->fn == incrCommand || d->fn == describeCommand || d->fn == dropCommand;
+                    d->fn == incrCommand || d->fn == incrbyCommand || d->fn == describeCommand ||
+                    d->fn == dropCommand;
     resp_write_array(out, 6);
     resp_write_cstr(out, d->name);
     resp_write_int(out, d->arity);

@@ -34,6 +34,7 @@ typedef struct server_stats {
     uint64_t total_commands;
     uint64_t protocol_errors;
     uint64_t output_limit_drops;
+    uint64_t next_client_id;
 } server_stats;
 
 /* What every handler may use; owned by the server for its whole life. */
@@ -45,6 +46,14 @@ typedef struct command_env {
     bool shutting_down;
 } command_env;
 
+#define CLIENT_NAME_MAX 64
+
+/* What a connection keeps about its client for CLIENT and HELLO. */
+typedef struct command_client {
+    uint64_t id; /* unique for the server's life, from 1 */
+    char name[CLIENT_NAME_MAX + 1];
+} command_client;
+
 typedef struct command_call {
     /* in */
     size_t argc;
@@ -53,6 +62,7 @@ typedef struct command_call {
     void *owner;   /* the connection, for a deferred reply */
     uint64_t tag;  /* its reply slot */
     resp_buf *out; /* where an immediate reply goes */
+    command_client *client;
     /* out */
     bool deferred;  /* reply comes later, with style */
     uint8_t style;

@@ -33,8 +33,10 @@ struct conn {
     size_t slots_cap, head, n_slots;
     uint64_t head_abs; /* absolute number of the reply at head */
     size_t refs;       /* commands of this client inside batches */
+    conn *dirty_prev, *dirty_next; /* in the server's flush list when dirty */
+    command_client client;
     int proto;
-    bool reading, paused, closing, handle_closed, close_when_flushed;
+    bool reading, paused, closing, handle_closed, close_when_flushed, dirty;
 };
 
 static void connProcess(conn *c);
@@ -50,11 +52,45 @@ static void *connXrealloc(void *p, size_t n)
     return q;
 }
 
+static void connUndirty(conn *c)
+{
+    if (!c->dirty) {
+        return;
+    }
+    if (c->dirty_prev != NULL) {
+        c->dirty_prev->dirty_next = c->dirty_next;
+    } else {
+        c->srv->dirty = c->dirty_next;
+    }
+    if (c->dirty_next != NULL) {
+        c->dirty_next->dirty_prev = c->dirty_prev;
+    }
+    c->dirty_prev = c->dirty_next = NULL;
+    c->dirty = false;
+}
+
+/* Replies are written once per loop turn, just before libuv polls: every
+ * result of this turn for a client leaves in one write. */
+static void connMarkDirty(conn *c)
+{
+    if (c->dirty || c->closing) {
+        return;
+    }
+    c->dirty = true;
+    c->dirty_prev = NULL;
+    c->dirty_next = c->srv->dirty;
+    if (c->srv->dirty != NULL) {
+        c->srv->dirty->dirty_prev = c;
+    }
+    c->srv->dirty = c;
+}
+
 static void connMaybeFree(conn *c)
 {
     if (!c->handle_closed || c->refs > 0) {
         return;
     }
+    connUndirty(c);
     for (size_t i = 0; i < c->n_slots; i++) {
         free(c->slots[(c->head + i) & (c->slots_cap - 1)].data);
     }
@@ -196,24 +232,52 @@ static void connOnWrite(uv_write_t *req, int status)
     if (c->closing) {
         return;
     }
-    if (c->out.len > 0) {
-        connFlush(c);
-    } else if (c->close_when_flushed) {
-        connClose(c);
+    connFlush(c);
+    if (c->closing) {
         return;
     }
     connResumeMaybe(c);
 }
 
+/* A client that sent QUIT or garbage is closed once every reply before
+ * that point has been computed and written. */
+static bool connDone(const conn *c)
+{
+    return c->close_when_flushed && c->n_slots == 0 && c->out.len == 0 && !c->writing;
+}
+
 static void connFlush(conn *c)
 {
-    if (c->writing || c->closing || c->out.len == 0) {
+    if (c->writing || c->closing) {
         return;
     }
+    if (c->out.len == 0) {
+        if (connDone(c)) {
+            connClose(c);
+        }
+        return;
+    }
+    /* Most replies fit the socket buffer: write them now without a write
+     * request (no callback, no epoll change); queue only what is left. */
+    uv_buf_t now = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+    if (n == (int)c->out.len) {
+        c->out.len = 0;
+        if (connDone(c)) {
+            connClose(c);
+        }
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        log_debug("write to client: %s", uv_strerror(n));
+        connClose(c);
+        return;
+    }
+    size_t sent = n > 0 ? (size_t)n : 0;
     resp_buf t = c->wbuf;
     c->wbuf = c->out;
     c->out = t;
-    uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    uv_buf_t b = uv_buf_init(c->wbuf.data + sent, (unsigned)(c->wbuf.len - sent));
     c->wreq.data = c;
     int rv = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, connOnWrite);
     if (rv != 0) {
@@ -223,6 +287,26 @@ static void connFlush(conn *c)
         return;
     }
     c->writing = true;
+}
+
+static void connOnPrepare(uv_prepare_t *h)
+{
+    conn_server *s = h->data;
+    /* Detach the list first: resuming a client may parse its buffered
+     * input and mark it dirty again, for the next turn. */
+    conn *list = s->dirty;
+    s->dirty = NULL;
+    while (list != NULL) {
+        conn *c = list;
+        list = c->dirty_next;
+        if (list != NULL) {
+            list->dirty_prev = NULL;
+        }
+        c->dirty = false;
+        c->dirty_prev = c->dirty_next = NULL;
+        connFlush(c);
+        connResumeMaybe(c);
+    }
 }
 
 void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
@@ -239,8 +323,7 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
     scratch->len = 0;
     commands_format_result(res, err, slot->style, slot->proto, scratch);
     connComplete(c, tag, scratch->data, scratch->len);
-    connFlush(c);
-    connResumeMaybe(c);
+    connMarkDirty(c);
 }
 
 static void connAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -282,7 +365,7 @@ static void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     conn *c = stream->data;
     if (nread == UV_ENOBUFS) {
         connProtocolError(c, "ERR Protocol error: query buffer limit reached");
-        connFlush(c);
+        connMarkDirty(c);
         return;
     }
     if (nread < 0) {
@@ -332,6 +415,7 @@ static void connDispatch(conn *c, const resp_request *req)
         .owner = c,
         .tag = abs,
         .out = &s->scratch,
+        .client = &c->client,
     };
     commands_dispatch(s->env, &call);
     if (call.new_proto != 0) {
@@ -384,7 +468,7 @@ static void connProcess(conn *c)
     if (c->n_slots >= s->cfg->max_pipeline || c->out.len >= CONN_OUT_HIGH_WATER) {
         connPause(c);
     }
-    connFlush(c);
+    connMarkDirty(c);
 }
 
 static void connOnConnection(uv_stream_t *server, int status)
@@ -401,6 +485,7 @@ static void connOnConnection(uv_stream_t *server, int status)
     }
     c->srv = s;
     c->proto = 2;
+    c->client.id = ++s->env->stats->next_client_id;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;
@@ -461,6 +546,9 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
         uv_close((uv_handle_t *)&s->listener, NULL);
         return rv;
     }
+    uv_prepare_init(loop, &s->flusher);
+    s->flusher.data = s;
+    uv_prepare_start(&s->flusher, connOnPrepare);
     s->listening = true;
     return 0;
 }
@@ -498,6 +586,8 @@ void conn_server_close_all(conn_server *s)
     for (conn *c = s->conns; c != NULL; c = c->next) {
         connClose(c);
     }
+    uv_prepare_stop(&s->flusher);
+    uv_close((uv_handle_t *)&s->flusher, NULL);
 }
 
 void conn_server_free(conn_server *s)

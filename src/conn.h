@@ -30,6 +30,8 @@ typedef struct conn_server {
     char *inline_scratch; /* decoded escaped inline arguments, inline_max bytes */
     resp_buf scratch; /* immediate and deferred replies are formatted here */
     conn *conns;     /* every open connection */
+    conn *dirty;     /* connections with replies to write this loop turn */
+    uv_prepare_t flusher;
 } conn_server;
 
 /* Binds and listens on cfg->bind:cfg->port. Returns 0 or a libuv error. */

@@ -39,7 +39,7 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
             break;
         }
         seq_apply(f->state, &cmd, &res);
-        if (res.status == SEQ_OK && cmd.op == SEQ_OP_NEXT) {
+        if (res.status == SEQ_OK && cmd.op == SEQ_OP_NEXT && !res.replayed) {
             f->numbers_issued += cmd.count;
         }
         f->commands_applied++;

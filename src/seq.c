@@ -558,6 +558,7 @@ static int seqNext(seq_state *s, const seq_cmd *cmd, seq_result *out)
                 return SEQ_ERR_KEY_REUSED;
             }
             seqCopyRuns(out, e->runs, e->n_runs);
+            out->replayed = true;
             return SEQ_OK;
         }
         if (s->n_keys >= s->limits.keys_max) {

@@ -90,6 +90,7 @@ typedef struct seq_result {
     /* NEXT: the runs issued, in issue order, covering exactly count numbers. */
     seq_run *runs;
     size_t n_runs;
+    bool replayed; /* NEXT ... KEY: the key's earlier result, nothing new issued */
     /* EXHAUSTED: how many were left (saturated at UINT64_MAX). */
     uint64_t remaining;
     /* DESCRIBE */
