@@ -28,7 +28,9 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
     seq_tick(f->state, h.time_ms, h.retention_ms);
     for (uint32_t i = 0; i < h.n_cmds; i++) {
         seq_cmd cmd;
-        seq_result res;
+        seq_result local;
+        /* Applied in place: a result must not be copied (see seq.h). */
+        seq_result *res = slots != NULL ? &slots[i] : &local;
         if (codec_get_cmd(&r, &cmd) != 0) {
             f->bad_entries++;
             log_error("fsm: log entry truncated at command %u of %u", i, h.n_cmds);
@@ -38,15 +40,13 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
             }
             break;
         }
-        seq_apply(f->state, &cmd, &res);
-        if (res.status == SEQ_OK && cmd.op == SEQ_OP_NEXT && !res.replayed) {
+        seq_apply(f->state, &cmd, res);
+        if (res->status == SEQ_OK && cmd.op == SEQ_OP_NEXT && !res->replayed) {
             f->numbers_issued += cmd.count;
         }
         f->commands_applied++;
-        if (slots != NULL) {
-            slots[i] = res;
-        } else {
-            seq_result_free(&res);
+        if (slots == NULL) {
+            seq_result_free(&local);
         }
     }
     f->entries_applied++;

@@ -2,6 +2,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,6 +41,12 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         goto err_after_io;
     }
     n->raft.data = n;
+    /* libraft formats trace lines for every entry even when tracing is off
+     * (vfprintf showed in profiles): no tracer at all unless asked for. */
+    if (getenv("LIBRAFT_TRACE") == NULL) {
+        n->raft.tracer = NULL;
+        raft_uv_set_tracer(&n->io, NULL);
+    }
     raft_set_election_timeout(&n->raft, c->election_timeout_ms);
     raft_set_heartbeat_timeout(&n->raft, c->heartbeat_ms);
     raft_set_pre_vote(&n->raft, true);

@@ -79,7 +79,9 @@ bool seq_key_valid(const char *key, size_t len)
 
 void seq_result_free(seq_result *r)
 {
-    free(r->runs);
+    if (r->runs != &r->run_inline) {
+        free(r->runs);
+    }
     free(r->name);
     free(r->ranges);
     for (size_t i = 0; i < r->n_names; i++) {
@@ -530,7 +532,8 @@ static int seqAddRange(seq_state *s, const seq_cmd *cmd)
 
 static void seqCopyRuns(seq_result *out, const seq_run *runs, size_t n)
 {
-    out->runs = seq_xmalloc(sizeof(*runs) * n);
+    /* One run is the common case: keep it inside the result, no malloc. */
+    out->runs = n == 1 ? &out->run_inline : seq_xmalloc(sizeof(*runs) * n);
     memcpy(out->runs, runs, sizeof(*runs) * n);
     out->n_runs = n;
 }

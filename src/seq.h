@@ -83,13 +83,15 @@ typedef struct seq_range {
     int64_t min, max;
 } seq_range;
 
-/* A command's result. Owns its arrays: free with seq_result_free. */
+/* A command's result. Owns its arrays: free with seq_result_free. Never
+ * copy one by value: runs may point at run_inline inside it. */
 typedef struct seq_result {
     int status;
     uint8_t op;
     /* NEXT: the runs issued, in issue order, covering exactly count numbers. */
     seq_run *runs;
     size_t n_runs;
+    seq_run run_inline; /* where runs points when n_runs == 1 */
     bool replayed; /* NEXT ... KEY: the key's earlier result, nothing new issued */
     /* EXHAUSTED: how many were left (saturated at UINT64_MAX). */
     uint64_t remaining;
