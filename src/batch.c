@@ -315,7 +315,8 @@ static void batchOnTimer(uv_timer_t *t)
     uint64_t now = uv_now(b->loop);
     while (b->waiting_head != NULL &&
            now - b->waiting_head->created_ms >= b->cfg->request_timeout_ms) {
-        batchFail(b, batchPop(&b->waiting_head, &b->waiting_tail), BATCH_ERR_TRYAGAIN);
+        batchFail(b, batchPop(&b->waiting_head, &b->waiting_tail),
+                  node_cluster_down(b->node) ? BATCH_ERR_CLUSTERDOWN : BATCH_ERR_TRYAGAIN);
     }
 }
 

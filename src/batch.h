@@ -25,6 +25,7 @@ enum batch_error {
     BATCH_ERR_UNKNOWN = 2,  /* reached the log, fate unknown: retry with the same KEY */
     BATCH_ERR_IO = 3,       /* the node's disk failed: it stops serving */
     BATCH_ERR_SHUTDOWN = 4, /* the server is stopping; never reached the log */
+    BATCH_ERR_CLUSTERDOWN = 5, /* no leader for long: no quorum; never reached the log */
 };
 
 /* Called once per submitted command. res is valid (and owned by the batch)

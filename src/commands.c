@@ -1,6 +1,8 @@
 /* commands — the command table and reply formatting (see commands.h). */
 #include "commands.h"
 
+#include "membership.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -92,6 +94,20 @@ static bool take_name(command_call *call, const resp_arg *a, seq_cmd *cmd)
     return true;
 }
 
+/* True when the call must go to the leader: this node is not it, and the
+ * request did not already come from another node's forwarder. */
+static bool must_forward(command_env *env, const command_call *call)
+{
+    return env->forwarder != NULL && !call->client->forward_link && !node_is_leader(env->node);
+}
+
+static void forward(command_env *env, command_call *call)
+{
+    forwarder_submit(env->forwarder, call->proto, call->argv, call->argc, call->owner,
+                     call->tag);
+    call->deferred = true;
+}
+
 static void submit(command_env *env, command_call *call, const seq_cmd *cmd, uint8_t style)
 {
     if (env->batcher->failed) {
@@ -100,6 +116,10 @@ static void submit(command_env *env, command_call *call, const seq_cmd *cmd, uin
     }
     if (env->shutting_down) {
         reply_error(call, "TRYAGAIN server is shutting down");
+        return;
+    }
+    if (must_forward(env, call)) {
+        forward(env, call);
         return;
     }
     batcher_submit(env->batcher, cmd, call->owner, call->tag);
@@ -343,6 +363,7 @@ static void clientCommand(command_env *env, command_call *call)
         }
         memcpy(call->client->name, name->ptr, name->len);
         call->client->name[name->len] = '\0';
+        call->client->forward_link = strcmp(call->client->name, FORWARD_CLIENT_NAME) == 0;
         resp_write_simple(call->out, "OK");
     } else if (arg_is(sub, "SETINFO") && call->argc == 4) {
         resp_write_simple(call->out, "OK");
@@ -382,21 +403,116 @@ static void configCommand(command_env *env, command_call *call)
     }
 }
 
+/* ROLE: leader or follower, the term, and where the leader takes clients. */
 static void roleCommand(command_env *env, command_call *call)
 {
     bool leader = node_is_leader(env->node);
+    char where[48];
+    bool known = node_leader_client(env->node, where, sizeof(where));
     raft_id leader_id = 0;
-    const char *leader_address = NULL;
-    raft_leader(&env->node->raft, &leader_id, &leader_address);
+    const char *leader_raft = NULL;
+    raft_leader(&env->node->raft, &leader_id, &leader_raft);
     resp_write_array(call->out, 4);
     resp_write_cstr(call->out, leader ? "leader" : "follower");
-    resp_write_int(call->out, (int64_t)raft_current_term(&env->node->raft));
-    resp_write_int(call->out, (int64_t)leader_id);
-    if (leader_address != NULL) {
-        resp_write_cstr(call->out, leader_address);
+    if (known) {
+        resp_write_cstr(call->out, where);
     } else {
         resp_write_null(call->out, call->proto);
     }
+    resp_write_int(call->out, (int64_t)raft_current_term(&env->node->raft));
+    resp_write_int(call->out, (int64_t)leader_id);
+}
+
+static void membershipDone(void *ctx, void *owner, uint64_t tag, int status, const char *msg);
+
+static void clusterNodes(command_env *env, command_call *call)
+{
+    const struct raft_configuration *c = &env->node->raft.configuration;
+    raft_id leader_id = 0;
+    const char *leader_raft = NULL;
+    raft_leader(&env->node->raft, &leader_id, &leader_raft);
+    resp_write_array(call->out, c->n);
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct raft_server *srv = &c->servers[i];
+        char client[48] = "";
+        unsigned port = 0;
+        char host[32];
+        for (int m = 0; m < env->cfg->n_members; m++) {
+            if (env->cfg->members[m].id == srv->id) {
+                snprintf(client, sizeof(client), "%s", env->cfg->members[m].client);
+            }
+        }
+        if (client[0] == '\0' && sscanf(srv->address, "%31[0-9.]:%u", host, &port) == 2 &&
+            port > 10000) {
+            snprintf(client, sizeof(client), "%s:%u", host, port - 10000);
+        }
+        resp_write_array(call->out, 5);
+        resp_write_int(call->out, (int64_t)srv->id);
+        resp_write_cstr(call->out, client);
+        resp_write_cstr(call->out, srv->address);
+        resp_write_cstr(call->out, membership_role_name(srv->role));
+        resp_write_cstr(call->out, srv->id == leader_id ? "leader" : "follower");
+    }
+}
+
+/* CLUSTER NODES | ADD a.b.c.d:port | REMOVE a.b.c.d:port */
+static void clusterCommand(command_env *env, command_call *call)
+{
+    const resp_arg *sub = &call->argv[1];
+    if (arg_is(sub, "NODES") && call->argc == 2) {
+        clusterNodes(env, call);
+        return;
+    }
+    bool add = arg_is(sub, "ADD");
+    if ((!add && !arg_is(sub, "REMOVE")) || call->argc != 3) {
+        reply_error(call, "ERR syntax: CLUSTER NODES | CLUSTER ADD a.b.c.d:port | CLUSTER "
+                          "REMOVE a.b.c.d:port");
+        return;
+    }
+    if (must_forward(env, call)) {
+        forward(env, call);
+        return;
+    }
+    if (!node_is_leader(env->node)) {
+        reply_error(call, "TRYAGAIN this node is not the leader; retry");
+        return;
+    }
+    char address[48];
+    if (call->argv[2].len >= sizeof(address)) {
+        reply_error(call, "ERR wants a.b.c.d:port");
+        return;
+    }
+    memcpy(address, call->argv[2].ptr, call->argv[2].len);
+    address[call->argv[2].len] = '\0';
+    const char *msg = NULL;
+    int rv = add ? membership_add(env->node, address, env, call->owner, call->tag, membershipDone,
+                                    &msg)
+                 : membership_remove(env->node, address, env, call->owner, call->tag,
+                                       membershipDone, &msg);
+    if (rv == RAFT_DUPLICATEID || rv == RAFT_NOTFOUND) {
+        resp_write_simple(call->out, "OK"); /* already as asked */
+    } else if (rv != 0) {
+        char text[200];
+        snprintf(text, sizeof(text), "%s%s", strncmp(msg, "ERR", 3) == 0 ? "" : "ERR ", msg);
+        reply_error(call, text);
+    } else {
+        call->deferred = true;
+    }
+}
+
+static void membershipDone(void *ctx, void *owner, uint64_t tag, int status, const char *msg)
+{
+    command_env *env = ctx;
+    char text[256];
+    int n;
+    if (status == 0) {
+        n = snprintf(text, sizeof(text), "+OK\r\n");
+    } else {
+        n = snprintf(text, sizeof(text), "-%s %s\r\n",
+                     status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER ? "TRYAGAIN" : "ERR",
+                     msg);
+    }
+    env->reply_raw(owner, tag, text, (size_t)n);
 }
 
 static void infoCommand(command_env *env, command_call *call);
@@ -412,6 +528,7 @@ static const command_def command_table[] = {
     {"list", 1, listCommand, "readonly"},
     {"drop", 2, dropCommand, "write"},
     {"role", 1, roleCommand, "fast"},
+    {"cluster", -2, clusterCommand, "admin"},
     {"ping", -1, pingCommand, "fast"},
     {"echo", 2, echoCommand, "fast"},
     {"quit", -1, quitCommand, "fast"},
@@ -521,6 +638,14 @@ static void infoCommand(command_env *env, command_call *call)
                  (unsigned long long)st->connected_clients, env->cfg->max_clients);
     }
     if (infoWants(call, "raft")) {
+        char leader_at[48] = "";
+        if (!node_leader_client(env->node, leader_at, sizeof(leader_at))) {
+            leader_at[0] = '\0';
+        }
+        INFO_ADD("# Cluster\r\ncluster_enabled:%d\r\nmembers:%u\r\nleader_client_address:%s\r\n"
+                 "forwarded_requests:%llu\r\n\r\n",
+                 env->forwarder != NULL ? 1 : 0, env->node->raft.configuration.n, leader_at,
+                 (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0));
         INFO_ADD("# Raft\r\nrole:%s\r\nnode_id:%llu\r\nraft_term:%llu\r\n"
                  "raft_commit_index:%llu\r\nraft_last_applied:%llu\r\nraft_last_index:%llu\r\n"
                  "snapshot_threshold:%u\r\nentries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
@@ -624,6 +749,10 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
     case BATCH_ERR_UNKNOWN:
         resp_write_error(out, "TRYAGAIN outcome unknown: the request may have been applied; "
                               "retry with the same KEY to get its numbers");
+        return;
+    case BATCH_ERR_CLUSTERDOWN:
+        resp_write_error(out, "CLUSTERDOWN no leader: the cluster has no quorum; the request "
+                              "was not applied");
         return;
     case BATCH_ERR_SHUTDOWN:
         resp_write_error(out, "TRYAGAIN server is shutting down; the request was not applied");

@@ -14,6 +14,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "forward.h"
 #include "node.h"
 #include "resp.h"
 
@@ -43,6 +44,9 @@ typedef struct command_env {
     node *node;
     batcher *batcher;
     server_stats *stats;
+    forwarder *forwarder; /* NULL on a single node */
+    /* Completes a deferred call with a ready reply (CLUSTER ADD/REMOVE). */
+    void (*reply_raw)(void *owner, uint64_t tag, const char *reply, size_t len);
     bool shutting_down;
 } command_env;
 
@@ -52,6 +56,7 @@ typedef struct command_env {
 typedef struct command_client {
     uint64_t id; /* unique for the server's life, from 1 */
     char name[CLIENT_NAME_MAX + 1];
+    bool forward_link; /* another node's forwarder: never forward its requests again */
 } command_client;
 
 typedef struct command_call {

@@ -11,13 +11,31 @@
 #define SEQD_VERSION "0.1.0"
 #define CONFIG_CLUSTER_MAX 7 /* members named by --cluster */
 
+/* A cluster member: where clients reach it and where its Raft bus listens.
+ * Its Raft id is derived from the bus address, so every node computes the
+ * same ids from the same list, and CLUSTER ADD needs no id from anyone. */
+typedef struct config_member {
+    uint64_t id;
+    char client[32]; /* "a.b.c.d:port" */
+    char raft[32];   /* "a.b.c.d:raftport" */
+} config_member;
+
+/* Parses "a.b.c.d:port" or "a.b.c.d:port@raftport" (raft port defaults to
+ * port + 10000). Returns 0, or -1 when malformed. */
+int config_member_parse(const char *text, config_member *m);
+
+/* The Raft id of a bus address "a.b.c.d:port": the IPv4 address and port
+ * packed into 48 bits, never 0. Returns 0 when malformed. */
+uint64_t config_raft_id(const char *raft_address);
+
 typedef struct config {
     char bind[64];
     int port;
     int raft_port;
     char dir[1024];
     int n_members; /* 0: single node */
-    char members[CONFIG_CLUSTER_MAX][64]; /* "a.b.c.d:port" client addresses */
+    config_member members[CONFIG_CLUSTER_MAX];
+    int self; /* index of this node in members, or -1: it joins later (CLUSTER ADD) */
     size_t max_clients;
     size_t max_pipeline;      /* replies pending per client */
     size_t client_output_max; /* bytes of replies buffered per client */

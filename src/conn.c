@@ -309,21 +309,47 @@ static void connOnPrepare(uv_prepare_t *h)
     }
 }
 
-void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
+/* A deferred reply is ready: put it in its slot, in request order. */
+static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len)
 {
-    conn *c = owner;
     assert(c->refs > 0);
     c->refs--;
     if (c->closing) {
         connMaybeFree(c);
         return;
     }
-    conn_slot *slot = connSlot(c, tag);
+    connComplete(c, tag, reply, len);
+    connMarkDirty(c);
+}
+
+void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    conn *c = owner;
     resp_buf *scratch = &c->srv->scratch;
     scratch->len = 0;
-    commands_format_result(res, err, slot->style, slot->proto, scratch);
-    connComplete(c, tag, scratch->data, scratch->len);
-    connMarkDirty(c);
+    if (!c->closing) {
+        conn_slot *slot = connSlot(c, tag);
+        commands_format_result(res, err, slot->style, slot->proto, scratch);
+    }
+    connDeliver(c, tag, scratch->data, scratch->len);
+}
+
+void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err)
+{
+    conn *c = owner;
+    if (err != BATCH_OK && !c->closing) {
+        resp_buf *scratch = &c->srv->scratch;
+        scratch->len = 0;
+        commands_format_result(NULL, err, 0, connSlot(c, tag)->proto, scratch);
+        reply = scratch->data;
+        len = scratch->len;
+    }
+    connDeliver(c, tag, reply, len);
+}
+
+void conn_reply_raw(void *owner, uint64_t tag, const char *reply, size_t len)
+{
+    connDeliver(owner, tag, reply, len);
 }
 
 static void connAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)

@@ -54,4 +54,10 @@ void conn_server_free(conn_server *s);
 /* The batcher's done callback: owner is a conn, tag its reply slot. */
 void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err);
 
+/* The forwarder's done callback: the leader's reply, or err (batch_error). */
+void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err);
+
+/* Completes a deferred call with a reply that is ready (command_env.reply_raw). */
+void conn_reply_raw(void *owner, uint64_t tag, const char *reply, size_t len);
+
 #endif

@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "config.h"
 #include "conn.h"
+#include "forward.h"
 #include "log.h"
 #include "node.h"
 
@@ -32,6 +33,7 @@ typedef struct server {
     config cfg;
     node node;
     batcher batcher;
+    forwarder forwarder;
     conn_server conns;
     command_env env;
     server_stats stats;
@@ -114,7 +116,9 @@ static void onShutdownTick(uv_timer_t *t)
         return;
     }
     batcher_flush(&srv.batcher);
-    bool done = srv.batcher.n_pending_cmds == 0 && conn_server_idle(&srv.conns);
+    size_t forwarding = srv.env.forwarder != NULL ? srv.forwarder.n_pending : 0;
+    bool done = srv.batcher.n_pending_cmds == 0 && forwarding == 0 &&
+                conn_server_idle(&srv.conns);
     bool late = uv_now(&srv.loop) - srv.shutdown_started_ms >= SHUTDOWN_GRACE_MS;
     if (!done && !late) {
         return;
@@ -126,6 +130,9 @@ static void onShutdownTick(uv_timer_t *t)
     uv_timer_stop(&srv.shutdown_timer);
     srv.closing_raft = true;
     batcher_stop(&srv.batcher, BATCH_ERR_SHUTDOWN);
+    if (srv.env.forwarder != NULL) {
+        forwarder_stop(&srv.forwarder, BATCH_ERR_SHUTDOWN);
+    }
     conn_server_close_all(&srv.conns);
     node_close(&srv.node, onNodeClosed);
 }
@@ -194,6 +201,7 @@ int main(int argc, char **argv)
     srv.env.node = &srv.node;
     srv.env.batcher = &srv.batcher;
     srv.env.stats = &srv.stats;
+    srv.env.reply_raw = conn_reply_raw;
 
     rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env);
     if (rv != 0) {
@@ -211,6 +219,14 @@ int main(int argc, char **argv)
         log_error("cannot start Raft in %s (is the directory writable? is raft port %d free?)",
                   srv.cfg.dir, srv.cfg.raft_port);
         return 1;
+    }
+    if (srv.cfg.n_members > 0) {
+        rv = forwarder_init(&srv.forwarder, &srv.loop, &srv.node, &srv.cfg, conn_on_forwarded);
+        if (rv != 0) {
+            log_error("forwarder: %s", uv_strerror(rv));
+            return 1;
+        }
+        srv.env.forwarder = &srv.forwarder;
     }
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);

@@ -9,13 +9,43 @@
 
 #include "log.h"
 
+static void nodeWatch(uv_timer_t *t);
+
+/* The founding configuration: this node alone, or every --cluster member. */
+static int nodeBootstrap(node *n, const config *c)
+{
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = 0;
+    if (c->n_members == 0) {
+        rv = raft_configuration_add(&conf, n->id, n->address, RAFT_VOTER);
+    }
+    for (int i = 0; i < c->n_members && rv == 0; i++) {
+        rv = raft_configuration_add(&conf, c->members[i].id, c->members[i].raft, RAFT_VOTER);
+    }
+    if (rv == 0) {
+        rv = raft_bootstrap(&n->raft, &conf);
+        if (rv == RAFT_CANTBOOTSTRAP) {
+            rv = 0; /* the directory already holds a log */
+        } else if (rv == 0) {
+            log_info("bootstrapped a new %d-voter cluster in %s", c->n_members ? c->n_members : 1,
+                     n->raft_dir);
+        }
+    }
+    raft_configuration_close(&conf);
+    return rv;
+}
+
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx)
 {
     int rv;
     memset(n, 0, sizeof(*n));
     n->loop = loop;
-    n->id = 1;
+    n->cfg = c;
     snprintf(n->address, sizeof(n->address), "%s:%d", c->bind, c->raft_port);
+    /* A single node keeps id 1 whatever its address, so it can move; cluster
+     * ids come from bus addresses (see config_raft_id). */
+    n->id = c->n_members == 0 ? 1 : config_raft_id(n->address);
     snprintf(n->raft_dir, sizeof(n->raft_dir), "%s/raft", c->dir);
     if (mkdir(n->raft_dir, 0750) != 0 && errno != EEXIST) {
         log_error("cannot create %s: %s", n->raft_dir, strerror(errno));
@@ -54,21 +84,15 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
     raft_set_snapshot_trailing(&n->raft, c->snapshot_trailing);
     raft_set_max_inflight_entries(&n->raft, 1024);
 
-    struct raft_configuration conf;
-    raft_configuration_init(&conf);
-    rv = raft_configuration_add(&conf, n->id, n->address, RAFT_VOTER);
-    if (rv == 0) {
-        rv = raft_bootstrap(&n->raft, &conf);
-        if (rv == RAFT_CANTBOOTSTRAP) {
-            rv = 0; /* the directory already holds a log */
-        } else if (rv == 0) {
-            log_info("bootstrapped a new single-node cluster in %s", n->raft_dir);
+    if (c->n_members == 0 || c->self >= 0) {
+        rv = nodeBootstrap(n, c);
+        if (rv != 0) {
+            log_error("raft bootstrap: %s", raft_errmsg(&n->raft));
+            goto err_after_raft;
         }
-    }
-    raft_configuration_close(&conf);
-    if (rv != 0) {
-        log_error("raft bootstrap: %s", raft_errmsg(&n->raft));
-        goto err_after_raft;
+    } else {
+        log_info("not in --cluster: waiting to be added (CLUSTER ADD %s:%d@%d on the leader)",
+                 c->bind, c->port, c->raft_port);
     }
     rv = raft_start(&n->raft);
     if (rv != 0) {
@@ -76,6 +100,11 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         goto err_after_raft;
     }
     n->started = true;
+    n->last_state = -1;
+    n->leader_seen_ms = uv_now(loop);
+    uv_timer_init(loop, &n->watch);
+    n->watch.data = n;
+    uv_timer_start(&n->watch, nodeWatch, 10, 10);
     log_info("raft started: term %llu, last index %llu, applied %llu",
              (unsigned long long)raft_current_term(&n->raft),
              (unsigned long long)raft_last_index(&n->raft),
@@ -100,6 +129,61 @@ bool node_is_leader(node *n)
     return n->started && raft_state(&n->raft) == RAFT_LEADER;
 }
 
+static void nodeWatch(uv_timer_t *t)
+{
+    node *n = t->data;
+    int state = raft_state(&n->raft);
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&n->raft, &leader, &address);
+    if (leader != 0) {
+        n->leader_seen_ms = uv_now(n->loop);
+    }
+    if (state != n->last_state || leader != n->last_leader) {
+        log_info("raft: %s in term %llu, leader %s", raft_state_name(state),
+                 (unsigned long long)raft_current_term(&n->raft),
+                 address != NULL ? address : "unknown");
+        n->last_state = state;
+        n->last_leader = leader;
+    }
+}
+
+bool node_leader_client(node *n, char *out, size_t cap)
+{
+    raft_id leader = 0;
+    const char *address = NULL;
+    if (!n->started) {
+        return false;
+    }
+    raft_leader(&n->raft, &leader, &address);
+    if (leader == 0 || address == NULL) {
+        return false;
+    }
+    for (int i = 0; i < n->cfg->n_members; i++) {
+        if (strcmp(n->cfg->members[i].raft, address) == 0) {
+            snprintf(out, cap, "%s", n->cfg->members[i].client);
+            return true;
+        }
+    }
+    if (leader == n->id) {
+        snprintf(out, cap, "%s:%d", n->cfg->bind, n->cfg->port);
+        return true;
+    }
+    /* A member added at run time: by convention its bus is port + 10000. */
+    char host[32];
+    unsigned port;
+    if (sscanf(address, "%31[0-9.]:%u", host, &port) != 2 || port <= 10000) {
+        return false;
+    }
+    snprintf(out, cap, "%s:%u", host, port - 10000);
+    return true;
+}
+
+bool node_cluster_down(node *n)
+{
+    return uv_now(n->loop) - n->leader_seen_ms > 4ull * n->cfg->election_timeout_ms;
+}
+
 int node_propose(node *n, struct raft_apply *req, void *buf, size_t len, raft_apply_cb cb)
 {
     struct raft_buffer b = {.base = buf, .len = len};
@@ -122,5 +206,7 @@ static void nodeRaftClosed(struct raft *r)
 void node_close(node *n, node_close_cb cb)
 {
     n->on_close = cb;
+    uv_timer_stop(&n->watch);
+    uv_close((uv_handle_t *)&n->watch, NULL);
     raft_close(&n->raft, nodeRaftClosed);
 }

@@ -30,6 +30,11 @@ struct node {
     char raft_dir[1200];
     node_close_cb on_close;
     bool started;
+    const config *cfg;
+    uv_timer_t watch; /* polls role and leader: libraft 0.22 has no callback */
+    int last_state;
+    raft_id last_leader;
+    uint64_t leader_seen_ms; /* loop time a leader was last known */
 };
 
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the
@@ -37,6 +42,14 @@ struct node {
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx);
 
 bool node_is_leader(node *n);
+
+/* The client address ("a.b.c.d:port") of the current leader, written into
+ * out; false when no leader is known. A leader's own address when it leads. */
+bool node_leader_client(node *n, char *out, size_t cap);
+
+/* True when no leader has been known for long enough to call the cluster
+ * down (no quorum), rather than in an election. */
+bool node_cluster_down(node *n);
 
 /* Proposes one entry. buf must come from raft_malloc. On 0 the buffer
  * belongs to raft and cb will run exactly once; on an error the caller

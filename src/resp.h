@@ -79,6 +79,59 @@ int resp_parse_scratch(const resp_limits *limits, const char *buf, size_t len,
                        resp_request *req, char *scratch, size_t scratch_cap,
                        size_t *consumed, const char **errmsg);
 
+/* Deepest nesting resp_reply_scan accepts: an aggregate inside 16 others
+ * (the 17th level) is an error, so the scanner's stack is a fixed array. */
+#define RESP_REPLY_DEPTH_MAX 16
+/* A default for resp_reply_scan's reply_elems_max: room for a LIST-style
+ * reply of a million elements, and no more. */
+#define RESP_REPLY_ELEMS_MAX_DEFAULT (1024u * 1024u)
+
+/* Measures the one complete reply (RESP2 or RESP3) at the start of
+ * buf[0..len), so a follower can relay its leader's replies verbatim. It
+ * reads only buf[0..len), never writes into it, never allocates, does not
+ * recurse, and is linear in the bytes it looks at.
+ *
+ * Types: RESP2 + - : $ * (with the nulls "$-1" and "*-1") and RESP3
+ * _ , # ( ! = % ~ > |. A map "%n" holds 2n elements; an attribute "|n" holds
+ * 2n elements and is followed by the reply it annotates, which belongs to
+ * the same measured unit (so does an attribute on a nested element); a
+ * push ">" is read like an array.
+ *
+ * Limits, each checked before the length is used and as soon as its digits
+ * arrive, so an over-limit reply is an error before its body is sent:
+ *   limits->bulk_max   bytes in one $ ! = body (a verbatim "=" needs >= 4:
+ *                      "txt:" and so on);
+ *   limits->inline_max bytes in one + - : _ , # ( line, CRLF excluded (the
+ *                      same bound as an inline request line);
+ *   reply_elems_max    elements in the whole reply, nested ones included:
+ *                      every item after the first counts once, so "*n" and
+ *                      "~n" and ">n" add n, "%n" adds 2n, "|n" adds 2n + 1
+ *                      (its pairs and the reply it annotates);
+ *   RESP_REPLY_DEPTH_MAX aggregates open at once.
+ * limits->args_max is not used: a reply may legitimately be far longer than
+ * a request. A reply still INCOMPLETE therefore holds at most
+ * reply_elems_max + 1 items of at most max(bulk_max + 36, inline_max + 3)
+ * bytes each; a caller that needs a tighter bound keeps its own buffer cap
+ * and treats INCOMPLETE at that cap as an error.
+ *
+ * Returns RESP_PARSE_OK with *consumed the reply's length (> 0; bytes after
+ * it, such as a pipelined next reply, are not looked at); RESP_PARSE_INCOMPLETE
+ * with *consumed 0 when more bytes are needed; RESP_PARSE_ERROR with
+ * *consumed 0 and *errmsg a static string starting with "ERR Protocol error: "
+ * when the bytes cannot be a reply, whatever follows them. *errmsg is NULL
+ * unless RESP_PARSE_ERROR.
+ *
+ * Errors: an unknown type byte; a count or length that is not decimal
+ * ("0" or [1-9][0-9]*), is negative other than the "$-1" / "*-1" nulls,
+ * overflows, or breaks a limit above; a body not followed by CRLF; a line
+ * with a bare CR or LF in it, or whose content does not match its type
+ * (checked once its CRLF is in): ":" a signed 64-bit decimal, "(" [+-]
+ * digits, "," a decimal [+-]d[.d][e[+-]d] or [+-]inf or [+-]nan, "#" t or f,
+ * "_" empty; a verbatim body shorter than 4 bytes or without ':' at [3]. */
+int resp_reply_scan(const resp_limits *limits, size_t reply_elems_max,
+                    const char *buf, size_t len, size_t *consumed,
+                    const char **errmsg);
+
 /* A growable output buffer with a hard cap. The writer owns data while the
  * buffer lives (free with resp_buf_free); it grows by realloc, never past cap. */
 typedef struct resp_buf {

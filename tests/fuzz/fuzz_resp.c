@@ -2,10 +2,12 @@
  *
  * The input is parsed as a pipeline (request after request until one is
  * incomplete or an error) under small and default limits, with and without
- * a scratch buffer, and every result is checked against the contract in
- * resp.h; then the same bytes drive the writer, as a list of operations,
- * under a small cap, and its output is compared with an independent
- * formatting of each element. Any broken invariant calls abort(). */
+ * a scratch buffer, and scanned as a stream of replies the same way, and
+ * every result is checked against the contract in resp.h; then the same
+ * bytes drive the writer, as a list of operations, under a small cap, and
+ * its output is compared with an independent formatting of each element
+ * and scanned back; last, they choose a nested reply that the writer builds
+ * and the scanner must measure exactly. Any broken invariant calls abort(). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -198,6 +200,110 @@ static void fuzzPipeline(const resp_limits *lim, const char *buf, size_t len)
     CHECK(rounds <= len);
 }
 
+/* ---------------------------------------------------------- reply scanner */
+
+typedef struct fuzzScan {
+    int rv;
+    size_t consumed;
+    const char *err;
+} fuzzScan;
+
+static void scanOnce(const resp_limits *lim, size_t elems_max, const char *buf,
+                     size_t len, fuzzScan *out)
+{
+    out->consumed = 777;
+    out->err = "not set";
+    out->rv = resp_reply_scan(lim, elems_max, buf, len, &out->consumed,
+                              &out->err);
+}
+
+/* The most a reply still INCOMPLETE may hold, per resp.h: elems_max + 1
+ * items of at most max(bulk_max + 36, inline_max + 3) bytes; 0 when that
+ * does not fit a size_t (no bound worth checking). */
+static size_t replyIncompleteMax(const resp_limits *lim, size_t elems_max)
+{
+    size_t item = lim->inline_max + 3;
+
+    if (lim->bulk_max > SIZE_MAX - 36 || lim->inline_max > SIZE_MAX - 3 ||
+        elems_max == SIZE_MAX) {
+        return 0;
+    }
+    if (lim->bulk_max + 36 > item) {
+        item = lim->bulk_max + 36;
+    }
+    if (elems_max + 1 > SIZE_MAX / item) {
+        return 0;
+    }
+    return (elems_max + 1) * item;
+}
+
+/* What holds for any one result of resp_reply_scan on buf[0..len). */
+static void checkScan(const resp_limits *lim, size_t elems_max, size_t len,
+                      const fuzzScan *r)
+{
+    size_t bound;
+
+    switch (r->rv) {
+    case RESP_PARSE_OK:
+        CHECK(r->consumed > 0 && r->consumed <= len);
+        CHECK(r->err == NULL);
+        break;
+    case RESP_PARSE_INCOMPLETE:
+        CHECK(r->consumed == 0);
+        CHECK(r->err == NULL);
+        bound = replyIncompleteMax(lim, elems_max);
+        CHECK(bound == 0 || len <= bound);
+        break;
+    case RESP_PARSE_ERROR:
+        CHECK(r->consumed == 0);
+        CHECK(r->err != NULL);
+        CHECK(strncmp(r->err, PROTO_ERR, sizeof PROTO_ERR - 1) == 0);
+        break;
+    default:
+        CHECK(0 && "unknown status");
+    }
+}
+
+/* Scans buf[0..len) as a stream of replies, one after another until one is
+ * incomplete or an error, checking each result and how its prefixes scan:
+ * a reply is complete only with its last byte (every shorter prefix of a
+ * reply is INCOMPLETE, never an error), and an error stays one however
+ * many bytes follow. */
+static void fuzzReplyStream(const resp_limits *lim, size_t elems_max,
+                            const char *buf, size_t len)
+{
+    size_t off = 0;
+    size_t replies = 0;
+
+    while (off < len) {
+        const char *p = buf + off;
+        size_t n = len - off;
+        fuzzScan r;
+        fuzzScan prefix;
+
+        scanOnce(lim, elems_max, p, n, &r);
+        checkScan(lim, elems_max, n, &r);
+        if (r.rv == RESP_PARSE_OK) {
+            scanOnce(lim, elems_max, p, r.consumed - 1, &prefix);
+            checkScan(lim, elems_max, r.consumed - 1, &prefix);
+            CHECK(prefix.rv == RESP_PARSE_INCOMPLETE);
+            scanOnce(lim, elems_max, p, r.consumed, &prefix);
+            CHECK(prefix.rv == RESP_PARSE_OK);
+            CHECK(prefix.consumed == r.consumed);
+            off += r.consumed;
+            replies++;
+            continue;
+        }
+        if (r.rv == RESP_PARSE_ERROR && n > 1) {
+            scanOnce(lim, elems_max, p, n - 1, &prefix);
+            checkScan(lim, elems_max, n - 1, &prefix);
+            CHECK(prefix.rv != RESP_PARSE_OK);
+        }
+        break;
+    }
+    CHECK(replies <= len);
+}
+
 /* ---------------------------------------------------------------- writer */
 
 /* The bytes of the writer's input: an operation stream. */
@@ -238,6 +344,41 @@ static size_t takeBytes(fuzzInput *in, const char **p, size_t max)
     in->p += n;
     in->n -= n;
     return n;
+}
+
+/* Each element the writer produces (formatted here as `want`) scans as a
+ * reply: a scalar to exactly its length; an aggregate header alone is
+ * incomplete, or over the element limit at once. */
+static void checkWritten(int op, const char *want, size_t want_len)
+{
+    static const resp_limits dflt = {RESP_ARGS_MAX_DEFAULT,
+                                     RESP_BULK_MAX_DEFAULT,
+                                     RESP_INLINE_MAX_DEFAULT};
+    size_t elems_max = RESP_REPLY_ELEMS_MAX_DEFAULT;
+    uint64_t count;
+    fuzzScan r;
+
+    if (op == 8) {
+        return; /* raw bytes are the caller's business */
+    }
+    scanOnce(&dflt, elems_max, want, want_len, &r);
+    checkScan(&dflt, elems_max, want_len, &r);
+    if (op != 6 && op != 7) {
+        CHECK(r.rv == RESP_PARSE_OK && r.consumed == want_len);
+        return;
+    }
+    /* "*n\r\n" or "%n\r\n": a map's n pairs are 2n elements */
+    count = strtoull(want + 1, NULL, 10);
+    if (want[0] == '%') {
+        count = count > UINT64_MAX / 2 ? UINT64_MAX : count * 2;
+    }
+    if (count == 0) {
+        CHECK(r.rv == RESP_PARSE_OK && r.consumed == want_len);
+    } else if (count <= elems_max) {
+        CHECK(r.rv == RESP_PARSE_INCOMPLETE);
+    } else {
+        CHECK(r.rv == RESP_PARSE_ERROR);
+    }
 }
 
 /* Runs the operations in the input against a resp_buf with a small cap and
@@ -357,6 +498,7 @@ static void fuzzWriter(const uint8_t *data, size_t size)
         }
 
         CHECK(want_len <= sizeof want);
+        checkWritten(op % 10, want, want_len);
         if (rv == 0) {
             CHECK(want_len <= cap - shadow_len);
             memcpy(shadow + shadow_len, want, want_len);
@@ -373,6 +515,182 @@ static void fuzzWriter(const uint8_t *data, size_t size)
     resp_buf_free(&b);
 }
 
+/* ------------------------------------------------- writer, then scanner */
+
+/* What a generated reply used of each limit. */
+typedef struct fuzzGen {
+    size_t elems;      /* items after the first */
+    size_t bulk_max;   /* longest $ ! = body */
+    size_t line_max;   /* longest line content */
+    int has_bulk;
+    int has_line;
+    size_t items_left; /* a cap on the reply's size */
+} fuzzGen;
+
+static void genLine(fuzzGen *g, size_t n)
+{
+    g->has_line = 1;
+    if (n > g->line_max) {
+        g->line_max = n;
+    }
+}
+
+static void genBulk(fuzzGen *g, size_t n)
+{
+    g->has_bulk = 1;
+    if (n > g->bulk_max) {
+        g->bulk_max = n;
+    }
+}
+
+/* Appends one reply, chosen by the input, to b with the writer (and, for
+ * the RESP3 types it has no function for, raw headers): up to depth_left
+ * more levels of aggregates. An exhausted input yields "+\r\n". */
+static void genReply(fuzzInput *in, resp_buf *b, int proto,
+                     size_t depth_left, fuzzGen *g)
+{
+    char str[65];
+    char head[32];
+    const char *bytes;
+    size_t n;
+    size_t i;
+    size_t children = 0;
+    int nested = depth_left > 0 && g->items_left > 0;
+    int kind = takeByte(in) % (nested ? 10 : 6);
+
+    if (g->items_left > 0) {
+        g->items_left--;
+    }
+    switch (kind) {
+    case 0:
+    case 1:
+        n = takeBytes(in, &bytes, 64);
+        if (n > 0) {
+            memcpy(str, bytes, n);
+        }
+        str[n] = '\0';
+        genLine(g, strlen(str));
+        CHECK((kind == 0 ? resp_write_simple(b, str)
+                         : resp_write_error(b, str)) == 0);
+        break;
+    case 2: {
+        int64_t v = (int64_t)takeU64(in);
+        genLine(g, (size_t)snprintf(str, sizeof str, "%" PRId64, v));
+        CHECK(resp_write_int(b, v) == 0);
+        break;
+    }
+    case 3:
+        n = takeBytes(in, &bytes, 64);
+        genBulk(g, n);
+        CHECK(resp_write_bulk(b, n > 0 ? bytes : NULL, n) == 0);
+        break;
+    case 4:
+        if (proto == 3) {
+            genLine(g, 0);
+        }
+        CHECK(resp_write_null(b, proto) == 0);
+        break;
+    case 5:
+        if (proto == 3) {
+            /* a verbatim string: "txt:" and the bytes */
+            n = takeBytes(in, &bytes, 32);
+            genBulk(g, n + 4);
+            CHECK(resp_write_raw(
+                      b, head,
+                      (size_t)snprintf(head, sizeof head, "=%zu\r\ntxt:",
+                                       n + 4)) == 0);
+            CHECK(resp_write_raw(b, bytes, n) == 0);
+            CHECK(resp_write_raw(b, "\r\n", 2) == 0);
+        } else {
+            n = takeBytes(in, &bytes, 64);
+            if (n > 0) {
+                memcpy(str, bytes, n);
+            }
+            str[n] = '\0';
+            genBulk(g, strlen(str));
+            CHECK(resp_write_cstr(b, str) == 0);
+        }
+        break;
+    case 6:
+    case 7:
+        children = takeByte(in) % 5;
+        CHECK(resp_write_array(b, children) == 0);
+        break;
+    case 8:
+        n = takeByte(in) % 3;
+        children = 2 * n;
+        CHECK(resp_write_map(b, n, proto) == 0);
+        break;
+    default:
+        if (proto == 3) {
+            /* set, push, or attribute: pairs, then the reply it annotates */
+            char t = "~>|"[takeByte(in) % 3];
+            n = takeByte(in) % 3;
+            children = t == '|' ? 2 * n + 1 : n;
+            CHECK(resp_write_raw(
+                      b, head,
+                      (size_t)snprintf(head, sizeof head, "%c%zu\r\n", t,
+                                       n)) == 0);
+        } else {
+            children = 1;
+            CHECK(resp_write_array(b, children) == 0);
+        }
+        break;
+    }
+    g->elems += children;
+    for (i = 0; i < children; i++) {
+        genReply(in, b, proto, depth_left - 1, g);
+    }
+}
+
+/* Builds a reply from the input with the writer and checks that it scans
+ * to exactly its length under limits exactly as large as it needs, and is
+ * an error under any one of them a unit smaller; that its last prefix is
+ * incomplete; and that what follows it is not taken. */
+static void fuzzWriterScan(const uint8_t *data, size_t size)
+{
+    fuzzInput in = {data, size};
+    int proto = (takeByte(&in) & 1) ? 3 : 2;
+    size_t depth = takeByte(&in) % (RESP_REPLY_DEPTH_MAX + 1);
+    fuzzGen g = {0, 0, 0, 0, 0, 256};
+    resp_limits lim;
+    fuzzScan r;
+    resp_buf b;
+    size_t len;
+
+    resp_buf_init(&b, 1u << 20);
+    genReply(&in, &b, proto, depth, &g);
+    len = b.len;
+    lim.args_max = 0;
+    lim.bulk_max = g.bulk_max;
+    lim.inline_max = g.line_max;
+    scanOnce(&lim, g.elems, b.data, len, &r);
+    CHECK(r.rv == RESP_PARSE_OK && r.consumed == len);
+    scanOnce(&lim, g.elems, b.data, len - 1, &r);
+    CHECK(r.rv == RESP_PARSE_INCOMPLETE);
+    if (g.elems > 0) {
+        scanOnce(&lim, g.elems - 1, b.data, len, &r);
+        CHECK(r.rv == RESP_PARSE_ERROR);
+    }
+    if (g.has_bulk && g.bulk_max > 0) {
+        lim.bulk_max--;
+        scanOnce(&lim, g.elems, b.data, len, &r);
+        CHECK(r.rv == RESP_PARSE_ERROR);
+        lim.bulk_max++;
+    }
+    if (g.has_line && g.line_max > 0) {
+        lim.inline_max--;
+        scanOnce(&lim, g.elems, b.data, len, &r);
+        CHECK(r.rv == RESP_PARSE_ERROR);
+        lim.inline_max++;
+    }
+    /* whatever follows, the rest of the input, is not part of it */
+    CHECK(resp_write_raw(&b, (const char *)in.p, in.n) == 0);
+    scanOnce(&lim, g.elems, b.data, b.len, &r);
+    CHECK(r.rv == RESP_PARSE_OK && r.consumed == len);
+    resp_buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const resp_limits small = {8, 16, 32};
@@ -380,6 +698,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const resp_limits dflt = {RESP_ARGS_MAX_DEFAULT,
                                      RESP_BULK_MAX_DEFAULT,
                                      RESP_INLINE_MAX_DEFAULT};
+    /* reply scans only: no practical limit, so overflow checks are reached */
+    static const resp_limits huge = {0, SIZE_MAX, SIZE_MAX};
     char *buf;
 
     /* an exact-size copy, so ASan sees any read past the end */
@@ -393,8 +713,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzzPipeline(&small, buf, size);
     fuzzPipeline(&tiny, buf, size);
     fuzzPipeline(&dflt, buf, size);
+    fuzzReplyStream(&small, 8, buf, size);
+    fuzzReplyStream(&tiny, 1, buf, size);
+    fuzzReplyStream(&dflt, RESP_REPLY_ELEMS_MAX_DEFAULT, buf, size);
+    fuzzReplyStream(&huge, SIZE_MAX, buf, size);
     free(buf);
 
     fuzzWriter(data, size);
+    fuzzWriterScan(data, size);
     return 0;
 }

@@ -1,6 +1,8 @@
 /* Unit tests for src/resp.c: the request parser (multibulk, inline, limits,
- * every malformed class, every split point) and the reply writer (every
- * function, the cap, RESP2 vs RESP3).
+ * every malformed class, every split point), the reply writer (every
+ * function, the cap, RESP2 vs RESP3) and the reply scanner (every type,
+ * nesting and depth, limits, malformed replies, split points, and writer
+ * output scanned back).
  *
  * Every parse runs on a heap copy of exactly the bytes given, so an ASan
  * build catches any read past len. Random tests print their seed; set
@@ -1145,6 +1147,883 @@ static void test_write_reply_sequence(void **state)
     resp_buf_free(&b);
 }
 
+/* -------------------------------------------------------- reply scanner */
+
+static const char ERR_REPLY_TYPE[] = PROTO_ERR "unknown reply type";
+static const char ERR_AGG_LEN[] = PROTO_ERR "invalid aggregate length";
+static const char ERR_AGG_MAX[] = PROTO_ERR "too many elements in reply";
+static const char ERR_AGG_LINE[] = PROTO_ERR "too big aggregate count string";
+static const char ERR_REPLY_DEPTH[] = PROTO_ERR "reply nested too deeply";
+static const char ERR_LINE_MAX[] = PROTO_ERR "too big reply line";
+static const char ERR_LINE_CRLF[] = PROTO_ERR "bare CR or LF in reply line";
+static const char ERR_INTEGER[] = PROTO_ERR "invalid integer reply";
+static const char ERR_DOUBLE[] = PROTO_ERR "invalid double reply";
+static const char ERR_BOOLEAN[] = PROTO_ERR "invalid boolean reply";
+static const char ERR_NULL[] = PROTO_ERR "invalid null reply";
+static const char ERR_BIGNUM[] = PROTO_ERR "invalid big number reply";
+static const char ERR_VERBATIM[] = PROTO_ERR "invalid verbatim string reply";
+
+/* Every type byte a reply may start with. */
+static const char REPLY_TYPES[] = "+-:$*_,#(!=%~>|";
+
+/* Element limit of the scans below unless a test sets its own. */
+static size_t g_elems_max = RESP_REPLY_ELEMS_MAX_DEFAULT;
+
+/* Scans a heap copy of buf[0..len) and checks what holds after any scan. */
+static int scanElems(const resp_limits *lim, size_t elems_max, const char *buf,
+                     size_t len)
+{
+    int rv;
+
+    free(g_copy);
+    g_copy = malloc(len > 0 ? len : 1);
+    assert_non_null(g_copy);
+    if (len > 0) {
+        memcpy(g_copy, buf, len);
+    }
+    g_copy_len = len;
+    g_consumed = 777;
+    g_err = "not set";
+    rv = resp_reply_scan(lim, elems_max, g_copy, len, &g_consumed, &g_err);
+    switch (rv) {
+    case RESP_PARSE_OK:
+        assert_true(g_consumed > 0);
+        assert_true(g_consumed <= len);
+        assert_null(g_err);
+        break;
+    case RESP_PARSE_INCOMPLETE:
+        assert_int_equal(g_consumed, 0);
+        assert_null(g_err);
+        break;
+    case RESP_PARSE_ERROR:
+        assert_int_equal(g_consumed, 0);
+        assert_non_null(g_err);
+        assert_memory_equal(g_err, PROTO_ERR, strlen(PROTO_ERR));
+        break;
+    default:
+        fail_msg("resp_reply_scan returned %d", rv);
+    }
+    return rv;
+}
+
+static int scan(const resp_limits *lim, const char *buf, size_t len)
+{
+    return scanElems(lim, g_elems_max, buf, len);
+}
+
+static void expectScanOk(int rv, size_t consumed)
+{
+    if (rv != RESP_PARSE_OK) {
+        fail_msg("expected OK, got %d (%s)", rv,
+                 rv == RESP_PARSE_ERROR ? g_err : "incomplete");
+    }
+    assert_int_equal(g_consumed, consumed);
+}
+
+/* Every proper prefix of reply[0..len) is INCOMPLETE; the whole is OK with
+ * exactly len bytes, and stays so with a pipelined reply or junk after it. */
+static void expectReplySplits(const resp_limits *lim, const char *reply,
+                              size_t len)
+{
+    char *more = malloc(len + 8);
+    size_t i;
+
+    assert_non_null(more);
+    for (i = 0; i < len; i++) {
+        int rv = scan(lim, reply, i);
+        if (rv != RESP_PARSE_INCOMPLETE) {
+            fail_msg("prefix %zu of %zu bytes: got %d (%s)", i, len, rv,
+                     rv == RESP_PARSE_ERROR ? g_err : "ok");
+        }
+    }
+    expectScanOk(scan(lim, reply, len), len);
+    memcpy(more, reply, len);
+    memcpy(more + len, "+OK\r\n\x01\r\n", 8);
+    expectScanOk(scan(lim, more, len + 8), len);
+    free(more);
+}
+
+typedef struct replyCase {
+    const char *p;
+    size_t n;
+} replyCase;
+
+static void test_reply_every_type(void **state)
+{
+    static const replyCase replies[] = {
+        {S("+OK\r\n")},
+        {S("+\r\n")},
+        {S("+a\0b\x7f\r\n")},
+        {S("-ERR unknown command\r\n")},
+        {S("-\r\n")},
+        {S(":0\r\n")},
+        {S(":-42\r\n")},
+        {S(":+7\r\n")},
+        {S(":007\r\n")},
+        {S(":9223372036854775807\r\n")},
+        {S(":-9223372036854775808\r\n")},
+        {S("$3\r\nfoo\r\n")},
+        {S("$0\r\n\r\n")},
+        {S("$-1\r\n")},
+        {S("$6\r\na\r\n\0b\n\r\n")},
+        {S("*0\r\n")},
+        {S("*-1\r\n")},
+        {S("*2\r\n+a\r\n:1\r\n")},
+        {S("_\r\n")},
+        {S(",1.5\r\n")},
+        {S(",-0.25e-10\r\n")},
+        {S(",1E+300\r\n")},
+        {S(",10\r\n")},
+        {S(",inf\r\n")},
+        {S(",-inf\r\n")},
+        {S(",nan\r\n")},
+        {S("#t\r\n")},
+        {S("#f\r\n")},
+        {S("(3492890328409238509324850943850943825024385\r\n")},
+        {S("(-1\r\n")},
+        {S("!21\r\nSYNTAX invalid syntax\r\n")},
+        {S("!0\r\n\r\n")},
+        {S("=15\r\ntxt:Some string\r\n")},
+        {S("=4\r\nmkd:\r\n")},
+        {S("%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n")},
+        {S("%0\r\n")},
+        {S("~3\r\n+a\r\n+b\r\n+c\r\n")},
+        {S("~0\r\n")},
+        {S(">3\r\n+message\r\n+chan\r\n$5\r\nhello\r\n")},
+        {S(">0\r\n")},
+        {S("|0\r\n+OK\r\n")},
+        /* the example of the RESP3 specification */
+        {S("|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n"
+           ",0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n")},
+    };
+    /* args_max 8 plays no part in a reply */
+    static const resp_limits lim = {8, 64, 64};
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+        expectReplySplits(&LIM_DEFAULT, replies[i].p, replies[i].n);
+        expectReplySplits(&lim, replies[i].p, replies[i].n);
+    }
+}
+
+static void test_reply_nested(void **state)
+{
+    static const replyCase replies[] = {
+        {S("*2\r\n*2\r\n:1\r\n:2\r\n%1\r\n+k\r\n~1\r\n$-1\r\n")},
+        {S("*3\r\n$-1\r\n*-1\r\n_\r\n")},
+        {S("*2\r\n*0\r\n*0\r\n")},
+        {S("*1\r\n*1\r\n*1\r\n*0\r\n")},
+        /* an attribute on an element: it and its reply fill one slot */
+        {S("*2\r\n|1\r\n+a\r\n+b\r\n:1\r\n:2\r\n")},
+        /* attributes on attributes */
+        {S("|0\r\n|0\r\n+x\r\n")},
+        {S("|1\r\n|0\r\n+k\r\n+v\r\n*1\r\n|0\r\n:1\r\n")},
+        {S("%1\r\n*1\r\n:1\r\n~2\r\n#t\r\n>1\r\n_\r\n")},
+        {S(">2\r\n+invalidate\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n")},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+        expectReplySplits(&LIM_DEFAULT, replies[i].p, replies[i].n);
+    }
+    /* an aggregate waits for all its elements */
+    expectIncomplete(scan(&LIM_DEFAULT, S("*2\r\n:1\r\n")));
+    expectIncomplete(scan(&LIM_DEFAULT, S("*2\r\n:1\r\n*1\r\n")));
+    /* a map for 2n, an attribute for 2n and then its reply */
+    expectIncomplete(scan(&LIM_DEFAULT, S("%1\r\n+k\r\n")));
+    expectScanOk(scan(&LIM_DEFAULT, S("%1\r\n+k\r\n+v\r\n")), 12);
+    expectIncomplete(scan(&LIM_DEFAULT, S("|1\r\n+k\r\n+v\r\n")));
+    expectScanOk(scan(&LIM_DEFAULT, S("|1\r\n+k\r\n+v\r\n:1\r\n+next\r\n")), 16);
+    /* "*-1" and "$-1" are whole nulls, even inside an aggregate */
+    expectScanOk(scan(&LIM_DEFAULT, S("*1\r\n*-1\r\n:9\r\n")), 9);
+}
+
+/* A reply of every type and several levels, cut at every byte. */
+static void test_reply_split_every_point(void **state)
+{
+    static const char reply[] =
+        "|1\r\n+ttl\r\n:30\r\n"
+        "*9\r\n"
+        "+OK\r\n-ERR x\r\n:-1\r\n"
+        "$5\r\nab\r\nc\r\n"
+        "%2\r\n$1\r\nk\r\n*2\r\n_\r\n,3.25\r\n(12\r\n~1\r\n#f\r\n"
+        ">1\r\n!3\r\nbad\r\n"
+        "=6\r\ntxt:hi\r\n"
+        "*-1\r\n$-1\r\n";
+    (void)state;
+    expectReplySplits(&LIM_DEFAULT, reply, sizeof reply - 1);
+    expectReplySplits(&LIM_SMALL, reply, sizeof reply - 1);
+}
+
+/* Several replies in one buffer: each scan returns only the first; fed a
+ * byte at a time, each is found on its very last byte. */
+static void test_reply_pipelined(void **state)
+{
+    static const char pipe[] = "+OK\r\n"
+                               "*2\r\n$1\r\na\r\n:1\r\n"
+                               "$-1\r\n"
+                               "%1\r\n+k\r\n|0\r\n+v\r\n"
+                               ":5\r\n"
+                               "*3\r\n:1";
+    static const size_t want[] = {5, 15, 5, 16, 4};
+    size_t off = 0;
+    size_t start = 0;
+    size_t end;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+        expectScanOk(scan(&LIM_DEFAULT, pipe + off, sizeof pipe - 1 - off),
+                     want[i]);
+        off += g_consumed;
+    }
+    expectIncomplete(scan(&LIM_DEFAULT, pipe + off, sizeof pipe - 1 - off));
+    i = 0;
+    for (end = 1; end <= sizeof pipe - 1; end++) {
+        int rv = scan(&LIM_DEFAULT, pipe + start, end - start);
+        if (rv == RESP_PARSE_INCOMPLETE) {
+            continue;
+        }
+        expectScanOk(rv, end - start);
+        assert_true(i < sizeof want / sizeof want[0]);
+        assert_int_equal(g_consumed, want[i]);
+        start = end;
+        i++;
+    }
+    assert_int_equal(i, sizeof want / sizeof want[0]);
+}
+
+/* n aggregate headers of one element each, from types[] in turn (an
+ * attribute "|0" holds just the reply it annotates), then tail. */
+static size_t nestedReply(char *out, size_t n, const char *types,
+                          const char *tail)
+{
+    size_t len = 0;
+    size_t i;
+    size_t ntypes = strlen(types);
+
+    for (i = 0; i < n; i++) {
+        char t = types[i % ntypes];
+        len += (size_t)sprintf(out + len, "%c%d\r\n", t, t == '|' ? 0 : 1);
+    }
+    len += (size_t)sprintf(out + len, "%s", tail);
+    return len;
+}
+
+static void test_reply_depth(void **state)
+{
+    char reply[512];
+    size_t n;
+    (void)state;
+    assert_int_equal(RESP_REPLY_DEPTH_MAX, 16);
+    /* 16 levels, then a scalar: fine; 17: an error */
+    n = nestedReply(reply, 16, "*", ":1\r\n");
+    expectReplySplits(&LIM_DEFAULT, reply, n);
+    n = nestedReply(reply, 17, "*", ":1\r\n");
+    expectError(scan(&LIM_DEFAULT, reply, n), ERR_REPLY_DEPTH);
+    /* at once: the 17th header is enough */
+    n = nestedReply(reply, 17, "*", "");
+    expectError(scan(&LIM_DEFAULT, reply, n), ERR_REPLY_DEPTH);
+    expectIncomplete(scan(&LIM_DEFAULT, reply, n - 1));
+    /* an empty aggregate is a level too; a null is not */
+    n = nestedReply(reply, 15, "*", "*0\r\n");
+    expectScanOk(scan(&LIM_DEFAULT, reply, n), n);
+    n = nestedReply(reply, 16, "*", "*0\r\n");
+    expectError(scan(&LIM_DEFAULT, reply, n), ERR_REPLY_DEPTH);
+    n = nestedReply(reply, 16, "*", "%0\r\n");
+    expectError(scan(&LIM_DEFAULT, reply, n), ERR_REPLY_DEPTH);
+    n = nestedReply(reply, 16, "*", "*-1\r\n");
+    expectScanOk(scan(&LIM_DEFAULT, reply, n), n);
+    /* every aggregate type is a level */
+    n = nestedReply(reply, 16, "*~>|%", ":1\r\n");
+    /* the maps among them hold a second element each: close them */
+    assert_true(n < sizeof reply);
+    {
+        char full[1024];
+        size_t maps = 3; /* levels 5, 10 and 15 */
+        size_t k;
+        memcpy(full, reply, n);
+        for (k = 0; k < maps; k++) {
+            memcpy(full + n, "_\r\n", 3);
+            n += 3;
+        }
+        expectReplySplits(&LIM_DEFAULT, full, n);
+    }
+    n = nestedReply(reply, 17, "|~>*", "");
+    expectError(scan(&LIM_DEFAULT, reply, n), ERR_REPLY_DEPTH);
+    /* depth counts open aggregates, not all of them: siblings are fine */
+    n = nestedReply(reply, 14, "*", "*2\r\n*1\r\n:1\r\n*1\r\n:2\r\n");
+    expectScanOk(scan(&LIM_DEFAULT, reply, n), n);
+    n = nestedReply(reply, 15, "*", "*2\r\n*1\r\n:1\r\n*1\r\n:2\r\n");
+    expectError(scan(&LIM_DEFAULT, reply, n), ERR_REPLY_DEPTH);
+}
+
+static void test_reply_bulk_limit(void **state)
+{
+    char reply[128];
+    size_t n;
+    (void)state;
+    /* LIM_SMALL: bulk_max 16 */
+    n = (size_t)sprintf(reply, "$16\r\n0123456789abcdef\r\n");
+    expectScanOk(scan(&LIM_SMALL, reply, n), n);
+    n = (size_t)sprintf(reply, "!16\r\n0123456789abcdef\r\n");
+    expectScanOk(scan(&LIM_SMALL, reply, n), n);
+    n = (size_t)sprintf(reply, "=16\r\ntxt:456789abcdef\r\n");
+    expectScanOk(scan(&LIM_SMALL, reply, n), n);
+    n = (size_t)sprintf(reply, "$17\r\n0123456789abcdefg\r\n");
+    expectError(scan(&LIM_SMALL, reply, n), ERR_BULK_MAX);
+    /* at once: before the CRLF, let alone the body */
+    expectError(scan(&LIM_SMALL, S("$17")), ERR_BULK_MAX);
+    expectError(scan(&LIM_SMALL, S("!17")), ERR_BULK_MAX);
+    expectError(scan(&LIM_SMALL, S("=17")), ERR_BULK_MAX);
+    expectError(scan(&LIM_SMALL, S("$100")), ERR_BULK_MAX);
+    expectError(scan(&LIM_SMALL, S("*2\r\n:1\r\n$17")), ERR_BULK_MAX);
+    expectIncomplete(scan(&LIM_SMALL, S("$16\r\n")));
+    expectError(scan(&LIM_DEFAULT, S("$524289")), ERR_BULK_MAX);
+    expectIncomplete(scan(&LIM_DEFAULT, S("$524288\r\n")));
+}
+
+static void test_reply_elems_limit(void **state)
+{
+    size_t n;
+    size_t i;
+    char *big;
+    (void)state;
+    /* exactly the limit, then one past, at once */
+    expectScanOk(scanElems(&LIM_DEFAULT, 3, S("*3\r\n:1\r\n:2\r\n:3\r\n")), 16);
+    expectError(scanElems(&LIM_DEFAULT, 3, S("*4")), ERR_AGG_MAX);
+    expectError(scanElems(&LIM_DEFAULT, 3, S("~4")), ERR_AGG_MAX);
+    expectError(scanElems(&LIM_DEFAULT, 3, S(">4")), ERR_AGG_MAX);
+    /* nested elements count: 2 + 2 > 3 as soon as the inner header is in */
+    expectError(scanElems(&LIM_DEFAULT, 3, S("*2\r\n*2")), ERR_AGG_MAX);
+    expectScanOk(scanElems(&LIM_DEFAULT, 4, S("*2\r\n*2\r\n:1\r\n:2\r\n:3\r\n")),
+                 20);
+    /* a map counts 2 per pair */
+    expectScanOk(scanElems(&LIM_DEFAULT, 2, S("%1\r\n:1\r\n:2\r\n")), 12);
+    expectError(scanElems(&LIM_DEFAULT, 3, S("%2")), ERR_AGG_MAX);
+    expectIncomplete(scanElems(&LIM_DEFAULT, 4, S("%2")));
+    /* an attribute 2 per pair, plus the reply it annotates */
+    expectScanOk(scanElems(&LIM_DEFAULT, 3, S("|1\r\n+a\r\n+b\r\n+c\r\n")), 16);
+    expectError(scanElems(&LIM_DEFAULT, 2, S("|1")), ERR_AGG_MAX);
+    expectScanOk(scanElems(&LIM_DEFAULT, 1, S("|0\r\n+a\r\n")), 8);
+    expectError(scanElems(&LIM_DEFAULT, 0, S("|")), ERR_AGG_MAX);
+    /* no elements at all: scalars and empty aggregates only */
+    expectScanOk(scanElems(&LIM_DEFAULT, 0, S(":1\r\n")), 4);
+    expectScanOk(scanElems(&LIM_DEFAULT, 0, S("*0\r\n")), 4);
+    expectScanOk(scanElems(&LIM_DEFAULT, 0, S("*-1\r\n")), 5);
+    expectScanOk(scanElems(&LIM_DEFAULT, 0, S("%0\r\n")), 4);
+    expectError(scanElems(&LIM_DEFAULT, 0, S("*1")), ERR_AGG_MAX);
+    expectError(scanElems(&LIM_DEFAULT, 0, S("%1")), ERR_AGG_MAX);
+    /* args_max (8 in LIM_SMALL) plays no part: a LIST reply of 100000 */
+    big = malloc(16 + 100000 * 4);
+    assert_non_null(big);
+    n = (size_t)sprintf(big, "*100000\r\n");
+    for (i = 0; i < 100000; i++) {
+        memcpy(big + n, ":7\r\n", 4);
+        n += 4;
+    }
+    expectScanOk(scanElems(&LIM_SMALL, 100000, big, n), n);
+    expectIncomplete(scanElems(&LIM_SMALL, 100000, big, n - 1));
+    expectError(scanElems(&LIM_SMALL, 99999, big, 8), ERR_AGG_MAX);
+    free(big);
+    /* the largest budget: counts are judged by their digits, then the map
+     * and attribute arithmetic must not overflow */
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, S("*18446744073709551616")),
+                ERR_AGG_LEN);
+    expectIncomplete(scanElems(&LIM_HUGE, SIZE_MAX, S("*18446744073709551615\r\n")));
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, S("%9223372036854775808")),
+                ERR_AGG_MAX);
+    expectIncomplete(scanElems(&LIM_HUGE, SIZE_MAX, S("%9223372036854775807\r\n")));
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, S("|9223372036854775808")),
+                ERR_AGG_MAX);
+    expectIncomplete(scanElems(&LIM_HUGE, SIZE_MAX, S("|9223372036854775807\r\n")));
+    /* the budget left shrinks as elements are declared */
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX,
+                          S("*2\r\n*18446744073709551614\r\n")),
+                ERR_AGG_MAX);
+}
+
+static void test_reply_line_limit(void **state)
+{
+    char *line = malloc(RESP_INLINE_MAX_DEFAULT + 8);
+    const char *types = "+-:(";
+    size_t t;
+    (void)state;
+    assert_non_null(line);
+    /* LIM_SMALL: inline_max 64 bytes of content */
+    for (t = 0; t < strlen(types); t++) {
+        memset(line, '1', 80);
+        line[0] = types[t];
+        expectIncomplete(scan(&LIM_SMALL, line, 1 + 64));
+        line[65] = '\r';
+        expectIncomplete(scan(&LIM_SMALL, line, 66));
+        line[66] = '\n';
+        if (types[t] == ':') {
+            /* 64 digits: the line fits, the number does not */
+            expectError(scan(&LIM_SMALL, line, 67), ERR_INTEGER);
+        } else {
+            expectScanOk(scan(&LIM_SMALL, line, 67), 67);
+        }
+        /* byte 65 of content is an error, without waiting for a CRLF */
+        line[65] = '1';
+        expectError(scan(&LIM_SMALL, line, 66), ERR_LINE_MAX);
+        expectError(scan(&LIM_SMALL, line, 80), ERR_LINE_MAX);
+        line[66] = '\r';
+        line[67] = '\n';
+        expectError(scan(&LIM_SMALL, line, 68), ERR_LINE_MAX);
+    }
+    /* the default: 64 KiB */
+    memset(line, 'x', RESP_INLINE_MAX_DEFAULT + 8);
+    line[0] = '+';
+    memcpy(line + 1 + RESP_INLINE_MAX_DEFAULT, "\r\n", 2);
+    expectScanOk(scan(&LIM_DEFAULT, line, RESP_INLINE_MAX_DEFAULT + 3),
+                 RESP_INLINE_MAX_DEFAULT + 3);
+    line[1 + RESP_INLINE_MAX_DEFAULT] = 'x';
+    expectError(scan(&LIM_DEFAULT, line, RESP_INLINE_MAX_DEFAULT + 2),
+                ERR_LINE_MAX);
+    free(line);
+    /* no content at all: inline_max 0 takes only empty lines */
+    {
+        static const resp_limits none = {0, 0, 0};
+        expectScanOk(scan(&none, S("+\r\n")), 3);
+        expectScanOk(scan(&none, S("_\r\n")), 3);
+        expectError(scan(&none, S("+a")), ERR_LINE_MAX);
+        expectError(scan(&none, S("#t")), ERR_LINE_MAX);
+        expectScanOk(scan(&none, S("$0\r\n\r\n")), 6);
+        expectError(scan(&none, S("$1")), ERR_BULK_MAX);
+    }
+}
+
+/* Each byte that is not a type is an error at once, wherever an item
+ * starts; each type byte alone is only incomplete. */
+static void test_reply_bad_type(void **state)
+{
+    char buf[8];
+    int c;
+    (void)state;
+    for (c = 0; c < 256; c++) {
+        int is_type = c != 0 && strchr(REPLY_TYPES, c) != NULL;
+        buf[0] = (char)c;
+        if (is_type) {
+            expectIncomplete(scan(&LIM_DEFAULT, buf, 1));
+        } else {
+            expectError(scan(&LIM_DEFAULT, buf, 1), ERR_REPLY_TYPE);
+        }
+        memcpy(buf, "*2\r\n:1\r\n", 8);
+        buf[4] = (char)c;
+        if (!is_type) {
+            expectError(scan(&LIM_DEFAULT, buf, 5), ERR_REPLY_TYPE);
+        }
+    }
+    expectIncomplete(scan(&LIM_DEFAULT, "", 0));
+    expectError(scan(&LIM_DEFAULT, S("*1\r\n\r\n")), ERR_REPLY_TYPE);
+    expectError(scan(&LIM_DEFAULT, S("*2\r\n:1\r\nPING\r\n")), ERR_REPLY_TYPE);
+}
+
+static void test_reply_bad_lengths(void **state)
+{
+    static const struct {
+        const char *p;
+        size_t n;
+        const char *err;
+    } bad[] = {
+        /* not digits */
+        {S("$x\r\n"), ERR_BULK_LEN},
+        {S("$\r\n"), ERR_BULK_LEN},
+        {S("$ 3\r\nfoo\r\n"), ERR_BULK_LEN},
+        {S("$3 \r\nfoo\r\n"), ERR_BULK_LEN},
+        {S("$+3\r\nfoo\r\n"), ERR_BULK_LEN},
+        {S("$03\r\nfoo\r\n"), ERR_BULK_LEN},
+        {S("$3.0\r\n"), ERR_BULK_LEN},
+        {S("$3\nfoo\r\n"), ERR_BULK_LEN},
+        {S("$3\rfoo\r\n"), ERR_BULK_LEN},
+        {S("!x"), ERR_BULK_LEN},
+        {S("=1a"), ERR_BULK_LEN},
+        {S("*x\r\n"), ERR_AGG_LEN},
+        {S("*\r\n"), ERR_AGG_LEN},
+        {S("*+1\r\n"), ERR_AGG_LEN},
+        {S("*01\r\n"), ERR_AGG_LEN},
+        {S("*1 \r\n"), ERR_AGG_LEN},
+        {S("%1x"), ERR_AGG_LEN},
+        {S("~ 1"), ERR_AGG_LEN},
+        {S(">1\n"), ERR_AGG_LEN},
+        {S("|1\rx"), ERR_AGG_LEN},
+        /* negative, other than the two nulls */
+        {S("$-2\r\n"), ERR_BULK_LEN},
+        {S("$-0\r\n"), ERR_BULK_LEN},
+        {S("$-10\r\n"), ERR_BULK_LEN},
+        {S("$--1\r\n"), ERR_BULK_LEN},
+        {S("!-1\r\n"), ERR_BULK_LEN},
+        {S("=-1\r\n"), ERR_BULK_LEN},
+        {S("*-2\r\n"), ERR_AGG_LEN},
+        {S("*-01\r\n"), ERR_AGG_LEN},
+        {S("%-1\r\n"), ERR_AGG_LEN},
+        {S("~-1\r\n"), ERR_AGG_LEN},
+        {S(">-1\r\n"), ERR_AGG_LEN},
+        {S("|-1\r\n"), ERR_AGG_LEN},
+        /* overflow, at the default limits: too big */
+        {S("*99999999999999999999\r\n"), ERR_AGG_MAX},
+        {S("$99999999999999999999\r\n"), ERR_BULK_MAX},
+        /* header lines with no CR in 32 bytes */
+        {S("*000000000000000000000000000000000"), ERR_AGG_LINE},
+        {S("$                                x"), ERR_BULK_LINE},
+        /* body not followed by CRLF */
+        {S("$3\r\nfooX"), ERR_BULK_CRLF},
+        {S("$3\r\nfoo\rX"), ERR_BULK_CRLF},
+        {S("$3\r\nfoo\n\r"), ERR_BULK_CRLF},
+        {S("$4\r\nfoo\r\n"), ERR_BULK_CRLF},
+        {S("$0\r\n\n"), ERR_BULK_CRLF},
+        {S("!1\r\nab"), ERR_BULK_CRLF},
+        {S("=4\r\ntxt:X"), ERR_BULK_CRLF},
+        {S("*2\r\n$1\r\nab\r\n:1\r\n"), ERR_BULK_CRLF},
+        /* a verbatim string needs "xxx:" */
+        {S("=3\r\n"), ERR_VERBATIM},
+        {S("=0\r\n\r\n"), ERR_VERBATIM},
+        {S("=5\r\ntxtx1\r\n"), ERR_VERBATIM},
+        {S("=5\r\ntxt-"), ERR_VERBATIM},
+    };
+    char line[64];
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rv = scan(&LIM_DEFAULT, bad[i].p, bad[i].n);
+        if (rv != RESP_PARSE_ERROR || strcmp(g_err, bad[i].err) != 0) {
+            fail_msg("case %zu: expected \"%s\", got %d (%s)", i, bad[i].err,
+                     rv, rv == RESP_PARSE_ERROR ? g_err : "");
+        }
+    }
+    /* still valid so far: incomplete */
+    expectIncomplete(scan(&LIM_DEFAULT, S("$-1")));
+    expectIncomplete(scan(&LIM_DEFAULT, S("*-1\r")));
+    expectIncomplete(scan(&LIM_DEFAULT, S("=5\r\ntxt")));
+    expectIncomplete(scan(&LIM_DEFAULT, S("$3\r\nfoo\r")));
+    /* with no practical limit the overflow check itself must fire */
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, S("$18446744073709551616")),
+                ERR_BULK_LEN);
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, S("$99999999999999999999\r\n")),
+                ERR_BULK_LEN);
+    expectIncomplete(scanElems(&LIM_HUGE, SIZE_MAX,
+                               S("$18446744073709551615\r\nab")));
+    /* 32 bytes after the type with no CR: the line is too long */
+    memset(line, '1', sizeof line);
+    line[0] = '*';
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, line, 33), ERR_AGG_LINE);
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, line, 32), ERR_AGG_LEN);
+    line[0] = '$';
+    expectError(scanElems(&LIM_HUGE, SIZE_MAX, line, 33), ERR_BULK_LINE);
+}
+
+static void test_reply_bad_lines(void **state)
+{
+    static const struct {
+        const char *p;
+        size_t n;
+        const char *err;
+    } bad[] = {
+        {S("+a\nb\r\n"), ERR_LINE_CRLF},
+        {S("+a\rb\r\n"), ERR_LINE_CRLF},
+        {S("+\n"), ERR_LINE_CRLF},
+        {S("-\r\r\n"), ERR_LINE_CRLF},
+        {S(":1\n"), ERR_LINE_CRLF},
+        {S(":\r\n"), ERR_INTEGER},
+        {S(":-\r\n"), ERR_INTEGER},
+        {S(":+\r\n"), ERR_INTEGER},
+        {S(":1.5\r\n"), ERR_INTEGER},
+        {S(": 1\r\n"), ERR_INTEGER},
+        {S(":1 \r\n"), ERR_INTEGER},
+        {S(":--1\r\n"), ERR_INTEGER},
+        {S(":0x10\r\n"), ERR_INTEGER},
+        {S(":9223372036854775808\r\n"), ERR_INTEGER},
+        {S(":-9223372036854775809\r\n"), ERR_INTEGER},
+        {S(":99999999999999999999999\r\n"), ERR_INTEGER},
+        {S("#\r\n"), ERR_BOOLEAN},
+        {S("#x\r\n"), ERR_BOOLEAN},
+        {S("#tt\r\n"), ERR_BOOLEAN},
+        {S("#T\r\n"), ERR_BOOLEAN},
+        {S("_x\r\n"), ERR_NULL},
+        {S("_ \r\n"), ERR_NULL},
+        {S(",\r\n"), ERR_DOUBLE},
+        {S(",1.\r\n"), ERR_DOUBLE},
+        {S(",.5\r\n"), ERR_DOUBLE},
+        {S(",1e\r\n"), ERR_DOUBLE},
+        {S(",1e+\r\n"), ERR_DOUBLE},
+        {S(",e5\r\n"), ERR_DOUBLE},
+        {S(",-\r\n"), ERR_DOUBLE},
+        {S(",--1\r\n"), ERR_DOUBLE},
+        {S(",1.5x\r\n"), ERR_DOUBLE},
+        {S(",Inf\r\n"), ERR_DOUBLE},
+        {S(",infinity\r\n"), ERR_DOUBLE},
+        {S(",in\r\n"), ERR_DOUBLE},
+        {S("(\r\n"), ERR_BIGNUM},
+        {S("(+\r\n"), ERR_BIGNUM},
+        {S("(1.0\r\n"), ERR_BIGNUM},
+        {S("(12a\r\n"), ERR_BIGNUM},
+        {S("*2\r\n:1\r\n#maybe\r\n"), ERR_BOOLEAN},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rv = scan(&LIM_DEFAULT, bad[i].p, bad[i].n);
+        if (rv != RESP_PARSE_ERROR || strcmp(g_err, bad[i].err) != 0) {
+            fail_msg("case %zu: expected \"%s\", got %d (%s)", i, bad[i].err,
+                     rv, rv == RESP_PARSE_ERROR ? g_err : "");
+        }
+    }
+    /* the content is judged once the CRLF is in */
+    expectIncomplete(scan(&LIM_DEFAULT, S(":abc")));
+    expectIncomplete(scan(&LIM_DEFAULT, S(":abc\r")));
+    /* the accepted spellings of the numeric types */
+    expectScanOk(scan(&LIM_DEFAULT, S(",+1.0e-5\r\n")), 10);
+    expectScanOk(scan(&LIM_DEFAULT, S(",-nan\r\n")), 7);
+    expectScanOk(scan(&LIM_DEFAULT, S(",+inf\r\n")), 7);
+    expectScanOk(scan(&LIM_DEFAULT, S(",0\r\n")), 4);
+    expectScanOk(scan(&LIM_DEFAULT, S("(+0\r\n")), 5);
+    expectScanOk(scan(&LIM_DEFAULT, S(":-0\r\n")), 5);
+}
+
+/* Each scalar the writer makes, in RESP2 and RESP3, scans to its length. */
+static void test_reply_writer_scalars(void **state)
+{
+    static const resp_limits lim = {1, 64, 64};
+    size_t w;
+    resp_buf b;
+    (void)state;
+    for (w = 0; w < sizeof WRITERS / sizeof WRITERS[0]; w++) {
+        resp_buf_init(&b, 1024);
+        assert_int_equal(WRITERS[w].fn(&b), 0);
+        if (WRITERS[w].fn == wRaw) {
+            /* raw bytes are whatever the caller makes of them */
+            expectError(scan(&lim, b.data, b.len), ERR_REPLY_TYPE);
+        } else if (WRITERS[w].fn == wArray || WRITERS[w].fn == wMap2 ||
+                   WRITERS[w].fn == wMap3) {
+            /* a header alone: its 12 elements are still to come */
+            expectIncomplete(scanElems(&lim, 12, b.data, b.len));
+            expectError(scanElems(&lim, 11, b.data, b.len), ERR_AGG_MAX);
+        } else {
+            expectReplySplits(&lim, b.data, b.len);
+        }
+        resp_buf_free(&b);
+    }
+    /* what the line writers sanitize scans too */
+    resp_buf_init(&b, 1024);
+    assert_int_equal(resp_write_error(&b, "ERR a\r\nb\nc\rd"), 0);
+    expectReplySplits(&lim, b.data, b.len);
+    b.len = 0;
+    assert_int_equal(resp_write_simple(&b, "\r\n"), 0);
+    expectReplySplits(&lim, b.data, b.len);
+    b.len = 0;
+    assert_int_equal(resp_write_int(&b, INT64_MIN), 0);
+    assert_int_equal(resp_write_int(&b, INT64_MAX), 0);
+    expectScanOk(scan(&lim, b.data, b.len), 23);
+    resp_buf_free(&b);
+}
+
+/* A random reply built by the writer, with what it used of each limit. */
+typedef struct genStats {
+    size_t elems;     /* items after the first */
+    size_t bulk_max;  /* longest $ ! = body */
+    size_t line_max;  /* longest line content */
+    int has_bulk;
+    int has_line;
+    size_t items_left; /* a cap on the reply's size */
+    size_t levels;     /* most aggregates open at once */
+} genStats;
+
+static void genNoteLine(genStats *st, size_t n)
+{
+    st->has_line = 1;
+    if (n > st->line_max) {
+        st->line_max = n;
+    }
+}
+
+static void genNoteBulk(genStats *st, size_t n)
+{
+    st->has_bulk = 1;
+    if (n > st->bulk_max) {
+        st->bulk_max = n;
+    }
+}
+
+/* RESP3 scalars the writer has no function for, written raw. */
+static const replyCase RAW3[] = {
+    {S(",3.14\r\n")},   {S(",-inf\r\n")},        {S("#t\r\n")},
+    {S("(-123456789012345678901234567890\r\n")}, {S("!4\r\nOOPS\r\n")},
+    {S("=7\r\ntxt:abc\r\n")},
+};
+
+/* Appends a random reply with at most depth_left levels of aggregates
+ * below level (the aggregates open around it); a spine makes it an
+ * aggregate whose first element is a spine too, down to the last level. */
+static void genValue(resp_buf *b, int proto, size_t level, size_t depth_left,
+                     int spine, genStats *st)
+{
+    char s[40];
+    size_t n;
+    size_t i;
+    size_t kinds = depth_left > 0 && st->items_left > 0 ? 10 : 7;
+    size_t k = (size_t)(rngNext() % kinds);
+    size_t children = 0;
+
+    if (spine && depth_left > 0) {
+        k = 7 + (size_t)(rngNext() % 3);
+    }
+
+    if (st->items_left > 0) {
+        st->items_left--;
+    }
+    switch (k) {
+    case 0:
+    case 1:
+        /* includes CR and LF, which the writer replaces */
+        n = (size_t)(rngNext() % 12);
+        for (i = 0; i < n; i++) {
+            s[i] = "ab \r\nz+-:*$"[rngNext() % 11];
+        }
+        s[n] = '\0';
+        genNoteLine(st, n);
+        assert_int_equal(k == 0 ? resp_write_simple(b, s)
+                                : resp_write_error(b, s),
+                         0);
+        break;
+    case 2: {
+        int64_t v = (int64_t)rngNext();
+        if (rngNext() & 1) {
+            v %= 1000;
+        }
+        n = (size_t)sprintf(s, "%lld", (long long)v);
+        genNoteLine(st, n);
+        assert_int_equal(resp_write_int(b, v), 0);
+        break;
+    }
+    case 3:
+        n = (size_t)(rngNext() % 20);
+        for (i = 0; i < n; i++) {
+            s[i] = (char)(rngNext() & 0xff);
+        }
+        genNoteBulk(st, n);
+        assert_int_equal(resp_write_bulk(b, s, n), 0);
+        break;
+    case 4:
+        if (proto == 3) {
+            genNoteLine(st, 0);
+        }
+        assert_int_equal(resp_write_null(b, proto), 0);
+        break;
+    case 5:
+        assert_int_equal(resp_write_cstr(b, "seqd"), 0);
+        genNoteBulk(st, 4);
+        break;
+    case 6:
+        if (proto == 3) {
+            const replyCase *c = &RAW3[rngNext() % (sizeof RAW3 / sizeof RAW3[0])];
+            assert_int_equal(resp_write_raw(b, c->p, c->n), 0);
+            /* a body of 4 or 7 bytes, or a line of n - 3 */
+            if (c->p[0] == '!' || c->p[0] == '=') {
+                genNoteBulk(st, c->p[0] == '!' ? 4 : 7);
+            } else {
+                genNoteLine(st, c->n - 3);
+            }
+        } else {
+            assert_int_equal(resp_write_cstr(b, ""), 0);
+            genNoteBulk(st, 0);
+        }
+        break;
+    case 7:
+        children = (size_t)(rngNext() % 4);
+        children += spine && children == 0;
+        assert_int_equal(resp_write_array(b, children), 0);
+        break;
+    case 8:
+        n = (size_t)(rngNext() % 3);
+        n += spine && n == 0;
+        children = 2 * n;
+        assert_int_equal(resp_write_map(b, n, proto), 0);
+        break;
+    default:
+        if (proto == 3) {
+            /* set, push, or attribute (pairs, then the reply it annotates) */
+            static const char types[] = "~>|";
+            char t = types[rngNext() % 3];
+            n = (size_t)(rngNext() % 3);
+            n += spine && n == 0;
+            children = t == '|' ? 2 * n + 1 : n;
+            n = (size_t)sprintf(s, "%c%zu\r\n", t, n);
+            assert_int_equal(resp_write_raw(b, s, n), 0);
+        } else {
+            children = 1;
+            assert_int_equal(resp_write_array(b, children), 0);
+        }
+        break;
+    }
+    if (k >= 7 && level + 1 > st->levels) {
+        st->levels = level + 1;
+    }
+    st->elems += children;
+    for (i = 0; i < children; i++) {
+        genValue(b, proto, level + 1, depth_left - 1, spine && i == 0, st);
+    }
+}
+
+/* Seeded random replies from the writer, RESP2 and RESP3, nested up to the
+ * depth limit: each scans to exactly its length, every limit it reaches is
+ * exactly enough (one less is an error), a random proper prefix is
+ * incomplete, and a second reply after it is not taken. */
+static void test_reply_writer_roundtrip(void **state)
+{
+    const char *env = getenv("RESP_TEST_SEED");
+    uint64_t seed = env != NULL ? strtoull(env, NULL, 10) : 0x5eedull;
+    int round;
+    size_t deepest = 0;
+    (void)state;
+    printf("test_reply_writer_roundtrip: RESP_TEST_SEED=%llu\n",
+           (unsigned long long)seed);
+    g_rng = seed != 0 ? seed : 1;
+    for (round = 0; round < 3000; round++) {
+        int proto = (rngNext() & 1) ? 3 : 2;
+        size_t depth = (size_t)(rngNext() % (RESP_REPLY_DEPTH_MAX + 1));
+        int spine = (int)(rngNext() & 1);
+        genStats st = {0, 0, 0, 0, 0, 200, 0};
+        resp_limits lim;
+        size_t len;
+        resp_buf b;
+        size_t cut;
+
+        resp_buf_init(&b, 1 << 20);
+        genValue(&b, proto, 0, depth, spine, &st);
+        len = b.len;
+        assert_true(st.levels <= depth);
+        assert_true(!spine || st.levels == depth);
+        lim.args_max = 0;
+        lim.bulk_max = st.bulk_max;
+        lim.inline_max = st.line_max;
+        expectScanOk(scanElems(&lim, st.elems, b.data, len), len);
+        if (st.elems > 0) {
+            expectError(scanElems(&lim, st.elems - 1, b.data, len), ERR_AGG_MAX);
+        }
+        if (st.has_bulk && st.bulk_max > 0) {
+            lim.bulk_max--;
+            expectError(scanElems(&lim, st.elems, b.data, len), ERR_BULK_MAX);
+            lim.bulk_max++;
+        }
+        if (st.has_line && st.line_max > 0) {
+            lim.inline_max--;
+            expectError(scanElems(&lim, st.elems, b.data, len), ERR_LINE_MAX);
+            lim.inline_max++;
+        }
+        cut = (size_t)(rngNext() % len);
+        expectIncomplete(scanElems(&lim, st.elems, b.data, cut));
+        expectIncomplete(scanElems(&lim, st.elems, b.data, len - 1));
+        /* a pipelined second reply is not part of the first */
+        genValue(&b, proto, 0, depth, 0, &st);
+        expectScanOk(scan(&LIM_DEFAULT, b.data, b.len), len);
+        if (st.levels > deepest) {
+            deepest = st.levels;
+        }
+        resp_buf_free(&b);
+    }
+    assert_int_equal(deepest, RESP_REPLY_DEPTH_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1188,6 +2067,19 @@ int main(void)
         cmocka_unit_test(test_write_bulk_huge_refused),
         cmocka_unit_test(test_write_growth),
         cmocka_unit_test(test_write_reply_sequence),
+        cmocka_unit_test_teardown(test_reply_every_type, teardown),
+        cmocka_unit_test_teardown(test_reply_nested, teardown),
+        cmocka_unit_test_teardown(test_reply_split_every_point, teardown),
+        cmocka_unit_test_teardown(test_reply_pipelined, teardown),
+        cmocka_unit_test_teardown(test_reply_depth, teardown),
+        cmocka_unit_test_teardown(test_reply_bulk_limit, teardown),
+        cmocka_unit_test_teardown(test_reply_elems_limit, teardown),
+        cmocka_unit_test_teardown(test_reply_line_limit, teardown),
+        cmocka_unit_test_teardown(test_reply_bad_type, teardown),
+        cmocka_unit_test_teardown(test_reply_bad_lengths, teardown),
+        cmocka_unit_test_teardown(test_reply_bad_lines, teardown),
+        cmocka_unit_test_teardown(test_reply_writer_scalars, teardown),
+        cmocka_unit_test_teardown(test_reply_writer_roundtrip, teardown),
     };
     return cmocka_run_group_tests_name("resp", tests, NULL, NULL);
 }

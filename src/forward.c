@@ -1,0 +1,422 @@
+/* forward — relaying requests to the leader (see forward.h). */
+#include "forward.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "log.h"
+
+#define FORWARD_TICK_MS 20
+#define FORWARD_READ_CHUNK 65536u
+#define FORWARD_OUT_MAX (256u << 20)   /* bytes queued towards the leader */
+#define FORWARD_IN_MAX (128u << 20)    /* one reply from the leader */
+#define FORWARD_REPLY_BULK_MAX (1u << 20)
+#define FORWARD_REPLY_ELEMS_MAX (4u << 20)
+
+typedef struct forward_req {
+    void *owner; /* NULL: the link's own set-up command */
+    uint64_t tag;
+} forward_req;
+
+struct forward_wait {
+    forward_wait *next;
+    void *owner;
+    uint64_t tag;
+    int proto;
+    uint64_t created_ms;
+    size_t len;
+    char bytes[]; /* the request, RESP-encoded */
+};
+
+struct forward_link {
+    forwarder *fw;
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    uv_write_t wreq;
+    int proto;
+    char target[48];
+    bool connected, writing, closing;
+    resp_buf out, wbuf;
+    char *in;
+    size_t in_len, in_alloc;
+    forward_req *pending; /* ring, in send order */
+    size_t p_head, p_n, p_cap;
+};
+
+static void *fwXrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n);
+    if (q == NULL) {
+        log_error("forward: out of memory");
+        abort();
+    }
+    return q;
+}
+
+static void fwPush(forward_link *l, void *owner, uint64_t tag)
+{
+    if (l->p_n == l->p_cap) {
+        size_t cap = l->p_cap == 0 ? 64 : l->p_cap * 2;
+        forward_req *grown = fwXrealloc(NULL, sizeof(*grown) * cap);
+        for (size_t i = 0; i < l->p_n; i++) {
+            grown[i] = l->pending[(l->p_head + i) % l->p_cap];
+        }
+        free(l->pending);
+        l->pending = grown;
+        l->p_cap = cap;
+        l->p_head = 0;
+    }
+    l->pending[(l->p_head + l->p_n) % l->p_cap] = (forward_req){owner, tag};
+    l->p_n++;
+}
+
+static forward_req fwPop(forward_link *l)
+{
+    assert(l->p_n > 0);
+    forward_req r = l->pending[l->p_head];
+    l->p_head = (l->p_head + 1) % l->p_cap;
+    l->p_n--;
+    return r;
+}
+
+static void fwDone(forwarder *f, forward_req r, const char *reply, size_t len, int err)
+{
+    if (r.owner == NULL) {
+        return;
+    }
+    assert(f->n_pending > 0);
+    f->n_pending--;
+    f->done(r.owner, r.tag, reply, len, err);
+}
+
+static void fwLinkClosed(uv_handle_t *h)
+{
+    forward_link *l = h->data;
+    resp_buf_free(&l->out);
+    resp_buf_free(&l->wbuf);
+    free(l->in);
+    free(l->pending);
+    free(l);
+}
+
+/* Drops a link; its unanswered requests fail with err. */
+static void fwLinkClose(forward_link *l, int err)
+{
+    if (l->closing) {
+        return;
+    }
+    l->closing = true;
+    forwarder *f = l->fw;
+    if (f->links[l->proto == 3] == l) {
+        f->links[l->proto == 3] = NULL;
+    }
+    while (l->p_n > 0) {
+        fwDone(f, fwPop(l), NULL, 0, err);
+    }
+    uv_close((uv_handle_t *)&l->tcp, fwLinkClosed);
+}
+
+static void fwFlush(forward_link *l);
+
+static void fwOnWrite(uv_write_t *req, int status)
+{
+    forward_link *l = req->data;
+    l->writing = false;
+    l->wbuf.len = 0;
+    if (status < 0) {
+        if (!l->closing) {
+            log_warn("forward: write to leader %s: %s", l->target, uv_strerror(status));
+            fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        }
+        return;
+    }
+    fwFlush(l);
+}
+
+static void fwFlush(forward_link *l)
+{
+    if (!l->connected || l->writing || l->closing || l->out.len == 0) {
+        return;
+    }
+    resp_buf t = l->wbuf;
+    l->wbuf = l->out;
+    l->out = t;
+    uv_buf_t b = uv_buf_init(l->wbuf.data, (unsigned)l->wbuf.len);
+    l->wreq.data = l;
+    int rv = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, fwOnWrite);
+    if (rv != 0) {
+        log_warn("forward: write to leader %s: %s", l->target, uv_strerror(rv));
+        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        return;
+    }
+    l->writing = true;
+}
+
+static void fwAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    forward_link *l = h->data;
+    if (l->in_alloc - l->in_len < FORWARD_READ_CHUNK && l->in_alloc < FORWARD_IN_MAX) {
+        size_t grown = l->in_alloc == 0 ? 2 * FORWARD_READ_CHUNK : l->in_alloc * 2;
+        l->in = fwXrealloc(l->in, grown);
+        l->in_alloc = grown;
+    }
+    *buf = uv_buf_init(l->in + l->in_len, (unsigned)(l->in_alloc - l->in_len));
+}
+
+static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    forward_link *l = s->data;
+    if (nread < 0) {
+        if (!l->closing) {
+            log_info("forward: link to %s closed: %s", l->target, uv_strerror((int)nread));
+            fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        }
+        return;
+    }
+    l->in_len += (size_t)nread;
+    resp_limits limits = {
+        .args_max = 0, /* unused by the reply scanner */
+        .bulk_max = FORWARD_REPLY_BULK_MAX,
+        .inline_max = FORWARD_REPLY_BULK_MAX,
+    };
+    size_t pos = 0;
+    while (!l->closing && pos < l->in_len) {
+        size_t used = 0;
+        const char *err = NULL;
+        int rv = resp_reply_scan(&limits, FORWARD_REPLY_ELEMS_MAX, l->in + pos, l->in_len - pos,
+                                 &used, &err);
+        if (rv == RESP_PARSE_INCOMPLETE) {
+            break;
+        }
+        if (rv != RESP_PARSE_OK || l->p_n == 0) {
+            log_error("forward: bad reply from leader %s: %s", l->target,
+                      rv != RESP_PARSE_OK ? err : "unrequested reply");
+            fwLinkClose(l, BATCH_ERR_UNKNOWN);
+            return;
+        }
+        fwDone(l->fw, fwPop(l), l->in + pos, used, BATCH_OK);
+        pos += used;
+    }
+    if (pos > 0 && !l->closing) {
+        memmove(l->in, l->in + pos, l->in_len - pos);
+        l->in_len -= pos;
+    }
+    if (!l->closing && l->in_len == l->in_alloc) {
+        log_error("forward: reply from leader %s over %u bytes", l->target, FORWARD_IN_MAX);
+        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+    }
+}
+
+static void fwOnConnect(uv_connect_t *req, int status)
+{
+    forward_link *l = req->data;
+    if (l->closing) {
+        return;
+    }
+    if (status < 0) {
+        log_warn("forward: cannot reach leader %s: %s", l->target, uv_strerror(status));
+        fwLinkClose(l, BATCH_ERR_TRYAGAIN); /* nothing was sent */
+        return;
+    }
+    l->connected = true;
+    uv_tcp_nodelay(&l->tcp, 1);
+    uv_read_start((uv_stream_t *)&l->tcp, fwAlloc, fwOnRead);
+    fwFlush(l);
+}
+
+static void fwEncode(resp_buf *b, const resp_arg *argv, size_t argc)
+{
+    resp_write_array(b, argc);
+    for (size_t i = 0; i < argc; i++) {
+        resp_write_bulk(b, argv[i].ptr, argv[i].len);
+    }
+}
+
+static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
+{
+    struct sockaddr_in addr;
+    char host[32];
+    unsigned port;
+    if (sscanf(target, "%31[0-9.]:%u", host, &port) != 2 || uv_ip4_addr(host, (int)port, &addr)) {
+        return NULL;
+    }
+    forward_link *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        log_error("forward: out of memory");
+        abort();
+    }
+    l->fw = f;
+    l->proto = proto;
+    snprintf(l->target, sizeof(l->target), "%s", target);
+    resp_buf_init(&l->out, FORWARD_OUT_MAX);
+    resp_buf_init(&l->wbuf, FORWARD_OUT_MAX);
+    uv_tcp_init(f->loop, &l->tcp);
+    l->tcp.data = l;
+    l->connect_req.data = l;
+    /* Name the link first, so the leader never forwards what it gets here. */
+    const resp_arg setname[] = {{"CLIENT", 6}, {"SETNAME", 7}, {FORWARD_CLIENT_NAME,
+                                                                strlen(FORWARD_CLIENT_NAME)}};
+    fwEncode(&l->out, setname, 3);
+    fwPush(l, NULL, 0);
+    if (proto == 3) {
+        const resp_arg hello[] = {{"HELLO", 5}, {"3", 1}};
+        fwEncode(&l->out, hello, 2);
+        fwPush(l, NULL, 0);
+    }
+    int rv = uv_tcp_connect(&l->connect_req, &l->tcp, (const struct sockaddr *)&addr, fwOnConnect);
+    if (rv != 0) {
+        log_warn("forward: connect to %s: %s", target, uv_strerror(rv));
+        l->p_n = 0; /* only set-up commands so far */
+        l->closing = true;
+        uv_close((uv_handle_t *)&l->tcp, fwLinkClosed);
+        return NULL;
+    }
+    f->links[proto == 3] = l;
+    log_info("forward: linking to leader at %s (RESP%d)", target, proto);
+    return l;
+}
+
+/* The link to the current leader for proto, opened on demand; NULL when no
+ * leader is known (or it cannot be reached right now). */
+static forward_link *fwLink(forwarder *f, int proto)
+{
+    char target[48];
+    if (!node_leader_client(f->node, target, sizeof(target))) {
+        return NULL;
+    }
+    forward_link *l = f->links[proto == 3];
+    if (l != NULL && strcmp(l->target, target) == 0) {
+        return l;
+    }
+    if (l != NULL) {
+        log_info("forward: leader moved from %s to %s", l->target, target);
+        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+    }
+    return fwLinkOpen(f, proto, target);
+}
+
+static bool fwSend(forwarder *f, int proto, const char *bytes, size_t len, void *owner,
+                   uint64_t tag)
+{
+    forward_link *l = fwLink(f, proto);
+    if (l == NULL) {
+        return false;
+    }
+    if (resp_write_raw(&l->out, bytes, len) != 0) {
+        fwDone(f, (forward_req){owner, tag}, NULL, 0, BATCH_ERR_TRYAGAIN);
+        return true;
+    }
+    fwPush(l, owner, tag);
+    fwFlush(l);
+    f->forwarded++;
+    return true;
+}
+
+void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc, void *owner,
+                      uint64_t tag)
+{
+    f->n_pending++;
+    if (f->stopping) {
+        fwDone(f, (forward_req){owner, tag}, NULL, 0, BATCH_ERR_SHUTDOWN);
+        return;
+    }
+    resp_buf b;
+    resp_buf_init(&b, FORWARD_OUT_MAX);
+    fwEncode(&b, argv, argc);
+    if (f->wait_head == NULL && fwSend(f, proto, b.data, b.len, owner, tag)) {
+        resp_buf_free(&b);
+        return;
+    }
+    /* No leader yet: wait, in order, behind earlier waiters. */
+    forward_wait *w = malloc(sizeof(*w) + b.len);
+    if (w == NULL) {
+        log_error("forward: out of memory");
+        abort();
+    }
+    w->next = NULL;
+    w->owner = owner;
+    w->tag = tag;
+    w->proto = proto;
+    w->created_ms = uv_now(f->loop);
+    w->len = b.len;
+    memcpy(w->bytes, b.data, b.len);
+    resp_buf_free(&b);
+    if (f->wait_tail != NULL) {
+        f->wait_tail->next = w;
+    } else {
+        f->wait_head = w;
+    }
+    f->wait_tail = w;
+}
+
+static void fwTick(uv_timer_t *t)
+{
+    forwarder *f = t->data;
+    /* A leader change closes links to the old one (their requests' fate
+     * is unknown); waiting requests go out as soon as a leader is known. */
+    for (int p = 0; p < 2; p++) {
+        if (f->links[p] != NULL) {
+            fwLink(f, f->links[p]->proto);
+        }
+    }
+    uint64_t now = uv_now(f->loop);
+    while (f->wait_head != NULL) {
+        forward_wait *w = f->wait_head;
+        bool sent = fwSend(f, w->proto, w->bytes, w->len, w->owner, w->tag);
+        if (!sent && now - w->created_ms < f->cfg->request_timeout_ms) {
+            break;
+        }
+        f->wait_head = w->next;
+        if (f->wait_head == NULL) {
+            f->wait_tail = NULL;
+        }
+        if (!sent) {
+            fwDone(f, (forward_req){w->owner, w->tag}, NULL, 0,
+                   node_cluster_down(f->node) ? BATCH_ERR_CLUSTERDOWN : BATCH_ERR_TRYAGAIN);
+        }
+        free(w);
+    }
+}
+
+int forwarder_init(forwarder *f, uv_loop_t *loop, node *n, const config *cfg,
+                   forward_done_fn done)
+{
+    memset(f, 0, sizeof(*f));
+    f->loop = loop;
+    f->node = n;
+    f->cfg = cfg;
+    f->done = done;
+    int rv = uv_timer_init(loop, &f->timer);
+    if (rv != 0) {
+        return rv;
+    }
+    f->timer.data = f;
+    uv_timer_start(&f->timer, fwTick, FORWARD_TICK_MS, FORWARD_TICK_MS);
+    return 0;
+}
+
+void forwarder_stop(forwarder *f, int err)
+{
+    f->stopping = true;
+    while (f->wait_head != NULL) {
+        forward_wait *w = f->wait_head;
+        f->wait_head = w->next;
+        fwDone(f, (forward_req){w->owner, w->tag}, NULL, 0, err);
+        free(w);
+    }
+    f->wait_tail = NULL;
+    for (int p = 0; p < 2; p++) {
+        if (f->links[p] != NULL) {
+            fwLinkClose(f->links[p], BATCH_ERR_UNKNOWN);
+        }
+    }
+    uv_timer_stop(&f->timer);
+    if (!uv_is_closing((uv_handle_t *)&f->timer)) {
+        uv_close((uv_handle_t *)&f->timer, NULL);
+    }
+}
