@@ -446,12 +446,22 @@ static void clusterNodes(command_env *env, command_call *call)
             port > 10000) {
             snprintf(client, sizeof(client), "%s:%u", host, port - 10000);
         }
-        resp_write_array(call->out, 5);
+        /* On the leader, how far each member's log is known to match: a
+         * member that stops advancing (a full or failing disk) shows here. */
+        raft_index match = 0;
+        bool known = node_is_leader(env->node) &&
+                     raft_match_index(&env->node->raft, srv->id, &match) == 0;
+        resp_write_array(call->out, 6);
         resp_write_int(call->out, (int64_t)srv->id);
         resp_write_cstr(call->out, client);
         resp_write_cstr(call->out, srv->address);
         resp_write_cstr(call->out, membership_role_name(srv->role));
         resp_write_cstr(call->out, srv->id == leader_id ? "leader" : "follower");
+        if (known) {
+            resp_write_int(call->out, (int64_t)match);
+        } else {
+            resp_write_null(call->out, call->proto);
+        }
     }
 }
 

@@ -129,6 +129,29 @@ bool node_is_leader(node *n)
     return n->started && raft_state(&n->raft) == RAFT_LEADER;
 }
 
+#define NODE_LAG_CHECK_MS 5000
+#define NODE_LAG_ENTRIES 10000
+
+/* On the leader: a voter whose log is far behind (a full or failing disk
+ * stalls a follower silently in libraft) is reported, every few seconds. */
+static void nodeCheckLag(node *n)
+{
+    raft_index last = raft_last_index(&n->raft);
+    const struct raft_configuration *c = &n->raft.configuration;
+    for (unsigned i = 0; i < c->n; i++) {
+        raft_index match = 0;
+        if (c->servers[i].id == n->id || c->servers[i].role != RAFT_VOTER ||
+            raft_match_index(&n->raft, c->servers[i].id, &match) != 0) {
+            continue;
+        }
+        if (last > match + NODE_LAG_ENTRIES) {
+            log_warn("raft: member %s is %llu entries behind the leader (down, or its disk "
+                     "is failing)",
+                     c->servers[i].address, (unsigned long long)(last - match));
+        }
+    }
+}
+
 static void nodeWatch(uv_timer_t *t)
 {
     node *n = t->data;
@@ -138,6 +161,11 @@ static void nodeWatch(uv_timer_t *t)
     raft_leader(&n->raft, &leader, &address);
     if (leader != 0) {
         n->leader_seen_ms = uv_now(n->loop);
+    }
+    uint64_t now = uv_now(n->loop);
+    if (state == RAFT_LEADER && now - n->lag_checked_ms >= NODE_LAG_CHECK_MS) {
+        n->lag_checked_ms = now;
+        nodeCheckLag(n);
     }
     if (state != n->last_state || leader != n->last_leader) {
         log_info("raft: %s in term %llu, leader %s", raft_state_name(state),

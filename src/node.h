@@ -35,6 +35,7 @@ struct node {
     int last_state;
     raft_id last_leader;
     uint64_t leader_seen_ms; /* loop time a leader was last known */
+    uint64_t lag_checked_ms; /* leader: last look at the followers' logs */
 };
 
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the
