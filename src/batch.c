@@ -227,7 +227,9 @@ static void batchApplied(struct raft_apply *req, int status, void *result)
     batch *x = req->data;
     batcher *b = x->owner;
     batchUnlinkInflight(b, x);
-    if (status == 0 && x->claimed) {
+    /* Claimed means applied, and only committed entries are applied: the
+     * results stand even when leadership was lost right after. */
+    if (x->claimed) {
         for (size_t i = 0; i < x->n; i++) {
             b->done(x->items[i].owner, x->items[i].tag, &x->results[i], BATCH_OK);
         }
