@@ -54,13 +54,12 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
     seq_limits limits = {.keys_max = c->max_keys};
     fsm_init(&n->fsm, &limits, claim, claim_ctx);
 
-    n->transport.version = 1;
-    rv = raft_uv_tcp_init(&n->transport, loop);
+    rv = transport_init(&n->transport, loop);
     if (rv != 0) {
         log_error("raft transport: %s", raft_strerror(rv));
         goto err_after_fsm;
     }
-    rv = raft_uv_init(&n->io, loop, n->raft_dir, &n->transport);
+    rv = raft_uv_init(&n->io, loop, n->raft_dir, &n->transport.outer);
     if (rv != 0) {
         log_error("raft log in %s: %s", n->raft_dir, n->io.errmsg);
         goto err_after_transport;
@@ -118,7 +117,7 @@ err_after_raft:
 err_after_io:
     raft_uv_close(&n->io);
 err_after_transport:
-    raft_uv_tcp_close(&n->transport);
+    transport_close(&n->transport);
 err_after_fsm:
     fsm_close(&n->fsm);
     return rv;
@@ -222,7 +221,7 @@ static void nodeRaftClosed(struct raft *r)
 {
     node *n = r->data;
     raft_uv_close(&n->io);
-    raft_uv_tcp_close(&n->transport);
+    transport_close(&n->transport);
     fsm_close(&n->fsm);
     n->started = false;
     log_info("raft closed");

@@ -15,13 +15,14 @@
 
 #include "config.h"
 #include "fsm.h"
+#include "transport.h"
 
 typedef struct node node;
 typedef void (*node_close_cb)(node *n);
 
 struct node {
     uv_loop_t *loop;
-    struct raft_uv_transport transport;
+    transport transport;
     struct raft_io io;
     struct raft raft;
     fsm fsm;
