@@ -15,6 +15,7 @@
 #define FORWARD_IN_MAX (128u << 20)    /* one reply from the leader */
 #define FORWARD_REPLY_BULK_MAX (1u << 20)
 #define FORWARD_REPLY_ELEMS_MAX (4u << 20)
+#define FORWARD_RETRY_MS 100 /* before connecting again to a leader that refused */
 
 typedef struct forward_req {
     void *owner; /* NULL: the link's own set-up command */
@@ -212,6 +213,70 @@ static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+static forward_wait *fwWaitNew(void *owner, uint64_t tag, int proto, uint64_t created_ms,
+                               const char *bytes, size_t len)
+{
+    forward_wait *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        log_error("forward: out of memory");
+        abort();
+    }
+    w->next = NULL;
+    w->owner = owner;
+    w->tag = tag;
+    w->proto = proto;
+    w->created_ms = created_ms;
+    w->len = len;
+    memcpy(w->bytes, bytes, len);
+    return w;
+}
+
+/* The link never connected, so none of its requests left this node: put
+ * them back, in order, at the front of the waiting queue, to go to whoever
+ * leads next, instead of failing them. */
+static void fwRequeue(forward_link *l)
+{
+    forwarder *f = l->fw;
+    /* Every request here passed the client limits once already. */
+    resp_limits limits = {.args_max = f->cfg->args_max, .bulk_max = f->cfg->bulk_max,
+                          .inline_max = f->cfg->inline_max};
+    resp_arg *argv = fwXrealloc(NULL, sizeof(resp_arg) * limits.args_max);
+    forward_wait *head = NULL, *tail = NULL;
+    size_t pos = 0;
+    uint64_t now = uv_now(f->loop);
+    while (l->p_n > 0) {
+        forward_req r = fwPop(l);
+        resp_request req = {.argv = argv, .argc = 0};
+        size_t used = 0;
+        const char *err = NULL;
+        int rv = resp_parse(&limits, l->out.data + pos, l->out.len - pos, &req, &used, &err);
+        assert(rv == RESP_PARSE_OK); /* we wrote these bytes ourselves */
+        if (rv != RESP_PARSE_OK) {
+            fwDone(f, r, NULL, 0, BATCH_ERR_TRYAGAIN);
+            continue;
+        }
+        if (r.owner != NULL) {
+            forward_wait *w = fwWaitNew(r.owner, r.tag, l->proto, now, l->out.data + pos, used);
+            if (tail != NULL) {
+                tail->next = w;
+            } else {
+                head = w;
+            }
+            tail = w;
+        }
+        pos += used;
+    }
+    free(argv);
+    if (head != NULL) {
+        tail->next = f->wait_head;
+        f->wait_head = head;
+        if (f->wait_tail == NULL) {
+            f->wait_tail = tail;
+        }
+    }
+    l->out.len = 0;
+}
+
 static void fwOnConnect(uv_connect_t *req, int status)
 {
     forward_link *l = req->data;
@@ -219,8 +284,14 @@ static void fwOnConnect(uv_connect_t *req, int status)
         return;
     }
     if (status < 0) {
-        log_warn("forward: cannot reach leader %s: %s", l->target, uv_strerror(status));
-        fwLinkClose(l, BATCH_ERR_TRYAGAIN); /* nothing was sent */
+        forwarder *f = l->fw;
+        if (strcmp(f->unreachable, l->target) != 0) {
+            log_warn("forward: cannot reach leader %s: %s", l->target, uv_strerror(status));
+        }
+        snprintf(f->unreachable, sizeof(f->unreachable), "%s", l->target);
+        f->unreachable_until_ms = uv_now(f->loop) + FORWARD_RETRY_MS;
+        fwRequeue(l);
+        fwLinkClose(l, BATCH_ERR_TRYAGAIN); /* nothing left to fail */
         return;
     }
     l->connected = true;
@@ -293,8 +364,14 @@ static forward_link *fwLink(forwarder *f, int proto)
     if (l != NULL && strcmp(l->target, target) == 0) {
         return l;
     }
+    if (strcmp(target, f->unreachable) == 0 && uv_now(f->loop) < f->unreachable_until_ms) {
+        return NULL; /* it refused us a moment ago: let the requests wait */
+    }
     if (l != NULL) {
         log_info("forward: leader moved from %s to %s", l->target, target);
+        if (!l->connected) {
+            fwRequeue(l); /* nothing was sent: they go to the new leader */
+        }
         fwLinkClose(l, BATCH_ERR_UNKNOWN);
     }
     return fwLinkOpen(f, proto, target);
@@ -333,18 +410,7 @@ void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc
         return;
     }
     /* No leader yet: wait, in order, behind earlier waiters. */
-    forward_wait *w = malloc(sizeof(*w) + b.len);
-    if (w == NULL) {
-        log_error("forward: out of memory");
-        abort();
-    }
-    w->next = NULL;
-    w->owner = owner;
-    w->tag = tag;
-    w->proto = proto;
-    w->created_ms = uv_now(f->loop);
-    w->len = b.len;
-    memcpy(w->bytes, b.data, b.len);
+    forward_wait *w = fwWaitNew(owner, tag, proto, uv_now(f->loop), b.data, b.len);
     resp_buf_free(&b);
     if (f->wait_tail != NULL) {
         f->wait_tail->next = w;

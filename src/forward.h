@@ -42,6 +42,8 @@ typedef struct forwarder {
     size_t n_pending;                     /* submitted, not yet done */
     uv_timer_t timer;
     bool stopping;
+    char unreachable[48];      /* a leader address that refused us lately */
+    uint64_t unreachable_until_ms; /* ... and until when not to try it again */
     uint64_t forwarded; /* statistics */
 } forwarder;
 
