@@ -25,7 +25,7 @@ static const char usage[] =
     "  --key-retention S        seconds an idempotency KEY is remembered (86400)\n"
     "  --max-keys N             idempotency keys held at once (1000000)\n"
     "  --snapshot-threshold N   log entries between snapshots (65536)\n"
-    "  --snapshot-trailing N    entries kept behind a snapshot (8192)\n"
+    "  --snapshot-trailing N    entries kept behind a snapshot (32768)\n"
     "  --batch-max N            commands in one log entry (4096)\n"
     "  --max-inflight N         log entries in flight (256)\n"
     "  --request-timeout-ms N   longest wait for a leader before TRYAGAIN (5000)\n"
@@ -161,7 +161,10 @@ static void configDefaults(config *c)
     c->key_retention_ms = 86400 * 1000LL;
     c->max_keys = SEQ_KEYS_MAX_DEFAULT;
     c->snapshot_threshold = 65536;
-    c->snapshot_trailing = 8192;
+    /* Long enough that a follower back from a restart usually catches up
+     * from the log: libraft 0.22.1 can crash when an InstallSnapshot meets a
+     * follower's own snapshot in progress (docs/libraft.md). */
+    c->snapshot_trailing = 32768;
     c->batch_max = CODEC_BATCH_MAX;
     c->max_inflight = 256;
     c->request_timeout_ms = 5000;

@@ -95,7 +95,8 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
     }
     rv = raft_start(&n->raft);
     if (rv != 0) {
-        log_error("raft start: %s", raft_errmsg(&n->raft));
+        log_error("raft start: %s (%s; %s)", raft_strerror(rv), raft_errmsg(&n->raft),
+                  n->io.errmsg);
         goto err_after_raft;
     }
     n->started = true;

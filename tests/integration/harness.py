@@ -9,6 +9,10 @@ What it gives the tests:
     error replies exactly as sent (redis-py strips the "ERR " word).
   - SeqdTestCase: a unittest.TestCase whose servers are cleaned up with
     addCleanup and whose server logs run.py prints when the test fails.
+  - Cluster: N seqd processes started with the same --cluster list (their
+    own ports P and Raft ports P + 10000), leader discovery through ROLE,
+    kill -9 / SIGSTOP / restart of single members, a node started outside
+    the founding list for CLUSTER ADD.
 
 Stdlib plus the Debian python3-redis module only. No test here trusts timing
 for correctness: waits are polls with deadlines.
@@ -32,7 +36,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BINARY = os.path.abspath(os.environ.get("SEQD_BINARY", os.path.join(REPO, "build", "seqd")))
 
-PORT_LO, PORT_HI = 20000, 29999  # P and P + 10000 both stay inside 20000-40000
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# P and P + 10000 (the Raft bus) both stay below the kernel's ephemeral range:
+# a client connection's local port taken from that range could otherwise sit
+# on the Raft port of a node that is down and make its restart fail
+# ("cannot start Raft ... is raft port N free?").
+PORT_HI = min(29999, _ephemeral_low() - 10001)
+PORT_LO = max(1024, PORT_HI - 9999)
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 15.0
 
@@ -96,7 +115,7 @@ def free_port():
         if _port_free(p) and _port_free(p + 10000):
             _used_ports.add(p)
             return p
-    raise RuntimeError("no free port pair in %d-%d" % (PORT_LO, PORT_HI))
+    raise RuntimeError("no free port pair in %d-%d (+10000)" % (PORT_LO, PORT_HI))
 
 
 class ServerDied(AssertionError):
@@ -111,22 +130,38 @@ class Server:
 
     _counter = 0
 
-    def __init__(self, args=(), data_dir=None, port=None, name="seqd"):
+    def __init__(self, args=(), data_dir=None, port=None, name="seqd", bind="127.0.0.1", prefix=(),
+                 fixed_port=False):
+        """bind: the --bind address (and where clients connect); prefix: a
+        wrapper command put before the binary (e.g. ip netns exec NS), which
+        must exec it so the pid stays the server's; fixed_port: never move
+        to another port when the port is busy (cluster members: the others
+        know it)."""
         Server._counter += 1
         self.id = Server._counter
         self.args = list(args)
         base = session_dir()
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="data-%d-" % self.id, dir=base)
+        self.name = name
         self.log_path = os.path.join(base, "%s-%d.log" % (name, self.id))
         self.port = port or free_port()
+        self.bind = bind
+        self.prefix = list(prefix)
+        self.fixed_port = fixed_port
+        self.paused = False
         self.proc = None
         self.starts = 0
         self.exit_codes = []
 
+    @property
+    def address(self):
+        """The client address, as --cluster and ROLE write it."""
+        return "%s:%d" % (self.bind, self.port)
+
     # ---- lifecycle -------------------------------------------------------
 
     def command_line(self, extra=()):
-        return [BINARY, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.data_dir] + \
+        return self.prefix + [BINARY, "--port", str(self.port), "--bind", self.bind, "--dir", self.data_dir] + \
             self.args + list(extra)
 
     def spawn(self, extra=()):
@@ -139,6 +174,7 @@ class Server:
         log.write(("=== start #%d: %s\n" % (self.starts, " ".join(cmd))).encode())
         log.flush()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.paused = False
         log.close()
         with _live_lock:
             if self not in _live:
@@ -156,7 +192,7 @@ class Server:
             except ServerDied:
                 tail = self.log_since_start()
                 port_problem = "cannot listen" in tail or "raft port" in tail
-                if attempt < port_retries and port_problem:
+                if attempt < port_retries and port_problem and not self.fixed_port:
                     time.sleep(0.2)
                     if not (_port_free(self.port) and _port_free(self.port + 10000)):
                         self.port = free_port()
@@ -173,7 +209,7 @@ class Server:
                 self.exit_codes.append(rc)
                 raise ServerDied("seqd exited with %d before it was ready:\n%s" % (rc, self.log_tail()))
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as s:
+                with socket.create_connection((self.bind, self.port), timeout=1.0) as s:
                     s.sendall(b"PING\r\n")
                     data = b""
                     while not data.endswith(b"\r\n"):
@@ -204,6 +240,17 @@ class Server:
         if self.alive():
             os.kill(self.proc.pid, sig)
 
+    def pause(self):
+        """SIGSTOP: the process keeps its sockets but runs nothing."""
+        self.assert_alive()
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        if self.paused and self.alive():
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.paused = False
+
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT_S):
         """Sends sig and waits; returns the exit code. Kills with SIGKILL
         after timeout (and returns None then)."""
@@ -212,6 +259,7 @@ class Server:
         if self.proc.poll() is not None:
             return self.proc.returncode
         os.kill(self.proc.pid, sig)
+        self.resume()  # a stopped process would not see sig
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -226,6 +274,7 @@ class Server:
                 os.kill(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self.paused = False
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -246,21 +295,22 @@ class Server:
         with _live_lock:
             if self in _live:
                 _live.remove(self)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if not os.environ.get("SEQD_KEEP_TMP"):  # kept for a post-mortem (see README)
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     # ---- clients -----------------------------------------------------------
 
     def client(self, **kw):
         kw.setdefault("socket_timeout", 10)
         kw.setdefault("socket_connect_timeout", 5)
-        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
+        return redis.Redis(host=self.bind, port=self.port, **kw)
 
     def raw(self, timeout=10):
-        return Raw(self.port, timeout)
+        return Raw(self.port, timeout, host=self.bind)
 
     def cli(self, *args, stdin=None, timeout=20):
         """Runs redis-cli against the server; returns (rc, stdout, stderr) as text."""
-        cmd = ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)] + [str(a) for a in args]
+        cmd = ["redis-cli", "-h", self.bind, "-p", str(self.port)] + [str(a) for a in args]
         p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
@@ -358,16 +408,18 @@ class Raw:
     str for simple strings, RespError for errors, int, bytes (None for nil
     bulk/array in RESP2), list, RespMap, RespNull, bool, float."""
 
-    def __init__(self, port, timeout=10, rcvbuf=None):
+    def __init__(self, port, timeout=10, rcvbuf=None, host="127.0.0.1", connect_timeout=None):
         """rcvbuf: a small receive buffer (set before connecting), for
         clients that must push back on the server quickly."""
         if rcvbuf is None:
-            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            self.sock = socket.create_connection((host, port), timeout=connect_timeout or timeout)
+            self.sock.settimeout(timeout)
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(connect_timeout or timeout)
+            self.sock.connect((host, port))
             self.sock.settimeout(timeout)
-            self.sock.connect(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.first_byte = None  # type byte of the last top-level reply
@@ -501,6 +553,18 @@ class SeqdTestCase(unittest.TestCase):
             s.start()
         return s
 
+    def start_cluster(self, n=3, args=(), wait_leader=True, **kw):
+        """n founding members on loopback (see Cluster), killed at test end."""
+        c = Cluster(n, args=args, **kw)
+        c.on_new_server = self._servers.append
+        for s in c.nodes:
+            self._servers.append(s)
+        self.addCleanup(c.cleanup)
+        c.start()
+        if wait_leader:
+            c.wait_stable_leader()
+        return c
+
     def server_logs(self):
         parts = []
         for s in getattr(self, "_servers", []):
@@ -563,3 +627,135 @@ def info_fields(text):
             k, v = line.split(":", 1)
             out[k] = v
     return out
+
+
+# ---- clusters ------------------------------------------------------------------
+
+def role_of(server, timeout=2.0):
+    """ROLE of one node as (role, leader client address or None, term, leader id),
+    or None when it does not answer within timeout."""
+    try:
+        with Raw(server.port, timeout=timeout, host=server.bind, connect_timeout=timeout) as r:
+            reply = r.cmd("ROLE")
+    except (OSError, EOFError, ValueError):
+        return None
+    if not isinstance(reply, list) or len(reply) < 4:
+        return None
+    role, leader, term, lid = reply[:4]
+    return (role.decode() if isinstance(role, bytes) else role,
+            leader.decode() if isinstance(leader, bytes) else leader, term, lid)
+
+
+def cluster_nodes(server, timeout=2.0):
+    """CLUSTER NODES of one node as a list of dicts, or None (no answer)."""
+    try:
+        with Raw(server.port, timeout=timeout, host=server.bind, connect_timeout=timeout) as r:
+            reply = r.cmd("CLUSTER", "NODES")
+    except (OSError, EOFError, ValueError):
+        return None
+    if not isinstance(reply, list):
+        return None
+    out = []
+    for e in reply:
+        d = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
+        out.append({"id": e[0], "client": d(e[1]), "raft": d(e[2]), "role": d(e[3]), "state": d(e[4])})
+    return out
+
+
+class Cluster:
+    """n seqd processes started with the same --cluster list of their client
+    addresses (127.0.0.1:P, Raft bus on P + 10000). Members keep their port
+    and --dir across restarts. bind/prefixes let a test put each node in
+    its own network namespace."""
+
+    def __init__(self, n=3, args=(), binds=None, prefixes=None, ports=None, name="node"):
+        self.args = list(args)
+        binds = binds or ["127.0.0.1"] * n
+        prefixes = prefixes or [()] * n
+        ports = ports or [free_port() for _ in range(n)]
+        self.founding = ",".join("%s:%d" % (b, p) for b, p in zip(binds, ports))
+        self.nodes = []      # every server ever part of this cluster (index = node number)
+        self.on_new_server = None
+        for i in range(n):
+            self.nodes.append(Server(args=["--cluster", self.founding] + self.args, port=ports[i],
+                                     name="%s%d" % (name, i + 1), bind=binds[i], prefix=prefixes[i],
+                                     fixed_port=True))
+        self.members = list(self.nodes)  # what the test expects the configuration to hold
+
+    # ---- lifecycle -----------------------------------------------------------
+
+    def start(self, nodes=None, timeout=READY_TIMEOUT_S):
+        """Spawns the given (default: all) nodes at once, then waits for PONG."""
+        nodes = self.nodes if nodes is None else nodes
+        for s in nodes:
+            s.spawn()
+        for s in nodes:
+            s.wait_ready(timeout)
+
+    def new_node(self, args=(), bind="127.0.0.1", prefix=()):
+        """A node outside the founding list (started, waiting for CLUSTER ADD)."""
+        s = Server(args=["--cluster", self.founding] + self.args + list(args), name="node%d" % (len(self.nodes) + 1),
+                   bind=bind, prefix=prefix, fixed_port=True)
+        self.nodes.append(s)
+        if self.on_new_server is not None:
+            self.on_new_server(s)
+        s.start()
+        return s
+
+    def kill_all(self):
+        """kill -9 of every node, as close together as possible."""
+        for s in self.nodes:
+            if s.alive():
+                try:
+                    os.kill(s.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for s in self.nodes:
+            s.kill9(quiet=True)
+
+    def cleanup(self):
+        """Test end: kill -9 (fast and bounded), then drop the data dirs."""
+        self.kill_all()
+        for s in self.nodes:
+            s.cleanup()
+
+    def alive(self):
+        return [s for s in self.members if s.alive() and not s.paused]
+
+    # ---- roles -----------------------------------------------------------------
+
+    def roles(self, nodes=None):
+        nodes = self.alive() if nodes is None else nodes
+        return {s: role_of(s) for s in nodes}
+
+    def leader(self, nodes=None):
+        """The node that says it is leader and that every other answering
+        node names as leader, or None."""
+        roles = self.roles(nodes)
+        leaders = [s for s, r in roles.items() if r is not None and r[0] == "leader"]
+        if len(leaders) != 1:
+            return None
+        lead = leaders[0]
+        for s, r in roles.items():
+            if r is None or r[1] != lead.address:
+                return None
+        return lead
+
+    def wait_stable_leader(self, timeout=15.0, nodes=None, exclude=()):
+        """Polls ROLE until the live nodes (minus exclude) agree on one leader."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = [s for s in (self.alive() if nodes is None else nodes) if s not in exclude]
+            lead = self.leader(live)
+            if lead is not None:
+                return lead
+            time.sleep(0.02)
+        raise AssertionError("no agreed leader after %.1fs; ROLE: %r" %
+                             (timeout, {s.address: r for s, r in self.roles().items()}))
+
+    def followers(self, leader=None):
+        leader = leader or self.wait_stable_leader()
+        return [s for s in self.alive() if s is not leader]
+
+    def logs(self):
+        return "\n".join("----- %s (%s) -----\n%s" % (s.name, s.address, s.log_tail(20000)) for s in self.nodes)
