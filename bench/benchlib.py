@@ -8,11 +8,20 @@ but the exit code under BENCH_STRICT=1.
 
 Subcommands:
   freeport N                      N distinct free TCP ports on 127.0.0.1, one a line
-  freeport-raft                   a free port P whose P + 10000 (seqd's Raft bus) is free too
+  freeport-raft [N]               N (default 1) distinct free ports P whose P + 10000 (seqd's
+                                  Raft bus) are free too, one a line; below the ephemeral range
+                                  when it leaves room, so no client socket takes one meanwhile
   rbcsv                           stdin: redis-benchmark --csv output -> "rps avg p50 p99" (ms)
   pgpct PREFIX                    pgbench --log files PREFIX.* -> "p50_ms p99_ms mean_ms count"
   waitnext PORT NAME TIMEOUT_S    poll `NEXT NAME` until it answers an integer;
                                   prints "<epoch_ns> <number>"
+  failover PID PORT NAME TIMEOUT_S INTERVAL_MS
+                                  `NEXT NAME` on PORT (the number before), kill -9 PID, then
+                                  `NEXT NAME` on PORT every INTERVAL_MS until an integer;
+                                  prints "<seconds> <before> <number> <polls> <first error>"
+  load PORT NAME CLIENTS MAX_S    CLIENTS connections looping `NEXT NAME` (errors and lost
+                                  connections ignored) until SIGTERM or MAX_S; prints
+                                  "<integers> <errors>"
   disk DIR SECONDS                fdatasync/s of 64-byte writes: "append prealloc"
   report RESULTS_FILE             the tables and the target check; exit 3 if a target
                                   is not met (run.sh only uses that under BENCH_STRICT=1)
@@ -42,27 +51,54 @@ def cmd_freeport(argv):
     return 0
 
 
+def ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            lo, hi = (int(x) for x in fh.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def cmd_freeport_raft(argv):
-    """A free port P with P + 10000 free as well (seqd's Raft bus default)."""
+    """N distinct free ports P with P + 10000 free as well (seqd's Raft bus default).
+
+    Preferably both below the ephemeral range: a node killed and restarted on its
+    port (the restart and failover measurements) must find it still free, and a
+    client socket of the load generator could otherwise be bound to it."""
     import random
+    n = int(argv[0]) if argv else 1
+    lo, _ = ephemeral_range()
+    if lo - 10000 - 11000 >= 1000:
+        span = (11000, lo - 10000)
+    else:
+        span = (20000, 55000)
     rng = random.Random()
-    for _ in range(1000):
-        p = rng.randrange(20000, 55000)
+    chosen = []
+    for _ in range(5000):
+        if len(chosen) == n:
+            break
+        p = rng.randrange(*span)
+        if any(q in (c, c + 10000) for c in chosen for q in (p, p + 10000)):
+            continue
         socks = []
         try:
             for q in (p, p + 10000):
                 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 socks.append(s)
                 s.bind(("127.0.0.1", q))
-            print(p)
-            return 0
+            chosen.append(p)
         except OSError:
             continue
         finally:
             for s in socks:
                 s.close()
-    print("freeport-raft: no free port pair found", file=sys.stderr)
-    return 1
+    if len(chosen) < n:
+        print("freeport-raft: no %d free port pairs found" % n, file=sys.stderr)
+        return 1
+    for p in chosen:
+        print(p)
+    return 0
 
 
 def cmd_rbcsv(argv):
@@ -213,6 +249,128 @@ def cmd_waitnext(argv):
     return 1
 
 
+def cmd_failover(argv):
+    """Kill -9 of a cluster leader and the time until a surviving node hands out
+    a number again. The clock starts just before the kill; each poll is one
+    `NEXT NAME` on one connection (TRYAGAIN and the like count as not yet; a
+    request the node holds while it waits for a leader is answered when one is
+    there, which ends the wait just the same)."""
+    pid, port, name = int(argv[0]), int(argv[1]), argv[2]
+    timeout_s, interval = float(argv[3]), float(argv[4]) / 1000.0
+    sock = None
+
+    def connect():
+        s = socket.create_connection(("127.0.0.1", port), timeout=1.0)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    try:
+        sock = connect()
+        sock.sendall(resp_command("NEXT", name))
+        line, _ = read_line(sock, b"")
+    except (OSError, ConnectionError) as e:
+        print("failover: NEXT %s on port %d before the kill: %s" % (name, port, e), file=sys.stderr)
+        return 1
+    if not line.startswith(b":"):
+        print("failover: NEXT %s on port %d before the kill answered %s" % (
+            name, port, line.decode(errors="replace")), file=sys.stderr)
+        return 1
+    before = line[1:].decode()
+    t0 = time.monotonic()
+    os.kill(pid, 9)
+    deadline = t0 + timeout_s
+    polls = 0
+    first_err = "-"
+    last = "no answer"
+    while time.monotonic() < deadline:
+        sent = time.monotonic()
+        try:
+            if sock is None:
+                sock = connect()
+            sock.sendall(resp_command("NEXT", name))
+            polls += 1
+            buf = b""
+            while True:  # a held request is waited for, up to the deadline
+                try:
+                    line, _ = read_line(sock, buf)
+                    break
+                except socket.timeout:
+                    if time.monotonic() >= deadline:
+                        raise
+        except (OSError, ConnectionError) as e:
+            last = "connection: %s" % e
+            if sock is not None:
+                sock.close()
+                sock = None
+        else:
+            if line.startswith(b":"):
+                secs = time.monotonic() - t0
+                sock.close()
+                print("%.3f %s %s %d %s" % (secs, before, line[1:].decode(), polls,
+                                            first_err.replace(" ", "_")[:60]))
+                return 0
+            last = line.decode(errors="replace")
+            if first_err == "-":
+                first_err = last.lstrip("-")
+        time.sleep(max(0.0, interval - (time.monotonic() - sent)))
+    print("failover: no integer from NEXT %s on port %d within %.0f s after the kill; last: %s" % (
+        name, port, timeout_s, last), file=sys.stderr)
+    return 1
+
+
+def cmd_load(argv):
+    """A light, steady load that survives a leader change: CLIENTS threads, each
+    one connection sending `NEXT NAME` and waiting for the reply, in a loop.
+    Error replies and lost connections are counted, and retried after 10 ms."""
+    import signal
+    import threading
+    port, name, clients, max_s = int(argv[0]), argv[1], int(argv[2]), float(argv[3])
+    stop = threading.Event()
+    counts = [[0, 0] for _ in range(clients)]
+
+    def worker(k):
+        sock = None
+        req = resp_command("NEXT", name)
+        while not stop.is_set():
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=1.0)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.sendall(req)
+                buf = b""
+                while True:
+                    try:
+                        line, _ = read_line(sock, buf)
+                        break
+                    except socket.timeout:
+                        if stop.is_set():
+                            raise
+                if line.startswith(b":"):
+                    counts[k][0] += 1
+                else:  # e.g. TRYAGAIN while there is no leader: retry like a client would
+                    counts[k][1] += 1
+                    stop.wait(0.01)
+            except (OSError, ConnectionError):
+                if stop.is_set():
+                    break
+                counts[k][1] += 1
+                if sock is not None:
+                    sock.close()
+                    sock = None
+                stop.wait(0.01)
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(clients)]
+    for t in threads:
+        t.start()
+    stop.wait(max_s)
+    stop.set()
+    for t in threads:
+        t.join(2.0)
+    print("%d %d" % (sum(c[0] for c in counts), sum(c[1] for c in counts)))
+    return 0
+
+
 # ---------------------------------------------------------------- report
 
 SYSTEMS = [
@@ -228,6 +386,37 @@ CASES = [
     ("c64", "64 clients"),
     ("p16", "16 clients x pipeline 16"),
 ]
+
+# The cluster's rows; each is compared with the single node's row of the same shape.
+CLUSTER_CASES = [
+    ("c16", "16 clients"),
+    ("c64", "64 clients"),
+    ("p16", "16 clients x pipeline 16"),
+    ("p16f", "16 clients x pipeline 16, via a follower (not a target)"),
+]
+CLUSTER_BASE = {"p16f": "p16"}
+CLUSTER_TARGET_CASES = ("c16", "c64", "p16")
+FAILOVER_ROUNDS = 3
+
+
+def cluster_ratio(res, case):
+    base = CLUSTER_BASE.get(case, case)
+    if res.get("cluster.%s.status" % case) != "ok" or res.get("seqd.%s.status" % base) != "ok":
+        return None
+    va, vb = num(res, "cluster.%s.rps" % case), num(res, "seqd.%s.rps" % base)
+    if va is None or vb is None or vb == 0:
+        return None
+    return va / vb
+
+
+def failover_rounds(res):
+    """[{status, secs, before, number, ...}] for cluster.failover.<i>.<field> keys."""
+    rounds = {}
+    for k, v in res.items():
+        parts = k.split(".")
+        if len(parts) == 4 and parts[:2] == ["cluster", "failover"] and parts[2].isdigit():
+            rounds.setdefault(int(parts[2]), {})[parts[3]] = v
+    return [rounds[i] for i in sorted(rounds)]
 
 
 def load(path):
@@ -360,6 +549,44 @@ def cmd_report(argv):
         print("seqd restart: %s" % res.get("seqd.restart.status", res.get("seqd.status", "—")))
     print()
 
+    # three-node cluster
+    cl_status = res.get("cluster.status", "—")
+    if cl_status == "ok":
+        print("Three-node seqd cluster on loopback (%s; the nodes and the load generator share the "
+              "same cores), `NEXT bench` against the leader, requests/s and ratio to the single "
+              "node above:" % res.get("cluster.nodes", "?"))
+        print()
+        rows = []
+        for ck, cname in CLUSTER_CASES:
+            p50, p99 = num(res, "cluster.%s.p50" % ck), num(res, "cluster.%s.p99" % ck)
+            lat = "—" if res.get("cluster.%s.status" % ck) != "ok" or p99 is None else \
+                "%.3f / %.3f" % (p50 if p50 is not None else float("nan"), p99)
+            cell = cell_rate(res, "cluster", ck) if "cluster.%s.status" % ck in res else "—"
+            rows.append([cname, cell_rate(res, "seqd", CLUSTER_BASE.get(ck, ck)),
+                         cell, fmt_ratio(cluster_ratio(res, ck)), lat])
+        print(table(["case", "seqd (single node)", "cluster", "cluster/seqd", "cluster p50 / p99 ms"], rows))
+        print()
+    else:
+        print("Three-node seqd cluster: %s" % cl_status)
+        print()
+    rounds = failover_rounds(res)
+    if rounds:
+        print("Cluster failover, kill -9 of the leader, time until a surviving node answers `NEXT bench` "
+              "with a number (polled every %s ms; %s):" % (res.get("cluster.failover.interval_ms", "?"),
+                                                          res.get("cluster.failover.load", "no load")))
+        print()
+        for i, r in enumerate(rounds, 1):
+            if r.get("status") == "ok":
+                chk = "" if r.get("check", "ok") == "ok" else " (!)"
+                print("- round %d: %s s — leader %s killed, %s answered %s (it gave %s just before the kill)%s%s; "
+                      "load meanwhile: %s" % (
+                          i, r.get("secs", "?"), r.get("killed", "?"), r.get("polled", "?"), r.get("number", "?"),
+                          r.get("before", "?"), chk, "; new leader %s" % r["leader"] if r.get("leader") else "",
+                          r.get("load", "?")))
+            else:
+                print("- round %d: %s" % (i, r.get("status", "?")))
+        print()
+
     # checks
     notes = [v for k, v in sorted(res.items()) if k.endswith(".check") and v != "ok"]
     notes += [v for k, v in sorted(res.items()) if k.endswith(".note")]
@@ -418,7 +645,45 @@ def cmd_report(argv):
                                                 "" if full else " (fewer than 10M: RESTART_ALLOCS was lowered)"))
     else:
         target("restart with 10M allocations behind it <= 2 s", None, res.get("seqd.restart.status", "—"))
-    print("- [NOT MEASURED] three-node cluster (>= 60 % of single-node throughput, failover <= 2 s): not part of make bench")
+
+    name = "three-node cluster >= 0.6x single-node seqd at 16 and 64 clients and pipelined (16 x 16)"
+    if cl_status != "ok":
+        target(name, None, "cluster %s" % cl_status)
+    else:
+        parts, oks = [], []
+        for ck, cname in CLUSTER_CASES:
+            if ck not in CLUSTER_TARGET_CASES:
+                continue
+            r = cluster_ratio(res, ck)
+            bad = res.get("cluster.%s.check" % ck, "ok") != "ok"
+            parts.append("%s %s%s" % (cname, fmt_ratio(r), " (!)" if bad else ""))
+            oks.append(None if r is None else (r >= 0.6 and not bad))
+        ok = False if False in oks else (None if None in oks else True)
+        target(name, ok, "; ".join(parts))
+
+    name = "cluster failover after kill -9 of the leader <= 2 s (every round)"
+    done = [r for r in rounds if r.get("status") == "ok" and num(r, "secs") is not None]
+    failed = [r for r in rounds if r.get("status") != "ok"]
+    if not rounds:
+        target(name, None, "cluster %s" % (cl_status if cl_status != "ok" else "failover not run"))
+    else:
+        secs = [num(r, "secs") for r in done]
+        bad = [r for r in done if r.get("check", "ok") != "ok"]
+        detail = ", ".join("%.3f s" % v for v in secs) or "no round completed"
+        if secs:
+            detail += "; max %.3f s" % max(secs)
+        if failed:
+            detail += "; %d round(s) failed" % len(failed)
+        if bad:
+            detail += "; %d round(s) failed the number check" % len(bad)
+        if failed or bad or any(v > 2.0 for v in secs):
+            ok = False
+        elif len(done) < FAILOVER_ROUNDS:
+            ok = None
+            detail += " (%d of %d rounds)" % (len(done), FAILOVER_ROUNDS)
+        else:
+            ok = True
+        target(name, ok, detail)
     return 3 if False in results else 0
 
 
@@ -427,7 +692,8 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     cmds = {"freeport": cmd_freeport, "freeport-raft": cmd_freeport_raft, "rbcsv": cmd_rbcsv, "pgpct": cmd_pgpct,
-            "waitnext": cmd_waitnext, "report": cmd_report, "disk": cmd_disk}
+            "waitnext": cmd_waitnext, "failover": cmd_failover, "load": cmd_load, "report": cmd_report,
+            "disk": cmd_disk}
     fn = cmds.get(sys.argv[1])
     if fn is None:
         print(__doc__, file=sys.stderr)

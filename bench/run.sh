@@ -2,7 +2,9 @@
 # bench/run.sh — measures seqd against the systems in design.md's "What we measure
 # ourselves against": Redis INCR (appendfsync always / everysec) and PostgreSQL 15
 # (gapless counter row, nextval), one hot key or row, 1/16/64 clients and 16 clients
-# x pipeline 16; plus seqd's NEXT ... COUNT 1000 and its restart time after kill -9.
+# x pipeline 16; plus seqd's NEXT ... COUNT 1000 and its restart time after kill -9;
+# then a three-node seqd cluster on loopback: throughput at 16 and 64 clients and 16 x 16
+# pipelined as a ratio to the single node, and failover time after kill -9 of the leader.
 #
 # Self-contained: every server is started here on a free port of 127.0.0.1, with its
 # data in a temp dir under ${TMPDIR:-/tmp}, one system at a time (so each runs on a
@@ -14,7 +16,8 @@
 #   BENCH_SECONDS=n    seconds per case (default 8)
 #   BENCH_QUICK=1      ~1 s per case and RESTART_ALLOCS 200000: a smoke test
 #   RESTART_ALLOCS=n   allocations behind the restart measurement (default 10000000)
-#   SKIP_SEQD=1 SKIP_REDIS=1 SKIP_PG=1   leave a system out
+#   SKIP_SEQD=1 SKIP_REDIS=1 SKIP_PG=1   leave a system out (SKIP_SEQD=1: the cluster too)
+#   SKIP_CLUSTER=1     leave the three-node cluster out
 #   BENCH_REPORT=file  also write the report there
 #   BENCH_KEEP=1       keep the temp dir (logs, data) for a look afterwards
 #   START_TIMEOUT=s    longest wait for a server to answer PING after start (default 30)
@@ -40,9 +43,16 @@ case "$RESTART_ALLOCS" in ''|*[!0-9]*|0) echo "bench: RESTART_ALLOCS must be a w
 SKIP_SEQD=${SKIP_SEQD:-0}
 SKIP_REDIS=${SKIP_REDIS:-0}
 SKIP_PG=${SKIP_PG:-0}
+SKIP_CLUSTER=${SKIP_CLUSTER:-0}
 
 # The cases of design.md's table: name clients pipeline.
 CASES=("c1 1 1" "c16 16 1" "c64 64 1" "p16 16 16")
+# The cluster's: against the leader, and (p16f, extra information) against a follower.
+CLUSTER_CASES=("c16 16 1" "c64 64 1" "p16 16 16" "p16f 16 16")
+FAILOVER_ROUNDS=3
+FAILOVER_POLL_MS=10
+FAILOVER_TIMEOUT=30   # seconds after the kill without a number: the round failed
+FAILOVER_LOAD=4       # connections of the light load kept running through a failover
 
 for tool in redis-server redis-cli redis-benchmark timeout; do
   command -v "$tool" >/dev/null || { echo "bench: $tool not found (scripts/install-deps.sh --bench)" >&2; exit 2; }
@@ -65,6 +75,11 @@ SEQD_PID=""
 SEQD_FAILED=0
 REDIS_PID=""
 PG_DATA=""
+CL_PIDS=("" "" "")   # cluster node i: pid, port, data dir
+CL_PORTS=()
+CL_DIRS=()
+CL_MEMBERS=""
+LOAD_PID=""
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 put() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; }
@@ -103,6 +118,8 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   stop_pid "$SEQD_PID"
+  stop_pid "$LOAD_PID"
+  stop_cluster
   stop_pid "$REDIS_PID"
   stop_pg
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -215,6 +232,74 @@ seqd_answers() {  # port: the running seqd still answers PING (a hung one skips 
     [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" = PONG ]
 }
 
+# ---- the three-node cluster
+start_node() {  # i: starts cluster node i on its port and dir
+  local i=$1
+  # shellcheck disable=SC2086  # SEQD_ARGS: extra flags, word-split on purpose
+  "$SEQD" --port "${CL_PORTS[$i]}" --bind 127.0.0.1 --dir "${CL_DIRS[$i]}" --cluster "$CL_MEMBERS" \
+    ${SEQD_ARGS:-} >>"$WORK/cluster-$i.log" 2>&1 &
+  CL_PIDS[i]=$!
+}
+
+node_alive() { [ -n "${CL_PIDS[$1]}" ] && kill -0 "${CL_PIDS[$1]}" 2>/dev/null; }
+
+stop_cluster() {  # TERM to every node at once, up to 10 s for all, then KILL
+  local i _ up
+  for i in 0 1 2; do
+    if [ -n "${CL_PIDS[$i]}" ]; then kill -TERM "${CL_PIDS[$i]}" 2>/dev/null || true; fi
+  done
+  for _ in $(seq 100); do
+    up=0
+    for i in 0 1 2; do node_alive "$i" && up=1; done
+    [ "$up" = 1 ] || break
+    sleep 0.1
+  done
+  for i in 0 1 2; do
+    if [ -n "${CL_PIDS[$i]}" ]; then
+      kill -KILL "${CL_PIDS[$i]}" 2>/dev/null || true
+      wait "${CL_PIDS[$i]}" 2>/dev/null || true
+    fi
+    CL_PIDS[i]=""
+  done
+}
+
+role_of() {  # port -> "leader|follower LEADER_ADDR" (the first two lines of ROLE)
+  timeout 2 redis-cli -h 127.0.0.1 -p "$1" ROLE 2>/dev/null | head -2 | tr '\n' ' ' || true
+}
+
+# Prints the index of the live node whose ROLE says leader; waits at most START_TIMEOUT s.
+cluster_leader() {
+  local i r end=$(( SECONDS + ${START_TIMEOUT:-30} ))
+  while [ "$SECONDS" -lt "$end" ]; do
+    for i in 0 1 2; do
+      node_alive "$i" || continue
+      r=$(role_of "${CL_PORTS[$i]}")
+      if [ "${r%% *}" = leader ]; then echo "$i"; return 0; fi
+    done
+    sleep 0.05
+  done
+  return 1
+}
+
+# Waits (at most START_TIMEOUT s) until node $1 is a follower that knows the leader.
+wait_follower() {
+  local r end=$(( SECONDS + ${START_TIMEOUT:-30} ))
+  while [ "$SECONDS" -lt "$end" ]; do
+    node_alive "$1" || return 1
+    r=$(role_of "${CL_PORTS[$1]}")
+    case "$r" in "follower 127.0.0.1:"*) return 0 ;; esac
+    sleep 0.05
+  done
+  return 1
+}
+
+cluster_answers() {  # all three nodes alive and answering PING
+  local i
+  for i in 0 1 2; do
+    node_alive "$i" && [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "${CL_PORTS[$i]}" PING 2>/dev/null)" = PONG ] || return 1
+  done
+}
+
 start_seqd() {  # port dir
   # shellcheck disable=SC2086  # SEQD_ARGS: extra flags, word-split on purpose
   "$SEQD" --port "$1" --bind 127.0.0.1 --dir "$2" ${SEQD_ARGS:-} >>"$WORK/seqd.log" 2>&1 &
@@ -318,6 +403,115 @@ if [ "$SKIP_SEQD" != 1 ]; then
   fi
   stop_pid "$SEQD_PID"; SEQD_PID=""
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$SDIR"
+fi
+
+# ---------------------------------------------------------------- seqd cluster
+if [ "$SKIP_CLUSTER" = 1 ] || [ "$SKIP_SEQD" = 1 ]; then
+  put cluster.status "skipped ($( [ "$SKIP_CLUSTER" = 1 ] && echo SKIP_CLUSTER=1 || echo SKIP_SEQD=1))"
+elif [ "$SEQD_FAILED" = 1 ]; then
+  put cluster.status "not run (the single node did not start)"
+else
+  mapfile -t CL_PORTS < <("${LIB[@]}" freeport-raft 3)
+  CL_MEMBERS="127.0.0.1:${CL_PORTS[0]},127.0.0.1:${CL_PORTS[1]},127.0.0.1:${CL_PORTS[2]}"
+  log "seqd cluster: three nodes, --cluster $CL_MEMBERS (Raft bus on port + 10000)"
+  for i in 0 1 2; do
+    CL_DIRS[i]=$WORK/cluster/n$i
+    mkdir -p "${CL_DIRS[$i]}"
+    start_node "$i"
+  done
+  put cluster.nodes "127.0.0.1 ports ${CL_PORTS[0]}, ${CL_PORTS[1]}, ${CL_PORTS[2]}, Raft bus on port + 10000"
+  cl_err=""
+  for i in 0 1 2; do
+    wait_pong "${CL_PORTS[$i]}" "${CL_PIDS[$i]}" || { cl_err="node $i (port ${CL_PORTS[$i]}) did not answer PING within ${START_TIMEOUT:-30} s"; break; }
+  done
+  if [ -z "$cl_err" ]; then
+    if LI=$(cluster_leader); then
+      cli_until "${CL_PORTS[$LI]}" OK CREATE bench 1 9000000000000000000 || cl_err="CREATE bench on the leader did not answer OK"
+    else
+      cl_err="no node became leader within ${START_TIMEOUT:-30} s"
+    fi
+  fi
+  if [ -n "$cl_err" ]; then
+    echo "bench: seqd cluster: $cl_err; its logs:" >&2; tail -n 5 "$WORK"/cluster-*.log >&2
+    put cluster.status FAIL; put cluster.note "seqd cluster: $cl_err"
+  else
+    put cluster.status ok
+    log "  leader: node $LI (port ${CL_PORTS[$LI]})"
+    for cs in "${CLUSTER_CASES[@]}"; do
+      read -r case c p <<<"$cs"
+      if ! cluster_answers; then
+        put "cluster.$case.status" FAIL; put "cluster.$case.note" "cluster $case: a node no longer answers PING"; continue
+      fi
+      if ! LI=$(cluster_leader); then
+        put "cluster.$case.status" FAIL; put "cluster.$case.note" "cluster $case: no leader"; continue
+      fi
+      if [ "$case" = p16f ]; then ti=$(( (LI + 1) % 3 )); what=follower; else ti=$LI; what=leader; fi
+      log "cluster $case: against the $what, node $ti (port ${CL_PORTS[$ti]})"
+      bench_rb cluster "$case" "${CL_PORTS[$ti]}" "$c" "$p" 1 seqd NEXT bench
+      if ! L2=$(cluster_leader) || [ "$L2" != "$LI" ]; then
+        put "cluster.$case.note" "cluster $case: the leader changed during the run (node $LI before, ${L2:-none} after)"
+        log "  the leader changed during the run: node $LI before, ${L2:-none} after"
+      fi
+    done
+
+    # Failover: a light load runs through one survivor, the other is polled.
+    put cluster.failover.interval_ms "$FAILOVER_POLL_MS"
+    put cluster.failover.load "a light load ran throughout: $FAILOVER_LOAD connections looping NEXT bench, one request at a time, through the surviving node that was not polled"
+    for round in $(seq "$FAILOVER_ROUNDS"); do
+      if ! LI=$(cluster_leader); then
+        put "cluster.failover.$round.status" "FAIL: no leader before the round"; break
+      fi
+      PI=$(( (LI + 1) % 3 )); QI=$(( (LI + 2) % 3 ))
+      log "cluster failover $round: load through node $QI, kill -9 the leader (node $LI, port ${CL_PORTS[$LI]}), poll NEXT bench on node $PI every ${FAILOVER_POLL_MS} ms"
+      "${LIB[@]}" load "${CL_PORTS[$QI]}" bench "$FAILOVER_LOAD" $(( FAILOVER_TIMEOUT + 30 )) >"$WORK/load.out" 2>>"$WORK/load.err" &
+      LOAD_PID=$!
+      sleep 1
+      rc=0
+      out=$(timeout -k 5 $(( FAILOVER_TIMEOUT + 30 )) "${LIB[@]}" failover "${CL_PIDS[$LI]}" "${CL_PORTS[$PI]}" bench \
+        "$FAILOVER_TIMEOUT" "$FAILOVER_POLL_MS" 2>>"$WORK/failover.err") || rc=$?
+      killed=0
+      if ! kill -0 "${CL_PIDS[$LI]}" 2>/dev/null; then
+        killed=1; wait "${CL_PIDS[$LI]}" 2>/dev/null || true; CL_PIDS[LI]=""
+      fi
+      NL=""; [ "$rc" != 0 ] || NL=$(cluster_leader) || NL=""
+      kill -TERM "$LOAD_PID" 2>/dev/null || true
+      wait "$LOAD_PID" 2>/dev/null || true
+      LOAD_PID=""
+      read -r lok lerr _ <"$WORK/load.out" || true
+      put "cluster.failover.$round.load" "${lok:-?} numbers, ${lerr:-?} errors"
+      put "cluster.failover.$round.killed" "node $LI (port ${CL_PORTS[$LI]})"
+      put "cluster.failover.$round.polled" "node $PI (port ${CL_PORTS[$PI]})"
+      if [ "$rc" != 0 ]; then
+        why=$(tail -1 "$WORK/failover.err" 2>/dev/null)
+        if [ "$killed" = 1 ]; then
+          put "cluster.failover.$round.status" "FAIL: no number within ${FAILOVER_TIMEOUT} s of the kill ($why)"
+        else
+          put "cluster.failover.$round.status" "FAIL: the round could not start ($why)"
+        fi
+        log "  failed: $why"; break
+      fi
+      read -r secs before number polls firsterr <<<"$out"
+      put "cluster.failover.$round.status" ok
+      put "cluster.failover.$round.secs" "$secs"
+      put "cluster.failover.$round.before" "$before"
+      put "cluster.failover.$round.number" "$number"
+      [ -z "$NL" ] || put "cluster.failover.$round.leader" "node $NL (port ${CL_PORTS[$NL]})"
+      if [ "$number" -gt "$before" ]; then put "cluster.failover.$round.check" ok
+      else put "cluster.failover.$round.check" "cluster failover $round: first NEXT after the kill gave $number, not > $before (given just before it)"; fi
+      log "  ${secs}s: NEXT bench -> $number (before the kill: $before), $polls polls (first error: $firsterr); new leader node ${NL:-?}; load: ${lok:-?} numbers, ${lerr:-?} errors"
+      if [ "$round" -lt "$FAILOVER_ROUNDS" ]; then
+        start_node "$LI"
+        if ! wait_follower "$LI"; then
+          put "cluster.failover.$round.note" "cluster failover: node $LI, restarted on its dir, did not become a follower within ${START_TIMEOUT:-30} s; no further rounds"
+          log "  node $LI did not rejoin as a follower"; break
+        fi
+        log "  node $LI restarted on its dir: follower again"
+      fi
+    done
+  fi
+  stop_pid "$LOAD_PID"; LOAD_PID=""
+  stop_cluster
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK/cluster"
 fi
 
 # ---------------------------------------------------------------- Redis
