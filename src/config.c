@@ -291,14 +291,14 @@ int config_parse(config *c, int argc, char **argv)
     }
     /* Find this node in the list by its own client address. */
     c->self = -1;
-    char me[48];
+    char me[80];
     snprintf(me, sizeof(me), "%s:%d", c->bind, c->port);
     for (int i = 0; i < c->n_members; i++) {
         if (strcmp(c->members[i].client, me) == 0) {
             c->self = i;
         }
     }
-    char my_raft[48];
+    char my_raft[80];
     snprintf(my_raft, sizeof(my_raft), "%s:%d", c->bind, c->raft_port);
     if (c->self >= 0 && strcmp(c->members[c->self].raft, my_raft) != 0) {
         fprintf(stderr, "seqd: --cluster says %s has its Raft bus at %s, but this node's is %s\n",
