@@ -10,6 +10,9 @@ size_t codec_cmd_size(const seq_cmd *cmd)
     case SEQ_OP_CREATE: return n + 8 + 8 + 1 + 8;
     case SEQ_OP_ADDRANGE: return n + 8 + 8;
     case SEQ_OP_NEXT: return n + 4 + 2 + cmd->key_len;
+    case SEQ_OP_VOID: return n + 8 + 2 + cmd->text_len;
+    case SEQ_OP_GAPS: return n + 8 + 8;
+    case SEQ_OP_LOOKUP: return n + 8;
     default: return n;
     }
 }
@@ -44,6 +47,18 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
         seq_put_u32(w, cmd->count);
         seq_put_u16(w, (uint16_t)cmd->key_len);
         seq_put_bytes(w, cmd->key, cmd->key_len);
+        break;
+    case SEQ_OP_VOID:
+        seq_put_i64(w, cmd->min);
+        seq_put_u16(w, (uint16_t)cmd->text_len);
+        seq_put_bytes(w, cmd->text, cmd->text_len);
+        break;
+    case SEQ_OP_GAPS:
+        seq_put_i64(w, cmd->min);
+        seq_put_i64(w, cmd->max);
+        break;
+    case SEQ_OP_LOOKUP:
+        seq_put_i64(w, cmd->min);
         break;
     default:
         break;
@@ -99,6 +114,21 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
             return -1;
         }
         cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
+        break;
+    case SEQ_OP_VOID:
+        cmd->min = seq_get_i64(r);
+        cmd->text_len = seq_get_u16(r);
+        if (cmd->text_len > SEQ_REASON_MAX) {
+            return -1;
+        }
+        cmd->text = (const char *)seq_get_bytes(r, cmd->text_len);
+        break;
+    case SEQ_OP_GAPS:
+        cmd->min = seq_get_i64(r);
+        cmd->max = seq_get_i64(r);
+        break;
+    case SEQ_OP_LOOKUP:
+        cmd->min = seq_get_i64(r);
         break;
     case SEQ_OP_DESCRIBE:
     case SEQ_OP_LIST:

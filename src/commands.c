@@ -261,6 +261,69 @@ static void dropCommand(command_env *env, command_call *call)
     }
 }
 
+/* VOID name n reason: an issued number is cancelled (a spoiled document);
+ * it stays in the ledger with its reason and is never issued again. */
+static void voidCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_VOID};
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!parse_i64(&call->argv[2], &cmd.min)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    const resp_arg *reason = &call->argv[3];
+    bool ok = reason->len >= 1 && reason->len <= SEQ_REASON_MAX;
+    for (size_t i = 0; ok && i < reason->len; i++) {
+        ok = reason->ptr[i] >= 0x20 && reason->ptr[i] < 0x7f;
+    }
+    if (!ok) {
+        reply_error(call, seq_status_text(SEQ_ERR_REASON));
+        return;
+    }
+    cmd.text = reason->ptr;
+    cmd.text_len = reason->len;
+    submit(env, call, &cmd, STYLE_OK);
+}
+
+/* GAPS name [from to]: every number in the range that is not final. */
+static void gapsCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_GAPS, .min = INT64_MIN, .max = INT64_MAX};
+    if (call->argc != 2 && call->argc != 4) {
+        reply_error(call, "ERR syntax: GAPS name [from to]");
+        return;
+    }
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (call->argc == 4 &&
+        (!parse_i64(&call->argv[2], &cmd.min) || !parse_i64(&call->argv[3], &cmd.max))) {
+        reply_error(call, err_integer);
+        return;
+    }
+    if (cmd.min > cmd.max) {
+        reply_error(call, seq_status_text(SEQ_ERR_RANGE));
+        return;
+    }
+    submit(env, call, &cmd, STYLE_GAPS);
+}
+
+/* LOOKUP name n: what the ledger says of one number. */
+static void lookupCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_LOOKUP};
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!parse_i64(&call->argv[2], &cmd.min)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    submit(env, call, &cmd, STYLE_LOOKUP);
+}
+
 /* ---- connection and server commands ----------------------------------- */
 
 static void pingCommand(command_env *env, command_call *call)
@@ -537,6 +600,9 @@ static const command_def command_table[] = {
     {"describe", 2, describeCommand, "readonly"},
     {"list", 1, listCommand, "readonly"},
     {"drop", 2, dropCommand, "write"},
+    {"void", 4, voidCommand, "write"},
+    {"gaps", -2, gapsCommand, "readonly"},
+    {"lookup", 3, lookupCommand, "readonly"},
     {"role", 1, roleCommand, "fast"},
     {"cluster", -2, clusterCommand, "admin"},
     {"ping", -1, pingCommand, "fast"},
@@ -565,7 +631,8 @@ static void commandInfoEntry(resp_buf *out, const command_def *d)
 {
     int first_key = d->fn == createCommand || d->fn == addrangeCommand || d->fn == nextCommand ||
                     d->fn == incrCommand || d->fn == incrbyCommand || d->fn == describeCommand ||
-                    d->fn == dropCommand;
+                    d->fn == dropCommand || d->fn == voidCommand || d->fn == gapsCommand ||
+                    d->fn == lookupCommand;
     resp_write_array(out, 6);
     resp_write_cstr(out, d->name);
     resp_write_int(out, d->arity);
@@ -748,6 +815,43 @@ static void format_describe(const seq_result *res, int proto, resp_buf *out)
     write_u64(out, res->remaining);
 }
 
+static const char *state_name(uint8_t state)
+{
+    switch (state) {
+    case SEQ_NUM_FINAL: return "final";
+    case SEQ_NUM_VOIDED: return "voided";
+    default: return "not-issued";
+    }
+}
+
+static void format_gaps(const seq_result *res, resp_buf *out)
+{
+    resp_write_array(out, res->n_ledger);
+    for (size_t i = 0; i < res->n_ledger; i++) {
+        const seq_ledger_run *run = &res->ledger[i];
+        resp_write_array(out, 5);
+        resp_write_int(out, run->first);
+        resp_write_int(out, run->last);
+        resp_write_cstr(out, state_name(run->state));
+        resp_write_cstr(out, run->reason != NULL ? run->reason : "");
+        resp_write_int(out, run->time_ms);
+    }
+}
+
+static void format_lookup(const seq_result *res, int proto, resp_buf *out)
+{
+    bool voided = res->state == SEQ_NUM_VOIDED;
+    resp_write_map(out, voided ? 3 : 1, proto);
+    resp_write_cstr(out, "state");
+    resp_write_cstr(out, state_name(res->state));
+    if (voided) {
+        resp_write_cstr(out, "reason");
+        resp_write_cstr(out, res->reason != NULL ? res->reason : "");
+        resp_write_cstr(out, "time_ms");
+        resp_write_int(out, res->time_ms);
+    }
+}
+
 void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
                             resp_buf *out)
 {
@@ -795,6 +899,12 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
         break;
     case STYLE_DESCRIBE:
         format_describe(res, proto, out);
+        break;
+    case STYLE_GAPS:
+        format_gaps(res, out);
+        break;
+    case STYLE_LOOKUP:
+        format_lookup(res, proto, out);
         break;
     case STYLE_LIST:
         resp_write_array(out, res->n_names);

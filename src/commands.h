@@ -25,6 +25,8 @@ enum reply_style {
     STYLE_RUNS = 3,    /* NEXT name COUNT k: flat array of first/last pairs */
     STYLE_DESCRIBE = 4,
     STYLE_LIST = 5,
+    STYLE_GAPS = 6,   /* array of [first, last, state, reason, time_ms] */
+    STYLE_LOOKUP = 7, /* number, state (and reason, time for a voided one) */
 };
 
 typedef struct server_stats {

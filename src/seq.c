@@ -45,10 +45,12 @@ const char *seq_status_text(int status)
     case SEQ_ERR_NOSEQ: return "NOSEQ no such sequence";
     case SEQ_ERR_OVERLAP: return "ERR range overlaps a range of the sequence";
     case SEQ_ERR_EXHAUSTED: return "EXHAUSTED not enough numbers left in the sequence's ranges";
-    case SEQ_ERR_TOO_MANY: return "ERR limit reached (ranges per sequence, sequences, or history intervals)";
+    case SEQ_ERR_TOO_MANY: return "ERR limit reached (ranges per sequence, sequences, history intervals, or ledger runs)";
     case SEQ_ERR_KEYS_FULL: return "ERR idempotency key table is full, retry later or without KEY";
     case SEQ_ERR_KEY_REUSED: return "ERR key was used before with a different COUNT";
     case SEQ_ERR_BADCMD: return "ERR unknown command in log entry";
+    case SEQ_ERR_NOTISSUED: return "ERR the sequence has not issued that number";
+    case SEQ_ERR_REASON: return "ERR invalid reason (1-200 printable ASCII bytes, spaces allowed)";
     default: return "ERR unknown error";
     }
 }
@@ -77,6 +79,28 @@ bool seq_key_valid(const char *key, size_t len)
     return seqPrintable(key, len, SEQ_KEY_MAX);
 }
 
+bool seq_reason_valid(const char *reason, size_t len)
+{
+    if (reason == NULL || len == 0 || len > SEQ_REASON_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)reason[i];
+        if (c < 0x20 || c >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *seqStrdup(const char *p, size_t len)
+{
+    char *d = seq_xmalloc(len + 1);
+    memcpy(d, p, len);
+    d[len] = '\0';
+    return d;
+}
+
 void seq_result_free(seq_result *r)
 {
     if (r->runs != &r->run_inline) {
@@ -88,6 +112,11 @@ void seq_result_free(seq_result *r)
         free(r->names[i]);
     }
     free(r->names);
+    for (size_t i = 0; i < r->n_ledger; i++) {
+        free(r->ledger[i].reason);
+    }
+    free(r->ledger);
+    free(r->reason);
     memset(r, 0, sizeof(*r));
 }
 
@@ -106,8 +135,21 @@ static void seqKeyFree(seq_key_entry *e)
     free(e);
 }
 
+/* Frees the ledger's runs and reasons and leaves it empty. */
+static void seqLedgerClear(seq_sequence *q)
+{
+    for (size_t i = 0; i < q->n_ledger; i++) {
+        free(q->ledger[i].reason);
+    }
+    free(q->ledger);
+    q->ledger = NULL;
+    q->n_ledger = 0;
+    q->ledger_cap = 0;
+}
+
 static void seqSequenceFree(seq_sequence *q)
 {
+    seqLedgerClear(q);
     free(q->name);
     free(q->ranges);
     free(q->burned);
@@ -363,6 +405,169 @@ static int seqRangeCompare(const void *a, const void *b)
     return x->min < y->min ? -1 : x->min > y->min;
 }
 
+bool seq_issued(const seq_sequence *q, int64_t v)
+{
+    if (!q->live) {
+        return false;
+    }
+    /* Ranges are disjoint: at most one holds v. */
+    for (size_t i = 0; i < q->n_ranges && i <= q->cur; i++) {
+        seq_range r = q->ranges[i];
+        if (v < r.min || v > r.max) {
+            continue;
+        }
+        if (i == q->cur && v >= q->next) {
+            return false; /* at or above the cursor */
+        }
+        if (i == 0 && q->def_has_start && v < q->def_start) {
+            return false; /* skipped by CREATE ... START, never issued */
+        }
+        long b = seqBurnedFloor(q, v);
+        return b < 0 || q->burned[b].max < v;
+    }
+    return false;
+}
+
+/* Appends [lo, hi] to the sorted intervals out[0..*n), merging an adjacent
+ * one. */
+static void seqIntervalPush(seq_range *out, size_t *n, int64_t lo, int64_t hi)
+{
+    if (*n > 0 && out[*n - 1].max != INT64_MAX && out[*n - 1].max + 1 == lo) {
+        out[*n - 1].max = hi;
+        return;
+    }
+    out[*n].min = lo;
+    out[*n].max = hi;
+    (*n)++;
+}
+
+/* The numbers this incarnation issued (exactly those seq_issued accepts),
+ * as sorted, disjoint, non-adjacent intervals in a malloc'd array the
+ * caller frees; *n may be 0. O((ranges + burned) log ranges). */
+static seq_range *seqIssuedIntervals(const seq_sequence *q, size_t *n)
+{
+    seq_range *pieces = seq_xmalloc(sizeof(seq_range) * (q->n_ranges + 1));
+    size_t np = 0;
+    for (size_t i = 0; i < q->n_ranges && i <= q->cur; i++) {
+        seq_range r = q->ranges[i];
+        if (i == 0 && q->def_has_start && q->def_start > r.min) {
+            if (q->def_start > r.max) {
+                continue;
+            }
+            r.min = q->def_start;
+        }
+        if (i == q->cur) {
+            if (q->next <= r.min) {
+                continue;
+            }
+            r.max = q->next - 1;
+        }
+        pieces[np++] = r;
+    }
+    qsort(pieces, np, sizeof(seq_range), seqRangeCompare);
+    /* A burned interval splits at most the one piece its min lies in. */
+    seq_range *out = seq_xmalloc(sizeof(seq_range) * (np + q->n_burned + 1));
+    size_t no = 0;
+    for (size_t p = 0; p < np; p++) {
+        int64_t lo = pieces[p].min;
+        bool covered = false;
+        long b = seqBurnedFloor(q, lo);
+        for (size_t j = b < 0 ? 0 : (size_t)b; j < q->n_burned; j++) {
+            if (q->burned[j].min > pieces[p].max) {
+                break;
+            }
+            if (q->burned[j].max < lo) {
+                continue;
+            }
+            if (q->burned[j].min > lo) {
+                seqIntervalPush(out, &no, lo, q->burned[j].min - 1);
+            }
+            if (q->burned[j].max >= pieces[p].max) {
+                covered = true;
+                break;
+            }
+            lo = q->burned[j].max + 1;
+        }
+        if (!covered) {
+            seqIntervalPush(out, &no, lo, pieces[p].max);
+        }
+    }
+    free(pieces);
+    *n = no;
+    return out;
+}
+
+/* Index of the last ledger run with first <= v, or -1. */
+static long seqLedgerFloor(const seq_sequence *q, int64_t v)
+{
+    long lo = 0, hi = (long)q->n_ledger - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (q->ledger[mid].first <= v) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+/* Whether a ledger run holds a number of [lo, hi]. */
+static bool seqLedgerOverlaps(const seq_sequence *q, int64_t lo, int64_t hi)
+{
+    long at = seqLedgerFloor(q, hi);
+    return at >= 0 && q->ledger[at].last >= lo;
+}
+
+static bool seqLedgerSame(const seq_ledger_run *e, int64_t time_ms,
+                          const char *reason, size_t len)
+{
+    return e->time_ms == time_ms && strlen(e->reason) == len &&
+           memcmp(e->reason, reason, len) == 0;
+}
+
+/* The ledger invariants of seq_internal.h, except the time (the decoder
+ * checks that against the state's clock). */
+static bool seqLedgerValid(const seq_sequence *q)
+{
+    if (q->n_ledger > SEQ_LEDGER_MAX || q->n_ledger > q->ledger_cap) {
+        return false;
+    }
+    if (q->n_ledger == 0) {
+        return true;
+    }
+    size_t n_iv = 0;
+    seq_range *iv = seqIssuedIntervals(q, &n_iv);
+    bool ok = true;
+    for (size_t i = 0; i < q->n_ledger && ok; i++) {
+        const seq_ledger_run *e = &q->ledger[i];
+        ok = e->first <= e->last && e->state == SEQ_NUM_VOIDED && e->reason != NULL &&
+             seq_reason_valid(e->reason, strnlen(e->reason, SEQ_REASON_MAX + 1));
+        if (ok && i > 0) {
+            const seq_ledger_run *prev = &q->ledger[i - 1];
+            ok = prev->last < e->first &&
+                 !(prev->last + 1 == e->first &&
+                   seqLedgerSame(prev, e->time_ms, e->reason, strlen(e->reason)));
+        }
+        if (ok) { /* wholly inside one interval of issued numbers */
+            long lo = 0, hi = (long)n_iv - 1, k = -1;
+            while (lo <= hi) {
+                long mid = lo + (hi - lo) / 2;
+                if (iv[mid].min <= e->first) {
+                    k = mid;
+                    lo = mid + 1;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            ok = k >= 0 && iv[k].max >= e->last;
+        }
+    }
+    free(iv);
+    return ok;
+}
+
 bool seq_sequence_valid(const seq_sequence *q)
 {
     if (q->n_burned > SEQ_BURNED_MAX) {
@@ -379,7 +584,7 @@ bool seq_sequence_valid(const seq_sequence *q)
         }
     }
     if (!q->live) {
-        return q->n_ranges == 0;
+        return q->n_ranges == 0 && q->n_ledger == 0;
     }
     if (q->n_ranges == 0 || q->n_ranges > SEQ_RANGES_MAX || q->cur > q->n_ranges) {
         return false;
@@ -402,7 +607,7 @@ bool seq_sequence_valid(const seq_sequence *q)
         (q->next < q->ranges[q->cur].min || q->next > q->ranges[q->cur].max)) {
         return false;
     }
-    return true;
+    return seqLedgerValid(q);
 }
 
 /* Adds the numbers this incarnation issued (everything before the cursor)
@@ -580,6 +785,10 @@ static int seqNext(seq_state *s, const seq_cmd *cmd, seq_result *out)
         out->remaining = seqRemaining(q);
         goto out;
     }
+    for (size_t i = 0; i < n_runs; i++) {
+        /* a voided number was issued already, so it lies before the cursor */
+        assert(!seqLedgerOverlaps(q, runs[i].first, runs[i].last));
+    }
     q->cur = c.cur;
     q->next = c.next;
     q->issued = q->issued > UINT64_MAX - cmd->count ? UINT64_MAX : q->issued + cmd->count;
@@ -660,6 +869,8 @@ static int seqDrop(seq_state *s, const seq_cmd *cmd)
     if (rv != SEQ_OK) {
         return rv;
     }
+    /* The burned history now covers every number the ledger held. */
+    seqLedgerClear(q);
     free(q->ranges);
     q->ranges = NULL;
     q->n_ranges = 0;
@@ -669,6 +880,128 @@ static int seqDrop(seq_state *s, const seq_cmd *cmd)
     q->live = false;
     s->n_live--;
     assert(seq_sequence_valid(q));
+    return SEQ_OK;
+}
+
+/* VOID name n reason: marks n, issued by this incarnation, as voided at the
+ * state's clock. Voiding a voided number changes nothing (the first reason
+ * and time stand). A run is added only when n joins no neighbour with the
+ * same time and reason. */
+static int seqVoid(seq_state *s, const seq_cmd *cmd)
+{
+    if (!seq_reason_valid(cmd->text, cmd->text_len)) {
+        return SEQ_ERR_REASON;
+    }
+    seq_sequence *q = seqFind(s, cmd->name, cmd->name_len);
+    if (q == NULL || !q->live) {
+        return SEQ_ERR_NOSEQ;
+    }
+    int64_t v = cmd->min;
+    if (!seq_issued(q, v)) {
+        return SEQ_ERR_NOTISSUED;
+    }
+    long at = seqLedgerFloor(q, v);
+    if (at >= 0 && q->ledger[at].last >= v) {
+        return SEQ_OK;
+    }
+    size_t ins = (size_t)(at + 1); /* where a new run would go */
+    /* ledger[at].last < v and ledger[ins].first > v: no overflow below */
+    bool left = at >= 0 && q->ledger[at].last + 1 == v &&
+                seqLedgerSame(&q->ledger[at], s->clock_ms, cmd->text, cmd->text_len);
+    bool right = ins < q->n_ledger && q->ledger[ins].first - 1 == v &&
+                 seqLedgerSame(&q->ledger[ins], s->clock_ms, cmd->text, cmd->text_len);
+    if (left && right) {
+        q->ledger[at].last = q->ledger[ins].last;
+        free(q->ledger[ins].reason);
+        memmove(q->ledger + ins, q->ledger + ins + 1,
+                sizeof(*q->ledger) * (q->n_ledger - ins - 1));
+        q->n_ledger--;
+    } else if (left) {
+        q->ledger[at].last = v;
+    } else if (right) {
+        q->ledger[ins].first = v;
+    } else {
+        if (q->n_ledger >= SEQ_LEDGER_MAX) {
+            return SEQ_ERR_TOO_MANY;
+        }
+        if (q->n_ledger == q->ledger_cap) {
+            size_t cap = q->ledger_cap == 0 ? 4 : q->ledger_cap * 2;
+            seq_ledger_run *grown = realloc(q->ledger, sizeof(*grown) * cap);
+            if (grown == NULL) {
+                fprintf(stderr, "seq: out of memory\n");
+                abort();
+            }
+            q->ledger = grown;
+            q->ledger_cap = cap;
+        }
+        memmove(q->ledger + ins + 1, q->ledger + ins,
+                sizeof(*q->ledger) * (q->n_ledger - ins));
+        q->ledger[ins].first = v;
+        q->ledger[ins].last = v;
+        q->ledger[ins].state = SEQ_NUM_VOIDED;
+        q->ledger[ins].time_ms = s->clock_ms;
+        q->ledger[ins].reason = seqStrdup(cmd->text, cmd->text_len);
+        q->n_ledger++;
+    }
+    /* The hot path asserts only what VOID can change: order around v. */
+    long k = seqLedgerFloor(q, v);
+    assert(k >= 0 && q->ledger[k].first <= v && v <= q->ledger[k].last);
+    assert(k == 0 || q->ledger[k - 1].last < q->ledger[k].first);
+    assert((size_t)k + 1 == q->n_ledger || q->ledger[k].last < q->ledger[k + 1].first);
+    return SEQ_OK;
+}
+
+/* GAPS name from to: the ledger runs overlapping [from, to], clipped to it,
+ * ascending, at most SEQ_GAPS_MAX (more = true when cut). */
+static int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    if (cmd->min > cmd->max) {
+        return SEQ_ERR_RANGE;
+    }
+    seq_sequence *q = seqFind(s, cmd->name, cmd->name_len);
+    if (q == NULL || !q->live) {
+        return SEQ_ERR_NOSEQ;
+    }
+    long at = seqLedgerFloor(q, cmd->min);
+    size_t i = at < 0 ? 0 : (size_t)at;
+    if (at >= 0 && q->ledger[at].last < cmd->min) {
+        i++;
+    }
+    size_t end = i;
+    while (end < q->n_ledger && end - i < SEQ_GAPS_MAX && q->ledger[end].first <= cmd->max) {
+        end++;
+    }
+    out->more = end < q->n_ledger && q->ledger[end].first <= cmd->max;
+    if (end == i) {
+        return SEQ_OK;
+    }
+    out->ledger = seq_xmalloc(sizeof(*out->ledger) * (end - i));
+    for (size_t j = i; j < end; j++) {
+        seq_ledger_run e = q->ledger[j];
+        e.first = e.first < cmd->min ? cmd->min : e.first;
+        e.last = e.last > cmd->max ? cmd->max : e.last;
+        e.reason = seqStrdup(e.reason, strlen(e.reason));
+        out->ledger[out->n_ledger++] = e;
+    }
+    return SEQ_OK;
+}
+
+/* LOOKUP name n: what the ledger knows of n. */
+static int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    seq_sequence *q = seqFind(s, cmd->name, cmd->name_len);
+    if (q == NULL || !q->live) {
+        return SEQ_ERR_NOSEQ;
+    }
+    int64_t v = cmd->min;
+    long at = seqLedgerFloor(q, v);
+    if (at >= 0 && q->ledger[at].last >= v) {
+        out->state = q->ledger[at].state;
+        out->time_ms = q->ledger[at].time_ms;
+        out->reason = seqStrdup(q->ledger[at].reason, strlen(q->ledger[at].reason));
+        return SEQ_OK;
+    }
+    out->state = seq_issued(q, v) ? SEQ_NUM_FINAL : SEQ_NUM_NOT_ISSUED;
     return SEQ_OK;
 }
 
@@ -688,6 +1021,9 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_DESCRIBE: rv = seqDescribe(s, cmd, out); break;
     case SEQ_OP_LIST: rv = seqList(s, out); break;
     case SEQ_OP_DROP: rv = seqDrop(s, cmd); break;
+    case SEQ_OP_VOID: rv = seqVoid(s, cmd); break;
+    case SEQ_OP_GAPS: rv = seqGaps(s, cmd, out); break;
+    case SEQ_OP_LOOKUP: rv = seqLookup(s, cmd, out); break;
     default: rv = SEQ_ERR_BADCMD; break;
     }
     out->status = rv;

@@ -31,6 +31,9 @@
 #define SEQ_COUNT_MAX 1000000   /* numbers in one NEXT */
 #define SEQ_SEQUENCES_MAX 100000 /* sequences, tombstones included */
 #define SEQ_KEYS_MAX_DEFAULT 1000000 /* idempotency keys held at once */
+#define SEQ_REASON_MAX 200      /* bytes in a VOID reason */
+#define SEQ_GAPS_MAX 10000      /* ledger runs in one GAPS reply */
+#define SEQ_LEDGER_MAX 100000   /* ledger runs kept per sequence */
 
 /* Status codes: the one error vocabulary of the core. */
 enum seq_status {
@@ -47,6 +50,8 @@ enum seq_status {
     SEQ_ERR_KEYS_FULL,  /* the idempotency key table is full */
     SEQ_ERR_KEY_REUSED, /* a key was used before with another COUNT */
     SEQ_ERR_BADCMD,     /* unknown operation (a newer log format) */
+    SEQ_ERR_NOTISSUED,  /* VOID of a number this sequence has not issued */
+    SEQ_ERR_REASON,     /* invalid VOID reason */
 };
 
 /* A short, stable description of a status, for error replies. */
@@ -59,7 +64,25 @@ enum seq_op {
     SEQ_OP_DESCRIBE = 4,
     SEQ_OP_LIST = 5,
     SEQ_OP_DROP = 6,
+    SEQ_OP_VOID = 7,   /* VOID name n reason: min = n, text = reason */
+    SEQ_OP_GAPS = 8,   /* GAPS name from to: min = from, max = to */
+    SEQ_OP_LOOKUP = 9, /* LOOKUP name n: min = n */
 };
+
+/* What the ledger knows of one number. */
+enum seq_number_state {
+    SEQ_NUM_NOT_ISSUED = 0, /* at or above the cursor, outside the ranges, or burned history */
+    SEQ_NUM_FINAL = 1,      /* issued and standing */
+    SEQ_NUM_VOIDED = 2,     /* issued, then voided: never issued again */
+};
+
+/* A run of numbers with one ledger state (GAPS). */
+typedef struct seq_ledger_run {
+    int64_t first, last;
+    uint8_t state;   /* enum seq_number_state */
+    int64_t time_ms; /* when it entered that state (the entry's clock) */
+    char *reason;    /* NUL-terminated, owned by the result */
+} seq_ledger_run;
 
 /* One command. name and key point into memory the caller keeps alive for
  * the duration of seq_apply; the state copies what it keeps. */
@@ -73,6 +96,8 @@ typedef struct seq_cmd {
     uint32_t count;    /* NEXT: 1..SEQ_COUNT_MAX */
     const char *key;   /* NEXT ... KEY key; key_len 0 = no key */
     size_t key_len;
+    const char *text;  /* VOID reason: 1..SEQ_REASON_MAX printable bytes (spaces allowed) */
+    size_t text_len;
 } seq_cmd;
 
 typedef struct seq_run {
@@ -106,6 +131,15 @@ typedef struct seq_result {
     /* LIST: names, sorted bytewise; each names[i] is NUL-terminated. */
     char **names;
     size_t n_names;
+    /* GAPS: the non-final runs overlapping [from, to], ascending; more is
+     * true when there were more than SEQ_GAPS_MAX. */
+    seq_ledger_run *ledger;
+    size_t n_ledger;
+    bool more;
+    /* LOOKUP: the number's state, and for a voided one when and why. */
+    uint8_t state;
+    int64_t time_ms;
+    char *reason;
 } seq_result;
 
 void seq_result_free(seq_result *r);

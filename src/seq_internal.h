@@ -6,8 +6,15 @@
  *  - ranges are pairwise disjoint, 1 <= n_ranges <= SEQ_RANGES_MAX;
  *  - cur <= n_ranges; cur < n_ranges implies ranges[cur].min <= next <=
  *    ranges[cur].max; every number before the cursor is issued or burned;
- *  - burned intervals are sorted, disjoint and not adjacent.
- * A tombstone (live == false) keeps only its name, incarnation and burned. */
+ *  - burned intervals are sorted, disjoint and not adjacent;
+ *  - ledger runs (the exceptions below the cursor: this slice has only
+ *    voided numbers) are sorted and disjoint, each lies wholly inside the
+ *    numbers this incarnation issued (seq_issued), has state
+ *    SEQ_NUM_VOIDED, a valid reason (seq_reason_valid) and a time no later
+ *    than the state's clock; adjacent runs with the same time and reason are
+ *    merged; n_ledger <= SEQ_LEDGER_MAX.
+ * A tombstone (live == false) keeps only its name, incarnation and burned
+ * (its ledger is discarded: the burned history covers those numbers). */
 #ifndef SEQD_SEQ_INTERNAL_H
 #define SEQD_SEQ_INTERNAL_H
 
@@ -42,6 +49,10 @@ typedef struct seq_sequence {
     uint64_t issued;
     seq_range *burned;
     size_t n_burned;
+    /* Voided numbers of this incarnation, ascending; each reason is an owned
+     * NUL-terminated copy. ledger_cap is the allocated length. */
+    seq_ledger_run *ledger;
+    size_t n_ledger, ledger_cap;
 } seq_sequence;
 
 struct seq_state {
@@ -62,5 +73,10 @@ void *seq_xcalloc(size_t n, size_t size);
 seq_sequence *seq_sequence_add(seq_state *s, const char *name, size_t len);
 void seq_key_insert(seq_state *s, seq_key_entry *e);
 bool seq_sequence_valid(const seq_sequence *q);
+/* Whether this incarnation of q issued v: v lies before the cursor in a
+ * range, not below the CREATE's START, and not in the burned history. */
+bool seq_issued(const seq_sequence *q, int64_t v);
+/* 1..SEQ_REASON_MAX bytes of printable ASCII, spaces allowed. */
+bool seq_reason_valid(const char *reason, size_t len);
 
 #endif

@@ -2,6 +2,10 @@
  *
  * Format (little endian): "SEQS", version u32, clock i64, incarnations u64,
  * n_sequences u32, each sequence, n_keys u32, each key oldest first.
+ * Version 2 adds to each sequence, after its burned intervals, its ledger:
+ * n_ledger u32, then per run first i64, last i64, state u8, time_ms i64,
+ * reason_len u16, reason bytes (tombstones write 0 runs). Version 1 is still
+ * read: its sequences have empty ledgers.
  * The decoder trusts nothing: every count is checked against its limit and
  * the bytes left, and every decoded sequence must satisfy the invariants of
  * seq_internal.h, or the whole snapshot is refused. Pure: no I/O. */
@@ -12,7 +16,9 @@
 #include <string.h>
 
 #define SEQ_SNAPSHOT_MAGIC 0x53514553u /* "SEQS" */
-#define SEQ_SNAPSHOT_VERSION 1u
+#define SEQ_SNAPSHOT_VERSION 2u
+#define SEQ_SNAPSHOT_VERSION_V1 1u /* no ledger */
+#define SEQ_LEDGER_RUN_MIN_BYTES (8 + 8 + 1 + 8 + 2 + 1) /* with a 1-byte reason */
 
 static void seqWriteAll(const seq_state *s, seq_writer *w)
 {
@@ -43,6 +49,17 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
             seq_put_i64(w, q->burned[i].min);
             seq_put_i64(w, q->burned[i].max);
         }
+        seq_put_u32(w, (uint32_t)q->n_ledger);
+        for (size_t i = 0; i < q->n_ledger; i++) {
+            const seq_ledger_run *e = &q->ledger[i];
+            size_t reason_len = strlen(e->reason);
+            seq_put_i64(w, e->first);
+            seq_put_i64(w, e->last);
+            seq_put_u8(w, e->state);
+            seq_put_i64(w, e->time_ms);
+            seq_put_u16(w, (uint16_t)reason_len);
+            seq_put_bytes(w, e->reason, reason_len);
+        }
     }
     seq_put_u32(w, (uint32_t)s->n_keys);
     for (const seq_key_entry *e = s->oldest_key; e != NULL; e = e->newer) {
@@ -65,7 +82,10 @@ void *seq_snapshot_encode(const seq_state *s, size_t *len)
     total = 4 + 4 + 8 + 8 + 4 + 4;
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
         total += 2 + q->name_len + 1 + 8 + 8 + 8 + 1 + 8 + 4 + 16 * q->n_ranges +
-                 4 + 8 + 8 + 4 + 16 * q->n_burned;
+                 4 + 8 + 8 + 4 + 16 * q->n_burned + 4;
+        for (size_t i = 0; i < q->n_ledger; i++) {
+            total += 8 + 8 + 1 + 8 + 2 + strlen(q->ledger[i].reason);
+        }
     }
     for (const seq_key_entry *e = s->oldest_key; e != NULL; e = e->newer) {
         total += 2 + e->hkey_len + 8 + 4 + 4 + 16 * e->n_runs;
@@ -98,7 +118,40 @@ static bool seqReadRanges(seq_reader *r, seq_range **out, size_t n)
     return !r->bad;
 }
 
-static bool seqReadSequence(seq_state *s, seq_reader *r)
+/* Reads a v2 ledger into q (which then owns what was read, even on
+ * failure). Shape only: seq_sequence_valid checks the runs against q. */
+static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r)
+{
+    size_t n = seq_get_u32(r);
+    if (r->bad || n > SEQ_LEDGER_MAX || n > (r->len - r->pos) / SEQ_LEDGER_RUN_MIN_BYTES) {
+        return false;
+    }
+    if (n == 0) {
+        return true;
+    }
+    q->ledger = seq_xcalloc(n, sizeof(*q->ledger));
+    q->ledger_cap = n;
+    for (size_t i = 0; i < n; i++) {
+        seq_ledger_run e;
+        e.first = seq_get_i64(r);
+        e.last = seq_get_i64(r);
+        e.state = seq_get_u8(r);
+        e.time_ms = seq_get_i64(r);
+        size_t reason_len = seq_get_u16(r);
+        const uint8_t *reason = seq_get_bytes(r, reason_len);
+        if (reason == NULL || !seq_reason_valid((const char *)reason, reason_len) ||
+            e.time_ms > s->clock_ms) {
+            return false;
+        }
+        e.reason = seq_xmalloc(reason_len + 1);
+        memcpy(e.reason, reason, reason_len);
+        e.reason[reason_len] = '\0';
+        q->ledger[q->n_ledger++] = e;
+    }
+    return true;
+}
+
+static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
 {
     size_t name_len = seq_get_u16(r);
     const uint8_t *name = seq_get_bytes(r, name_len);
@@ -129,6 +182,9 @@ static bool seqReadSequence(seq_state *s, seq_reader *r)
     q->n_burned = seq_get_u32(r);
     if (q->n_burned > SEQ_BURNED_MAX || !seqReadRanges(r, &q->burned, q->n_burned)) {
         q->n_burned = 0;
+        return false;
+    }
+    if (version >= 2 && !seqReadLedger(s, q, r)) {
         return false;
     }
     if (live > 1 || r->bad || !seq_sequence_valid(q) ||
@@ -201,7 +257,11 @@ static bool seqReadKey(seq_state *s, seq_reader *r)
 seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *limits)
 {
     seq_reader r = {buf, len, 0, false};
-    if (seq_get_u32(&r) != SEQ_SNAPSHOT_MAGIC || seq_get_u32(&r) != SEQ_SNAPSHOT_VERSION) {
+    if (seq_get_u32(&r) != SEQ_SNAPSHOT_MAGIC) {
+        return NULL;
+    }
+    uint32_t version = seq_get_u32(&r);
+    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V1) {
         return NULL;
     }
     seq_state *s = seq_state_new(limits);
@@ -212,7 +272,7 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *li
         goto err;
     }
     for (size_t i = 0; i < n_sequences; i++) {
-        if (!seqReadSequence(s, &r)) {
+        if (!seqReadSequence(s, &r, version)) {
             goto err;
         }
     }

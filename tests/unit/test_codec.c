@@ -123,6 +123,22 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
         assert_int_equal(got->min, 0);
         assert_int_equal(got->max, 0);
         break;
+    case SEQ_OP_VOID:
+        assert_int_equal(got->min, want->min);
+        assert_int_equal(got->text_len, want->text_len);
+        if (want->text_len > 0) {
+            assert_memory_equal(got->text, want->text, want->text_len);
+        }
+        assert_int_equal(got->max, 0);
+        break;
+    case SEQ_OP_GAPS:
+        assert_int_equal(got->min, want->min);
+        assert_int_equal(got->max, want->max);
+        break;
+    case SEQ_OP_LOOKUP:
+        assert_int_equal(got->min, want->min);
+        assert_int_equal(got->max, 0);
+        break;
     default:
         assert_int_equal(got->min, 0);
         assert_int_equal(got->max, 0);
@@ -217,6 +233,21 @@ static size_t edge_cmds(seq_cmd *out)
     out[n++] = mkcmd(SEQ_OP_DROP, name200);
     /* the codec carries names as bytes; validity is seq's business */
     out[n++] = mkcmd(SEQ_OP_DROP, "has space");
+    const char *reasons[] = {"", "printed twice", key200};
+    for (size_t i = 0; i < 3; i++) {
+        c = mkcmd(SEQ_OP_VOID, "v");
+        c.min = vals[i * 3];
+        c.text = reasons[i];
+        c.text_len = strlen(reasons[i]);
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_GAPS, name200);
+        c.min = vals[i];
+        c.max = vals[6 - i];
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_LOOKUP, "l");
+        c.min = vals[6 - i];
+        out[n++] = c;
+    }
     return n;
 }
 
@@ -501,7 +532,7 @@ static void test_unknown_op(void **state)
     (void)state;
     for (int op = 0; op < 256; op++) {
         int rv = decode_raw_cmd((uint8_t)op, 1, 200);
-        if (op >= SEQ_OP_CREATE && op <= SEQ_OP_DROP) {
+        if (op >= SEQ_OP_CREATE && op <= SEQ_OP_LOOKUP) {
             assert_int_equal(rv, 0);
         } else {
             assert_int_equal(rv, -1);

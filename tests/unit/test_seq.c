@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "seq.h"
+#include "seq_bytes.h"
 #include "seq_internal.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -285,6 +286,79 @@ static seq_state *roundtrip(seq_state *s, size_t keys_max)
     return d;
 }
 
+/* VOID name n reason: the status. */
+static int do_void(seq_state *s, const char *name, int64_t n, const char *reason)
+{
+    seq_cmd c = cmd_of(SEQ_OP_VOID, name);
+    c.min = n;
+    c.text = reason;
+    c.text_len = reason == NULL ? 0 : strlen(reason);
+    return apply_status(s, &c);
+}
+
+/* GAPS name from to; the caller frees *r. */
+static int do_gaps(seq_state *s, const char *name, int64_t from, int64_t to,
+                   seq_result *r)
+{
+    seq_cmd c = cmd_of(SEQ_OP_GAPS, name);
+    c.min = from;
+    c.max = to;
+    int rv = seq_apply(s, &c, r);
+    assert_int_equal(rv, r->status);
+    assert_int_equal(r->op, SEQ_OP_GAPS);
+    if (rv != SEQ_OK) {
+        assert_int_equal(r->n_ledger, 0);
+    }
+    return rv;
+}
+
+/* LOOKUP name n; the caller frees *r. */
+static int do_lookup(seq_state *s, const char *name, int64_t n, seq_result *r)
+{
+    seq_cmd c = cmd_of(SEQ_OP_LOOKUP, name);
+    c.min = n;
+    int rv = seq_apply(s, &c, r);
+    assert_int_equal(rv, r->status);
+    assert_int_equal(r->op, SEQ_OP_LOOKUP);
+    return rv;
+}
+
+/* LOOKUP must succeed with state st (and for a voided number, time and
+ * reason). */
+static void expect_lookup(seq_state *s, const char *name, int64_t n, int st,
+                          int64_t time_ms, const char *reason)
+{
+    seq_result r;
+    assert_int_equal(do_lookup(s, name, n, &r), SEQ_OK);
+    assert_int_equal(r.state, st);
+    if (st == SEQ_NUM_VOIDED) {
+        assert_int_equal(r.time_ms, time_ms);
+        assert_non_null(r.reason);
+        assert_string_equal(r.reason, reason);
+    } else {
+        assert_null(r.reason);
+    }
+    seq_result_free(&r);
+}
+
+/* GAPS name from to must succeed with exactly the voided runs given as
+ * first/last pairs, and more as given. */
+static void expect_gaps(seq_state *s, const char *name, int64_t from, int64_t to,
+                        size_t n, const int64_t *pairs, bool more)
+{
+    seq_result r;
+    assert_int_equal(do_gaps(s, name, from, to, &r), SEQ_OK);
+    assert_int_equal(r.n_ledger, n);
+    assert_int_equal(r.more, more);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(r.ledger[i].first, pairs[2 * i]);
+        assert_int_equal(r.ledger[i].last, pairs[2 * i + 1]);
+        assert_int_equal(r.ledger[i].state, SEQ_NUM_VOIDED);
+        assert_non_null(r.ledger[i].reason);
+    }
+    seq_result_free(&r);
+}
+
 static char *repeat_char(char ch, size_t n)
 {
     char *p = malloc(n + 1);
@@ -479,12 +553,12 @@ static void test_bad_op_and_status_text(void **state)
     assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
     seq_cmd c = cmd_of(0, "a");
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
-    c.op = 7;
+    c.op = SEQ_OP_LOOKUP + 1;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     c.op = 255;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     assert_int_equal(next_one(s, "a"), 1);
-    for (int st = SEQ_OK; st <= SEQ_ERR_BADCMD; st++) {
+    for (int st = SEQ_OK; st <= SEQ_ERR_REASON; st++) {
         const char *t = seq_status_text(st);
         assert_non_null(t);
         assert_true(t[0] >= 'A' && t[0] <= 'Z');
@@ -1499,6 +1573,15 @@ static seq_state *rich_state(void)
     seq_result_free(&r);
     assert_int_equal(do_create(s, "g", 1, 1), SEQ_OK);
     assert_int_equal(next_one(s, "g"), 1);
+    /* ledgers: merged and separate runs, at the int64 edges too */
+    seq_tick(s, 1250, 500);
+    assert_int_equal(do_void(s, "a", 3, "damaged"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 4, "damaged"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 7, "lost in the mail"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 13, "x"), SEQ_OK);
+    assert_int_equal(do_void(s, "b", INT64_MAX - 4, "edge"), SEQ_OK);
+    assert_int_equal(do_void(s, "c", INT64_MIN + 52, "c void"), SEQ_OK);
+    assert_int_equal(do_void(s, "g", 1, "only one"), SEQ_OK);
     return s;
 }
 
@@ -1507,8 +1590,20 @@ static bool results_equal(const seq_result *a, const seq_result *b)
     if (a->status != b->status || a->op != b->op || a->n_runs != b->n_runs ||
         a->remaining != b->remaining || a->name_len != b->name_len ||
         a->n_ranges != b->n_ranges || a->has_next != b->has_next ||
-        a->next != b->next || a->issued != b->issued || a->n_names != b->n_names) {
+        a->next != b->next || a->issued != b->issued || a->n_names != b->n_names ||
+        a->n_ledger != b->n_ledger || a->more != b->more || a->state != b->state ||
+        a->time_ms != b->time_ms || (a->reason == NULL) != (b->reason == NULL)) {
         return false;
+    }
+    if (a->reason != NULL && strcmp(a->reason, b->reason) != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_ledger; i++) {
+        const seq_ledger_run *x = &a->ledger[i], *y = &b->ledger[i];
+        if (x->first != y->first || x->last != y->last || x->state != y->state ||
+            x->time_ms != y->time_ms || strcmp(x->reason, y->reason) != 0) {
+            return false;
+        }
     }
     if (a->n_runs > 0 && memcmp(a->runs, b->runs, sizeof(seq_run) * a->n_runs) != 0) {
         return false;
@@ -1570,6 +1665,22 @@ static void test_snapshot_roundtrip_behaviour(void **state)
         for (size_t i = 0; i < 8; i++) {
             c = cmd_of(SEQ_OP_DESCRIBE, names[i]);
             apply_both(s, d, &c);
+            c = cmd_of(SEQ_OP_GAPS, names[i]);
+            c.min = INT64_MIN;
+            c.max = INT64_MAX;
+            apply_both(s, d, &c);
+            static const int64_t probes[] = {1, 3, 4, 5, 12, 13, 99, INT64_MAX - 4,
+                                             INT64_MIN + 52, INT64_MIN + 53};
+            for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++) {
+                c = cmd_of(SEQ_OP_LOOKUP, names[i]);
+                c.min = probes[p];
+                apply_both(s, d, &c);
+                c = cmd_of(SEQ_OP_VOID, names[i]);
+                c.min = probes[p];
+                c.text = round == 2 ? "round two" : "damaged";
+                c.text_len = strlen(c.text);
+                apply_both(s, d, &c);
+            }
             for (size_t k = 0; k < 6; k++) {
                 for (uint32_t count = 1; count <= 10; count += 3) {
                     c = cmd_of(SEQ_OP_NEXT, names[i]);
@@ -1671,7 +1782,11 @@ static void test_snapshot_truncations(void **state)
     buf[0] ^= 1; /* magic */
     assert_null(decode_copy(buf, len));
     buf[0] ^= 1;
-    buf[4] = 2; /* version */
+    buf[4] = 3; /* version */
+    assert_null(decode_copy(buf, len));
+    buf[4] = 0;
+    assert_null(decode_copy(buf, len));
+    buf[4] = 1; /* a v2 body read as v1: the ledger counts are left over */
     assert_null(decode_copy(buf, len));
     free(buf);
     seq_state_free(s);
@@ -1723,6 +1838,31 @@ static void exercise_decoded(seq_state *d)
         c.count = 20;
         seq_apply(d, &c, &r);
         seq_result_free(&r);
+        c = cmd_of(SEQ_OP_GAPS, names[i]);
+        c.min = INT64_MIN;
+        c.max = INT64_MAX;
+        seq_apply(d, &c, &r);
+        for (size_t k = 0; k < r.n_ledger; k++) {
+            seq_result lr;
+            seq_cmd lc = cmd_of(SEQ_OP_LOOKUP, names[i]);
+            lc.min = r.ledger[k].last;
+            assert_int_equal(seq_apply(d, &lc, &lr), SEQ_OK);
+            assert_int_equal(lr.state, SEQ_NUM_VOIDED);
+            seq_result_free(&lr);
+        }
+        seq_result_free(&r);
+        for (int64_t v = 1000; v <= 1012; v++) {
+            c = cmd_of(SEQ_OP_VOID, names[i]);
+            c.min = v;
+            c.text = "v";
+            c.text_len = 1;
+            seq_apply(d, &c, &r);
+            seq_result_free(&r);
+            c = cmd_of(SEQ_OP_LOOKUP, names[i]);
+            c.min = v;
+            seq_apply(d, &c, &r);
+            seq_result_free(&r);
+        }
         c = cmd_of(SEQ_OP_DROP, names[i]);
         seq_apply(d, &c, &r);
         seq_result_free(&r);
@@ -1823,6 +1963,570 @@ static void test_snapshot_corruption(void **state)
     free(buf);
 }
 
+/* ---- VOID, GAPS, LOOKUP (the ledger) ------------------------------------ */
+
+static void test_void_basic(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_result r;
+    seq_tick(s, 1000, 500);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 10, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    expect_lookup(s, "a", 5, SEQ_NUM_FINAL, 0, NULL);
+    assert_int_equal(do_void(s, "a", 5, "damaged"), SEQ_OK);
+    expect_lookup(s, "a", 5, SEQ_NUM_VOIDED, 1000, "damaged");
+    expect_lookup(s, "a", 4, SEQ_NUM_FINAL, 0, NULL);
+    expect_lookup(s, "a", 6, SEQ_NUM_FINAL, 0, NULL);
+    expect_lookup(s, "a", 11, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    expect_lookup(s, "a", 0, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    expect_lookup(s, "a", INT64_MIN, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    /* a repeat is OK and changes nothing: the first reason and time stand */
+    seq_tick(s, 2000, 500);
+    assert_int_equal(do_void(s, "a", 5, "another reason"), SEQ_OK);
+    expect_lookup(s, "a", 5, SEQ_NUM_VOIDED, 1000, "damaged");
+    int64_t one[] = {5, 5};
+    expect_gaps(s, "a", 1, 100, 1, one, false);
+    /* voiding moves no cursor and counts nothing */
+    assert_int_equal(next_one(s, "a"), 11);
+    expect_describe(s, "a", true, 12, 11, 89);
+    /* the time is the state's clock, also before the first tick */
+    seq_state *t = mk(10);
+    assert_int_equal(do_create(t, "a", 1, 10), SEQ_OK);
+    assert_int_equal(next_one(t, "a"), 1);
+    assert_int_equal(do_void(t, "a", 1, "early"), SEQ_OK);
+    expect_lookup(t, "a", 1, SEQ_NUM_VOIDED, INT64_MIN, "early");
+    seq_state_free(t);
+    /* an exhausted sequence (cursor past the last range) */
+    assert_int_equal(do_create(s, "e", 1, 3), SEQ_OK);
+    assert_int_equal(do_next(s, "e", 3, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_void(s, "e", 3, "last"), SEQ_OK);
+    expect_lookup(s, "e", 3, SEQ_NUM_VOIDED, 2000, "last");
+    expect_lookup(s, "e", 4, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    /* ...and revived by ADDRANGE: the voided number stays voided */
+    assert_int_equal(do_addrange(s, "e", 10, 12), SEQ_OK);
+    assert_int_equal(next_one(s, "e"), 10);
+    expect_lookup(s, "e", 3, SEQ_NUM_VOIDED, 2000, "last");
+    /* bad names */
+    assert_int_equal(do_void(s, "a b", 1, "r"), SEQ_ERR_NAME);
+    assert_int_equal(do_lookup(s, "", 1, &r), SEQ_ERR_NAME);
+    seq_result_free(&r);
+    assert_int_equal(do_gaps(s, "\x01", 1, 2, &r), SEQ_ERR_NAME);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+static void test_void_not_issued(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_result r;
+    seq_tick(s, 500, 100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 10, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    /* at and above the cursor, and outside every range */
+    assert_int_equal(do_void(s, "a", 11, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "a", 100, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "a", 0, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "a", 101, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "a", INT64_MIN, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "a", INT64_MAX, "r"), SEQ_ERR_NOTISSUED);
+    /* ranges are used in the order added */
+    assert_int_equal(do_create(s, "o", 50, 59), SEQ_OK);
+    assert_int_equal(do_addrange(s, "o", 1, 9), SEQ_OK);
+    assert_int_equal(do_addrange(s, "o", 20, 29), SEQ_OK);
+    assert_int_equal(do_next(s, "o", 12, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_void(s, "o", 59, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "o", 1, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "o", 2, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "o", 3, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "o", 20, "r"), SEQ_ERR_NOTISSUED);
+    expect_lookup(s, "o", 21, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    /* numbers skipped by START were never issued */
+    assert_int_equal(do_create_start(s, "st", 1, 10, 5), SEQ_OK);
+    assert_int_equal(next_one(s, "st"), 5);
+    assert_int_equal(do_void(s, "st", 3, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "st", 1, "r"), SEQ_ERR_NOTISSUED);
+    expect_lookup(s, "st", 4, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    assert_int_equal(do_void(s, "st", 5, "r"), SEQ_OK);
+    /* burned history: numbers of an earlier incarnation */
+    assert_int_equal(do_create(s, "c", 1, 20), SEQ_OK);
+    assert_int_equal(do_next(s, "c", 5, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_void(s, "c", 2, "old"), SEQ_OK);
+    assert_int_equal(do_drop(s, "c"), SEQ_OK);
+    /* a dropped name: NOSEQ, whatever the number */
+    assert_int_equal(do_void(s, "c", 2, "r"), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_lookup(s, "c", 2, &r), SEQ_ERR_NOSEQ);
+    seq_result_free(&r);
+    assert_int_equal(do_gaps(s, "c", 1, 20, &r), SEQ_ERR_NOSEQ);
+    seq_result_free(&r);
+    assert_int_equal(do_create(s, "c", 1, 20), SEQ_OK);
+    assert_int_equal(do_next(s, "c", 3, NULL, &r), SEQ_OK);
+    int64_t after[] = {6, 8};
+    expect_runs(&r, 1, after);
+    seq_result_free(&r);
+    /* the ledger went with the old incarnation */
+    expect_gaps(s, "c", INT64_MIN, INT64_MAX, 0, NULL, false);
+    expect_lookup(s, "c", 2, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    assert_int_equal(do_void(s, "c", 2, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "c", 5, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "c", 9, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "c", 6, "r"), SEQ_OK);
+    /* burned history in the middle of a later range */
+    assert_int_equal(do_drop(s, "c"), SEQ_OK);
+    assert_int_equal(do_create(s, "c", 7, 7), SEQ_OK); /* 7 is burned: exhausted */
+    assert_int_equal(do_addrange(s, "c", 0, 6), SEQ_OK);
+    assert_int_equal(do_addrange(s, "c", 8, 12), SEQ_OK);
+    assert_int_equal(do_next(s, "c", 4, NULL, &r), SEQ_OK); /* 0, 9, 10, 11 */
+    int64_t split[] = {0, 0, 9, 11};
+    expect_runs(&r, 2, split);
+    seq_result_free(&r);
+    assert_int_equal(do_void(s, "c", 1, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "c", 7, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "c", 8, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(s, "c", 0, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "c", 9, "r"), SEQ_OK);
+    int64_t two[] = {0, 0, 9, 9};
+    expect_gaps(s, "c", INT64_MIN, INT64_MAX, 2, two, false);
+    /* a name never created */
+    assert_int_equal(do_void(s, "nope", 1, "r"), SEQ_ERR_NOSEQ);
+    assert_int_equal(do_lookup(s, "nope", 1, &r), SEQ_ERR_NOSEQ);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+static void test_void_reason(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_one(s, "a"), 1);
+    assert_int_equal(next_one(s, "a"), 2);
+    char *r200 = repeat_char('r', SEQ_REASON_MAX);
+    char *r201 = repeat_char('r', SEQ_REASON_MAX + 1);
+    const char *bad[] = {"", "tab\there", "nl\n", "\x01", "del\x7f", "caf\xc3\xa9", r201};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(do_void(s, "a", 1, bad[i]), SEQ_ERR_REASON);
+        /* the reason is checked first, before the name or the number */
+        assert_int_equal(do_void(s, "nope", 1, bad[i]), SEQ_ERR_REASON);
+        assert_int_equal(do_void(s, "a", 50, bad[i]), SEQ_ERR_REASON);
+    }
+    seq_cmd c = cmd_of(SEQ_OP_VOID, "a");
+    c.min = 1;
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_REASON); /* NULL, 0 */
+    c.text = "abc";
+    c.text_len = 0;
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_REASON);
+    c.text = "a\0b";
+    c.text_len = 3;
+    assert_int_equal(apply_status(s, &c), SEQ_ERR_REASON);
+    /* failed commands changed nothing */
+    expect_gaps(s, "a", INT64_MIN, INT64_MAX, 0, NULL, false);
+    /* the edges of valid: one space, all printable, exactly 200 bytes */
+    assert_int_equal(do_void(s, "a", 1, " "), SEQ_OK);
+    expect_lookup(s, "a", 1, SEQ_NUM_VOIDED, INT64_MIN, " ");
+    assert_int_equal(do_void(s, "a", 2, r200), SEQ_OK);
+    expect_lookup(s, "a", 2, SEQ_NUM_VOIDED, INT64_MIN, r200);
+    char all[0x7f - 0x20 + 1];
+    for (int ch = 0x20; ch < 0x7f; ch++) {
+        all[ch - 0x20] = (char)ch;
+    }
+    all[0x7f - 0x20] = '\0';
+    assert_int_equal(next_one(s, "a"), 3);
+    assert_int_equal(do_void(s, "a", 3, all), SEQ_OK);
+    expect_lookup(s, "a", 3, SEQ_NUM_VOIDED, INT64_MIN, all);
+    /* the state copied the reason: the caller's buffer may change */
+    char mine[] = "mutable";
+    assert_int_equal(next_one(s, "a"), 4);
+    assert_int_equal(do_void(s, "a", 4, mine), SEQ_OK);
+    mine[0] = 'X';
+    expect_lookup(s, "a", 4, SEQ_NUM_VOIDED, INT64_MIN, "mutable");
+    free(r200);
+    free(r201);
+    seq_state_free(s);
+}
+
+static void test_void_merge(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_result r;
+    seq_tick(s, 1000, 500);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 50, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_void(s, "a", 3, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 5, "r"), SEQ_OK);
+    int64_t apart[] = {3, 3, 5, 5};
+    expect_gaps(s, "a", 1, 100, 2, apart, false);
+    /* fills the hole: three become one */
+    assert_int_equal(do_void(s, "a", 4, "r"), SEQ_OK);
+    int64_t merged[] = {3, 5};
+    expect_gaps(s, "a", 1, 100, 1, merged, false);
+    assert_int_equal(s->by_name->n_ledger, 1);
+    /* joins on the left, then on the right */
+    assert_int_equal(do_void(s, "a", 6, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 2, "r"), SEQ_OK);
+    int64_t grown[] = {2, 6};
+    expect_gaps(s, "a", 1, 100, 1, grown, false);
+    /* a different reason does not merge */
+    assert_int_equal(do_void(s, "a", 7, "other"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 1, "R"), SEQ_OK);
+    int64_t three[] = {1, 1, 2, 6, 7, 7};
+    expect_gaps(s, "a", 1, 100, 3, three, false);
+    /* neither does a different time */
+    seq_tick(s, 1001, 500);
+    assert_int_equal(do_void(s, "a", 8, "other"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 9, "other"), SEQ_OK);
+    int64_t four[] = {1, 1, 2, 6, 7, 7, 8, 9};
+    expect_gaps(s, "a", 1, 100, 4, four, false);
+    expect_lookup(s, "a", 7, SEQ_NUM_VOIDED, 1000, "other");
+    expect_lookup(s, "a", 9, SEQ_NUM_VOIDED, 1001, "other");
+    /* a prefix of the reason is a different reason */
+    assert_int_equal(do_void(s, "a", 10, "othe"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 11, "otherx"), SEQ_OK);
+    assert_int_equal(s->by_name->n_ledger, 6);
+    /* between two equal runs but of another reason: a run of its own */
+    assert_int_equal(do_void(s, "a", 20, "z"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 22, "z"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 21, "y"), SEQ_OK);
+    assert_int_equal(s->by_name->n_ledger, 9);
+    for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
+        assert_true(seq_sequence_valid(q));
+    }
+    /* merges across two adjacent ranges */
+    assert_int_equal(do_create(s, "b", 1, 5), SEQ_OK);
+    assert_int_equal(do_addrange(s, "b", 6, 10), SEQ_OK);
+    assert_int_equal(do_next(s, "b", 10, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    assert_int_equal(do_void(s, "b", 5, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "b", 6, "r"), SEQ_OK);
+    int64_t across[] = {5, 6};
+    expect_gaps(s, "b", 1, 10, 1, across, false);
+    seq_state *d = roundtrip(s, 100);
+    expect_gaps(d, "b", 1, 10, 1, across, false);
+    seq_state_free(d);
+}
+
+static void test_ledger_limit(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_result r;
+    seq_tick(s, 7, 500);
+    int64_t top = 2 * (int64_t)SEQ_LEDGER_MAX + 10;
+    assert_int_equal(do_create(s, "a", 0, top), SEQ_OK);
+    assert_int_equal(do_next(s, "a", (uint32_t)top, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    /* every other number: no two merge */
+    for (int64_t i = 0; i < SEQ_LEDGER_MAX; i++) {
+        if (do_void(s, "a", 2 * i, "r") != SEQ_OK) {
+            fail_msg("void %" PRId64 " failed", 2 * i);
+        }
+    }
+    assert_int_equal(s->by_name->n_ledger, SEQ_LEDGER_MAX);
+    int64_t past = 2 * (int64_t)SEQ_LEDGER_MAX;
+    assert_int_equal(do_void(s, "a", past, "r"), SEQ_ERR_TOO_MANY);
+    expect_lookup(s, "a", past, SEQ_NUM_FINAL, 0, NULL);
+    /* a repeat and a merge still work at the limit */
+    assert_int_equal(do_void(s, "a", 4, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 1, "r"), SEQ_OK); /* 0..2 */
+    assert_int_equal(s->by_name->n_ledger, SEQ_LEDGER_MAX - 1);
+    assert_int_equal(do_void(s, "a", past, "r"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", past + 2, "r"), SEQ_ERR_TOO_MANY);
+    /* a full ledger survives a snapshot */
+    seq_state *d = roundtrip(s, 100);
+    assert_int_equal(d->by_name->n_ledger, SEQ_LEDGER_MAX);
+    expect_lookup(d, "a", past, SEQ_NUM_VOIDED, 7, "r");
+    assert_int_equal(do_void(d, "a", past + 2, "r"), SEQ_ERR_TOO_MANY);
+    /* DROP discards it; a new incarnation starts empty */
+    assert_int_equal(do_drop(d, "a"), SEQ_OK);
+    assert_int_equal(do_create(d, "a", 0, top + 5), SEQ_OK);
+    assert_int_equal(next_one(d, "a"), top);
+    assert_int_equal(do_void(d, "a", top - 1, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(d, "a", top, "r"), SEQ_OK);
+    assert_int_equal(d->by_name->n_ledger, 1);
+    seq_state_free(d);
+}
+
+static void test_gaps(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_result r;
+    seq_tick(s, 1000, 500);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_next(s, "a", 50, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    /* voided out of order; GAPS lists them ascending */
+    assert_int_equal(do_void(s, "a", 30, "c"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 12, "a"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 10, "a"), SEQ_OK);
+    assert_int_equal(do_void(s, "a", 11, "a"), SEQ_OK);
+    seq_tick(s, 1100, 500);
+    assert_int_equal(do_void(s, "a", 20, "b"), SEQ_OK);
+    assert_int_equal(do_gaps(s, "a", INT64_MIN, INT64_MAX, &r), SEQ_OK);
+    assert_int_equal(r.n_ledger, 3);
+    assert_false(r.more);
+    const int64_t want[] = {10, 12, 20, 20, 30, 30};
+    const char *reasons[] = {"a", "b", "c"};
+    const int64_t times[] = {1000, 1100, 1000};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(r.ledger[i].first, want[2 * i]);
+        assert_int_equal(r.ledger[i].last, want[2 * i + 1]);
+        assert_int_equal(r.ledger[i].state, SEQ_NUM_VOIDED);
+        assert_int_equal(r.ledger[i].time_ms, times[i]);
+        assert_string_equal(r.ledger[i].reason, reasons[i]);
+    }
+    seq_result_free(&r);
+    /* clipped to [from, to] */
+    int64_t clip1[] = {11, 12, 20, 20};
+    expect_gaps(s, "a", 11, 25, 2, clip1, false);
+    int64_t clip2[] = {11, 11};
+    expect_gaps(s, "a", 11, 11, 1, clip2, false);
+    int64_t clip3[] = {10, 10};
+    expect_gaps(s, "a", -5, 10, 1, clip3, false);
+    int64_t clip4[] = {12, 12, 20, 20, 30, 30};
+    expect_gaps(s, "a", 12, 30, 3, clip4, false);
+    expect_gaps(s, "a", 13, 19, 0, NULL, false);
+    expect_gaps(s, "a", 31, INT64_MAX, 0, NULL, false);
+    expect_gaps(s, "a", INT64_MIN, 9, 0, NULL, false);
+    expect_gaps(s, "a", 60, 100, 0, NULL, false); /* not issued yet: no gaps */
+    /* from > to */
+    assert_int_equal(do_gaps(s, "a", 31, 30, &r), SEQ_ERR_RANGE);
+    seq_result_free(&r);
+    assert_int_equal(do_gaps(s, "nope", 31, 30, &r), SEQ_ERR_RANGE);
+    seq_result_free(&r);
+    assert_int_equal(do_gaps(s, "a", INT64_MAX, INT64_MIN, &r), SEQ_ERR_RANGE);
+    seq_result_free(&r);
+    /* the result owns its copies */
+    assert_int_equal(do_gaps(s, "a", 1, 100, &r), SEQ_OK);
+    assert_int_equal(do_drop(s, "a"), SEQ_OK);
+    assert_string_equal(r.ledger[0].reason, "a");
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
+static void test_gaps_cut(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_result r;
+    int64_t n = SEQ_GAPS_MAX + 2;
+    assert_int_equal(do_create(s, "a", 0, 2 * n), SEQ_OK);
+    assert_int_equal(do_next(s, "a", (uint32_t)(2 * n), NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    for (int64_t i = 0; i < n; i++) {
+        assert_int_equal(do_void(s, "a", 2 * i, "r"), SEQ_OK);
+    }
+    /* n runs: the first SEQ_GAPS_MAX, and more */
+    assert_int_equal(do_gaps(s, "a", INT64_MIN, INT64_MAX, &r), SEQ_OK);
+    assert_int_equal(r.n_ledger, SEQ_GAPS_MAX);
+    assert_true(r.more);
+    for (size_t i = 0; i < r.n_ledger; i++) {
+        assert_int_equal(r.ledger[i].first, 2 * (int64_t)i);
+        assert_int_equal(r.ledger[i].last, 2 * (int64_t)i);
+    }
+    seq_result_free(&r);
+    /* exactly SEQ_GAPS_MAX in the window: no more */
+    assert_int_equal(do_gaps(s, "a", 0, 2 * (SEQ_GAPS_MAX - 1) + 1, &r), SEQ_OK);
+    assert_int_equal(r.n_ledger, SEQ_GAPS_MAX);
+    assert_false(r.more);
+    seq_result_free(&r);
+    /* the rest, from where the cut reply ended */
+    int64_t rest[] = {2 * SEQ_GAPS_MAX, 2 * SEQ_GAPS_MAX, 2 * SEQ_GAPS_MAX + 2,
+                      2 * SEQ_GAPS_MAX + 2};
+    expect_gaps(s, "a", 2 * (SEQ_GAPS_MAX - 1) + 1, INT64_MAX, 2, rest, false);
+    seq_state_free(s);
+}
+
+/* ---- snapshots with ledgers and version 1 -------------------------------- */
+
+typedef struct snap_run {
+    int64_t first, last;
+    uint8_t state;
+    int64_t time_ms;
+    const char *reason;
+} snap_run;
+
+/* A hand-made snapshot of one live sequence "a" (incarnation 2): CREATE
+ * 1..100 START 5, cursor at 50, burned [20, 22] from incarnation 1, so the
+ * issued numbers are 5..19 and 23..49; clock 1000; then the ledger (version
+ * 2 only; n_ledger may differ from n to fake a count). Returns the length. */
+static size_t snap_build(uint8_t *buf, size_t cap, uint32_t version, bool live,
+                         uint32_t n_ledger, const snap_run *runs, size_t n)
+{
+    seq_writer w = {buf, 0, cap, false};
+    seq_put_u32(&w, 0x53514553u);
+    seq_put_u32(&w, version);
+    seq_put_i64(&w, 1000);
+    seq_put_u64(&w, 2);
+    seq_put_u32(&w, 1);
+    seq_put_u16(&w, 1);
+    seq_put_bytes(&w, "a", 1);
+    seq_put_u8(&w, live ? 1 : 0);
+    seq_put_u64(&w, 2);
+    seq_put_i64(&w, 1);
+    seq_put_i64(&w, 100);
+    seq_put_u8(&w, 1);
+    seq_put_i64(&w, 5);
+    seq_put_u32(&w, live ? 1 : 0);
+    if (live) {
+        seq_put_i64(&w, 1);
+        seq_put_i64(&w, 100);
+    }
+    seq_put_u32(&w, 0);
+    seq_put_i64(&w, live ? 50 : 0);
+    seq_put_u64(&w, live ? 42 : 0);
+    seq_put_u32(&w, 1);
+    seq_put_i64(&w, 20);
+    seq_put_i64(&w, 22);
+    if (version >= 2) {
+        seq_put_u32(&w, n_ledger);
+        for (size_t i = 0; i < n; i++) {
+            seq_put_i64(&w, runs[i].first);
+            seq_put_i64(&w, runs[i].last);
+            seq_put_u8(&w, runs[i].state);
+            seq_put_i64(&w, runs[i].time_ms);
+            seq_put_u16(&w, (uint16_t)strlen(runs[i].reason));
+            seq_put_bytes(&w, runs[i].reason, strlen(runs[i].reason));
+        }
+    }
+    seq_put_u32(&w, 0); /* keys */
+    assert_false(w.overflow);
+    return w.len;
+}
+
+static seq_state *snap_decode(uint32_t version, bool live, uint32_t n_ledger,
+                              const snap_run *runs, size_t n)
+{
+    uint8_t buf[4096];
+    size_t len = snap_build(buf, sizeof(buf), version, live, n_ledger, runs, n);
+    return decode_copy(buf, len);
+}
+
+static void test_snapshot_v1(void **state)
+{
+    (void)state;
+    seq_state *d = snap_decode(1, true, 0, NULL, 0);
+    assert_non_null(d);
+    expect_describe(d, "a", true, 50, 42, 51);
+    expect_gaps(d, "a", INT64_MIN, INT64_MAX, 0, NULL, false);
+    expect_lookup(d, "a", 5, SEQ_NUM_FINAL, 0, NULL);
+    expect_lookup(d, "a", 4, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    expect_lookup(d, "a", 21, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    expect_lookup(d, "a", 50, SEQ_NUM_NOT_ISSUED, 0, NULL);
+    assert_int_equal(do_void(d, "a", 21, "r"), SEQ_ERR_NOTISSUED);
+    assert_int_equal(do_void(d, "a", 49, "r"), SEQ_OK);
+    /* it encodes as version 2, and the v1 bytes with the ledger counts
+     * added are exactly that v2 snapshot before the VOID */
+    size_t len = 0;
+    uint8_t *buf = seq_snapshot_encode(d, &len);
+    assert_non_null(buf);
+    assert_int_equal(buf[4], 2);
+    free(buf);
+    seq_state_free(d);
+    uint8_t v1[4096], v2[4096];
+    size_t l1 = snap_build(v1, sizeof(v1), 1, true, 0, NULL, 0);
+    size_t l2 = snap_build(v2, sizeof(v2), 2, true, 0, NULL, 0);
+    assert_int_equal(l2, l1 + 4);
+    d = decode_copy(v1, l1);
+    assert_non_null(d);
+    buf = seq_snapshot_encode(d, &len);
+    assert_non_null(buf);
+    assert_int_equal(len, l2);
+    assert_memory_equal(buf, v2, l2);
+    free(buf);
+    seq_state_free(d);
+    /* a v1 tombstone */
+    d = snap_decode(1, false, 0, NULL, 0);
+    assert_non_null(d);
+    assert_int_equal(seq_count_live(d), 0);
+    assert_int_equal(do_create(d, "a", 20, 30), SEQ_OK);
+    assert_int_equal(next_one(d, "a"), 23); /* 20..22 burned */
+    seq_state_free(d);
+    /* v1 bytes labelled v2, and v2 bytes labelled v1, are refused */
+    v1[4] = 2;
+    assert_null(decode_copy(v1, l1));
+    v2[4] = 1;
+    assert_null(decode_copy(v2, l2));
+    /* every truncation of a v1 snapshot is refused */
+    v1[4] = 1;
+    for (size_t n = 0; n < l1; n++) {
+        assert_null(decode_copy(v1, n));
+    }
+}
+
+static void test_snapshot_ledger(void **state)
+{
+    (void)state;
+    /* valid: runs inside 5..19 and 23..49, one touching each edge */
+    snap_run ok[] = {{5, 5, SEQ_NUM_VOIDED, 900, "a"},
+                     {6, 19, SEQ_NUM_VOIDED, 1000, "b b"},
+                     {23, 23, SEQ_NUM_VOIDED, 1000, "b b"},
+                     {24, 24, SEQ_NUM_VOIDED, 1000, "c"},
+                     {49, 49, SEQ_NUM_VOIDED, INT64_MIN, "~"}};
+    seq_state *d = snap_decode(2, true, 5, ok, 5);
+    assert_non_null(d);
+    expect_lookup(d, "a", 10, SEQ_NUM_VOIDED, 1000, "b b");
+    expect_lookup(d, "a", 49, SEQ_NUM_VOIDED, INT64_MIN, "~");
+    expect_lookup(d, "a", 25, SEQ_NUM_FINAL, 0, NULL);
+    int64_t all[] = {5, 5, 6, 19, 23, 23, 24, 24, 49, 49};
+    expect_gaps(d, "a", INT64_MIN, INT64_MAX, 5, all, false);
+    d = roundtrip(d, 100);
+    expect_gaps(d, "a", INT64_MIN, INT64_MAX, 5, all, false);
+    seq_state_free(d);
+    /* invalid ledgers: each is refused */
+    char *long_reason = repeat_char('r', SEQ_REASON_MAX + 1);
+    struct {
+        snap_run run[2];
+        size_t n;
+    } bad[] = {
+        {{{10, 9, SEQ_NUM_VOIDED, 1000, "r"}}, 1},               /* first > last */
+        {{{4, 4, SEQ_NUM_VOIDED, 1000, "r"}}, 1},                /* below START */
+        {{{20, 20, SEQ_NUM_VOIDED, 1000, "r"}}, 1},              /* burned */
+        {{{19, 23, SEQ_NUM_VOIDED, 1000, "r"}}, 1},              /* spans burned */
+        {{{50, 50, SEQ_NUM_VOIDED, 1000, "r"}}, 1},              /* the cursor */
+        {{{49, 50, SEQ_NUM_VOIDED, 1000, "r"}}, 1},              /* past it */
+        {{{0, 0, SEQ_NUM_VOIDED, 1000, "r"}}, 1},                /* no range */
+        {{{10, 10, SEQ_NUM_FINAL, 1000, "r"}}, 1},               /* state */
+        {{{10, 10, SEQ_NUM_NOT_ISSUED, 1000, "r"}}, 1},
+        {{{10, 10, 3, 1000, "r"}}, 1},
+        {{{10, 10, SEQ_NUM_VOIDED, 1001, "r"}}, 1},              /* after the clock */
+        {{{10, 10, SEQ_NUM_VOIDED, 1000, ""}}, 1},               /* reasons */
+        {{{10, 10, SEQ_NUM_VOIDED, 1000, "a\tb"}}, 1},
+        {{{10, 10, SEQ_NUM_VOIDED, 1000, "\x7f"}}, 1},
+        {{{10, 10, SEQ_NUM_VOIDED, 1000, long_reason}}, 1},
+        {{{12, 12, SEQ_NUM_VOIDED, 1000, "r"}, {10, 10, SEQ_NUM_VOIDED, 1000, "r"}}, 2},
+        {{{10, 12, SEQ_NUM_VOIDED, 1000, "r"}, {12, 14, SEQ_NUM_VOIDED, 1000, "s"}}, 2},
+        {{{10, 10, SEQ_NUM_VOIDED, 1000, "r"}, {10, 10, SEQ_NUM_VOIDED, 1000, "r"}}, 2},
+        /* adjacent and equal: not merged, not canonical */
+        {{{10, 10, SEQ_NUM_VOIDED, 1000, "r"}, {11, 11, SEQ_NUM_VOIDED, 1000, "r"}}, 2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        d = snap_decode(2, true, (uint32_t)bad[i].n, bad[i].run, bad[i].n);
+        if (d != NULL) {
+            fail_msg("bad ledger %zu was accepted", i);
+        }
+    }
+    free(long_reason);
+    /* counts that do not match the runs, or are over the limit */
+    assert_null(snap_decode(2, true, 2, ok, 1));
+    assert_null(snap_decode(2, true, 1, ok, 2));
+    assert_null(snap_decode(2, true, SEQ_LEDGER_MAX + 1, ok, 1));
+    assert_null(snap_decode(2, true, UINT32_MAX, ok, 1));
+    /* a tombstone has no ledger */
+    assert_null(snap_decode(2, false, 1, ok, 1));
+    d = snap_decode(2, false, 0, NULL, 0);
+    assert_non_null(d);
+    seq_state_free(d);
+}
+
 /* ---- the random-operation test against a reference model --------------- */
 
 /* The model: per name a list of ranges, the numbers issued by the current
@@ -1849,6 +2553,10 @@ typedef struct mseq {
     size_t n_ranges;
     bool issued[MD], skipped[MD], burned[MD], ever[MD];
     uint64_t n_issued;
+    /* the ledger of the current incarnation: voided numbers, when and why */
+    bool voided[MD];
+    int64_t vtime[MD];
+    int vreason[MD]; /* index into reason_pool */
 } mseq;
 
 typedef struct mkey {
@@ -1872,6 +2580,7 @@ typedef struct model {
     mseq seqs[M_NAMES];
     mkey keys[M_KEYS_CAP]; /* FIFO: keys[0] is the oldest */
     size_t n_keys;
+    size_t n_voided, n_gap_runs; /* coverage: new voids, runs GAPS returned */
 } model;
 
 #define MCHECK(m, cond)                                                        \
@@ -1883,6 +2592,12 @@ typedef struct model {
     } while (0)
 
 static const char *const key_pool[M_KEY_POOL] = {"k0", "k1", "k2", "k3", "k4", "k5"};
+
+/* VOID reasons: the first M_REASONS_OK are valid. */
+#define M_REASONS_OK 4
+#define M_REASON_POOL 7
+static const char *const reason_pool[M_REASON_POOL] = {
+    "damaged", "printer jam", "x", "damaged ", "", "bad\x01", "tab\t"};
 
 static uint64_t mrand(model *m, uint64_t n)
 {
@@ -2173,8 +2888,155 @@ static void mdrop(model *m, seq_state *s, int who)
         }
         q->live = false;
         q->n_ranges = 0;
+        memset(q->voided, 0, sizeof(q->voided));
     }
     MCHECK(m, apply_status(s, &c) == want);
+}
+
+static void mrange_rand(model *m, int *lo, int *hi);
+
+/* A number to VOID or LOOKUP: mostly one the current incarnation issued,
+ * else anywhere in the domain, sometimes just outside it. */
+static int64_t mpick(model *m, const mseq *q)
+{
+    uint64_t d = mrand(m, 10);
+    if (d < 6 && q->live) {
+        int issued[MD], n = 0;
+        for (int x = 0; x < MD; x++) {
+            if (q->issued[x]) {
+                issued[n++] = x;
+            }
+        }
+        if (n > 0) {
+            return mnum(m, issued[mrand(m, (uint64_t)n)]);
+        }
+    }
+    if (d == 9) {
+        return mrand(m, 2) ? mnum(m, -1) : mnum(m, MD); /* wraps: still outside */
+    }
+    return mnum(m, (int)mrand(m, MD));
+}
+
+static void mvoid(model *m, seq_state *s, int who)
+{
+    mseq *q = &m->seqs[who];
+    int64_t v = mpick(m, q);
+    int x = moff(m, v);
+    int ri = (int)mrand(m, M_REASON_POOL);
+    if (mrand(m, 3) != 0) {
+        ri = (int)mrand(m, M_REASONS_OK); /* mostly valid, and few, so runs merge */
+    }
+    seq_cmd c = cmd_of(SEQ_OP_VOID, q->name);
+    c.min = v;
+    c.text = reason_pool[ri];
+    c.text_len = strlen(c.text);
+    int want;
+    if (ri >= M_REASONS_OK) {
+        want = SEQ_ERR_REASON;
+    } else if (!q->live) {
+        want = SEQ_ERR_NOSEQ;
+    } else if (x < 0 || !q->issued[x]) {
+        want = SEQ_ERR_NOTISSUED;
+    } else {
+        want = SEQ_OK;
+        if (!q->voided[x]) {
+            m->n_voided++;
+            q->voided[x] = true;
+            q->vtime[x] = m->clock;
+            q->vreason[x] = ri;
+        }
+    }
+    MCHECK(m, apply_status(s, &c) == want);
+}
+
+static void mlookup(model *m, seq_state *s, int who)
+{
+    mseq *q = &m->seqs[who];
+    int64_t v = mpick(m, q);
+    int x = moff(m, v);
+    seq_cmd c = cmd_of(SEQ_OP_LOOKUP, q->name);
+    c.min = v;
+    seq_result r;
+    int rv = seq_apply(s, &c, &r);
+    MCHECK(m, rv == r.status);
+    if (!q->live) {
+        MCHECK(m, rv == SEQ_ERR_NOSEQ);
+    } else {
+        MCHECK(m, rv == SEQ_OK);
+        if (x >= 0 && q->voided[x]) {
+            MCHECK(m, q->issued[x]);
+            MCHECK(m, r.state == SEQ_NUM_VOIDED);
+            MCHECK(m, r.time_ms == q->vtime[x]);
+            MCHECK(m, r.reason != NULL && strcmp(r.reason, reason_pool[q->vreason[x]]) == 0);
+        } else {
+            bool issued = x >= 0 && q->issued[x];
+            MCHECK(m, r.state == (issued ? SEQ_NUM_FINAL : SEQ_NUM_NOT_ISSUED));
+            MCHECK(m, r.reason == NULL);
+        }
+    }
+    seq_result_free(&r);
+}
+
+/* GAPS over [lo, hi] (offsets; whole = the whole int64 domain) must list the
+ * model's voided numbers in that window: maximal runs of consecutive numbers
+ * with the same time and reason, ascending. */
+static void mgaps_check(model *m, seq_state *s, int who, int lo, int hi, bool whole)
+{
+    mseq *q = &m->seqs[who];
+    seq_cmd c = cmd_of(SEQ_OP_GAPS, q->name);
+    c.min = whole ? INT64_MIN : mnum(m, lo);
+    c.max = whole ? INT64_MAX : mnum(m, hi);
+    seq_result r;
+    int rv = seq_apply(s, &c, &r);
+    MCHECK(m, rv == r.status);
+    if (whole) {
+        lo = 0;
+        hi = MD - 1;
+    }
+    if (lo > hi) {
+        MCHECK(m, rv == SEQ_ERR_RANGE);
+    } else if (!q->live) {
+        MCHECK(m, rv == SEQ_ERR_NOSEQ);
+    } else {
+        MCHECK(m, rv == SEQ_OK);
+        MCHECK(m, !r.more);
+        size_t k = 0;
+        for (int x = lo; x <= hi; x++) {
+            if (!q->voided[x]) {
+                continue;
+            }
+            int y = x;
+            while (y + 1 <= hi && q->voided[y + 1] && q->vtime[y + 1] == q->vtime[x] &&
+                   q->vreason[y + 1] == q->vreason[x]) {
+                y++;
+            }
+            MCHECK(m, k < r.n_ledger);
+            MCHECK(m, r.ledger[k].first == mnum(m, x));
+            MCHECK(m, r.ledger[k].last == mnum(m, y));
+            MCHECK(m, r.ledger[k].state == SEQ_NUM_VOIDED);
+            MCHECK(m, r.ledger[k].time_ms == q->vtime[x]);
+            MCHECK(m, strcmp(r.ledger[k].reason, reason_pool[q->vreason[x]]) == 0);
+            k++;
+            x = y;
+        }
+        MCHECK(m, k == r.n_ledger);
+        m->n_gap_runs += k;
+    }
+    if (rv != SEQ_OK) {
+        MCHECK(m, r.n_ledger == 0);
+    }
+    seq_result_free(&r);
+}
+
+static void mgaps(model *m, seq_state *s, int who)
+{
+    if (mrand(m, 3) == 0) {
+        mgaps_check(m, s, who, 0, MD - 1, true);
+        return;
+    }
+    int lo, hi;
+    mrange_rand(m, &lo, &hi);
+    mgaps_check(m, s, who, lo, hi, false);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -2205,10 +3067,13 @@ static void mbadname(model *m, seq_state *s)
 {
     static const char *const bad[] = {"", "a b", "\x01", "caf\xc3\xa9", "x\x7f"};
     static const uint8_t ops[] = {SEQ_OP_CREATE, SEQ_OP_ADDRANGE, SEQ_OP_NEXT,
-                                  SEQ_OP_DESCRIBE, SEQ_OP_DROP};
-    seq_cmd c = cmd_of(ops[mrand(m, 5)], bad[mrand(m, 5)]);
+                                  SEQ_OP_DESCRIBE, SEQ_OP_DROP, SEQ_OP_VOID,
+                                  SEQ_OP_GAPS, SEQ_OP_LOOKUP};
+    seq_cmd c = cmd_of(ops[mrand(m, 8)], bad[mrand(m, 5)]);
     c.min = 1;
     c.max = 2;
+    c.text = "r";
+    c.text_len = 1;
     MCHECK(m, apply_status(s, &c) == SEQ_ERR_NAME);
 }
 
@@ -2268,7 +3133,7 @@ static void run_model(uint64_t seed, size_t n_ops)
     for (m->op = 0; m->op < n_ops; m->op++) {
         int who = (int)mrand(m, M_NAMES);
         mseq *q = &m->seqs[who];
-        uint64_t dice = mrand(m, 100);
+        uint64_t dice = mrand(m, 120);
         if (dice < 12) {
             int lo, hi;
             if (q->live && mrand(m, 5) == 0) {
@@ -2335,9 +3200,18 @@ static void run_model(uint64_t seed, size_t n_ops)
             mtick(m, s, wall, ret);
         } else if (dice < 97) {
             s = roundtrip(s, m->keys_max);
-        } else {
+        } else if (dice < 100) {
             mbadname(m, s);
+        } else if (dice < 112) {
+            mvoid(m, s, who);
+        } else if (dice < 116) {
+            mgaps(m, s, who);
+        } else {
+            mlookup(m, s, who);
         }
+        /* after every op: the ledger of the name just used is exactly the
+         * model's voided numbers (GAPS over the whole int64 domain) */
+        mgaps_check(m, s, who, 0, MD - 1, true);
         /* after every op: the counters agree with the model */
         size_t live = 0;
         for (int i = 0; i < M_NAMES; i++) {
@@ -2351,10 +3225,14 @@ static void run_model(uint64_t seed, size_t n_ops)
      * sequence is valid */
     for (int i = 0; i < M_NAMES; i++) {
         mdescribe(m, s, i);
+        mgaps_check(m, s, i, 0, MD - 1, true);
     }
     for (seq_sequence *sq = s->by_name; sq != NULL; sq = sq->hh.next) {
         MCHECK(m, seq_sequence_valid(sq));
     }
+    printf("seed=%lu: %zu numbers voided, %zu ledger runs seen by GAPS\n",
+           (unsigned long)seed, m->n_voided, m->n_gap_runs);
+    MCHECK(m, m->n_voided > 0 && m->n_gap_runs > 0);
     seq_state_free(s);
     free(m);
 }
@@ -2415,6 +3293,15 @@ int main(void)
         cmocka_unit_test(test_snapshot_roundtrip_behaviour),
         cmocka_unit_test(test_snapshot_truncations),
         cmocka_unit_test(test_snapshot_corruption),
+        cmocka_unit_test(test_void_basic),
+        cmocka_unit_test(test_void_not_issued),
+        cmocka_unit_test(test_void_reason),
+        cmocka_unit_test(test_void_merge),
+        cmocka_unit_test(test_ledger_limit),
+        cmocka_unit_test(test_gaps),
+        cmocka_unit_test(test_gaps_cut),
+        cmocka_unit_test(test_snapshot_v1),
+        cmocka_unit_test(test_snapshot_ledger),
         cmocka_unit_test(test_random_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
