@@ -13,6 +13,7 @@ size_t codec_cmd_size(const seq_cmd *cmd)
     case SEQ_OP_VOID: return n + 8 + 2 + cmd->text_len;
     case SEQ_OP_GAPS: return n + 8 + 8;
     case SEQ_OP_LOOKUP: return n + 8;
+    case SEQ_OP_LOOKUP_KEY: return n + 2 + cmd->key_len;
     default: return n;
     }
 }
@@ -59,6 +60,10 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
         break;
     case SEQ_OP_LOOKUP:
         seq_put_i64(w, cmd->min);
+        break;
+    case SEQ_OP_LOOKUP_KEY:
+        seq_put_u16(w, (uint16_t)cmd->key_len);
+        seq_put_bytes(w, cmd->key, cmd->key_len);
         break;
     default:
         break;
@@ -129,6 +134,13 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
         break;
     case SEQ_OP_LOOKUP:
         cmd->min = seq_get_i64(r);
+        break;
+    case SEQ_OP_LOOKUP_KEY:
+        cmd->key_len = seq_get_u16(r);
+        if (cmd->key_len > SEQ_KEY_MAX) {
+            return -1;
+        }
+        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
         break;
     case SEQ_OP_DESCRIBE:
     case SEQ_OP_LIST:

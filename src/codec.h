@@ -5,7 +5,8 @@
  * origin u64, batch_seq u64, n_cmds u32, then n_cmds commands:
  * op u8, name_len u16, name, and per op: CREATE min i64 max i64 has_start u8
  * start i64; ADDRANGE min i64 max i64; NEXT count u32 key_len u16 key;
- * VOID n i64 reason_len u16 reason; GAPS from i64 to i64; LOOKUP n i64.
+ * VOID n i64 reason_len u16 reason; GAPS from i64 to i64; LOOKUP n i64;
+ * LOOKUP_KEY key_len u16 key.
  * The decoder checks every length against the bytes left and the limits of
  * seq.h; decoded names and keys point into the entry (no copies).
  * Pure: no I/O. */

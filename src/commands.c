@@ -310,11 +310,32 @@ static void gapsCommand(command_env *env, command_call *call)
     submit(env, call, &cmd, STYLE_GAPS);
 }
 
-/* LOOKUP name n: what the ledger says of one number. */
+/* LOOKUP name n: what the ledger says of one number.
+ * LOOKUP name KEY k: the numbers that key got (while it is retained). */
 static void lookupCommand(command_env *env, command_call *call)
 {
     seq_cmd cmd = {.op = SEQ_OP_LOOKUP};
+    if (call->argc != 3 && call->argc != 4) {
+        reply_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
+        return;
+    }
     if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (call->argc == 4) {
+        const resp_arg *key = &call->argv[3];
+        if (!arg_is(&call->argv[2], "KEY")) {
+            reply_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
+            return;
+        }
+        if (!seq_key_valid(key->ptr, key->len)) {
+            reply_error(call, seq_status_text(SEQ_ERR_KEY));
+            return;
+        }
+        cmd.op = SEQ_OP_LOOKUP_KEY;
+        cmd.key = key->ptr;
+        cmd.key_len = key->len;
+        submit(env, call, &cmd, STYLE_LOOKUP_KEY);
         return;
     }
     if (!parse_i64(&call->argv[2], &cmd.min)) {
@@ -602,7 +623,7 @@ static const command_def command_table[] = {
     {"drop", 2, dropCommand, "write"},
     {"void", 4, voidCommand, "write"},
     {"gaps", -2, gapsCommand, "readonly"},
-    {"lookup", 3, lookupCommand, "readonly"},
+    {"lookup", -3, lookupCommand, "readonly"},
     {"role", 1, roleCommand, "fast"},
     {"cluster", -2, clusterCommand, "admin"},
     {"ping", -1, pingCommand, "fast"},
@@ -905,6 +926,17 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
         break;
     case STYLE_LOOKUP:
         format_lookup(res, proto, out);
+        break;
+    case STYLE_LOOKUP_KEY:
+        if (res->n_runs == 0) {
+            resp_write_null(out, proto);
+            break;
+        }
+        resp_write_array(out, 2 * res->n_runs);
+        for (size_t i = 0; i < res->n_runs; i++) {
+            resp_write_int(out, res->runs[i].first);
+            resp_write_int(out, res->runs[i].last);
+        }
         break;
     case STYLE_LIST:
         resp_write_array(out, res->n_names);

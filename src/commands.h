@@ -27,6 +27,7 @@ enum reply_style {
     STYLE_LIST = 5,
     STYLE_GAPS = 6,   /* array of [first, last, state, reason, time_ms] */
     STYLE_LOOKUP = 7, /* number, state (and reason, time for a voided one) */
+    STYLE_LOOKUP_KEY = 8, /* the runs a key got, or nil */
 };
 
 typedef struct server_stats {

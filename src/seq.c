@@ -1005,6 +1005,26 @@ static int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     return SEQ_OK;
 }
 
+static int seqLookupKey(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    if (!seq_key_valid(cmd->key, cmd->key_len)) {
+        return SEQ_ERR_KEY;
+    }
+    seq_sequence *q = seqFind(s, cmd->name, cmd->name_len);
+    if (q == NULL || !q->live) {
+        return SEQ_ERR_NOSEQ;
+    }
+    uint8_t hkey[8 + SEQ_KEY_MAX];
+    size_t hkey_len = seqKeyHash(hkey, q->incarnation, cmd->key, cmd->key_len);
+    seq_key_entry *e = NULL;
+    HASH_FIND(hh, s->keys, hkey, hkey_len, e);
+    if (e != NULL) {
+        seqCopyRuns(out, e->runs, e->n_runs);
+        out->time_ms = e->inserted_ms;
+    }
+    return SEQ_OK;
+}
+
 int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1024,6 +1044,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_VOID: rv = seqVoid(s, cmd); break;
     case SEQ_OP_GAPS: rv = seqGaps(s, cmd, out); break;
     case SEQ_OP_LOOKUP: rv = seqLookup(s, cmd, out); break;
+    case SEQ_OP_LOOKUP_KEY: rv = seqLookupKey(s, cmd, out); break;
     default: rv = SEQ_ERR_BADCMD; break;
     }
     out->status = rv;

@@ -67,6 +67,7 @@ enum seq_op {
     SEQ_OP_VOID = 7,   /* VOID name n reason: min = n, text = reason */
     SEQ_OP_GAPS = 8,   /* GAPS name from to: min = from, max = to */
     SEQ_OP_LOOKUP = 9, /* LOOKUP name n: min = n */
+    SEQ_OP_LOOKUP_KEY = 10, /* LOOKUP name KEY k: the runs that key got, if still retained */
 };
 
 /* What the ledger knows of one number. */
@@ -136,7 +137,9 @@ typedef struct seq_result {
     seq_ledger_run *ledger;
     size_t n_ledger;
     bool more;
-    /* LOOKUP: the number's state, and for a voided one when and why. */
+    /* LOOKUP: the number's state, and for a voided one when and why.
+     * LOOKUP_KEY: runs/n_runs as NEXT gave them (n_runs 0: unknown or
+     * expired key) and time_ms when the key was first used. */
     uint8_t state;
     int64_t time_ms;
     char *reason;

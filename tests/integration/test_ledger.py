@@ -88,3 +88,20 @@ class LedgerTest(SeqdTestCase):
         self.assertEqual(r.execute_command("NEXT", "d"), 6)
         with self.assertRaises(redis.ResponseError):
             r.execute_command("VOID", "d", 2, "from the old incarnation")
+
+    def test_lookup_key(self):
+        s = self.start_server()
+        r = s.client()
+        r.execute_command("CREATE", "lk", 1, 1000)
+        got = r.execute_command("NEXT", "lk", "COUNT", 4, "KEY", "order-9")
+        self.assertEqual(got, [1, 4])
+        self.assertEqual(r.execute_command("LOOKUP", "lk", "KEY", "order-9"), [1, 4])
+        self.assertIsNone(r.execute_command("LOOKUP", "lk", "KEY", "never-used"))
+        with Raw(s.port) as c:
+            self.assertErr(c.cmd("LOOKUP", "lk", "KEY", "has space"), "ERR")
+            self.assertErr(c.cmd("LOOKUP", "lk", "KYE", "x"), "ERR")
+            self.assertErr(c.cmd("LOOKUP", "nope", "KEY", "x"), "NOSEQ")
+        # survives a crash (log replay)
+        s.kill9()
+        s.start()
+        self.assertEqual(s.client().execute_command("LOOKUP", "lk", "KEY", "order-9"), [1, 4])

@@ -139,6 +139,13 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
         assert_int_equal(got->min, want->min);
         assert_int_equal(got->max, 0);
         break;
+    case SEQ_OP_LOOKUP_KEY:
+        assert_int_equal(got->key_len, want->key_len);
+        if (want->key_len > 0) {
+            assert_memory_equal(got->key, want->key, want->key_len);
+        }
+        assert_int_equal(got->min, 0);
+        break;
     default:
         assert_int_equal(got->min, 0);
         assert_int_equal(got->max, 0);
@@ -246,6 +253,10 @@ static size_t edge_cmds(seq_cmd *out)
         out[n++] = c;
         c = mkcmd(SEQ_OP_LOOKUP, "l");
         c.min = vals[6 - i];
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_LOOKUP_KEY, "k");
+        c.key = keys[i + 1];
+        c.key_len = strlen(keys[i + 1]);
         out[n++] = c;
     }
     return n;
@@ -532,7 +543,7 @@ static void test_unknown_op(void **state)
     (void)state;
     for (int op = 0; op < 256; op++) {
         int rv = decode_raw_cmd((uint8_t)op, 1, 200);
-        if (op >= SEQ_OP_CREATE && op <= SEQ_OP_LOOKUP) {
+        if (op >= SEQ_OP_CREATE && op <= SEQ_OP_LOOKUP_KEY) {
             assert_int_equal(rv, 0);
         } else {
             assert_int_equal(rv, -1);

@@ -546,6 +546,64 @@ static void test_names(void **state)
     seq_state_free(s);
 }
 
+/* LOOKUP name KEY k: the runs NEXT gave that key, nothing once it expired,
+ * and nothing for a key of an earlier incarnation. */
+static void test_lookup_key(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_tick(s, 1000, 60000);
+    assert_int_equal(do_create(s, "k", 1, 100), SEQ_OK);
+    seq_cmd c = cmd_of(SEQ_OP_NEXT, "k");
+    c.count = 3;
+    c.key = "order-1";
+    c.key_len = 7;
+    seq_result r;
+    assert_int_equal(seq_apply(s, &c, &r), SEQ_OK);
+    seq_result_free(&r);
+    seq_cmd q = cmd_of(SEQ_OP_LOOKUP_KEY, "k");
+    q.key = "order-1";
+    q.key_len = 7;
+    assert_int_equal(seq_apply(s, &q, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 1);
+    assert_int_equal(r.runs[0].first, 1);
+    assert_int_equal(r.runs[0].last, 3);
+    assert_int_equal(r.time_ms, 1000);
+    seq_result_free(&r);
+    /* unknown key: no runs */
+    q.key = "order-2";
+    assert_int_equal(seq_apply(s, &q, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 0);
+    seq_result_free(&r);
+    /* invalid key, missing sequence */
+    q.key = "has space";
+    q.key_len = 9;
+    assert_int_equal(seq_apply(s, &q, &r), SEQ_ERR_KEY);
+    seq_result_free(&r);
+    q.key = "order-1";
+    q.key_len = 7;
+    q.name = "nope";
+    q.name_len = 4;
+    assert_int_equal(seq_apply(s, &q, &r), SEQ_ERR_NOSEQ);
+    seq_result_free(&r);
+    q.name = "k";
+    q.name_len = 1;
+    /* after DROP and CREATE the old key is gone */
+    assert_int_equal(do_drop(s, "k"), SEQ_OK);
+    assert_int_equal(do_create(s, "k", 1, 100), SEQ_OK);
+    assert_int_equal(seq_apply(s, &q, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 0);
+    seq_result_free(&r);
+    /* expiry */
+    assert_int_equal(seq_apply(s, &c, &r), SEQ_OK);
+    seq_result_free(&r);
+    seq_tick(s, 1000 + 60000, 60000);
+    assert_int_equal(seq_apply(s, &q, &r), SEQ_OK);
+    assert_int_equal(r.n_runs, 0);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
 static void test_bad_op_and_status_text(void **state)
 {
     (void)state;
@@ -553,7 +611,7 @@ static void test_bad_op_and_status_text(void **state)
     assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
     seq_cmd c = cmd_of(0, "a");
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
-    c.op = SEQ_OP_LOOKUP + 1;
+    c.op = SEQ_OP_LOOKUP_KEY + 1;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     c.op = 255;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
@@ -3260,6 +3318,7 @@ int main(void)
         cmocka_unit_test(test_create_start),
         cmocka_unit_test(test_create_min_gt_max),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_lookup_key),
         cmocka_unit_test(test_bad_op_and_status_text),
         cmocka_unit_test(test_sequences_max),
         cmocka_unit_test(test_next_sequential),
