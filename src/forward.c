@@ -20,6 +20,8 @@
 typedef struct forward_req {
     void *owner; /* NULL: the link's own set-up command */
     uint64_t tag;
+    uint64_t created_ms; /* when the client's request arrived: a requeued
+                          * request keeps it, so its wait stays bounded */
 } forward_req;
 
 struct forward_wait {
@@ -57,7 +59,7 @@ static void *fwXrealloc(void *p, size_t n)
     return q;
 }
 
-static void fwPush(forward_link *l, void *owner, uint64_t tag)
+static void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_ms)
 {
     if (l->p_n == l->p_cap) {
         size_t cap = l->p_cap == 0 ? 64 : l->p_cap * 2;
@@ -70,7 +72,7 @@ static void fwPush(forward_link *l, void *owner, uint64_t tag)
         l->p_cap = cap;
         l->p_head = 0;
     }
-    l->pending[(l->p_head + l->p_n) % l->p_cap] = (forward_req){owner, tag};
+    l->pending[(l->p_head + l->p_n) % l->p_cap] = (forward_req){owner, tag, created_ms};
     l->p_n++;
 }
 
@@ -243,7 +245,6 @@ static void fwRequeue(forward_link *l)
     resp_arg *argv = fwXrealloc(NULL, sizeof(resp_arg) * limits.args_max);
     forward_wait *head = NULL, *tail = NULL;
     size_t pos = 0;
-    uint64_t now = uv_now(f->loop);
     while (l->p_n > 0) {
         forward_req r = fwPop(l);
         resp_request req = {.argv = argv, .argc = 0};
@@ -256,7 +257,8 @@ static void fwRequeue(forward_link *l)
             continue;
         }
         if (r.owner != NULL) {
-            forward_wait *w = fwWaitNew(r.owner, r.tag, l->proto, now, l->out.data + pos, used);
+            forward_wait *w =
+                fwWaitNew(r.owner, r.tag, l->proto, r.created_ms, l->out.data + pos, used);
             if (tail != NULL) {
                 tail->next = w;
             } else {
@@ -333,11 +335,11 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
     const resp_arg setname[] = {{"CLIENT", 6}, {"SETNAME", 7}, {FORWARD_CLIENT_NAME,
                                                                 strlen(FORWARD_CLIENT_NAME)}};
     fwEncode(&l->out, setname, 3);
-    fwPush(l, NULL, 0);
+    fwPush(l, NULL, 0, 0);
     if (proto == 3) {
         const resp_arg hello[] = {{"HELLO", 5}, {"3", 1}};
         fwEncode(&l->out, hello, 2);
-        fwPush(l, NULL, 0);
+        fwPush(l, NULL, 0, 0);
     }
     int rv = uv_tcp_connect(&l->connect_req, &l->tcp, (const struct sockaddr *)&addr, fwOnConnect);
     if (rv != 0) {
@@ -378,17 +380,17 @@ static forward_link *fwLink(forwarder *f, int proto)
 }
 
 static bool fwSend(forwarder *f, int proto, const char *bytes, size_t len, void *owner,
-                   uint64_t tag)
+                   uint64_t tag, uint64_t created_ms)
 {
     forward_link *l = fwLink(f, proto);
     if (l == NULL) {
         return false;
     }
     if (resp_write_raw(&l->out, bytes, len) != 0) {
-        fwDone(f, (forward_req){owner, tag}, NULL, 0, BATCH_ERR_TRYAGAIN);
+        fwDone(f, (forward_req){owner, tag, 0}, NULL, 0, BATCH_ERR_TRYAGAIN);
         return true;
     }
-    fwPush(l, owner, tag);
+    fwPush(l, owner, tag, created_ms);
     fwFlush(l);
     f->forwarded++;
     return true;
@@ -399,18 +401,19 @@ void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc
 {
     f->n_pending++;
     if (f->stopping) {
-        fwDone(f, (forward_req){owner, tag}, NULL, 0, BATCH_ERR_SHUTDOWN);
+        fwDone(f, (forward_req){owner, tag, 0}, NULL, 0, BATCH_ERR_SHUTDOWN);
         return;
     }
     resp_buf b;
     resp_buf_init(&b, FORWARD_OUT_MAX);
     fwEncode(&b, argv, argc);
-    if (f->wait_head == NULL && fwSend(f, proto, b.data, b.len, owner, tag)) {
+    uint64_t now = uv_now(f->loop);
+    if (f->wait_head == NULL && fwSend(f, proto, b.data, b.len, owner, tag, now)) {
         resp_buf_free(&b);
         return;
     }
     /* No leader yet: wait, in order, behind earlier waiters. */
-    forward_wait *w = fwWaitNew(owner, tag, proto, uv_now(f->loop), b.data, b.len);
+    forward_wait *w = fwWaitNew(owner, tag, proto, now, b.data, b.len);
     resp_buf_free(&b);
     if (f->wait_tail != NULL) {
         f->wait_tail->next = w;
@@ -433,7 +436,7 @@ static void fwTick(uv_timer_t *t)
     uint64_t now = uv_now(f->loop);
     while (f->wait_head != NULL) {
         forward_wait *w = f->wait_head;
-        bool sent = fwSend(f, w->proto, w->bytes, w->len, w->owner, w->tag);
+        bool sent = fwSend(f, w->proto, w->bytes, w->len, w->owner, w->tag, w->created_ms);
         if (!sent && now - w->created_ms < f->cfg->request_timeout_ms) {
             break;
         }
@@ -442,7 +445,7 @@ static void fwTick(uv_timer_t *t)
             f->wait_tail = NULL;
         }
         if (!sent) {
-            fwDone(f, (forward_req){w->owner, w->tag}, NULL, 0,
+            fwDone(f, (forward_req){w->owner, w->tag, 0}, NULL, 0,
                    node_cluster_down(f->node) ? BATCH_ERR_CLUSTERDOWN : BATCH_ERR_TRYAGAIN);
         }
         free(w);
@@ -472,7 +475,7 @@ void forwarder_stop(forwarder *f, int err)
     while (f->wait_head != NULL) {
         forward_wait *w = f->wait_head;
         f->wait_head = w->next;
-        fwDone(f, (forward_req){w->owner, w->tag}, NULL, 0, err);
+        fwDone(f, (forward_req){w->owner, w->tag, 0}, NULL, 0, err);
         free(w);
     }
     f->wait_tail = NULL;
