@@ -95,12 +95,20 @@ static membership_req *membershipNew(node *n, raft_id id, void *ctx, void *owner
     return m;
 }
 
-/* Parses a client address into the member it names. */
-static int membershipParse(const char *client_address, config_member *out, const char **msg)
+/* Parses a client address into the member it names: a founding member as
+ * --cluster gave it (it may have its own Raft port), any other with its
+ * Raft bus at port + 10000. */
+static int membershipParse(node *n, const char *client_address, config_member *out,
+                           const char **msg)
 {
     if (config_member_parse(client_address, out) != 0 || strchr(client_address, '@') != NULL) {
         *msg = "ERR wants a.b.c.d:port; the node's Raft bus must be at port + 10000";
         return RAFT_INVALID;
+    }
+    for (int i = 0; i < n->cfg->n_members; i++) {
+        if (strcmp(n->cfg->members[i].client, out->client) == 0) {
+            *out = n->cfg->members[i];
+        }
     }
     return 0;
 }
@@ -109,22 +117,16 @@ int membership_add(node *n, const char *client_address, void *ctx, void *owner, 
                    membership_cb cb, const char **msg)
 {
     config_member want;
-    int rv = membershipParse(client_address, &want, msg);
+    int rv = membershipParse(n, client_address, &want, msg);
     if (rv != 0) {
         return rv;
     }
-    for (int i = 0; i < n->cfg->n_members; i++) {
-        if (strcmp(n->cfg->members[i].client, want.client) == 0) {
-            want = n->cfg->members[i]; /* a founding member: its own Raft port */
-        }
-    }
     const struct raft_server *s = membershipFind(n, want.id);
-    membership_req *m = membershipNew(n, want.id, ctx, owner, tag, cb);
     if (s != NULL && s->role == RAFT_VOTER) {
         *msg = "OK";
-        free(m);
         return RAFT_DUPLICATEID; /* caller treats as success */
     }
+    membership_req *m = membershipNew(n, want.id, ctx, owner, tag, cb);
     if (s != NULL) {
         rv = raft_assign(&n->raft, &m->change, want.id, RAFT_VOTER, membershipAssigned);
     } else {
@@ -144,15 +146,9 @@ int membership_remove(node *n, const char *client_address, void *ctx, void *owne
                       uint64_t tag, membership_cb cb, const char **msg)
 {
     config_member want;
-    int rv = membershipParse(client_address, &want, msg);
+    int rv = membershipParse(n, client_address, &want, msg);
     if (rv != 0) {
         return rv;
-    }
-    /* Founding members may have an explicit Raft port: look them up too. */
-    for (int i = 0; i < n->cfg->n_members; i++) {
-        if (strcmp(n->cfg->members[i].client, want.client) == 0) {
-            want = n->cfg->members[i];
-        }
     }
     if (membershipFind(n, want.id) == NULL) {
         *msg = "OK";
