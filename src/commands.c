@@ -519,16 +519,8 @@ static void clusterNodes(command_env *env, command_call *call)
     for (unsigned i = 0; i < c->n; i++) {
         const struct raft_server *srv = &c->servers[i];
         char client[48] = "";
-        unsigned port = 0;
-        char host[32];
-        for (int m = 0; m < env->cfg->n_members; m++) {
-            if (env->cfg->members[m].id == srv->id) {
-                snprintf(client, sizeof(client), "%s", env->cfg->members[m].client);
-            }
-        }
-        if (client[0] == '\0' && sscanf(srv->address, "%31[0-9.]:%u", host, &port) == 2 &&
-            port > 10000) {
-            snprintf(client, sizeof(client), "%s:%u", host, port - 10000);
+        if (!node_client_address(env->node, srv->id, srv->address, client, sizeof(client))) {
+            client[0] = '\0';
         }
         /* On the leader, how far each member's log is known to match: a
          * member that stops advancing (a full or failing disk) shows here. */

@@ -176,6 +176,29 @@ static void nodeWatch(uv_timer_t *t)
     }
 }
 
+bool node_client_address(node *n, raft_id id, const char *raft_address, char *out, size_t cap)
+{
+    for (int i = 0; i < n->cfg->n_members; i++) {
+        if (n->cfg->members[i].id == id) {
+            snprintf(out, cap, "%s", n->cfg->members[i].client);
+            return true;
+        }
+    }
+    if (id == n->id) {
+        snprintf(out, cap, "%s:%d", n->cfg->bind, n->cfg->port);
+        return true;
+    }
+    /* A member added at run time: by convention its bus is port + 10000. */
+    char host[32];
+    unsigned port;
+    if (raft_address == NULL || sscanf(raft_address, "%31[0-9.]:%u", host, &port) != 2 ||
+        port <= 10000) {
+        return false;
+    }
+    snprintf(out, cap, "%s:%u", host, port - 10000);
+    return true;
+}
+
 bool node_leader_client(node *n, char *out, size_t cap)
 {
     raft_id leader = 0;
@@ -184,27 +207,7 @@ bool node_leader_client(node *n, char *out, size_t cap)
         return false;
     }
     raft_leader(&n->raft, &leader, &address);
-    if (leader == 0 || address == NULL) {
-        return false;
-    }
-    for (int i = 0; i < n->cfg->n_members; i++) {
-        if (strcmp(n->cfg->members[i].raft, address) == 0) {
-            snprintf(out, cap, "%s", n->cfg->members[i].client);
-            return true;
-        }
-    }
-    if (leader == n->id) {
-        snprintf(out, cap, "%s:%d", n->cfg->bind, n->cfg->port);
-        return true;
-    }
-    /* A member added at run time: by convention its bus is port + 10000. */
-    char host[32];
-    unsigned port;
-    if (sscanf(address, "%31[0-9.]:%u", host, &port) != 2 || port <= 10000) {
-        return false;
-    }
-    snprintf(out, cap, "%s:%u", host, port - 10000);
-    return true;
+    return leader != 0 && node_client_address(n, leader, address, out, cap);
 }
 
 bool node_cluster_down(node *n)

@@ -45,6 +45,11 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
 
 bool node_is_leader(node *n);
 
+/* The client address ("a.b.c.d:port") of the member with that Raft id and
+ * bus address: from --cluster, this node's own, or port - 10000 for members
+ * added at run time. Returns false when it cannot be told. */
+bool node_client_address(node *n, raft_id id, const char *raft_address, char *out, size_t cap);
+
 /* The client address ("a.b.c.d:port") of the current leader, written into
  * out; false when no leader is known. A leader's own address when it leads. */
 bool node_leader_client(node *n, char *out, size_t cap);
