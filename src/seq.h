@@ -34,6 +34,9 @@
 #define SEQ_REASON_MAX 200      /* bytes in a VOID reason */
 #define SEQ_GAPS_MAX 10000      /* ledger runs in one GAPS reply */
 #define SEQ_LEDGER_MAX 100000   /* ledger runs kept per sequence */
+#define SEQ_CACHE_MAX 1000000   /* numbers in one cached-mode block */
+#define SEQ_TTL_MAX_MS (30LL * 24 * 3600 * 1000) /* longest RESERVE TTL */
+#define SEQ_PKEYS_MAX 10000000  /* permanent (gapless) keys held at once */
 
 /* Status codes: the one error vocabulary of the core. */
 enum seq_status {
@@ -52,6 +55,20 @@ enum seq_status {
     SEQ_ERR_BADCMD,     /* unknown operation (a newer log format) */
     SEQ_ERR_NOTISSUED,  /* VOID of a number this sequence has not issued */
     SEQ_ERR_REASON,     /* invalid VOID reason */
+    SEQ_ERR_MODE,       /* the command does not apply to the sequence's mode */
+    SEQ_ERR_NOTRESERVED, /* CONFIRM/RELEASE of a number that is not reserved */
+    SEQ_ERR_EXPIRED,    /* CONFIRM of a reservation whose TTL ran out */
+    SEQ_ERR_TTL,        /* TTL outside 1 ms..SEQ_TTL_MAX_MS */
+    SEQ_ERR_WINDOW,     /* NOTBEFORE later than NOTAFTER */
+    SEQ_ERR_CACHED,     /* VOID of a number still in a leader's cache block */
+    SEQ_ERR_KEY_VOIDED, /* gapless KEY whose number was voided */
+};
+
+/* How a sequence issues numbers (CREATE ... MODE). */
+enum seq_mode {
+    SEQ_MODE_STRICT = 0,  /* NEXT issues durably; no server-made gaps */
+    SEQ_MODE_GAPLESS = 1, /* RESERVE/CONFIRM/RELEASE; released numbers are reissued */
+    SEQ_MODE_CACHED = 2,  /* the leader serves blocks from memory; lost blocks are skipped */
 };
 
 /* A short, stable description of a status, for error replies. */
@@ -68,6 +85,13 @@ enum seq_op {
     SEQ_OP_GAPS = 8,   /* GAPS name from to: min = from, max = to */
     SEQ_OP_LOOKUP = 9, /* LOOKUP name n: min = n */
     SEQ_OP_LOOKUP_KEY = 10, /* LOOKUP name KEY k: the runs that key got, if still retained */
+    SEQ_OP_RESERVE = 11,    /* RESERVE name: ttl_ms, key */
+    SEQ_OP_CONFIRM = 12,    /* CONFIRM name n: min = n */
+    SEQ_OP_RELEASE = 13,    /* RELEASE name n: min = n */
+    SEQ_OP_ALLOCBLOCK = 14, /* cached: a block of up to count numbers for owner (term, node) */
+    SEQ_OP_USED = 15,       /* cached: the owner served the first count numbers of its blocks */
+    SEQ_OP_RECOVER = 16,    /* cached, no name: blocks of owners other than (term, node) are skipped */
+    SEQ_OP_UNDELIVERED = 17, /* [min, max] never reached its client: text = cause */
 };
 
 /* What the ledger knows of one number. */
@@ -75,6 +99,12 @@ enum seq_number_state {
     SEQ_NUM_NOT_ISSUED = 0, /* at or above the cursor, outside the ranges, or burned history */
     SEQ_NUM_FINAL = 1,      /* issued and standing */
     SEQ_NUM_VOIDED = 2,     /* issued, then voided: never issued again */
+    SEQ_NUM_RESERVED = 3,   /* gapless: held for a caller until CONFIRM, RELEASE or TTL */
+    SEQ_NUM_RELEASED = 4,   /* gapless: returned; issued again before any new number */
+    SEQ_NUM_SKIPPED = 5,    /* cached: part of a block lost to a leader change or restart */
+    SEQ_NUM_EXPIRED = 6,    /* never issued: its range's NOTAFTER passed */
+    SEQ_NUM_UNKNOWN = 7,    /* issued, but the reply was lost to a leadership change */
+    SEQ_NUM_CACHED = 8,     /* cached: in a leader's block, not yet reported served */
 };
 
 /* A run of numbers with one ledger state (GAPS). */
@@ -82,6 +112,7 @@ typedef struct seq_ledger_run {
     int64_t first, last;
     uint8_t state;   /* enum seq_number_state */
     int64_t time_ms; /* when it entered that state (the entry's clock) */
+    int64_t until_ms; /* reserved: when the reservation runs out (INT64_MAX: never) */
     char *reason;    /* NUL-terminated, owned by the result */
 } seq_ledger_run;
 
@@ -99,6 +130,15 @@ typedef struct seq_cmd {
     size_t key_len;
     const char *text;  /* VOID reason: 1..SEQ_REASON_MAX printable bytes (spaces allowed) */
     size_t text_len;
+    /* CREATE: mode, block size for cached, WARN threshold (0: none) */
+    uint8_t mode;
+    uint32_t cache;
+    uint64_t warn;
+    /* CREATE, ADDRANGE: the range's validity window, ms since the epoch */
+    bool has_not_before, has_not_after;
+    int64_t not_before, not_after;
+    int64_t ttl_ms;        /* RESERVE: 0 = never runs out */
+    uint64_t term, node;   /* ALLOCBLOCK, USED, RECOVER: the serving leader */
 } seq_cmd;
 
 typedef struct seq_run {
@@ -108,6 +148,13 @@ typedef struct seq_run {
 typedef struct seq_range {
     int64_t min, max;
 } seq_range;
+
+/* A range as DESCRIBE shows it. */
+typedef struct seq_range_info {
+    int64_t min, max;
+    int64_t not_before, not_after; /* INT64_MIN / INT64_MAX when open */
+    bool expired;                  /* NOTAFTER has passed */
+} seq_range_info;
 
 /* A command's result. Owns its arrays: free with seq_result_free. Never
  * copy one by value: runs may point at run_inline inside it. */
@@ -119,13 +166,26 @@ typedef struct seq_result {
     size_t n_runs;
     seq_run run_inline; /* where runs points when n_runs == 1 */
     bool replayed; /* NEXT ... KEY: the key's earlier result, nothing new issued */
-    /* EXHAUSTED: how many were left (saturated at UINT64_MAX). */
+    /* EXHAUSTED: how many can be issued now (saturated at UINT64_MAX);
+     * opens_ms: when the next range not yet valid opens (INT64_MAX: none). */
     uint64_t remaining;
+    int64_t opens_ms;
+    /* NEXT, RESERVE, ALLOCBLOCK: this command took the sequence's
+     * remaining numbers to its WARN threshold or below (once per crossing). */
+    bool warn_crossed;
     /* DESCRIBE */
     char *name;
     size_t name_len;
-    seq_range *ranges;
+    seq_range_info *ranges;
     size_t n_ranges;
+    uint8_t mode;
+    uint32_t cache;
+    uint64_t warn;
+    bool warned;       /* remaining is at or below warn */
+    uint64_t left;     /* numbers still to issue, now or later (not expired) */
+    uint64_t rate_1m;  /* numbers issued in the last minute (estimated from minute buckets) */
+    uint64_t rate_1h;  /* numbers issued in the last hour */
+    int64_t eta_s;     /* seconds until exhaustion at the recent rate; -1: no rate */
     bool has_next;     /* false when exhausted */
     int64_t next;
     uint64_t issued;   /* saturated at UINT64_MAX */
@@ -142,7 +202,9 @@ typedef struct seq_result {
      * expired key) and time_ms when the key was first used. */
     uint8_t state;
     int64_t time_ms;
+    int64_t until_ms;
     char *reason;
+    char *key; /* LOOKUP in gapless mode: the key the number was issued to */
 } seq_result;
 
 void seq_result_free(seq_result *r);
@@ -172,6 +234,15 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out);
  * it reaches the log. */
 bool seq_name_valid(const char *name, size_t len);
 bool seq_key_valid(const char *key, size_t len);
+
+/* The mode of a live sequence, or -1 when there is none. */
+int seq_mode_of(const seq_state *s, const char *name, size_t len);
+
+/* Calls fn for every live sequence whose remaining numbers are at or below
+ * its WARN threshold (for INFO). */
+void seq_each_warned(const seq_state *s,
+                     void (*fn)(void *ctx, const char *name, uint64_t left, uint64_t warn),
+                     void *ctx);
 
 /* Counters, for INFO. */
 size_t seq_count_live(const seq_state *s);

@@ -6,6 +6,15 @@
  * n_ledger u32, then per run first i64, last i64, state u8, time_ms i64,
  * reason_len u16, reason bytes (tombstones write 0 runs). Version 1 is still
  * read: its sequences have empty ledgers.
+ * Version 3 (written now) changes a sequence to: name, live, incarnation,
+ * CREATE definition, mode u8, cache u32, warn u64, warned u8, n_ranges u32
+ * and per range min, max, not_before, not_after, next i64 and full u8; cur
+ * u32; issued u64; burned; the ledger with until_ms i64 after each run's
+ * time; n_block u32, block_term u64, block_node u64 and the block runs;
+ * n_rates u8 and per used bucket index u8, minute i64, count u64. After the
+ * retained keys come n_pkeys u32 and the permanent keys: hkey, inserted_ms,
+ * number i64. Versions 1 and 2 are read as strict sequences with one cursor
+ * (cur, next): ranges before cur are full, ranges after it untouched.
  * The decoder trusts nothing: every count is checked against its limit and
  * the bytes left, and every decoded sequence must satisfy the invariants of
  * seq_internal.h, or the whole snapshot is refused. Pure: no I/O. */
@@ -16,9 +25,90 @@
 #include <string.h>
 
 #define SEQ_SNAPSHOT_MAGIC 0x53514553u /* "SEQS" */
-#define SEQ_SNAPSHOT_VERSION 2u
+#define SEQ_SNAPSHOT_VERSION 3u
+#define SEQ_SNAPSHOT_VERSION_V2 2u
 #define SEQ_SNAPSHOT_VERSION_V1 1u /* no ledger */
-#define SEQ_LEDGER_RUN_MIN_BYTES (8 + 8 + 1 + 8 + 2 + 1) /* with a 1-byte reason */
+#define SEQ_LEDGER_RUN_MIN_BYTES (8 + 8 + 1 + 8 + 2 + 1) /* v2, with a 1-byte reason */
+
+static size_t seqRatesUsed(const seq_sequence *q)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < SEQ_RATE_BUCKETS; b++) {
+        n += q->rate_count[b] != 0 ? 1 : 0;
+    }
+    return n;
+}
+
+static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
+{
+    seq_put_u16(w, (uint16_t)q->name_len);
+    seq_put_bytes(w, q->name, q->name_len);
+    seq_put_u8(w, q->live ? 1 : 0);
+    seq_put_u64(w, q->incarnation);
+    seq_put_i64(w, q->def_min);
+    seq_put_i64(w, q->def_max);
+    seq_put_u8(w, q->def_has_start ? 1 : 0);
+    seq_put_i64(w, q->def_start);
+    seq_put_u8(w, q->mode);
+    seq_put_u32(w, q->cache);
+    seq_put_u64(w, q->warn);
+    seq_put_u8(w, q->warned ? 1 : 0);
+    seq_put_u32(w, (uint32_t)q->n_ranges);
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        const seq_span *r = &q->ranges[i];
+        seq_put_i64(w, r->min);
+        seq_put_i64(w, r->max);
+        seq_put_i64(w, r->not_before);
+        seq_put_i64(w, r->not_after);
+        seq_put_i64(w, r->next);
+        seq_put_u8(w, r->full ? 1 : 0);
+    }
+    seq_put_u32(w, (uint32_t)q->cur);
+    seq_put_u64(w, q->issued);
+    seq_put_u32(w, (uint32_t)q->n_burned);
+    for (size_t i = 0; i < q->n_burned; i++) {
+        seq_put_i64(w, q->burned[i].min);
+        seq_put_i64(w, q->burned[i].max);
+    }
+    seq_put_u32(w, (uint32_t)q->n_ledger);
+    for (size_t i = 0; i < q->n_ledger; i++) {
+        const seq_ledger_run *e = &q->ledger[i];
+        size_t reason_len = strlen(e->reason);
+        seq_put_i64(w, e->first);
+        seq_put_i64(w, e->last);
+        seq_put_u8(w, e->state);
+        seq_put_i64(w, e->time_ms);
+        seq_put_i64(w, e->until_ms);
+        seq_put_u16(w, (uint16_t)reason_len);
+        seq_put_bytes(w, e->reason, reason_len);
+    }
+    seq_put_u32(w, (uint32_t)q->n_block);
+    seq_put_u64(w, q->block_term);
+    seq_put_u64(w, q->block_node);
+    for (size_t i = 0; i < q->n_block; i++) {
+        seq_put_i64(w, q->block[i].first);
+        seq_put_i64(w, q->block[i].last);
+    }
+    seq_put_u8(w, (uint8_t)seqRatesUsed(q));
+    for (size_t b = 0; b < SEQ_RATE_BUCKETS; b++) {
+        if (q->rate_count[b] != 0) {
+            seq_put_u8(w, (uint8_t)b);
+            seq_put_i64(w, q->rate_minute[b]);
+            seq_put_u64(w, q->rate_count[b]);
+        }
+    }
+}
+
+static size_t seqSequenceSize(const seq_sequence *q)
+{
+    size_t n = 2 + q->name_len + 1 + 8 + 8 + 8 + 1 + 8 + 1 + 4 + 8 + 1 + 4 +
+               41 * q->n_ranges + 4 + 8 + 4 + 16 * q->n_burned + 4 + 4 + 8 + 8 +
+               16 * q->n_block + 1 + 17 * seqRatesUsed(q);
+    for (size_t i = 0; i < q->n_ledger; i++) {
+        n += 8 + 8 + 1 + 8 + 8 + 2 + strlen(q->ledger[i].reason);
+    }
+    return n;
+}
 
 static void seqWriteAll(const seq_state *s, seq_writer *w)
 {
@@ -28,38 +118,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
     seq_put_u64(w, s->incarnations);
     seq_put_u32(w, (uint32_t)s->n_sequences);
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        seq_put_u16(w, (uint16_t)q->name_len);
-        seq_put_bytes(w, q->name, q->name_len);
-        seq_put_u8(w, q->live ? 1 : 0);
-        seq_put_u64(w, q->incarnation);
-        seq_put_i64(w, q->def_min);
-        seq_put_i64(w, q->def_max);
-        seq_put_u8(w, q->def_has_start ? 1 : 0);
-        seq_put_i64(w, q->def_start);
-        seq_put_u32(w, (uint32_t)q->n_ranges);
-        for (size_t i = 0; i < q->n_ranges; i++) {
-            seq_put_i64(w, q->ranges[i].min);
-            seq_put_i64(w, q->ranges[i].max);
-        }
-        seq_put_u32(w, (uint32_t)q->cur);
-        seq_put_i64(w, q->next);
-        seq_put_u64(w, q->issued);
-        seq_put_u32(w, (uint32_t)q->n_burned);
-        for (size_t i = 0; i < q->n_burned; i++) {
-            seq_put_i64(w, q->burned[i].min);
-            seq_put_i64(w, q->burned[i].max);
-        }
-        seq_put_u32(w, (uint32_t)q->n_ledger);
-        for (size_t i = 0; i < q->n_ledger; i++) {
-            const seq_ledger_run *e = &q->ledger[i];
-            size_t reason_len = strlen(e->reason);
-            seq_put_i64(w, e->first);
-            seq_put_i64(w, e->last);
-            seq_put_u8(w, e->state);
-            seq_put_i64(w, e->time_ms);
-            seq_put_u16(w, (uint16_t)reason_len);
-            seq_put_bytes(w, e->reason, reason_len);
-        }
+        seqWriteSequence(q, w);
     }
     seq_put_u32(w, (uint32_t)s->n_keys);
     for (const seq_key_entry *e = s->oldest_key; e != NULL; e = e->newer) {
@@ -73,22 +132,28 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
             seq_put_i64(w, e->runs[i].last);
         }
     }
+    seq_put_u32(w, (uint32_t)s->n_pkeys);
+    for (const seq_key_entry *e = s->keys_by_number; e != NULL; e = e->hn.next) {
+        seq_put_u16(w, (uint16_t)e->hkey_len);
+        seq_put_bytes(w, e->hkey, e->hkey_len);
+        seq_put_i64(w, e->inserted_ms);
+        seq_put_i64(w, e->runs[0].first);
+    }
 }
 
 void *seq_snapshot_encode(const seq_state *s, size_t *len)
 {
     /* The exact size, from the tables; the writer checks it. */
     size_t total;
-    total = 4 + 4 + 8 + 8 + 4 + 4;
+    total = 4 + 4 + 8 + 8 + 4 + 4 + 4;
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        total += 2 + q->name_len + 1 + 8 + 8 + 8 + 1 + 8 + 4 + 16 * q->n_ranges +
-                 4 + 8 + 8 + 4 + 16 * q->n_burned + 4;
-        for (size_t i = 0; i < q->n_ledger; i++) {
-            total += 8 + 8 + 1 + 8 + 2 + strlen(q->ledger[i].reason);
-        }
+        total += seqSequenceSize(q);
     }
     for (const seq_key_entry *e = s->oldest_key; e != NULL; e = e->newer) {
         total += 2 + e->hkey_len + 8 + 4 + 4 + 16 * e->n_runs;
+    }
+    for (const seq_key_entry *e = s->keys_by_number; e != NULL; e = e->hn.next) {
+        total += 2 + e->hkey_len + 8 + 8;
     }
     uint8_t *buf = malloc(total);
     if (buf == NULL) {
@@ -118,9 +183,9 @@ static bool seqReadRanges(seq_reader *r, seq_range **out, size_t n)
     return !r->bad;
 }
 
-/* Reads a v2 ledger into q (which then owns what was read, even on
- * failure). Shape only: seq_sequence_valid checks the runs against q. */
-static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r)
+/* Reads a ledger into q (which then owns what was read, even on failure).
+ * Shape only: seq_sequence_valid checks the runs against q. */
+static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r, uint32_t version)
 {
     size_t n = seq_get_u32(r);
     if (r->bad || n > SEQ_LEDGER_MAX || n > (r->len - r->pos) / SEQ_LEDGER_RUN_MIN_BYTES) {
@@ -137,18 +202,117 @@ static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r)
         e.last = seq_get_i64(r);
         e.state = seq_get_u8(r);
         e.time_ms = seq_get_i64(r);
+        e.until_ms = version >= 3 ? seq_get_i64(r) : INT64_MAX;
         size_t reason_len = seq_get_u16(r);
         const uint8_t *reason = seq_get_bytes(r, reason_len);
         if (reason == NULL || !seq_reason_valid((const char *)reason, reason_len) ||
-            e.time_ms > s->clock_ms) {
+            e.time_ms > s->clock_ms || (version < 3 && e.state != SEQ_NUM_VOIDED)) {
             return false;
         }
         e.reason = seq_xmalloc(reason_len + 1);
         memcpy(e.reason, reason, reason_len);
         e.reason[reason_len] = '\0';
         q->ledger[q->n_ledger++] = e;
+        if (e.state == SEQ_NUM_RESERVED || e.state == SEQ_NUM_RELEASED) {
+            q->n_open++;
+        }
     }
     return true;
+}
+
+/* Versions 1 and 2: ranges min, max; then one cursor (cur, next). */
+static bool seqReadOldCursor(seq_sequence *q, seq_reader *r)
+{
+    q->n_ranges = seq_get_u32(r);
+    if (r->bad || q->n_ranges > SEQ_RANGES_MAX || q->n_ranges > (r->len - r->pos) / 16) {
+        q->n_ranges = 0;
+        return false;
+    }
+    q->ranges = seq_xcalloc(q->n_ranges == 0 ? 1 : q->n_ranges, sizeof(seq_span));
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        seq_span *sp = &q->ranges[i];
+        sp->min = seq_get_i64(r);
+        sp->max = seq_get_i64(r);
+        sp->not_before = INT64_MIN;
+        sp->not_after = INT64_MAX;
+        sp->next = sp->min;
+    }
+    q->cur = seq_get_u32(r);
+    int64_t next = seq_get_i64(r);
+    if (r->bad || q->cur > q->n_ranges) {
+        return false;
+    }
+    for (size_t i = 0; i < q->cur; i++) {
+        q->ranges[i].full = true;
+    }
+    if (q->cur < q->n_ranges) {
+        q->ranges[q->cur].next = next;
+    }
+    return true;
+}
+
+static bool seqReadSpans(seq_sequence *q, seq_reader *r)
+{
+    q->mode = seq_get_u8(r);
+    q->cache = seq_get_u32(r);
+    q->warn = seq_get_u64(r);
+    uint8_t warned = seq_get_u8(r);
+    q->warned = warned == 1;
+    q->n_ranges = seq_get_u32(r);
+    if (r->bad || warned > 1 || q->n_ranges > SEQ_RANGES_MAX ||
+        q->n_ranges > (r->len - r->pos) / 41) {
+        q->n_ranges = 0;
+        return false;
+    }
+    q->ranges = seq_xcalloc(q->n_ranges == 0 ? 1 : q->n_ranges, sizeof(seq_span));
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        seq_span *sp = &q->ranges[i];
+        sp->min = seq_get_i64(r);
+        sp->max = seq_get_i64(r);
+        sp->not_before = seq_get_i64(r);
+        sp->not_after = seq_get_i64(r);
+        sp->next = seq_get_i64(r);
+        uint8_t full = seq_get_u8(r);
+        if (full > 1) {
+            return false;
+        }
+        sp->full = full == 1;
+    }
+    q->cur = seq_get_u32(r);
+    return !r->bad;
+}
+
+static bool seqReadBlockAndRates(seq_sequence *q, seq_reader *r)
+{
+    size_t n = seq_get_u32(r);
+    q->block_term = seq_get_u64(r);
+    q->block_node = seq_get_u64(r);
+    if (r->bad || n > SEQ_RANGES_MAX + SEQ_BURNED_MAX || n > (r->len - r->pos) / 16) {
+        return false;
+    }
+    if (n > 0) {
+        q->block = seq_xmalloc(sizeof(seq_run) * n);
+        for (size_t i = 0; i < n; i++) {
+            q->block[i].first = seq_get_i64(r);
+            q->block[i].last = seq_get_i64(r);
+        }
+        q->n_block = n;
+    }
+    size_t n_rates = seq_get_u8(r);
+    if (n_rates > SEQ_RATE_BUCKETS) {
+        return false;
+    }
+    for (size_t i = 0; i < n_rates; i++) {
+        size_t b = seq_get_u8(r);
+        int64_t minute = seq_get_i64(r);
+        uint64_t count = seq_get_u64(r);
+        if (b >= SEQ_RATE_BUCKETS || count == 0 || q->rate_count[b] != 0) {
+            return false;
+        }
+        q->rate_minute[b] = minute;
+        q->rate_count[b] = count;
+    }
+    return !r->bad;
 }
 
 static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
@@ -171,20 +335,19 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
     q->def_max = seq_get_i64(r);
     q->def_has_start = seq_get_u8(r) == 1;
     q->def_start = seq_get_i64(r);
-    q->n_ranges = seq_get_u32(r);
-    if (q->n_ranges > SEQ_RANGES_MAX || !seqReadRanges(r, &q->ranges, q->n_ranges)) {
-        q->n_ranges = 0;
+    if (!(version >= 3 ? seqReadSpans(q, r) : seqReadOldCursor(q, r))) {
         return false;
     }
-    q->cur = seq_get_u32(r);
-    q->next = seq_get_i64(r);
     q->issued = seq_get_u64(r);
     q->n_burned = seq_get_u32(r);
     if (q->n_burned > SEQ_BURNED_MAX || !seqReadRanges(r, &q->burned, q->n_burned)) {
         q->n_burned = 0;
         return false;
     }
-    if (version >= 2 && !seqReadLedger(s, q, r)) {
+    if (version >= 2 && !seqReadLedger(s, q, r, version)) {
+        return false;
+    }
+    if (version >= 3 && !seqReadBlockAndRates(q, r)) {
         return false;
     }
     if (live > 1 || r->bad || !seq_sequence_valid(q) ||
@@ -194,6 +357,103 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
     if (q->live) {
         s->n_live++;
     }
+    return true;
+}
+
+/* Live gapless sequences by incarnation, for the permanent keys. */
+typedef struct seq_owner_index {
+    const seq_sequence **by_incarnation;
+    size_t n;
+} seq_owner_index;
+
+static int seqIncarnationCompare(const void *a, const void *b)
+{
+    const seq_sequence *x = *(const seq_sequence *const *)a;
+    const seq_sequence *y = *(const seq_sequence *const *)b;
+    return x->incarnation < y->incarnation ? -1 : x->incarnation > y->incarnation;
+}
+
+static void seqOwnerIndexBuild(const seq_state *s, seq_owner_index *ix)
+{
+    ix->by_incarnation = seq_xmalloc(sizeof(*ix->by_incarnation) * (s->n_live + 1));
+    ix->n = 0;
+    for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
+        if (q->live && q->mode == SEQ_MODE_GAPLESS) {
+            ix->by_incarnation[ix->n++] = q;
+        }
+    }
+    qsort(ix->by_incarnation, ix->n, sizeof(*ix->by_incarnation), seqIncarnationCompare);
+}
+
+static const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t incarnation)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t at = ix->by_incarnation[mid]->incarnation;
+        if (at == incarnation) {
+            return ix->by_incarnation[mid];
+        }
+        if (at < incarnation) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+/* A permanent (gapless) key: one number, which its sequence issued. */
+static bool seqReadPkey(seq_state *s, seq_reader *r, const seq_owner_index *ix)
+{
+    size_t hkey_len = seq_get_u16(r);
+    const uint8_t *hkey = seq_get_bytes(r, hkey_len);
+    if (hkey == NULL || hkey_len <= 8 || hkey_len > 8 + SEQ_KEY_MAX ||
+        !seq_key_valid((const char *)hkey + 8, hkey_len - 8)) {
+        return false;
+    }
+    int64_t inserted = seq_get_i64(r);
+    int64_t v = seq_get_i64(r);
+    if (r->bad || inserted > s->clock_ms) {
+        return false;
+    }
+    seq_key_entry *e = NULL;
+    HASH_FIND(hh, s->keys, hkey, hkey_len, e);
+    if (e != NULL) {
+        return false;
+    }
+    uint64_t incarnation = 0;
+    for (int i = 0; i < 8; i++) {
+        incarnation |= (uint64_t)hkey[i] << (8 * i);
+    }
+    const seq_sequence *owner = seqOwnerFind(ix, incarnation);
+    if (owner == NULL || !seq_issued(owner, v)) {
+        return false;
+    }
+    e = seq_xcalloc(1, sizeof(*e));
+    e->hkey = seq_xmalloc(hkey_len);
+    memcpy(e->hkey, hkey, hkey_len);
+    e->hkey_len = hkey_len;
+    e->inserted_ms = inserted;
+    e->count = 1;
+    e->n_runs = 1;
+    e->runs = seq_xmalloc(sizeof(seq_run));
+    e->runs[0].first = v;
+    e->runs[0].last = v;
+    e->permanent = true;
+    memcpy(e->nkey, hkey, 8);
+    for (int i = 0; i < 8; i++) {
+        e->nkey[8 + i] = (uint8_t)((uint64_t)v >> (8 * i));
+    }
+    seq_key_entry *dup = NULL;
+    HASH_FIND(hn, s->keys_by_number, e->nkey, sizeof(e->nkey), dup);
+    if (dup != NULL) {
+        free(e->hkey);
+        free(e->runs);
+        free(e);
+        return false;
+    }
+    seq_pkey_insert(s, e);
     return true;
 }
 
@@ -261,7 +521,8 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *li
         return NULL;
     }
     uint32_t version = seq_get_u32(&r);
-    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V1) {
+    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V2 &&
+        version != SEQ_SNAPSHOT_VERSION_V1) {
         return NULL;
     }
     seq_state *s = seq_state_new(limits);
@@ -285,6 +546,19 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *li
             goto err;
         }
     }
+    size_t n_pkeys = version >= 3 ? seq_get_u32(&r) : 0;
+    if (r.bad || n_pkeys > SEQ_PKEYS_MAX) {
+        goto err;
+    }
+    seq_owner_index ix;
+    seqOwnerIndexBuild(s, &ix);
+    for (size_t i = 0; i < n_pkeys; i++) {
+        if (!seqReadPkey(s, &r, &ix)) {
+            free(ix.by_incarnation);
+            goto err;
+        }
+    }
+    free(ix.by_incarnation);
     if (r.bad || r.pos != r.len) {
         goto err;
     }
