@@ -146,6 +146,28 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
         }
         assert_int_equal(got->min, 0);
         break;
+    case SEQ_OP_RESERVE:
+        assert_int_equal(got->key_len, want->key_len);
+        if (want->key_len > 0) {
+            assert_memory_equal(got->key, want->key, want->key_len);
+        }
+        break;
+    case SEQ_OP_CONFIRM:
+    case SEQ_OP_RELEASE:
+        assert_int_equal(got->min, want->min);
+        break;
+    case SEQ_OP_ALLOCBLOCK:
+    case SEQ_OP_USED:
+        assert_int_equal(got->count, want->count);
+        break;
+    case SEQ_OP_UNDELIVERED:
+        assert_int_equal(got->min, want->min);
+        assert_int_equal(got->max, want->max);
+        assert_int_equal(got->text_len, want->text_len);
+        if (want->text_len > 0) {
+            assert_memory_equal(got->text, want->text, want->text_len);
+        }
+        break;
     default:
         assert_int_equal(got->min, 0);
         assert_int_equal(got->max, 0);
@@ -153,6 +175,17 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
         assert_int_equal(got->key_len, 0);
         break;
     }
+    /* the fields of the newer ops and the extended CREATE/ADDRANGE */
+    assert_int_equal(got->mode, want->mode);
+    assert_int_equal(got->cache, want->cache);
+    assert_int_equal(got->warn, want->warn);
+    assert_int_equal(got->has_not_before, want->has_not_before);
+    assert_int_equal(got->has_not_after, want->has_not_after);
+    assert_int_equal(got->not_before, want->has_not_before ? want->not_before : 0);
+    assert_int_equal(got->not_after, want->has_not_after ? want->not_after : 0);
+    assert_int_equal(got->ttl_ms, want->ttl_ms);
+    assert_int_equal(got->term, want->term);
+    assert_int_equal(got->node, want->node);
 }
 
 static void expect_header_equal(const codec_header *want, const codec_header *got)
@@ -257,6 +290,47 @@ static size_t edge_cmds(seq_cmd *out)
         c = mkcmd(SEQ_OP_LOOKUP_KEY, "k");
         c.key = keys[i + 1];
         c.key_len = strlen(keys[i + 1]);
+        out[n++] = c;
+        /* the gapless, cached and window forms */
+        c = mkcmd(SEQ_OP_CREATE, "m");
+        c.min = vals[i];
+        c.max = vals[6 - i];
+        c.mode = (uint8_t)i;
+        c.cache = i == 2 ? 1000000 : 0;
+        c.warn = i == 0 ? UINT64_MAX : (uint64_t)i;
+        c.has_not_before = i != 1;
+        c.not_before = vals[i];
+        c.has_not_after = i != 0;
+        c.not_after = vals[6 - i];
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_ADDRANGE, "w");
+        c.min = vals[i];
+        c.max = vals[i + 3];
+        c.has_not_after = true;
+        c.not_after = vals[i * 2];
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_RESERVE, "r");
+        c.ttl_ms = vals[i * 3];
+        c.key = i == 0 ? NULL : keys[i + 1];
+        c.key_len = i == 0 ? 0 : strlen(keys[i + 1]);
+        out[n++] = c;
+        c = mkcmd(i == 1 ? SEQ_OP_RELEASE : SEQ_OP_CONFIRM, "c");
+        c.min = vals[i + 4];
+        out[n++] = c;
+        c = mkcmd(i == 1 ? SEQ_OP_USED : SEQ_OP_ALLOCBLOCK, name200);
+        c.count = i == 2 ? UINT32_MAX : (uint32_t)i;
+        c.term = (uint64_t)vals[i];
+        c.node = UINT64_MAX - (uint64_t)i;
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_RECOVER, NULL);
+        c.term = (uint64_t)i;
+        c.node = (uint64_t)vals[i + 1];
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_UNDELIVERED, "u");
+        c.min = vals[i];
+        c.max = vals[i + 2];
+        c.text = reasons[i];
+        c.text_len = strlen(reasons[i]);
         out[n++] = c;
     }
     return n;
@@ -543,7 +617,9 @@ static void test_unknown_op(void **state)
     (void)state;
     for (int op = 0; op < 256; op++) {
         int rv = decode_raw_cmd((uint8_t)op, 1, 200);
-        if (op >= SEQ_OP_CREATE && op <= SEQ_OP_LOOKUP_KEY) {
+        bool known = (op >= SEQ_OP_CREATE && op <= SEQ_OP_UNDELIVERED) ||
+                     op == (0x80 | SEQ_OP_CREATE) || op == (0x80 | SEQ_OP_ADDRANGE);
+        if (known) {
             assert_int_equal(rv, 0);
         } else {
             assert_int_equal(rv, -1);
@@ -557,7 +633,7 @@ static void test_unknown_op(void **state)
     codec_header g;
     seq_cmd got[2];
     assert_int_equal(decode_copy(buf, len, &g, got, 2), 0);
-    buf[CODEC_HEADER_SIZE + codec_cmd_size(&cmds[0])] = 9;
+    buf[CODEC_HEADER_SIZE + codec_cmd_size(&cmds[0])] = SEQ_OP_UNDELIVERED + 1;
     assert_int_equal(decode_copy(buf, len, &g, got, 2), -1);
     free(buf);
 }
