@@ -36,6 +36,14 @@ typedef void (*batch_fatal_fn)(void *ctx);
 
 typedef struct batch batch;
 
+/* Requests the server makes itself (cached-mode blocks, reports of
+ * undelivered replies) carry this bit in their tag; their owner starts with
+ * a batch_internal whose done gets the result instead of a connection. */
+#define BATCH_TAG_INTERNAL (1ull << 63)
+typedef struct batch_internal {
+    batch_done_fn done;
+} batch_internal;
+
 typedef struct batcher {
     uv_loop_t *loop;
     node *node;

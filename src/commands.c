@@ -129,13 +129,205 @@ static void submit(command_env *env, command_call *call, const seq_cmd *cmd, uin
 
 /* ---- sequence commands ------------------------------------------------ */
 
+/* Days from 1970-01-01 to the civil date y-m-d (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool parse_digits(const char *p, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* A point in time as ms since the epoch: Unix seconds, or RFC 3339
+ * (2026-11-26T10:00:00Z, 2026-11-26T11:00:00.250+01:00). */
+static bool parse_time(const resp_arg *a, int64_t *ms)
+{
+    int64_t secs;
+    if (parse_i64(a, &secs)) {
+        if (secs > INT64_MAX / 1000 || secs < INT64_MIN / 1000) {
+            return false;
+        }
+        *ms = secs * 1000;
+        return true;
+    }
+    const char *p = a->ptr;
+    size_t n = a->len;
+    unsigned y, mo, d, h, mi, sec, frac_ms = 0;
+    if (n < 20 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') ||
+        p[13] != ':' || p[16] != ':' || !parse_digits(p, 4, &y) ||
+        !parse_digits(p + 5, 2, &mo) || !parse_digits(p + 8, 2, &d) ||
+        !parse_digits(p + 11, 2, &h) || !parse_digits(p + 14, 2, &mi) ||
+        !parse_digits(p + 17, 2, &sec)) {
+        return false;
+    }
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || sec > 60) {
+        return false;
+    }
+    size_t i = 19;
+    if (i < n && p[i] == '.') {
+        size_t digits = 0;
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+            if (digits < 3) {
+                frac_ms = frac_ms * 10 + (unsigned)(p[i] - '0');
+            }
+        }
+        if (digits == 0 || digits > 9) {
+            return false;
+        }
+        for (; digits < 3; digits++) {
+            frac_ms *= 10;
+        }
+    }
+    int64_t offset_min = 0;
+    if (i + 1 == n && (p[i] == 'Z' || p[i] == 'z')) {
+        i++;
+    } else if (i + 6 == n && (p[i] == '+' || p[i] == '-') && p[i + 3] == ':') {
+        unsigned oh, om;
+        if (!parse_digits(p + i + 1, 2, &oh) || !parse_digits(p + i + 4, 2, &om) || oh > 23 ||
+            om > 59) {
+            return false;
+        }
+        offset_min = (int64_t)(oh * 60 + om) * (p[i] == '-' ? -1 : 1);
+        i += 6;
+    }
+    if (i != n) {
+        return false;
+    }
+    if (sec == 60) {
+        sec = 59; /* a leap second counts as the second before it */
+    }
+    int64_t days = days_from_civil(y, mo, d);
+    *ms = ((days * 86400 + h * 3600 + mi * 60 + sec) - offset_min * 60) * 1000 + frac_ms;
+    return true;
+}
+
+/* Writes ms since the epoch as RFC 3339 UTC (second precision). */
+static void format_time(int64_t ms, char *out, size_t cap)
+{
+    int64_t secs = ms / 1000 - (ms % 1000 < 0);
+    int64_t days = secs / 86400 - (secs % 86400 < 0);
+    int64_t rem = secs - days * 86400;
+    /* civil_from_days */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    snprintf(out, cap, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d,
+             (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
+}
+
+/* The options of CREATE and ADDRANGE from argv[from] on. */
+static bool parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd)
+{
+    const char *syntax = create ? "ERR syntax: CREATE name min max [START n] [MODE "
+                                  "strict|gapless|cached] [CACHE k] [WARN n] [NOTBEFORE t] "
+                                  "[NOTAFTER t]"
+                                : "ERR syntax: ADDRANGE name min max [NOTBEFORE t] [NOTAFTER t]";
+    bool has_mode = false, has_cache = false, has_warn = false;
+    for (size_t i = from; i < call->argc; i += 2) {
+        const resp_arg *opt = &call->argv[i];
+        if (i + 1 >= call->argc) {
+            reply_error(call, syntax);
+            return false;
+        }
+        const resp_arg *v = &call->argv[i + 1];
+        int64_t x;
+        if (create && arg_is(opt, "START") && !cmd->has_start) {
+            if (!parse_i64(v, &cmd->start)) {
+                reply_error(call, err_integer);
+                return false;
+            }
+            cmd->has_start = true;
+        } else if (create && arg_is(opt, "MODE") && !has_mode) {
+            if (arg_is(v, "strict")) {
+                cmd->mode = SEQ_MODE_STRICT;
+            } else if (arg_is(v, "gapless")) {
+                cmd->mode = SEQ_MODE_GAPLESS;
+            } else if (arg_is(v, "cached")) {
+                cmd->mode = SEQ_MODE_CACHED;
+            } else {
+                reply_error(call, "ERR MODE must be strict, gapless or cached");
+                return false;
+            }
+            has_mode = true;
+        } else if (create && arg_is(opt, "CACHE") && !has_cache) {
+            if (!parse_i64(v, &x) || x < 1 || x > SEQ_CACHE_MAX) {
+                reply_error(call, "ERR CACHE must be between 1 and 1000000");
+                return false;
+            }
+            cmd->cache = (uint32_t)x;
+            has_cache = true;
+        } else if (create && arg_is(opt, "WARN") && !has_warn) {
+            if (!parse_i64(v, &x) || x < 0) {
+                reply_error(call, "ERR WARN must be a number of remaining numbers, 0 or more");
+                return false;
+            }
+            cmd->warn = (uint64_t)x;
+            has_warn = true;
+        } else if (arg_is(opt, "NOTBEFORE") && !cmd->has_not_before) {
+            if (!parse_time(v, &cmd->not_before)) {
+                reply_error(call, "ERR NOTBEFORE wants Unix seconds or RFC 3339 "
+                                  "(2026-01-01T00:00:00Z)");
+                return false;
+            }
+            cmd->has_not_before = true;
+        } else if (arg_is(opt, "NOTAFTER") && !cmd->has_not_after) {
+            if (!parse_time(v, &cmd->not_after)) {
+                reply_error(call, "ERR NOTAFTER wants Unix seconds or RFC 3339 "
+                                  "(2026-06-30T23:59:59Z)");
+                return false;
+            }
+            cmd->has_not_after = true;
+        } else {
+            reply_error(call, syntax);
+            return false;
+        }
+    }
+    if (cmd->mode == SEQ_MODE_CACHED && !has_cache) {
+        cmd->cache = COMMANDS_DEFAULT_CACHE;
+    }
+    if (has_cache && cmd->mode != SEQ_MODE_CACHED) {
+        reply_error(call, "ERR CACHE applies to MODE cached only");
+        return false;
+    }
+    if (cmd->min > cmd->max || (cmd->has_start && (cmd->start < cmd->min || cmd->start > cmd->max))) {
+        reply_error(call, seq_status_text(SEQ_ERR_RANGE));
+        return false;
+    }
+    if (cmd->has_not_before && cmd->has_not_after && cmd->not_before > cmd->not_after) {
+        reply_error(call, seq_status_text(SEQ_ERR_WINDOW));
+        return false;
+    }
+    return true;
+}
+
 static void createCommand(command_env *env, command_call *call)
 {
     seq_cmd cmd = {.op = SEQ_OP_CREATE};
-    if (call->argc != 4 && call->argc != 6) {
-        reply_error(call, "ERR syntax: CREATE name min max [START n]");
-        return;
-    }
     if (!take_name(call, &call->argv[1], &cmd)) {
         return;
     }
@@ -143,22 +335,9 @@ static void createCommand(command_env *env, command_call *call)
         reply_error(call, err_integer);
         return;
     }
-    if (call->argc == 6) {
-        if (!arg_is(&call->argv[4], "START")) {
-            reply_error(call, "ERR syntax: CREATE name min max [START n]");
-            return;
-        }
-        if (!parse_i64(&call->argv[5], &cmd.start)) {
-            reply_error(call, err_integer);
-            return;
-        }
-        cmd.has_start = true;
+    if (parse_range_options(call, 4, true, &cmd)) {
+        submit(env, call, &cmd, STYLE_OK);
     }
-    if (cmd.min > cmd.max || (cmd.has_start && (cmd.start < cmd.min || cmd.start > cmd.max))) {
-        reply_error(call, seq_status_text(SEQ_ERR_RANGE));
-        return;
-    }
-    submit(env, call, &cmd, STYLE_OK);
 }
 
 static void addrangeCommand(command_env *env, command_call *call)
@@ -171,11 +350,9 @@ static void addrangeCommand(command_env *env, command_call *call)
         reply_error(call, err_integer);
         return;
     }
-    if (cmd.min > cmd.max) {
-        reply_error(call, seq_status_text(SEQ_ERR_RANGE));
-        return;
+    if (parse_range_options(call, 4, false, &cmd)) {
+        submit(env, call, &cmd, STYLE_OK);
     }
-    submit(env, call, &cmd, STYLE_OK);
 }
 
 static void nextCommand(command_env *env, command_call *call)
@@ -212,7 +389,121 @@ static void nextCommand(command_env *env, command_call *call)
             return;
         }
     }
-    submit(env, call, &cmd, has_count ? STYLE_RUNS : STYLE_NUMBER);
+    uint8_t style = has_count ? STYLE_RUNS : STYLE_NUMBER;
+    if (env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
+        !must_forward(env, call) && node_is_leader(env->node) &&
+        seq_mode_of(env->node->fsm.state, cmd.name, cmd.name_len) == SEQ_MODE_CACHED) {
+        if (has_key) {
+            reply_error(call, "ERR KEY is not supported in cached mode (blocks are served "
+                              "from memory); use strict or gapless for idempotent retries");
+            return;
+        }
+        seq_result res;
+        if (cache_next(env->cache, cmd.name, cmd.name_len, cmd.count, call->owner, call->tag,
+                       &res)) {
+            commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
+            seq_result_free(&res);
+        } else {
+            call->deferred = true;
+            call->style = style;
+        }
+        return;
+    }
+    submit(env, call, &cmd, style);
+}
+
+/* RESERVE name [TTL seconds] [KEY key]: a gapless number held for the
+ * caller until CONFIRM, RELEASE or the TTL (0: no TTL). */
+static void reserveCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_RESERVE, .ttl_ms = env->cfg->reserve_ttl_ms};
+    bool has_ttl = false, has_key = false;
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    for (size_t i = 2; i < call->argc; i += 2) {
+        if (i + 1 >= call->argc) {
+            reply_error(call, "ERR syntax: RESERVE name [TTL seconds] [KEY key]");
+            return;
+        }
+        const resp_arg *v = &call->argv[i + 1];
+        int64_t ttl;
+        if (arg_is(&call->argv[i], "TTL") && !has_ttl) {
+            if (!parse_i64(v, &ttl) || ttl < 0 || ttl > SEQ_TTL_MAX_MS / 1000) {
+                reply_error(call, "ERR TTL must be between 0 (none) and 2592000 seconds");
+                return;
+            }
+            cmd.ttl_ms = ttl * 1000;
+            has_ttl = true;
+        } else if (arg_is(&call->argv[i], "KEY") && !has_key) {
+            if (!seq_key_valid(v->ptr, v->len)) {
+                reply_error(call, seq_status_text(SEQ_ERR_KEY));
+                return;
+            }
+            cmd.key = v->ptr;
+            cmd.key_len = v->len;
+            has_key = true;
+        } else {
+            reply_error(call, "ERR syntax: RESERVE name [TTL seconds] [KEY key]");
+            return;
+        }
+    }
+    submit(env, call, &cmd, STYLE_NUMBER);
+}
+
+/* CONFIRM name n / RELEASE name n */
+static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
+{
+    seq_cmd cmd = {.op = op};
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!parse_i64(&call->argv[2], &cmd.min)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    submit(env, call, &cmd, STYLE_OK);
+}
+
+static void confirmCommand(command_env *env, command_call *call)
+{
+    confirmOrRelease(env, call, SEQ_OP_CONFIRM);
+}
+
+static void releaseCommand(command_env *env, command_call *call)
+{
+    confirmOrRelease(env, call, SEQ_OP_RELEASE);
+}
+
+static bool reason_valid(const resp_arg *reason)
+{
+    bool ok = reason->len >= 1 && reason->len <= SEQ_REASON_MAX;
+    for (size_t i = 0; ok && i < reason->len; i++) {
+        ok = reason->ptr[i] >= 0x20 && reason->ptr[i] < 0x7f;
+    }
+    return ok;
+}
+
+/* UNDELIVERED name first last cause: numbers whose reply never reached its
+ * client (sent by seqd nodes themselves; gapless releases them, the other
+ * modes record them as unknown-fate). */
+static void undeliveredCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED};
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!parse_i64(&call->argv[2], &cmd.min) || !parse_i64(&call->argv[3], &cmd.max)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    if (!reason_valid(&call->argv[4])) {
+        reply_error(call, seq_status_text(SEQ_ERR_REASON));
+        return;
+    }
+    cmd.text = call->argv[4].ptr;
+    cmd.text_len = call->argv[4].len;
+    submit(env, call, &cmd, STYLE_OK);
 }
 
 static void incrCommand(command_env *env, command_call *call)
@@ -274,11 +565,7 @@ static void voidCommand(command_env *env, command_call *call)
         return;
     }
     const resp_arg *reason = &call->argv[3];
-    bool ok = reason->len >= 1 && reason->len <= SEQ_REASON_MAX;
-    for (size_t i = 0; ok && i < reason->len; i++) {
-        ok = reason->ptr[i] >= 0x20 && reason->ptr[i] < 0x7f;
-    }
-    if (!ok) {
+    if (!reason_valid(reason)) {
         reply_error(call, seq_status_text(SEQ_ERR_REASON));
         return;
     }
@@ -606,7 +893,11 @@ static void commandCommand(command_env *env, command_call *call);
 
 static const command_def command_table[] = {
     {"create", -4, createCommand, "write"},
-    {"addrange", 4, addrangeCommand, "write"},
+    {"addrange", -4, addrangeCommand, "write"},
+    {"reserve", -2, reserveCommand, "write"},
+    {"confirm", 3, confirmCommand, "write"},
+    {"release", 3, releaseCommand, "write"},
+    {"undelivered", 5, undeliveredCommand, "write"},
     {"next", -2, nextCommand, "write"},
     {"incr", 2, incrCommand, "write"},
     {"incrby", 3, incrbyCommand, "write"},
@@ -645,7 +936,9 @@ static void commandInfoEntry(resp_buf *out, const command_def *d)
     int first_key = d->fn == createCommand || d->fn == addrangeCommand || d->fn == nextCommand ||
                     d->fn == incrCommand || d->fn == incrbyCommand || d->fn == describeCommand ||
                     d->fn == dropCommand || d->fn == voidCommand || d->fn == gapsCommand ||
-                    d->fn == lookupCommand;
+                    d->fn == lookupCommand || d->fn == reserveCommand ||
+                    d->fn == confirmCommand || d->fn == releaseCommand ||
+                    d->fn == undeliveredCommand;
     resp_write_array(out, 6);
     resp_write_cstr(out, d->name);
     resp_write_int(out, d->arity);
@@ -702,9 +995,30 @@ static bool infoWants(const command_call *call, const char *section)
     return false;
 }
 
+typedef struct info_warned {
+    char *text;
+    size_t cap;
+    size_t *n;
+    size_t count;
+} info_warned;
+
+/* One line per sequence at or below its WARN threshold (as many as fit). */
+static void infoWarned(void *ctx, const char *name, uint64_t left, uint64_t warn)
+{
+    info_warned *w = ctx;
+    w->count++;
+    if (*w->n + 300 < w->cap) {
+        int k = snprintf(w->text + *w->n, w->cap - *w->n, "warn:%s:remaining=%llu,warn=%llu\r\n",
+                         name, (unsigned long long)left, (unsigned long long)warn);
+        if (k > 0 && (size_t)k < w->cap - *w->n) {
+            *w->n += (size_t)k;
+        }
+    }
+}
+
 static void infoCommand(command_env *env, command_call *call)
 {
-    char text[4096];
+    char text[16384];
     size_t n = 0;
     const server_stats *st = env->stats;
     struct raft *r = &env->node->raft;
@@ -766,6 +1080,16 @@ static void infoCommand(command_env *env, command_call *call)
                  seq_count_live(f->state), seq_count_keys(f->state), env->cfg->max_keys,
                  (long long)(env->cfg->key_retention_ms / 1000));
     }
+    if (infoWants(call, "warnings") && f->state != NULL) {
+        info_warned warned = {text, sizeof(text), &n, 0};
+        INFO_ADD("# Warnings\r\n");
+        seq_each_warned(f->state, infoWarned, &warned);
+        INFO_ADD("sequences_at_warn:%zu\r\n\r\n", warned.count);
+    }
+    if (infoWants(call, "cache") && env->cache != NULL) {
+        INFO_ADD("# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n\r\n",
+                 (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks);
+    }
 #undef INFO_ADD
     resp_write_bulk(call->out, text, n);
 }
@@ -804,17 +1128,43 @@ static void write_u64(resp_buf *out, uint64_t v)
     }
 }
 
+static void write_time_or_null(resp_buf *out, int64_t ms, int64_t unset, int proto)
+{
+    if (ms == unset) {
+        resp_write_null(out, proto);
+    } else {
+        resp_write_int(out, ms);
+    }
+}
+
+static const char *mode_name(uint8_t mode)
+{
+    switch (mode) {
+    case SEQ_MODE_GAPLESS: return "gapless";
+    case SEQ_MODE_CACHED: return "cached";
+    default: return "strict";
+    }
+}
+
 static void format_describe(const seq_result *res, int proto, resp_buf *out)
 {
-    resp_write_map(out, 5, proto);
+    bool cached = res->mode == SEQ_MODE_CACHED;
+    resp_write_map(out, cached ? 12 : 11, proto);
     resp_write_cstr(out, "name");
     resp_write_bulk(out, res->name, res->name_len);
     resp_write_cstr(out, "ranges");
     resp_write_array(out, res->n_ranges);
     for (size_t i = 0; i < res->n_ranges; i++) {
-        resp_write_array(out, 2);
-        resp_write_int(out, res->ranges[i].min);
-        resp_write_int(out, res->ranges[i].max);
+        const seq_range_info *r = &res->ranges[i];
+        bool window = r->not_before != INT64_MIN || r->not_after != INT64_MAX;
+        /* [min, max], and with a window [min, max, not_before_ms, not_after_ms] */
+        resp_write_array(out, window ? 4 : 2);
+        resp_write_int(out, r->min);
+        resp_write_int(out, r->max);
+        if (window) {
+            write_time_or_null(out, r->not_before, INT64_MIN, proto);
+            write_time_or_null(out, r->not_after, INT64_MAX, proto);
+        }
     }
     resp_write_cstr(out, "next");
     if (res->has_next) {
@@ -826,6 +1176,26 @@ static void format_describe(const seq_result *res, int proto, resp_buf *out)
     write_u64(out, res->issued);
     resp_write_cstr(out, "remaining");
     write_u64(out, res->remaining);
+    resp_write_cstr(out, "mode");
+    resp_write_cstr(out, mode_name(res->mode));
+    if (cached) {
+        resp_write_cstr(out, "cache");
+        resp_write_int(out, res->cache);
+    }
+    resp_write_cstr(out, "warn");
+    write_u64(out, res->warn);
+    resp_write_cstr(out, "warning");
+    resp_write_int(out, res->warned ? 1 : 0);
+    resp_write_cstr(out, "rate_1m");
+    write_u64(out, res->rate_1m);
+    resp_write_cstr(out, "rate_1h");
+    write_u64(out, res->rate_1h);
+    resp_write_cstr(out, "eta_seconds");
+    if (res->eta_s < 0) {
+        resp_write_null(out, proto);
+    } else {
+        resp_write_int(out, res->eta_s);
+    }
 }
 
 static const char *state_name(uint8_t state)
@@ -833,6 +1203,12 @@ static const char *state_name(uint8_t state)
     switch (state) {
     case SEQ_NUM_FINAL: return "final";
     case SEQ_NUM_VOIDED: return "voided";
+    case SEQ_NUM_RESERVED: return "reserved";
+    case SEQ_NUM_RELEASED: return "released";
+    case SEQ_NUM_SKIPPED: return "skipped";
+    case SEQ_NUM_EXPIRED: return "expired";
+    case SEQ_NUM_UNKNOWN: return "unknown";
+    case SEQ_NUM_CACHED: return "cached";
     default: return "not-issued";
     }
 }
@@ -851,18 +1227,51 @@ static void format_gaps(const seq_result *res, resp_buf *out)
     }
 }
 
+/* LOOKUP: state, then what is known: reason and time_ms for a ledger
+ * state, until_ms for a live reservation, key for a keyed gapless number. */
 static void format_lookup(const seq_result *res, int proto, resp_buf *out)
 {
-    bool voided = res->state == SEQ_NUM_VOIDED;
-    resp_write_map(out, voided ? 3 : 1, proto);
+    bool reason = res->reason != NULL;
+    bool time = res->time_ms != INT64_MIN;
+    bool until = res->state == SEQ_NUM_RESERVED && res->until_ms != INT64_MAX;
+    bool key = res->key != NULL;
+    resp_write_map(out, 1 + reason + time + until + key, proto);
     resp_write_cstr(out, "state");
     resp_write_cstr(out, state_name(res->state));
-    if (voided) {
+    if (reason) {
         resp_write_cstr(out, "reason");
-        resp_write_cstr(out, res->reason != NULL ? res->reason : "");
+        resp_write_cstr(out, res->reason);
+    }
+    if (time) {
         resp_write_cstr(out, "time_ms");
         resp_write_int(out, res->time_ms);
     }
+    if (until) {
+        resp_write_cstr(out, "until_ms");
+        resp_write_int(out, res->until_ms);
+    }
+    if (key) {
+        resp_write_cstr(out, "key");
+        resp_write_cstr(out, res->key);
+    }
+}
+
+static void format_exhausted(const seq_result *res, resp_buf *out)
+{
+    char msg[200];
+    if (res->remaining == 0 && res->opens_ms != INT64_MAX) {
+        char when[40];
+        format_time(res->opens_ms, when, sizeof(when));
+        snprintf(msg, sizeof(msg),
+                 "EXHAUSTED no range of the sequence is valid now; the next opens at %s", when);
+    } else if (res->remaining == 0) {
+        snprintf(msg, sizeof(msg),
+                 "EXHAUSTED no numbers left: every range is used up or expired (NOTAFTER)");
+    } else {
+        snprintf(msg, sizeof(msg), "EXHAUSTED only %llu numbers left in the sequence's ranges",
+                 (unsigned long long)res->remaining);
+    }
+    resp_write_error(out, msg);
 }
 
 void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
@@ -889,10 +1298,7 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
         return;
     }
     if (res->status == SEQ_ERR_EXHAUSTED) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "EXHAUSTED only %llu numbers left in the sequence's ranges",
-                 (unsigned long long)res->remaining);
-        resp_write_error(out, msg);
+        format_exhausted(res, out);
         return;
     }
     if (res->status != SEQ_OK) {

@@ -13,10 +13,12 @@
 #include <stdint.h>
 
 #include "batch.h"
+#include "cache.h"
 #include "config.h"
 #include "forward.h"
 #include "node.h"
 #include "resp.h"
+#include "undelivered.h"
 
 /* How a deferred result is shown; stored by the connection per reply. */
 enum reply_style {
@@ -48,12 +50,15 @@ typedef struct command_env {
     batcher *batcher;
     server_stats *stats;
     forwarder *forwarder; /* NULL on a single node */
+    cache *cache;         /* the leader's cached-mode blocks */
+    undelivered *undelivered; /* reports of replies that found no client */
     /* Completes a deferred call with a ready reply (CLUSTER ADD/REMOVE). */
     void (*reply_raw)(void *owner, uint64_t tag, const char *reply, size_t len);
     bool shutting_down;
 } command_env;
 
 #define CLIENT_NAME_MAX 64
+#define COMMANDS_DEFAULT_CACHE 1000 /* CREATE ... MODE cached without CACHE */
 
 /* What a connection keeps about its client for CLIENT and HELLO. */
 typedef struct command_client {

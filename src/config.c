@@ -23,6 +23,7 @@ static const char usage[] =
     "  --max-pipeline N         replies pending per client before reading pauses (10000)\n"
     "  --client-output-max B    reply bytes buffered per client before it is dropped (67108864)\n"
     "  --key-retention S        seconds an idempotency KEY is remembered (86400)\n"
+    "  --reserve-ttl S          default TTL of a gapless RESERVE, 0 = none (300)\n"
     "  --max-keys N             idempotency keys held at once (1000000)\n"
     "  --snapshot-threshold N   log entries between snapshots (65536)\n"
     "  --snapshot-trailing N    entries kept behind a snapshot (32768)\n"
@@ -159,6 +160,7 @@ static void configDefaults(config *c)
     /* Any request within args_max x bulk_max fits in the query buffer. */
     c->query_max = 8u << 20;
     c->key_retention_ms = 86400 * 1000LL;
+    c->reserve_ttl_ms = 300 * 1000LL;
     c->max_keys = SEQ_KEYS_MAX_DEFAULT;
     c->snapshot_threshold = 65536;
     /* Long enough that a follower back from a restart usually catches up
@@ -234,6 +236,9 @@ int config_parse(config *c, int argc, char **argv)
         } else if (strcmp(f, "--key-retention") == 0) {
             rv = configInt(f, v, 1, 366LL * 86400, &n);
             c->key_retention_ms = n * 1000;
+        } else if (strcmp(f, "--reserve-ttl") == 0) {
+            rv = configInt(f, v, 0, SEQ_TTL_MAX_MS / 1000, &n);
+            c->reserve_ttl_ms = n * 1000;
         } else if (strcmp(f, "--max-keys") == 0) {
             rv = configInt(f, v, 0, 100000000, &n);
             c->max_keys = (size_t)n;

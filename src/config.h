@@ -42,6 +42,7 @@ typedef struct config {
     size_t query_max;         /* bytes of unparsed input per client */
     size_t args_max, bulk_max, inline_max;
     int64_t key_retention_ms;
+    int64_t reserve_ttl_ms; /* RESERVE without TTL */
     size_t max_keys;
     unsigned snapshot_threshold, snapshot_trailing;
     size_t batch_max;    /* commands in one log entry */

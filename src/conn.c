@@ -330,6 +330,11 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
     if (!c->closing) {
         conn_slot *slot = connSlot(c, tag);
         commands_format_result(res, err, slot->style, slot->proto, scratch);
+    } else if (err == BATCH_OK && res->status == SEQ_OK && res->name != NULL &&
+               c->srv->env->undelivered != NULL) {
+        /* the client is gone: its numbers must not be taken for delivered */
+        undelivered_report(c->srv->env->undelivered, res->name, res->name_len, res->runs,
+                           res->n_runs, "reply undelivered: the client disconnected");
     }
     connDeliver(c, tag, scratch->data, scratch->len);
 }

@@ -41,8 +41,26 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
             break;
         }
         seq_apply(f->state, &cmd, res);
-        if (res->status == SEQ_OK && cmd.op == SEQ_OP_NEXT && !res->replayed) {
-            f->numbers_issued += cmd.count;
+        bool handed = res->status == SEQ_OK && !res->replayed &&
+                      (cmd.op == SEQ_OP_NEXT || cmd.op == SEQ_OP_RESERVE);
+        if (handed) {
+            f->numbers_issued += cmd.op == SEQ_OP_NEXT ? cmd.count : 1;
+            if (slots != NULL && res->name == NULL) {
+                /* the name goes with the result, for a report should the
+                 * client be gone when it is answered */
+                res->name = malloc(cmd.name_len + 1);
+                if (res->name != NULL) {
+                    memcpy(res->name, cmd.name, cmd.name_len);
+                    res->name[cmd.name_len] = '\0';
+                    res->name_len = cmd.name_len;
+                }
+            } else if (slots == NULL && h.origin == f->origin && f->orphan != NULL) {
+                f->orphan(f->orphan_ctx, &cmd, res);
+            }
+        }
+        if (res->warn_crossed) {
+            log_warn("sequence %.*s: remaining numbers at or below its WARN threshold",
+                     (int)cmd.name_len, cmd.name);
         }
         f->commands_applied++;
         if (slots == NULL) {

@@ -17,12 +17,19 @@
  * or NULL when this process did not propose the entry. */
 typedef seq_result *(*fsm_claim_fn)(void *ctx, const codec_header *h);
 
+/* Told of each NEXT or RESERVE result of an entry this process proposed
+ * but could not answer (its batch was given up: leadership was lost). */
+typedef void (*fsm_orphan_fn)(void *ctx, const seq_cmd *cmd, const seq_result *res);
+
 typedef struct fsm {
     struct raft_fsm raft; /* raft.data points back to this struct */
     seq_state *state;
     seq_limits limits;
     fsm_claim_fn claim;
     void *claim_ctx;
+    uint64_t origin; /* this process's nonce (codec_header.origin) */
+    fsm_orphan_fn orphan;
+    void *orphan_ctx;
     uint64_t entries_applied;
     uint64_t commands_applied;
     uint64_t numbers_issued;

@@ -22,8 +22,10 @@
 #include "config.h"
 #include "conn.h"
 #include "forward.h"
+#include "cache.h"
 #include "log.h"
 #include "node.h"
+#include "undelivered.h"
 
 #define SHUTDOWN_POLL_MS 10
 #define SHUTDOWN_GRACE_MS 5000
@@ -34,6 +36,8 @@ typedef struct server {
     node node;
     batcher batcher;
     forwarder forwarder;
+    cache cache;
+    undelivered undelivered;
     conn_server conns;
     command_env env;
     server_stats stats;
@@ -46,6 +50,38 @@ typedef struct server {
 } server;
 
 static server srv; /* one per process; reached from signal and libuv callbacks */
+
+/* A batch result: for a client connection, or for the server's own
+ * requests (tagged BATCH_TAG_INTERNAL, owner a batch_internal). */
+static void onBatchDone(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    if ((tag & BATCH_TAG_INTERNAL) != 0) {
+        ((batch_internal *)owner)->done(owner, tag, res, err);
+    } else {
+        conn_on_done(owner, tag, res, err);
+    }
+}
+
+static void onForwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err)
+{
+    if ((tag & BATCH_TAG_INTERNAL) != 0) {
+        if (err != BATCH_OK || (len > 0 && reply[0] == '-')) {
+            log_warn("a report forwarded to the leader failed: %.*s", (int)(len > 120 ? 120 : len),
+                     err != BATCH_OK ? "no reply" : reply);
+        }
+        return;
+    }
+    conn_on_forwarded(owner, tag, reply, len, err);
+}
+
+/* An entry of ours committed after we gave up on it: its numbers reached
+ * no client. */
+static void onOrphan(void *ctx, const seq_cmd *cmd, const seq_result *res)
+{
+    (void)ctx;
+    undelivered_report(&srv.undelivered, cmd->name, cmd->name_len, res->runs, res->n_runs,
+                       "reply lost to a leadership change (fate unknown)");
+}
 
 /* mkdir -p: every missing parent too. */
 static int makeDirs(const char *path)
@@ -209,7 +245,7 @@ int main(int argc, char **argv)
         return 1;
     }
     rv = batcher_init(&srv.batcher, &srv.loop, &srv.node, &srv.cfg, processNonce(),
-                      conn_on_done, onFatal, NULL);
+                      onBatchDone, onFatal, NULL);
     if (rv != 0) {
         log_error("batcher: %s", uv_strerror(rv));
         return 1;
@@ -221,13 +257,21 @@ int main(int argc, char **argv)
         return 1;
     }
     if (srv.cfg.n_members > 0) {
-        rv = forwarder_init(&srv.forwarder, &srv.loop, &srv.node, &srv.cfg, conn_on_forwarded);
+        rv = forwarder_init(&srv.forwarder, &srv.loop, &srv.node, &srv.cfg, onForwarded);
         if (rv != 0) {
             log_error("forwarder: %s", uv_strerror(rv));
             return 1;
         }
         srv.env.forwarder = &srv.forwarder;
     }
+    cache_init(&srv.cache, &srv.batcher, &srv.node, onBatchDone);
+    srv.env.cache = &srv.cache;
+    srv.node.on_role = cache_on_role;
+    srv.node.role_ctx = &srv.cache;
+    undelivered_init(&srv.undelivered, &srv.batcher, &srv.node, srv.env.forwarder);
+    srv.env.undelivered = &srv.undelivered;
+    srv.node.fsm.origin = srv.batcher.origin;
+    srv.node.fsm.orphan = onOrphan;
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);
     uv_signal_start(&srv.sigterm, onSignal, SIGTERM);
@@ -239,6 +283,7 @@ int main(int argc, char **argv)
     uv_run(&srv.loop, UV_RUN_DEFAULT);
 
     conn_server_free(&srv.conns);
+    cache_free(&srv.cache);
     rv = uv_loop_close(&srv.loop);
     if (rv != 0) {
         log_warn("event loop closed with handles open: %s", uv_strerror(rv));

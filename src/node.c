@@ -167,12 +167,18 @@ static void nodeWatch(uv_timer_t *t)
         n->lag_checked_ms = now;
         nodeCheckLag(n);
     }
+    raft_term term = raft_current_term(&n->raft);
+    bool role_changed = (state == RAFT_LEADER) != (n->last_state == RAFT_LEADER) ||
+                        (state == RAFT_LEADER && term != n->last_term);
     if (state != n->last_state || leader != n->last_leader) {
         log_info("raft: %s in term %llu, leader %s", raft_state_name(state),
-                 (unsigned long long)raft_current_term(&n->raft),
-                 address != NULL ? address : "unknown");
+                 (unsigned long long)term, address != NULL ? address : "unknown");
         n->last_state = state;
         n->last_leader = leader;
+    }
+    n->last_term = term;
+    if (role_changed && n->on_role != NULL) {
+        n->on_role(n->role_ctx, state == RAFT_LEADER, term);
     }
 }
 

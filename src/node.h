@@ -37,6 +37,11 @@ struct node {
     raft_id last_leader;
     uint64_t leader_seen_ms; /* loop time a leader was last known */
     uint64_t lag_checked_ms; /* leader: last look at the followers' logs */
+    raft_term last_term;
+    /* Told when this node becomes leader or stops being it (or the term
+     * changes while it leads), from the watch timer. */
+    void (*on_role)(void *ctx, bool leader, raft_term term);
+    void *role_ctx;
 };
 
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the

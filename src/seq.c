@@ -323,6 +323,18 @@ int seq_mode_of(const seq_state *s, const char *name, size_t len)
     return q == NULL ? -1 : q->mode;
 }
 
+bool seq_cached_info(const seq_state *s, const char *name, size_t len, uint32_t *cache,
+                     uint64_t *incarnation)
+{
+    const seq_sequence *q = seqFindLive(s, name, len);
+    if (q == NULL || q->mode != SEQ_MODE_CACHED) {
+        return false;
+    }
+    *cache = q->cache;
+    *incarnation = q->incarnation;
+    return true;
+}
+
 static bool seqOverlap(int64_t a_min, int64_t a_max, int64_t b_min, int64_t b_max)
 {
     return a_min <= b_max && b_min <= a_max;

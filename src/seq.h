@@ -238,6 +238,11 @@ bool seq_key_valid(const char *key, size_t len);
 /* The mode of a live sequence, or -1 when there is none. */
 int seq_mode_of(const seq_state *s, const char *name, size_t len);
 
+/* For a live cached-mode sequence: its block size and incarnation (which
+ * changes with every DROP and CREATE); false for any other name. */
+bool seq_cached_info(const seq_state *s, const char *name, size_t len, uint32_t *cache,
+                     uint64_t *incarnation);
+
 /* Calls fn for every live sequence whose remaining numbers are at or below
  * its WARN threshold (for INFO). */
 void seq_each_warned(const seq_state *s,

@@ -1,0 +1,344 @@
+/* cache — the leader's in-memory blocks for cached-mode sequences (see
+ * cache.h). */
+#include "cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "log.h"
+
+typedef struct cache_waiter {
+    void *owner;
+    uint64_t tag;
+    uint32_t count;
+    struct cache_waiter *next;
+} cache_waiter;
+
+typedef struct cache_req cache_req;
+
+struct cache_seq {
+    UT_hash_handle hh;
+    char *name;
+    size_t name_len;
+    uint64_t incarnation;
+    uint32_t block;  /* the sequence's CACHE */
+    seq_run *runs;   /* served from the front, in block order */
+    size_t n_runs, runs_cap;
+    uint64_t avail;
+    bool dry;        /* the last block came short: no prefetching */
+    cache_req *pending; /* the ALLOCBLOCK in flight, if any */
+    cache_waiter *head, *tail;
+};
+
+/* One ALLOCBLOCK in flight. Orphaned (seq = NULL) when its sequence's
+ * blocks are dropped before it completes. */
+struct cache_req {
+    batch_internal base;
+    cache *c;
+    cache_seq *seq;
+    raft_term term;
+    uint32_t asked;
+};
+
+static void *cacheXmalloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL) {
+        log_error("cache: out of memory");
+        abort();
+    }
+    return p;
+}
+
+static void cacheIgnoreDone(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    (void)owner;
+    (void)tag;
+    if (err == BATCH_OK && res->status != SEQ_OK) {
+        log_warn("cache: report refused: %s", seq_status_text(res->status));
+    }
+}
+
+void cache_init(cache *c, batcher *b, node *n, batch_done_fn deliver)
+{
+    memset(c, 0, sizeof(*c));
+    c->base.done = cacheIgnoreDone;
+    c->batcher = b;
+    c->node = n;
+    c->deliver = deliver;
+}
+
+static void cacheSubmit(cache *c, uint8_t op, const cache_seq *cs, uint32_t count, void *owner)
+{
+    seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = c->node->id};
+    if (cs != NULL) {
+        cmd.name = cs->name;
+        cmd.name_len = cs->name_len;
+    }
+    batcher_submit(c->batcher, &cmd, owner, BATCH_TAG_INTERNAL);
+}
+
+static void cacheFailWaiters(cache *c, cache_seq *cs, const seq_result *res, int err)
+{
+    cache_waiter *w = cs->head;
+    cs->head = cs->tail = NULL;
+    while (w != NULL) {
+        cache_waiter *next = w->next;
+        c->deliver(w->owner, w->tag, res, err);
+        free(w);
+        w = next;
+    }
+}
+
+static void cacheSeqDrop(cache *c, cache_seq *cs, int err)
+{
+    HASH_DEL(c->by_name, cs);
+    if (cs->pending != NULL) {
+        cs->pending->seq = NULL;
+    }
+    cacheFailWaiters(c, cs, NULL, err);
+    free(cs->runs);
+    free(cs->name);
+    free(cs);
+}
+
+static void cacheDropAll(cache *c, int err)
+{
+    cache_seq *cs, *tmp;
+    HASH_ITER(hh, c->by_name, cs, tmp)
+    {
+        cacheSeqDrop(c, cs, err);
+    }
+}
+
+/* Takes count numbers (avail >= count) from the front of the block into
+ * res, as NEXT would have returned them, and reports them served. */
+static void cacheTake(cache *c, cache_seq *cs, uint32_t count, seq_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->op = SEQ_OP_NEXT;
+    res->status = SEQ_OK;
+    seq_run *out = count == 1 ? &res->run_inline : NULL;
+    size_t n_out = 0, out_cap = count == 1 ? 1 : 0;
+    uint64_t need = count;
+    while (need > 0) {
+        seq_run *r = &cs->runs[0];
+        uint64_t span = (uint64_t)r->last - (uint64_t)r->first; /* numbers - 1 */
+        seq_run piece = *r;
+        if (span >= need) {
+            piece.last = (int64_t)((uint64_t)r->first + need - 1);
+            r->first = piece.last + 1;
+            need = 0;
+        } else {
+            need -= span + 1;
+            memmove(cs->runs, cs->runs + 1, sizeof(*cs->runs) * (cs->n_runs - 1));
+            cs->n_runs--;
+        }
+        if (n_out == out_cap) {
+            out_cap = out_cap == 0 ? 4 : out_cap * 2;
+            seq_run *grown = cacheXmalloc(sizeof(*grown) * out_cap);
+            if (n_out > 0) {
+                memcpy(grown, out, sizeof(*grown) * n_out);
+            }
+            if (out != &res->run_inline) {
+                free(out);
+            }
+            out = grown;
+        }
+        out[n_out++] = piece;
+    }
+    if (n_out == 1 && out != &res->run_inline) {
+        res->run_inline = out[0];
+        free(out);
+        out = &res->run_inline;
+    }
+    res->runs = out;
+    res->n_runs = n_out;
+    cs->avail -= count;
+    c->served += count;
+    cacheSubmit(c, SEQ_OP_USED, cs, count, &c->base);
+}
+
+static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int err);
+
+static void cacheAlloc(cache *c, cache_seq *cs, uint32_t count)
+{
+    cache_req *req = cacheXmalloc(sizeof(*req));
+    req->base.done = cacheOnAlloc;
+    req->c = c;
+    req->seq = cs;
+    req->term = c->term;
+    req->asked = count;
+    cs->pending = req;
+    cacheSubmit(c, SEQ_OP_ALLOCBLOCK, cs, count, req);
+}
+
+/* Serves the waiting requests in order while the block holds enough. */
+static void cacheServeWaiters(cache *c, cache_seq *cs)
+{
+    while (cs->head != NULL && cs->avail >= cs->head->count) {
+        cache_waiter *w = cs->head;
+        cs->head = w->next;
+        if (cs->head == NULL) {
+            cs->tail = NULL;
+        }
+        seq_result r;
+        cacheTake(c, cs, w->count, &r);
+        c->deliver(w->owner, w->tag, &r, BATCH_OK);
+        seq_result_free(&r);
+        free(w);
+    }
+}
+
+static void cacheMaybeAlloc(cache *c, cache_seq *cs)
+{
+    if (cs->pending != NULL) {
+        return;
+    }
+    if (cs->head != NULL) {
+        uint32_t want = cs->head->count > cs->block ? cs->head->count : cs->block;
+        cacheAlloc(c, cs, want);
+    } else if (!cs->dry && cs->avail <= cs->block / 2) {
+        cacheAlloc(c, cs, cs->block);
+    }
+}
+
+static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    (void)tag;
+    cache_req *req = owner;
+    cache *c = req->c;
+    cache_seq *cs = req->seq;
+    if (cs == NULL) { /* its blocks were dropped meanwhile */
+        free(req);
+        return;
+    }
+    cs->pending = NULL;
+    if (err != BATCH_OK) {
+        cacheFailWaiters(c, cs, NULL, err);
+        free(req);
+        return;
+    }
+    if (req->term != c->term || !node_is_leader(c->node)) {
+        /* A block of a term that is over: the next owner skips it. */
+        free(req);
+        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
+        return;
+    }
+    uint64_t got = 0;
+    if (res->status == SEQ_OK) {
+        if (cs->n_runs + res->n_runs > cs->runs_cap) {
+            size_t cap = (cs->n_runs + res->n_runs) * 2;
+            seq_run *grown = realloc(cs->runs, sizeof(*grown) * cap);
+            if (grown == NULL) {
+                log_error("cache: out of memory");
+                abort();
+            }
+            cs->runs = grown;
+            cs->runs_cap = cap;
+        }
+        for (size_t i = 0; i < res->n_runs; i++) {
+            cs->runs[cs->n_runs++] = res->runs[i];
+            got += (uint64_t)res->runs[i].last - (uint64_t)res->runs[i].first + 1;
+        }
+        cs->avail += got;
+        c->blocks++;
+    }
+    cs->dry = got < req->asked;
+    free(req);
+    cacheServeWaiters(c, cs);
+    if (cs->head != NULL && (res->status != SEQ_OK || cs->dry)) {
+        /* Not enough numbers valid now: the rest wait no longer. */
+        seq_result none;
+        memset(&none, 0, sizeof(none));
+        none.op = SEQ_OP_NEXT;
+        none.status = res->status == SEQ_OK ? SEQ_ERR_EXHAUSTED : res->status;
+        none.remaining = res->remaining + cs->avail;
+        none.opens_ms = res->status == SEQ_OK ? INT64_MAX : res->opens_ms;
+        cacheFailWaiters(c, cs, &none, BATCH_OK);
+    }
+    cacheMaybeAlloc(c, cs);
+}
+
+bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, void *owner,
+                uint64_t tag, seq_result *res)
+{
+    raft_term term = raft_current_term(&c->node->raft);
+    if (term != c->term) {
+        cacheDropAll(c, BATCH_ERR_TRYAGAIN);
+        c->term = term;
+    }
+    uint32_t block = 0;
+    uint64_t incarnation = 0;
+    bool cached = seq_cached_info(c->node->fsm.state, name, name_len, &block, &incarnation);
+    cache_seq *cs = NULL;
+    HASH_FIND(hh, c->by_name, name, name_len, cs);
+    if (cs != NULL && (!cached || cs->incarnation != incarnation)) {
+        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN); /* dropped or created again */
+        cs = NULL;
+    }
+    if (cs == NULL) {
+        cs = calloc(1, sizeof(*cs));
+        if (cs == NULL) {
+            log_error("cache: out of memory");
+            abort();
+        }
+        cs->name = cacheXmalloc(name_len + 1);
+        memcpy(cs->name, name, name_len);
+        cs->name[name_len] = '\0';
+        cs->name_len = name_len;
+        cs->incarnation = incarnation;
+        cs->block = block;
+        HASH_ADD_KEYPTR(hh, c->by_name, cs->name, cs->name_len, cs);
+    }
+    if (cs->head == NULL && cs->avail >= count) {
+        cacheTake(c, cs, count, res);
+        cacheMaybeAlloc(c, cs);
+        return true;
+    }
+    cache_waiter *w = cacheXmalloc(sizeof(*w));
+    *w = (cache_waiter){owner, tag, count, NULL};
+    if (cs->tail != NULL) {
+        cs->tail->next = w;
+    } else {
+        cs->head = w;
+    }
+    cs->tail = w;
+    cs->dry = false; /* asked for: try again, ranges may have been added */
+    cacheMaybeAlloc(c, cs);
+    return false;
+}
+
+void cache_on_role(void *ctx, bool leader, raft_term term)
+{
+    cache *c = ctx;
+    cacheDropAll(c, BATCH_ERR_TRYAGAIN);
+    c->term = term;
+    if (leader) {
+        /* Blocks other leaders (or this one, before a restart) held are
+         * now lost: the ledger records them as skipped. */
+        cacheSubmit(c, SEQ_OP_RECOVER, NULL, 0, &c->base);
+    }
+}
+
+void cache_free(cache *c)
+{
+    cache_seq *cs, *tmp;
+    HASH_ITER(hh, c->by_name, cs, tmp)
+    {
+        HASH_DEL(c->by_name, cs);
+        if (cs->pending != NULL) {
+            cs->pending->seq = NULL;
+        }
+        cache_waiter *w = cs->head;
+        while (w != NULL) {
+            cache_waiter *next = w->next;
+            free(w);
+            w = next;
+        }
+        free(cs->runs);
+        free(cs->name);
+        free(cs);
+    }
+}

@@ -1,0 +1,54 @@
+/* undelivered — reports of replies that never reached a client (see
+ * undelivered.h). */
+#include "undelivered.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static void undeliveredDone(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    (void)owner;
+    (void)tag;
+    if (err != BATCH_OK) {
+        log_warn("undelivered: a report did not reach the log (error %d)", err);
+    } else if (res != NULL && res->status != SEQ_OK) {
+        log_warn("undelivered: report refused: %s", seq_status_text(res->status));
+    }
+}
+
+void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f)
+{
+    memset(u, 0, sizeof(*u));
+    u->base.done = undeliveredDone;
+    u->batcher = b;
+    u->node = n;
+    u->forwarder = f;
+}
+
+void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
+                        size_t n_runs, const char *cause)
+{
+    for (size_t i = 0; i < n_runs; i++) {
+        u->reported++;
+        if (node_is_leader(u->node) || u->forwarder == NULL) {
+            seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED,
+                           .name = name,
+                           .name_len = name_len,
+                           .min = runs[i].first,
+                           .max = runs[i].last,
+                           .text = cause,
+                           .text_len = strlen(cause)};
+            batcher_submit(u->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
+            continue;
+        }
+        char first[24], last[24];
+        snprintf(first, sizeof(first), "%" PRId64, runs[i].first);
+        snprintf(last, sizeof(last), "%" PRId64, runs[i].last);
+        resp_arg argv[5] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
+                            {last, strlen(last)}, {cause, strlen(cause)}};
+        forwarder_submit(u->forwarder, 2, argv, 5, &u->base, BATCH_TAG_INTERNAL);
+    }
+}

@@ -1,0 +1,36 @@
+/* undelivered — tells the log about numbers whose reply never reached its
+ * client: the client was gone when the result came back, or leadership was
+ * lost before this node could answer and the entry committed after all.
+ *
+ * The report is an UNDELIVERED command, proposed like any other (through
+ * the batcher on the leader, the forwarder on a follower): in gapless mode
+ * it releases the numbers, to be issued again first, so the confirmed
+ * series keeps no hole; in the other modes the ledger lists them as
+ * unknown-fate. Reports are best effort: one lost with a crash leaves the
+ * numbers final (strict) or reserved until their TTL (gapless). */
+#ifndef SEQD_UNDELIVERED_H
+#define SEQD_UNDELIVERED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "forward.h"
+#include "node.h"
+#include "seq.h"
+
+typedef struct undelivered {
+    batch_internal base;
+    batcher *batcher;
+    node *node;
+    forwarder *forwarder; /* NULL on a single node */
+    uint64_t reported;    /* runs reported, for INFO */
+} undelivered;
+
+void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f);
+
+/* Reports each run of res (a NEXT or RESERVE result of sequence name). */
+void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
+                        size_t n_runs, const char *cause);
+
+#endif
