@@ -71,7 +71,9 @@ void cache_init(cache *c, batcher *b, node *n, batch_done_fn deliver)
 
 static void cacheSubmit(cache *c, uint8_t op, const cache_seq *cs, uint32_t count, void *owner)
 {
-    seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = c->node->id};
+    /* The owner is this process (its nonce) in this term: a restart, like a
+     * new leader, owns nothing of what was handed out before. */
+    seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = c->batcher->origin};
     if (cs != NULL) {
         cmd.name = cs->name;
         cmd.name_len = cs->name_len;

@@ -7,9 +7,9 @@
  * block is asked for when half of the current one is left.
  *
  * Invariants: a number is served only from a block that is committed and
- * owned by this node in the current term, so no two leaders ever serve the
- * same number (a deposed leader's blocks belong to a term nobody else
- * owns); numbers are served in block order, the order USED reports them;
+ * owned by this process (its nonce) in the current term, so no two leaders
+ * ever serve the same number (a deposed or restarted leader's blocks
+ * belong to an owner nobody else is); numbers are served in block order, the order USED reports them;
  * a lost leadership drops every block (the next owner logs them skipped)
  * and fails the requests still waiting with TRYAGAIN. */
 #ifndef SEQD_CACHE_H

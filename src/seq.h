@@ -138,7 +138,7 @@ typedef struct seq_cmd {
     bool has_not_before, has_not_after;
     int64_t not_before, not_after;
     int64_t ttl_ms;        /* RESERVE: 0 = never runs out */
-    uint64_t term, node;   /* ALLOCBLOCK, USED, RECOVER: the serving leader */
+    uint64_t term, node;   /* ALLOCBLOCK, USED, RECOVER: the serving leader (term, process nonce) */
 } seq_cmd;
 
 typedef struct seq_run {
