@@ -371,6 +371,48 @@ def cmd_load(argv):
     return 0
 
 
+def cmd_pairs(argv):
+    """Gapless document numbering as an application does it: CLIENTS
+    connections, each in a loop `RESERVE NAME` then `CONFIRM NAME n` with the
+    number it got, for SECONDS. One asyncio loop drives them all (a thread per
+    client would measure the GIL). Prints "pairs/s p50_ms p99_ms pairs errors",
+    the latency being that of a whole pair."""
+    import asyncio
+    port, name, clients, secs = int(argv[0]), argv[1], int(argv[2]), float(argv[3])
+    lat, errors = [], [0]
+
+    async def one(deadline):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reserve = resp_command("RESERVE", name)
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            writer.write(reserve)
+            line = await reader.readline()
+            if not line.startswith(b":"):
+                errors[0] += 1
+                continue
+            writer.write(resp_command("CONFIRM", name, line[1:].strip()))
+            if (await reader.readline()) != b"+OK\r\n":
+                errors[0] += 1
+                continue
+            lat.append(time.monotonic() - t0)
+        writer.close()
+
+    async def run():
+        deadline = time.monotonic() + secs
+        t0 = time.monotonic()
+        await asyncio.gather(*(one(deadline) for _ in range(clients)))
+        return time.monotonic() - t0
+
+    elapsed = asyncio.run(run())
+    lat.sort()
+    print("%.1f %.3f %.3f %d %d" % (len(lat) / elapsed, percentile(lat, 50) * 1000 if lat else 0,
+                                    percentile(lat, 99) * 1000 if lat else 0, len(lat), errors[0]))
+    return 0
+
+
 # ---------------------------------------------------------------- report
 
 SYSTEMS = [
@@ -549,6 +591,37 @@ def cmd_report(argv):
         print("seqd restart: %s" % res.get("seqd.restart.status", res.get("seqd.status", "—")))
     print()
 
+    # modes
+    mode_rows = [("seqd", "strict `NEXT`"), ("seqd_cached", "cached `NEXT` (CACHE 1000)"),
+                 ("seqd_gapless", "gapless `NEXT` (reserve + confirm in one)"),
+                 ("seqd_pairs", "gapless `RESERVE` then `CONFIRM` (pairs/s)"),
+                 ("pg_gapless", "PostgreSQL gapless counter row (transactions/s)")]
+    if any(res.get("%s.c16.status" % k) for k, _ in mode_rows[1:4]):
+        print("Modes, requests/s (pairs/s for RESERVE + CONFIRM), same run; ratio to strict `NEXT` "
+              "and to the PostgreSQL row:")
+        print()
+        rows = []
+        for k, label in mode_rows:
+            row = [label]
+            for ck in ("c16", "c64", "p16"):
+                if k in ("seqd_pairs", "pg_gapless", "seqd_gapless") and ck == "p16":
+                    row.append("n/a")
+                    continue
+                cell = cell_rate(res, k, ck)
+                st, pg = ratio(res, k, "seqd", ck), ratio(res, k, "pg_gapless", ck)
+                p99 = num(res, "%s.%s.p99" % (k, ck))
+                extra = []
+                if k != "seqd" and st is not None:
+                    extra.append("%.2fx strict" % st)
+                if k not in ("pg_gapless",) and pg is not None and ck != "p16":
+                    extra.append("%.1fx PG" % pg)
+                if p99 is not None and res.get("%s.%s.status" % (k, ck)) == "ok":
+                    extra.append("p99 %.2f ms" % p99)
+                row.append(cell + (" (" + ", ".join(extra) + ")" if extra else ""))
+            rows.append(row)
+        print(table(["", "16 clients", "64 clients", "16 clients x pipeline 16"], rows))
+        print()
+
     # three-node cluster
     cl_status = res.get("cluster.status", "—")
     if cl_status == "ok":
@@ -693,7 +766,7 @@ def main():
         return 2
     cmds = {"freeport": cmd_freeport, "freeport-raft": cmd_freeport_raft, "rbcsv": cmd_rbcsv, "pgpct": cmd_pgpct,
             "waitnext": cmd_waitnext, "failover": cmd_failover, "load": cmd_load, "report": cmd_report,
-            "disk": cmd_disk}
+            "disk": cmd_disk, "pairs": cmd_pairs}
     fn = cmds.get(sys.argv[1])
     if fn is None:
         print(__doc__, file=sys.stderr)

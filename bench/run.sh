@@ -205,9 +205,12 @@ bench_rb() {
   if [ "${n%% *}" = FAIL ]; then
     put "$sys.$case.status" "FAIL"; put "$sys.$case.note" "$sys $case: probe: ${n#FAIL }"; log "  probe failed: $n"; return 0
   fi
-  if [ "$kind" = seqd ]; then before=$(cli_int "$port" NEXT bench); else before=$(cli_int "$port" GET hot); before=${before:-0}; fi
+  # seqd:NAME reads the counter of sequence NAME (seqd alone: bench)
+  local seqname=bench
+  case "$kind" in seqd:*) seqname=${kind#seqd:}; kind=seqd ;; esac
+  if [ "$kind" = seqd ]; then before=$(cli_int "$port" NEXT "$seqname"); else before=$(cli_int "$port" GET hot); before=${before:-0}; fi
   r=$(rb "$port" "$c" "$p" "$n" $(( DUR * 5 + 30 )) "$@")
-  if [ "$kind" = seqd ]; then after=$(cli_int "$port" NEXT bench); else after=$(cli_int "$port" GET hot); fi
+  if [ "$kind" = seqd ]; then after=$(cli_int "$port" NEXT "$seqname"); else after=$(cli_int "$port" GET hot); fi
   if [ "${r%% *}" = FAIL ]; then
     put "$sys.$case.status" "FAIL"; put "$sys.$case.note" "$sys $case: ${r#FAIL }"; log "  failed: $r"; return 0
   fi
@@ -359,6 +362,41 @@ if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
       bench_rb seqd "$case" "$SP" "$c" "$p" 1 seqd NEXT bench
     fi
   done
+
+  # Modes: cached NEXT (served from the leader's memory block), gapless NEXT
+  # (reserve and confirm in one), and gapless RESERVE + CONFIRM pairs as an
+  # application makes them; beside strict NEXT above and the PostgreSQL row.
+  if seqd_answers "$SP" && cli_until "$SP" OK CREATE cbench 1 9000000000000000000 MODE cached CACHE 1000; then
+    for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
+      read -r case c p <<<"$cs"
+      bench_rb seqd_cached "$case" "$SP" "$c" "$p" 1 seqd:cbench NEXT cbench
+    done
+  fi
+  if seqd_answers "$SP" && cli_until "$SP" OK CREATE gbench 1 9000000000000000000 MODE gapless &&
+     cli_until "$SP" OK CREATE gpairs 1 9000000000000000000 MODE gapless; then
+    for cs in "c16 16" "c64 64"; do
+      read -r case c <<<"$cs"
+      bench_rb seqd_gapless "$case" "$SP" "$c" 1 1 seqd:gbench NEXT gbench
+      log "seqd_pairs $case: RESERVE + CONFIRM pairs, $c clients, ${DUR} s"
+      issued0=$(redis-cli -h 127.0.0.1 -p "$SP" DESCRIBE gpairs | sed -n '/^issued$/{n;p}')
+      r=$("$PY" "$HERE/benchlib.py" pairs "$SP" gpairs "$c" "$DUR" 2>&1) || r="FAIL $r"
+      if [ "${r%% *}" = FAIL ]; then
+        put "seqd_pairs.$case.status" FAIL; put "seqd_pairs.$case.note" "seqd_pairs $case: ${r#FAIL }"; continue
+      fi
+      read -r prs p50 p99 npairs nerr <<<"$r"
+      issued1=$(redis-cli -h 127.0.0.1 -p "$SP" DESCRIBE gpairs | sed -n '/^issued$/{n;p}')
+      open=$(redis-cli -h 127.0.0.1 -p "$SP" GAPS gpairs | grep -c -E '^(reserved|released)$' || true)
+      put "seqd_pairs.$case.status" ok
+      put "seqd_pairs.$case.rps" "$prs"; put "seqd_pairs.$case.p50" "$p50"; put "seqd_pairs.$case.p99" "$p99"
+      put "seqd_pairs.$case.n" "$npairs"
+      if [ "$nerr" = 0 ] && [ "$open" = 0 ] && [ $(( issued1 - issued0 )) = "$npairs" ]; then
+        put "seqd_pairs.$case.check" ok
+      else
+        put "seqd_pairs.$case.check" "seqd_pairs $case: $npairs pairs, $nerr errors, issued +$(( issued1 - issued0 )), $open numbers left reserved/released"
+      fi
+      log "  pairs/s=$prs p50=${p50}ms p99=${p99}ms (pairs $npairs, issued +$(( issued1 - issued0 )), open $open)"
+    done
+  fi
 
   # Restart: RESTART_ALLOCS numbers behind it, kill -9, time to the first NEXT answer.
   log "seqd restart: $RESTART_ALLOCS allocations of restart-seq (-c 16 -P 64)"
