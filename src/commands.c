@@ -1075,9 +1075,10 @@ static void infoCommand(command_env *env, command_call *call)
                  (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued);
     }
     if (infoWants(call, "keyspace") && f->state != NULL) {
-        INFO_ADD("# Keyspace\r\nsequences:%zu\r\nidempotency_keys:%zu\r\nmax_keys:%zu\r\n"
-                 "key_retention_seconds:%lld\r\n\r\n",
-                 seq_count_live(f->state), seq_count_keys(f->state), env->cfg->max_keys,
+        INFO_ADD("# Keyspace\r\nsequences:%zu\r\nidempotency_keys:%zu\r\ngapless_keys:%zu\r\n"
+                 "max_keys:%zu\r\nkey_retention_seconds:%lld\r\n\r\n",
+                 seq_count_live(f->state), seq_count_keys(f->state), seq_count_pkeys(f->state),
+                 env->cfg->max_keys,
                  (long long)(env->cfg->key_retention_ms / 1000));
     }
     if (infoWants(call, "warnings") && f->state != NULL) {

@@ -186,6 +186,11 @@ size_t seq_count_keys(const seq_state *s)
     return s->n_keys;
 }
 
+size_t seq_count_pkeys(const seq_state *s)
+{
+    return s->n_pkeys;
+}
+
 int64_t seq_clock_ms(const seq_state *s)
 {
     return s->clock_ms;

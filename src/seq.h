@@ -252,6 +252,7 @@ void seq_each_warned(const seq_state *s,
 /* Counters, for INFO. */
 size_t seq_count_live(const seq_state *s);
 size_t seq_count_keys(const seq_state *s);
+size_t seq_count_pkeys(const seq_state *s); /* gapless keys, kept for the sequence's life */
 int64_t seq_clock_ms(const seq_state *s);
 
 /* Snapshot: the whole state as bytes, and back (seq_snapshot.c).
