@@ -72,9 +72,11 @@ class RedisCliTest(CommandsBase):
         self.assertEqual(self.cli("INCR", "policies"), "202043200000002")
         self.assertEqual(self.cli("NEXT", "policies", "COUNT", "3").split(),
                          ["202043200000003", "202043200000005"])
-        self.assertEqual(self.cli("DESCRIBE", "policies").split(),
+        described = self.cli("DESCRIBE", "policies").split()
+        self.assertEqual(described[:11],
                          ["name", "policies", "ranges", "202043200000000", "202043210000000",
                           "next", "202043200000006", "issued", "6", "remaining", "9999995"])
+        self.assertEqual(described[11:17], ["mode", "strict", "warn", "0", "warning", "0"])
         self.assertEqual(self.cli("LIST"), "policies")
         # same definition again is fine and resets nothing
         self.assertEqual(self.cli("CREATE", "policies", "202043200000000", "202043210000000"), "OK")
@@ -104,8 +106,8 @@ class RedisCliTest(CommandsBase):
         out = self.cli(stdin="PING\n")
         self.assertEqual(out, "PONG")
         out = self.cli(stdin="CREATE i 10 20\nNEXT i\nNEXT i COUNT 2\nDESCRIBE i\n")
-        self.assertEqual(out.split(), ["OK", "10", "11", "12", "name", "i", "ranges", "10", "20",
-                                       "next", "13", "issued", "3", "remaining", "8"])
+        self.assertEqual(out.split()[:15], ["OK", "10", "11", "12", "name", "i", "ranges", "10", "20",
+                                            "next", "13", "issued", "3", "remaining", "8"])
 
     def test_cli_raw_and_resp3(self):
         self.cli("CREATE", "r3", "5", "9")
@@ -260,7 +262,7 @@ class AddRangeTest(CommandsBase):
         self.err("ERR", "ADDRANGE", "o", 1, "9223372036854775808")
         self.err("NOSEQ", "ADDRANGE", "missing", 1, 2)
         self.assertEqual(self.err("ERR", "ADDRANGE", "o", 1), WRONG_ARITY % "addrange")
-        self.assertEqual(self.err("ERR", "ADDRANGE", "o", 1, 2, 3), WRONG_ARITY % "addrange")
+        self.assertIn("syntax", self.err("ERR", "ADDRANGE", "o", 1, 2, 3))
         # adjacent ranges do not overlap
         self.assertEqual(self.x("ADDRANGE", "o", 201, 299), b"OK")
         self.assertEqual(self.x("ADDRANGE", "o", 99, 99), b"OK")
