@@ -580,6 +580,15 @@ class SeqdTestCase(unittest.TestCase):
                         msg or "expected an error starting %r, got %r" % (prefix, reply.text))
 
 
+def describe_static(reply):
+    """describe_dict without the fields that depend on when DESCRIBE reached the log
+    (the issue rates and the time to exhaustion)."""
+    d = describe_dict(reply)
+    for f in ("rate_1m", "rate_1h", "eta_seconds"):
+        d.pop(f, None)
+    return d
+
+
 def describe_dict(reply):
     """DESCRIBE's RESP2 flat field/value array (or a RESP3 map) as a dict with str keys."""
     if isinstance(reply, dict):

@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from harness import (Raw, SeqdTestCase, Server, describe_dict, encode, free_port, info_fields,
+from harness import (Raw, SeqdTestCase, Server, describe_dict, describe_static, encode, free_port, info_fields,
                      run_binary, runs_numbers, session_dir)
 
 EXIT_TIMEOUT_S = 10
@@ -290,7 +290,7 @@ class RestartTest(SeqdTestCase):
     def snapshot_state(self, c):
         x = c.execute_command
         names = x("LIST")
-        return names, {n: describe_dict(x("DESCRIBE", n)) for n in names}
+        return names, {n: describe_static(x("DESCRIBE", n)) for n in names}
 
     def check_after_restart(self, s, before):
         c = s.client()
