@@ -187,6 +187,10 @@ static void cacheServeWaiters(cache *c, cache_seq *cs)
         }
         seq_result r;
         cacheTake(c, cs, w->count, &r);
+        /* the name lets a client that left meanwhile be reported */
+        r.name = cacheXmalloc(cs->name_len + 1);
+        memcpy(r.name, cs->name, cs->name_len + 1);
+        r.name_len = cs->name_len;
         c->deliver(w->owner, w->tag, &r, BATCH_OK);
         seq_result_free(&r);
         free(w);
