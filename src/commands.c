@@ -490,6 +490,11 @@ static bool reason_valid(const resp_arg *reason)
 static void undeliveredCommand(command_env *env, command_call *call)
 {
     seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED};
+    if (!call->client->forward_link) {
+        /* It releases numbers: only a node that saw the reply fail may say so. */
+        reply_error(call, "ERR UNDELIVERED is sent between seqd nodes only");
+        return;
+    }
     if (!take_name(call, &call->argv[1], &cmd)) {
         return;
     }

@@ -45,6 +45,11 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
                       (cmd.op == SEQ_OP_NEXT || cmd.op == SEQ_OP_RESERVE);
         if (handed) {
             f->numbers_issued += cmd.op == SEQ_OP_NEXT ? cmd.count : 1;
+        }
+        /* Only numbers nobody can ask for again may be reported undelivered:
+         * a KEY's numbers come back with a retry of that KEY (and a report
+         * racing such a retry would release a number the client now has). */
+        if (handed && cmd.key_len == 0) {
             if (slots != NULL && res->name == NULL) {
                 /* the name goes with the result, for a report should the
                  * client be gone when it is answered */
