@@ -690,10 +690,12 @@ static bool seqIsOpen(uint8_t state)
 }
 
 /* A reservation whose TTL ran out counts as released (nothing stores the
- * change: it follows from the clock, identically on every replica). */
+ * change: it follows from the clock, identically on every replica).
+ * until_ms INT64_MAX (no TTL, or one saturated at the end of time) never
+ * runs out, even when the clock reaches INT64_MAX. */
 static bool seqReservationLapsed(const seq_ledger_run *e, int64_t t)
 {
-    return e->state == SEQ_NUM_RESERVED && e->until_ms <= t;
+    return e->state == SEQ_NUM_RESERVED && e->until_ms != INT64_MAX && e->until_ms <= t;
 }
 
 static uint8_t seqEffectiveState(const seq_ledger_run *e, int64_t t)
@@ -873,6 +875,25 @@ static bool seqInBlock(const seq_sequence *q, int64_t v)
     return false;
 }
 
+/* Clips the stretch [v, end] to one side of the block's edges: *in tells
+ * whether v is in a block run; the stretch then ends at that run's end, or
+ * else before the next block run. */
+static int64_t seqBlockClip(const seq_sequence *q, int64_t v, int64_t end, bool *in)
+{
+    *in = false;
+    for (size_t i = 0; i < q->n_block; i++) {
+        const seq_run *b = &q->block[i];
+        if (b->first <= v && v <= b->last) {
+            *in = true;
+            return b->last < end ? b->last : end;
+        }
+        if (b->first > v && b->first <= end) {
+            end = b->first - 1;
+        }
+    }
+    return end;
+}
+
 /* The invariants of seq_internal.h for the ledger and the block, except
  * the time (the decoder checks that against the state's clock). */
 static bool seqLedgerValid(const seq_sequence *q)
@@ -907,7 +928,8 @@ static bool seqLedgerValid(const seq_sequence *q)
         ok = e->first <= e->last && e->state >= SEQ_NUM_VOIDED && e->state <= SEQ_NUM_UNKNOWN &&
              e->state != SEQ_NUM_EXPIRED && e->reason != NULL &&
              seq_reason_valid(e->reason, strnlen(e->reason, SEQ_REASON_MAX + 1)) &&
-             (e->state != SEQ_NUM_RESERVED || (e->first == e->last && e->until_ms > e->time_ms));
+             (e->state != SEQ_NUM_RESERVED ||
+              (e->first == e->last && (e->until_ms > e->time_ms || e->until_ms == INT64_MAX)));
         if (ok && i > 0) { /* sorted, disjoint, and equal neighbours merged */
             ok = q->ledger[i - 1].last < e->first && !seqLedgerMergeable(&q->ledger[i - 1], e);
         }
@@ -1007,8 +1029,9 @@ static void seqRates(const seq_sequence *q, int64_t t, uint64_t *per_min, uint64
         }
     }
     /* The last 60 s: this minute so far and the part of the previous
-     * minute that still lies within them. */
-    uint64_t into = (uint64_t)(t - m * 60000);
+     * minute that still lies within them. The offset into the minute is
+     * computed in uint64: m * 60000 lies below INT64_MIN when t is near it. */
+    uint64_t into = (uint64_t)t - (uint64_t)m * 60000u;
     unsigned __int128 minute = cur + prev * (60000 - into) / 60000;
     *per_min = minute > UINT64_MAX ? UINT64_MAX : (uint64_t)minute;
     *per_hour = hour > UINT64_MAX ? UINT64_MAX : (uint64_t)hour;
@@ -1291,15 +1314,31 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
     return SEQ_OK;
 }
 
-/* Whether released (or lapsed reserved) v may be issued again now: its
- * range has not expired. */
-static bool seqReissuable(const seq_sequence *q, const seq_ledger_run *e, int64_t t)
+/* The released (or lapsed reserved) numbers of run e that may be issued
+ * again now are those whose range has not expired. A run may span
+ * numerically adjacent ranges, so this is judged per range: finds the first
+ * stretch [*first, *last] of such numbers at or after `from` (a number of
+ * e) that lies in one range. False when there is none. */
+static bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, int64_t t,
+                               int64_t from, int64_t *first, int64_t *last)
 {
     if (seqEffectiveState(e, t) != SEQ_NUM_RELEASED) {
         return false;
     }
-    long i = seqSpanOf(q, e->first);
-    return i >= 0 && t <= q->ranges[i].not_after;
+    for (int64_t p = from;;) {
+        long i = seqSpanOf(q, p);
+        assert(i >= 0); /* ledger numbers were issued: each lies in a range */
+        int64_t end = q->ranges[i].max < e->last ? q->ranges[i].max : e->last;
+        if (t <= q->ranges[i].not_after) {
+            *first = p;
+            *last = end;
+            return true;
+        }
+        if (end == e->last) {
+            return false;
+        }
+        p = end + 1;
+    }
 }
 
 /* Gapless NEXT (reserve = false: the numbers are final at once) and
@@ -1344,31 +1383,40 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
             return SEQ_ERR_KEYS_FULL;
         }
     }
-    /* Plan: released numbers first (each run's lowest numbers), then new. */
+    /* Plan: released numbers first (lowest first), then new. `grow` counts
+     * the ledger runs the commit adds: cutting a piece out of a run keeps
+     * the part before it and the part after it. */
     seq_run stack_reuse[4];
     seq_run *reuse = stack_reuse;
     size_t n_reuse = 0, reuse_cap = 4;
     uint64_t need = count;
+    long grow = reserve ? 1 : 0; /* the reservation's own run */
     for (size_t i = 0; i < q->n_ledger && q->n_open > 0 && need > 0; i++) {
         const seq_ledger_run *e = &q->ledger[i];
-        if (!seqReissuable(q, e, t)) {
-            continue;
-        }
-        uint64_t span = (uint64_t)e->last - (uint64_t)e->first;
-        int64_t last = span >= need - 1 ? seqAdd(e->first, need - 1) : e->last;
-        if (n_reuse == reuse_cap) {
-            reuse_cap *= 2;
-            seq_run *grown = seq_xmalloc(sizeof(*grown) * reuse_cap);
-            memcpy(grown, reuse, sizeof(*grown) * n_reuse);
-            if (reuse != stack_reuse) {
-                free(reuse);
+        int64_t run_from = e->first; /* where the run starts after earlier cuts */
+        int64_t a, z;
+        while (need > 0 && seqReissuablePiece(q, e, t, run_from, &a, &z)) {
+            uint64_t span = (uint64_t)z - (uint64_t)a;
+            int64_t last = span >= need - 1 ? seqAdd(a, need - 1) : z;
+            if (n_reuse == reuse_cap) {
+                reuse_cap *= 2;
+                seq_run *grown = seq_xmalloc(sizeof(*grown) * reuse_cap);
+                memcpy(grown, reuse, sizeof(*grown) * n_reuse);
+                if (reuse != stack_reuse) {
+                    free(reuse);
+                }
+                reuse = grown;
             }
-            reuse = grown;
+            reuse[n_reuse].first = a;
+            reuse[n_reuse].last = last;
+            n_reuse++;
+            need -= (uint64_t)last - (uint64_t)a + 1;
+            grow += (a > run_from ? 1 : 0) + (last < e->last ? 1 : 0) - 1;
+            if (last == e->last) {
+                break;
+            }
+            run_from = last + 1;
         }
-        reuse[n_reuse].first = e->first;
-        reuse[n_reuse].last = last;
-        n_reuse++;
-        need -= (uint64_t)last - (uint64_t)e->first + 1;
     }
     seq_take tk;
     seqTakeInit(&tk, q);
@@ -1376,8 +1424,7 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
     if (need > 0) {
         rv = seqTakePlan(q, t, need, false, &tk);
     }
-    /* Each reused piece is a run's prefix (no split); a reservation adds one. */
-    if (rv == SEQ_OK && reserve && !seqLedgerRoom(q, 1)) {
+    if (rv == SEQ_OK && grow > 0 && !seqLedgerRoom(q, (size_t)grow)) {
         rv = SEQ_ERR_TOO_MANY;
     }
     if (rv != SEQ_OK) {
@@ -1496,7 +1543,8 @@ static int seqConfirm(seq_state *s, const seq_cmd *cmd)
     if (e->state != SEQ_NUM_RESERVED && e->state != SEQ_NUM_UNKNOWN) {
         return SEQ_ERR_NOTRESERVED;
     }
-    if (!seqLedgerRoom(q, 1)) {
+    /* Only a cut inside a run (of unknown numbers) adds one. */
+    if (e->first < v && v < e->last && !seqLedgerRoom(q, 1)) {
         return SEQ_ERR_TOO_MANY;
     }
     seqLedgerCut(q, v, v);
@@ -1525,9 +1573,7 @@ static int seqRelease(seq_state *s, const seq_cmd *cmd)
     if (e == NULL || e->state != SEQ_NUM_RESERVED) {
         return SEQ_ERR_NOTRESERVED;
     }
-    if (!seqLedgerRoom(q, 2)) {
-        return SEQ_ERR_TOO_MANY;
-    }
+    /* A reserved run is one number: it becomes a released one, no growth. */
     seq_key_entry *held = seqPkeyByNumber(s, q->incarnation, v);
     if (held != NULL) {
         seqPkeyDelete(s, held);
@@ -1613,7 +1659,9 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
                 long at = seqLedgerFloor(q, v);
                 size_t nx = (size_t)(at + 1);
                 end = nx < q->n_ledger && q->ledger[nx].first <= hi ? q->ledger[nx].first - 1 : hi;
-                change = !seqInBlock(q, v);
+                bool in_block;
+                end = seqBlockClip(q, v, end, &in_block);
+                change = !in_block;
             }
             if (change) {
                 if (n == cap) {
@@ -1769,8 +1817,10 @@ static int seqUsed(seq_state *s, const seq_cmd *cmd)
             drop++;
         }
     }
-    memmove(q->block, q->block + drop, sizeof(*q->block) * (q->n_block - drop));
-    q->n_block -= drop;
+    if (drop > 0) { /* block is NULL when empty */
+        memmove(q->block, q->block + drop, sizeof(*q->block) * (q->n_block - drop));
+        q->n_block -= drop;
+    }
     seqRateAdd(q, s->clock_ms, used);
     return SEQ_OK;
 }
@@ -1833,8 +1883,8 @@ static bool seqPeek(const seq_sequence *q, int64_t t, int64_t *v)
 {
     if (q->mode == SEQ_MODE_GAPLESS) {
         for (size_t i = 0; i < q->n_ledger && q->n_open > 0; i++) {
-            if (seqReissuable(q, &q->ledger[i], t)) {
-                *v = q->ledger[i].first;
+            int64_t last;
+            if (seqReissuablePiece(q, &q->ledger[i], t, q->ledger[i].first, v, &last)) {
                 return true;
             }
         }
@@ -1990,7 +2040,9 @@ static int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         }
         free(pieces);
     }
-    qsort(rows, n, sizeof(*rows), seqLedgerRunCompare);
+    if (n > 1) { /* rows is NULL when there are none */
+        qsort(rows, n, sizeof(*rows), seqLedgerRunCompare);
+    }
     out->more = n > SEQ_GAPS_MAX;
     while (n > SEQ_GAPS_MAX) {
         free(rows[--n].reason);
