@@ -28,7 +28,7 @@ size_t codec_cmd_size(const seq_cmd *cmd)
     case SEQ_OP_ADDRANGE: return n + 8 + 8 + (ext ? CODEC_WINDOW_SIZE : 0);
     case SEQ_OP_RESERVE: return n + 8 + 2 + cmd->key_len;
     case SEQ_OP_CONFIRM:
-    case SEQ_OP_RELEASE: return n + 8;
+    case SEQ_OP_RELEASE: return n + 8 + 2 + cmd->key_len;
     case SEQ_OP_ALLOCBLOCK:
     case SEQ_OP_USED: return n + 4 + 8 + 8;
     case SEQ_OP_RECOVER: return n + 8 + 8;
@@ -103,6 +103,8 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
     case SEQ_OP_CONFIRM:
     case SEQ_OP_RELEASE:
         seq_put_i64(w, cmd->min);
+        seq_put_u16(w, (uint16_t)cmd->key_len);
+        seq_put_bytes(w, cmd->key, cmd->key_len);
         break;
     case SEQ_OP_ALLOCBLOCK:
     case SEQ_OP_USED:
@@ -215,6 +217,11 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
     case SEQ_OP_CONFIRM:
     case SEQ_OP_RELEASE:
         cmd->min = seq_get_i64(r);
+        cmd->key_len = seq_get_u16(r);
+        if (cmd->key_len > SEQ_KEY_MAX) {
+            return -1;
+        }
+        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
         break;
     case SEQ_OP_ALLOCBLOCK:
     case SEQ_OP_USED:

@@ -451,16 +451,37 @@ static void reserveCommand(command_env *env, command_call *call)
     submit(env, call, &cmd, STYLE_NUMBER);
 }
 
-/* CONFIRM name n / RELEASE name n */
+/* CONFIRM name n [KEY k] / RELEASE name n [KEY k]: with KEY, only if that
+ * key holds the number (a reservation that ran out may have gone to
+ * another caller since). */
 static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
 {
     seq_cmd cmd = {.op = op};
+    if (call->argc != 3 && call->argc != 5) {
+        reply_errorf(call, "ERR syntax: %s name n [KEY key]",
+                     op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
+        return;
+    }
     if (!take_name(call, &call->argv[1], &cmd)) {
         return;
     }
     if (!parse_i64(&call->argv[2], &cmd.min)) {
         reply_error(call, err_integer);
         return;
+    }
+    if (call->argc == 5) {
+        const resp_arg *key = &call->argv[4];
+        if (!arg_is(&call->argv[3], "KEY")) {
+            reply_errorf(call, "ERR syntax: %s name n [KEY key]",
+                         op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
+            return;
+        }
+        if (!seq_key_valid(key->ptr, key->len)) {
+            reply_error(call, seq_status_text(SEQ_ERR_KEY));
+            return;
+        }
+        cmd.key = key->ptr;
+        cmd.key_len = key->len;
     }
     submit(env, call, &cmd, STYLE_OK);
 }
@@ -900,8 +921,8 @@ static const command_def command_table[] = {
     {"create", -4, createCommand, "write"},
     {"addrange", -4, addrangeCommand, "write"},
     {"reserve", -2, reserveCommand, "write"},
-    {"confirm", 3, confirmCommand, "write"},
-    {"release", 3, releaseCommand, "write"},
+    {"confirm", -3, confirmCommand, "write"},
+    {"release", -3, releaseCommand, "write"},
     {"undelivered", 5, undeliveredCommand, "write"},
     {"next", -2, nextCommand, "write"},
     {"incr", 2, incrCommand, "write"},

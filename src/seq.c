@@ -58,6 +58,7 @@ const char *seq_status_text(int status)
     case SEQ_ERR_WINDOW: return "ERR NOTBEFORE must not be later than NOTAFTER";
     case SEQ_ERR_CACHED: return "ERR the number is in the leader's cache block and was not served yet";
     case SEQ_ERR_KEY_VOIDED: return "ERR the number this KEY got was voided";
+    case SEQ_ERR_KEY_MISMATCH: return "ERR the number is not held by that KEY (its reservation may have run out and gone to another caller)";
     default: return "ERR unknown error";
     }
 }
@@ -1518,6 +1519,23 @@ static int seqReserve(seq_state *s, const seq_cmd *cmd, seq_result *out)
     return seqGaplessTake(s, q, cmd, true, out);
 }
 
+/* With CONFIRM/RELEASE ... KEY k: whether k is the gapless key that holds
+ * v. Without a key the number alone is trusted. */
+static int seqKeyHolds(const seq_state *s, const seq_sequence *q, const seq_cmd *cmd, int64_t v)
+{
+    if (cmd->key_len == 0) {
+        return SEQ_OK;
+    }
+    if (!seq_key_valid(cmd->key, cmd->key_len)) {
+        return SEQ_ERR_KEY;
+    }
+    uint8_t hkey[8 + SEQ_KEY_MAX];
+    size_t hkey_len = seqKeyHash(hkey, q->incarnation, cmd->key, cmd->key_len);
+    seq_key_entry *e = NULL;
+    HASH_FIND(hh, s->keys, hkey, hkey_len, e);
+    return e != NULL && e->permanent && e->runs[0].first == v ? SEQ_OK : SEQ_ERR_KEY_MISMATCH;
+}
+
 /* CONFIRM name n: a live reservation (or an unknown-fate number) becomes
  * final. Confirming a final number again is a no-op. */
 static int seqConfirm(seq_state *s, const seq_cmd *cmd)
@@ -1532,6 +1550,10 @@ static int seqConfirm(seq_state *s, const seq_cmd *cmd)
     }
     if (seqInBlock(q, v)) {
         return SEQ_ERR_CACHED;
+    }
+    int rv = seqKeyHolds(s, q, cmd, v);
+    if (rv != SEQ_OK) {
+        return rv;
     }
     seq_ledger_run *e = seqLedgerAt(q, v);
     if (e == NULL) {
@@ -1569,6 +1591,10 @@ static int seqRelease(seq_state *s, const seq_cmd *cmd)
     seq_ledger_run *e = seqLedgerAt(q, v);
     if (e != NULL && e->state == SEQ_NUM_RELEASED) {
         return SEQ_OK;
+    }
+    int rv = seqKeyHolds(s, q, cmd, v);
+    if (rv != SEQ_OK) {
+        return rv;
     }
     if (e == NULL || e->state != SEQ_NUM_RESERVED) {
         return SEQ_ERR_NOTRESERVED;
@@ -1828,14 +1854,14 @@ static int seqUsed(seq_state *s, const seq_cmd *cmd)
 /* RECOVER term node: a new leader skips every block it does not own. */
 static int seqRecover(seq_state *s, const seq_cmd *cmd)
 {
-    int rv = SEQ_OK;
+    /* Never fails: a sequence whose ledger is full keeps its block listed
+     * as cached, and the next owner's ALLOCBLOCK tries again. */
     for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
         if (q->live && q->n_block > 0 && !seqOwns(q, cmd)) {
-            int one = seqSkipBlock(q, s->clock_ms);
-            rv = rv == SEQ_OK ? one : rv;
+            (void)seqSkipBlock(q, s->clock_ms);
         }
     }
-    return rv;
+    return SEQ_OK;
 }
 
 static int seqDrop(seq_state *s, const seq_cmd *cmd)

@@ -62,6 +62,7 @@ enum seq_status {
     SEQ_ERR_WINDOW,     /* NOTBEFORE later than NOTAFTER */
     SEQ_ERR_CACHED,     /* VOID of a number still in a leader's cache block */
     SEQ_ERR_KEY_VOIDED, /* gapless KEY whose number was voided */
+    SEQ_ERR_KEY_MISMATCH, /* CONFIRM/RELEASE ... KEY k of a number k does not hold */
 };
 
 /* How a sequence issues numbers (CREATE ... MODE). */
@@ -86,8 +87,8 @@ enum seq_op {
     SEQ_OP_LOOKUP = 9, /* LOOKUP name n: min = n */
     SEQ_OP_LOOKUP_KEY = 10, /* LOOKUP name KEY k: the runs that key got, if still retained */
     SEQ_OP_RESERVE = 11,    /* RESERVE name: ttl_ms, key */
-    SEQ_OP_CONFIRM = 12,    /* CONFIRM name n: min = n */
-    SEQ_OP_RELEASE = 13,    /* RELEASE name n: min = n */
+    SEQ_OP_CONFIRM = 12,    /* CONFIRM name n [KEY k]: min = n, key */
+    SEQ_OP_RELEASE = 13,    /* RELEASE name n [KEY k]: min = n, key */
     SEQ_OP_ALLOCBLOCK = 14, /* cached: a block of up to count numbers for owner (term, node) */
     SEQ_OP_USED = 15,       /* cached: the owner served the first count numbers of its blocks */
     SEQ_OP_RECOVER = 16,    /* cached, no name: blocks of owners other than (term, node) are skipped */

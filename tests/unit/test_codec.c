@@ -155,6 +155,10 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
     case SEQ_OP_CONFIRM:
     case SEQ_OP_RELEASE:
         assert_int_equal(got->min, want->min);
+        assert_int_equal(got->key_len, want->key_len);
+        if (want->key_len > 0) {
+            assert_memory_equal(got->key, want->key, want->key_len);
+        }
         break;
     case SEQ_OP_ALLOCBLOCK:
     case SEQ_OP_USED:
@@ -316,6 +320,8 @@ static size_t edge_cmds(seq_cmd *out)
         out[n++] = c;
         c = mkcmd(i == 1 ? SEQ_OP_RELEASE : SEQ_OP_CONFIRM, "c");
         c.min = vals[i + 4];
+        c.key = i == 1 ? NULL : keys[i + 1];
+        c.key_len = i == 1 ? 0 : strlen(keys[i + 1]);
         out[n++] = c;
         c = mkcmd(i == 1 ? SEQ_OP_USED : SEQ_OP_ALLOCBLOCK, name200);
         c.count = i == 2 ? UINT32_MAX : (uint32_t)i;

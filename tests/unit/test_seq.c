@@ -616,7 +616,7 @@ static void test_bad_op_and_status_text(void **state)
     c.op = 255;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     assert_int_equal(next_one(s, "a"), 1);
-    for (int st = SEQ_OK; st <= SEQ_ERR_KEY_VOIDED; st++) {
+    for (int st = SEQ_OK; st <= SEQ_ERR_KEY_MISMATCH; st++) {
         const char *t = seq_status_text(st);
         assert_non_null(t);
         assert_true(t[0] >= 'A' && t[0] <= 'Z');
