@@ -1038,11 +1038,13 @@ static void seqRates(const seq_sequence *q, int64_t t, uint64_t *per_min, uint64
     *per_hour = hour > UINT64_MAX ? UINT64_MAX : (uint64_t)hour;
 }
 
+static uint64_t seqLeft(const seq_sequence *q, int64_t t);
+
 /* After numbers were taken: sets warned (and tells the result) the first
  * time the numbers left reach the WARN threshold. */
 static void seqWarnCheck(seq_sequence *q, int64_t t, seq_result *out)
 {
-    if (q->warn > 0 && !q->warned && seqRemaining(q, t, false) <= q->warn) {
+    if (q->warn > 0 && !q->warned && seqLeft(q, t) <= q->warn) {
         q->warned = true;
         out->warn_crossed = true;
     }
@@ -1054,7 +1056,7 @@ void seq_each_warned(const seq_state *s,
 {
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
         if (q->live && q->warned) {
-            fn(ctx, q->name, seqRemaining(q, s->clock_ms, false), q->warn);
+            fn(ctx, q->name, seqLeft(q, s->clock_ms), q->warn);
         }
     }
 }
@@ -1211,7 +1213,7 @@ static int seqAddRange(seq_state *s, const seq_cmd *cmd)
     q->ranges = grown;
     seqSpanInit(&q->ranges[q->n_ranges], cmd);
     q->n_ranges++;
-    if (q->warned && seqRemaining(q, s->clock_ms, false) > q->warn) {
+    if (q->warned && seqLeft(q, s->clock_ms) > q->warn) {
         q->warned = false;
     }
     assert(seq_sequence_valid(q));
@@ -1339,6 +1341,34 @@ static bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, i
             return false;
         }
         p = end + 1;
+    }
+}
+
+/* Numbers still to hand out, now or later: the ranges' unissued numbers
+ * that have not expired and, in gapless mode, the released ones (and lapsed
+ * reservations) that may be issued again. Saturated at UINT64_MAX. */
+static uint64_t seqLeft(const seq_sequence *q, int64_t t)
+{
+    unsigned __int128 n = seqRemaining(q, t, false);
+    for (size_t i = 0; q->mode == SEQ_MODE_GAPLESS && q->n_open > 0 && i < q->n_ledger; i++) {
+        const seq_ledger_run *e = &q->ledger[i];
+        int64_t a, z;
+        for (int64_t from = e->first; seqReissuablePiece(q, e, t, from, &a, &z); from = z + 1) {
+            n += (unsigned __int128)((uint64_t)z - (uint64_t)a) + 1;
+            if (z == e->last) {
+                break;
+            }
+        }
+    }
+    return n > UINT64_MAX ? UINT64_MAX : (uint64_t)n;
+}
+
+/* After numbers went back (RELEASE, UNDELIVERED): a warning whose cause is
+ * gone is cleared. */
+static void seqWarnLift(seq_sequence *q, int64_t t)
+{
+    if (q->warned && seqLeft(q, t) > q->warn) {
+        q->warned = false;
     }
 }
 
@@ -1472,9 +1502,7 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
         seq_pkey_insert(s, e);
     }
     seqRateAdd(q, t, count);
-    if (need > 0) {
-        seqWarnCheck(q, t, out);
-    }
+    seqWarnCheck(q, t, out); /* reissued numbers count as left too */
 out:
     seqTakeFree(&tk);
     if (reuse != stack_reuse) {
@@ -1606,6 +1634,7 @@ static int seqRelease(seq_state *s, const seq_cmd *cmd)
     }
     seqLedgerCut(q, v, v);
     seqLedgerPutText(q, v, v, SEQ_NUM_RELEASED, s->clock_ms, "released");
+    seqWarnLift(q, s->clock_ms);
     return SEQ_OK;
 }
 
@@ -1730,6 +1759,7 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
         seqLedgerPut(q, pieces[i].min, pieces[i].max, to, s->clock_ms, INT64_MAX, cmd->text,
                      cmd->text_len);
     }
+    seqWarnLift(q, s->clock_ms);
 out:
     free(pieces);
     return rv;
@@ -1944,7 +1974,7 @@ static int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     out->n_ranges = q->n_ranges;
     out->has_next = seqPeek(q, t, &out->next);
     out->issued = q->issued;
-    out->left = seqRemaining(q, t, false);
+    out->left = seqLeft(q, t);
     out->remaining = out->left;
     out->mode = q->mode;
     out->cache = q->cache;

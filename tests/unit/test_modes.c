@@ -979,7 +979,7 @@ static void test_gapless_reissue_lowest_first(void **state)
     assert_true(r.has_next);
     assert_int_equal(r.next, 3);
     assert_int_equal(r.issued, 12);
-    assert_int_equal(r.left, 18);
+    assert_int_equal(r.left, 18 + 7); /* 3-6, 9, 11, 12 go out again */
     seq_result_free(&r);
     /* a released run of several numbers: its lowest first */
     assert_int_equal(next(s, "g", 3, NULL, &r), SEQ_OK);
@@ -1596,7 +1596,8 @@ static void test_warn(void **state)
     assert_int_equal(create(s, "z", 1, 2, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
     assert_false(next_crossed(s, "z", 2));
 
-    /* gapless: RESERVE crosses; reissuing a released number does not */
+    /* gapless: RESERVE crosses; a RELEASE that lifts the numbers left above
+     * WARN clears it, and reissuing that number crosses again */
     assert_int_equal(create(s, "g", 1, 5, SEQ_MODE_GAPLESS, 0, 2), SEQ_OK);
     assert_int_equal(reserve(s, "g", 0, NULL, &r), SEQ_OK);
     assert_false(r.warn_crossed);
@@ -1607,8 +1608,12 @@ static void test_warn(void **state)
     assert_int_equal(r.runs[0].first, 3);
     seq_result_free(&r);
     assert_int_equal(release(s, "g", 3), SEQ_OK);
+    describe(s, "g", &r);
+    assert_false(r.warned);
+    assert_int_equal(r.left, 3);
+    seq_result_free(&r);
     assert_int_equal(reserve(s, "g", 0, NULL, &r), SEQ_OK);
-    assert_false(r.warn_crossed);
+    assert_true(r.warn_crossed);
     assert_int_equal(r.runs[0].first, 3);
     seq_result_free(&r);
     /* cached: ALLOCBLOCK crosses */
@@ -2341,6 +2346,10 @@ static int mreissue_list(const model *m, const mseq *q, int *out)
 }
 
 /* Numbers still to take, now or later (not expired). */
+static bool mreissuable(const model *m, const mseq *q, int x);
+
+/* Numbers still to hand out: new ones not expired and, in gapless mode,
+ * the released ones (and lapsed reservations) that may be issued again. */
 static uint64_t mleft(const model *m, const mseq *q)
 {
     uint64_t n = 0;
@@ -2352,7 +2361,18 @@ static uint64_t mleft(const model *m, const mseq *q)
             n += mfree(q, i, x) ? 1 : 0;
         }
     }
+    for (int x = 0; q->mode == SEQ_MODE_GAPLESS && x < MD; x++) {
+        n += mreissuable(m, q, x) ? 1 : 0;
+    }
     return n;
+}
+
+/* After numbers went back: a warning whose cause is gone is cleared. */
+static void mwarn_lift(model *m, mseq *q)
+{
+    if (q->warned && mleft(m, q) > q->warn) {
+        q->warned = false;
+    }
 }
 
 static int64_t mopens(const model *m, const mseq *q)
@@ -2877,11 +2897,7 @@ static int mgapless_take(model *m, int who, uint32_t count, bool reserve_, int64
         q->ptime[keyi] = m->clock;
     }
     mrate_add(m, q, count);
-    if ((uint32_t)n_old < count) {
-        mwarn_check(m, q, r->warn_crossed);
-    } else {
-        MCHECK(m, !r->warn_crossed);
-    }
+    mwarn_check(m, q, r->warn_crossed); /* reissued numbers count as left too */
     return SEQ_OK;
 }
 
@@ -3041,6 +3057,7 @@ static void mrelease(model *m, int who)
         want = SEQ_OK;
         mkey_let_go(q, x);
         mset(m, q, x, SEQ_NUM_RELEASED, "released");
+        mwarn_lift(m, q);
     }
     MCHECK_STATUS(m, mapply_status(m, &c), want);
 }
@@ -3105,6 +3122,7 @@ static void mundelivered(model *m, int who)
                 m->n_unknown++;
             }
         }
+        mwarn_lift(m, q);
     }
     MCHECK_STATUS(m, mapply_status(m, &c), want);
 }
