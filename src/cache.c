@@ -22,6 +22,7 @@ struct cache_seq {
     char *name;
     size_t name_len;
     uint64_t incarnation;
+    uint64_t owner;  /* node of its ALLOCBLOCK and USED (see cacheProcess) */
     uint32_t block;  /* the sequence's CACHE */
     seq_run *runs;   /* served from the front, in block order */
     size_t n_runs, runs_cap;
@@ -69,14 +70,24 @@ void cache_init(cache *c, batcher *b, node *n, batch_done_fn deliver)
     c->deliver = deliver;
 }
 
+/* The owner of a sequence's blocks is this process (its nonce, high 48
+ * bits) and this holder of them (low 16 bits, new whenever a sequence's
+ * blocks are forgotten), in this term. A restart, a new leader, or this
+ * leader after it forgot a sequence's blocks owns nothing of what was
+ * handed out before, so the log skips it: its USED counts from the front
+ * of the owner's blocks, which must be exactly the ones served from here. */
+static uint64_t cacheProcess(const cache *c)
+{
+    return c->batcher->origin & ~(uint64_t)0xffff;
+}
+
 static void cacheSubmit(cache *c, uint8_t op, const cache_seq *cs, uint32_t count, void *owner)
 {
-    /* The owner is this process (its nonce) in this term: a restart, like a
-     * new leader, owns nothing of what was handed out before. */
-    seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = c->batcher->origin};
+    seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = cacheProcess(c)};
     if (cs != NULL) {
         cmd.name = cs->name;
         cmd.name_len = cs->name_len;
+        cmd.node = cs->owner;
     }
     batcher_submit(c->batcher, &cmd, owner, BATCH_TAG_INTERNAL);
 }
@@ -222,8 +233,10 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
     }
     cs->pending = NULL;
     if (err != BATCH_OK) {
-        cacheFailWaiters(c, cs, NULL, err);
+        /* It may still have reached the log (UNKNOWN): start over as a new
+         * owner, so a block nobody here knows of is skipped, never counted. */
         free(req);
+        cacheSeqDrop(c, cs, err);
         return;
     }
     if (req->term != c->term || !node_is_leader(c->node)) {
@@ -296,6 +309,7 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
         cs->name_len = name_len;
         cs->incarnation = incarnation;
         cs->block = block;
+        cs->owner = cacheProcess(c) | (++c->holders & 0xffff);
         HASH_ADD_KEYPTR(hh, c->by_name, cs->name, cs->name_len, cs);
     }
     if (cs->head == NULL && cs->avail >= count) {
@@ -319,7 +333,11 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
 void cache_on_role(void *ctx, bool leader, raft_term term)
 {
     cache *c = ctx;
-    cacheDropAll(c, BATCH_ERR_TRYAGAIN);
+    /* A leader that already started serving in this term (cache_next saw
+     * the term first) keeps its blocks. */
+    if (!leader || term != c->term) {
+        cacheDropAll(c, BATCH_ERR_TRYAGAIN);
+    }
     c->term = term;
     if (leader) {
         /* Blocks other leaders (or this one, before a restart) held are

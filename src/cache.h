@@ -31,6 +31,7 @@ typedef struct cache {
     batch_done_fn deliver; /* a waiting client's reply (the batcher's done) */
     cache_seq *by_name;    /* uthash head */
     raft_term term;        /* the term the blocks were obtained in */
+    uint64_t holders;      /* block holders made so far (see cacheProcess) */
     uint64_t served, blocks; /* statistics */
 } cache;
 

@@ -1881,13 +1881,16 @@ static int seqUsed(seq_state *s, const seq_cmd *cmd)
     return SEQ_OK;
 }
 
-/* RECOVER term node: a new leader skips every block it does not own. */
+/* RECOVER term node: a new leader skips the blocks of other leaders: of
+ * another term, or of another process (the high 48 bits of node; the low
+ * 16 tell a process's block holders apart, see seq_cmd). */
 static int seqRecover(seq_state *s, const seq_cmd *cmd)
 {
     /* Never fails: a sequence whose ledger is full keeps its block listed
      * as cached, and the next owner's ALLOCBLOCK tries again. */
     for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        if (q->live && q->n_block > 0 && !seqOwns(q, cmd)) {
+        if (q->live && q->n_block > 0 &&
+            (q->block_term != cmd->term || q->block_node >> 16 != cmd->node >> 16)) {
             (void)seqSkipBlock(q, s->clock_ms);
         }
     }

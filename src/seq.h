@@ -139,7 +139,10 @@ typedef struct seq_cmd {
     bool has_not_before, has_not_after;
     int64_t not_before, not_after;
     int64_t ttl_ms;        /* RESERVE: 0 = never runs out */
-    uint64_t term, node;   /* ALLOCBLOCK, USED, RECOVER: the serving leader (term, process nonce) */
+    /* ALLOCBLOCK, USED, RECOVER: the serving leader's term, and node: its
+     * process in the high 48 bits, the holder of the block within it in
+     * the low 16 (RECOVER looks at the process only) */
+    uint64_t term, node;
 } seq_cmd;
 
 typedef struct seq_run {

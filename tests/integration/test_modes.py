@@ -17,20 +17,26 @@ through real clients (python3-redis and the raw socket client).
     first, no number confirmed twice);
   - cached: kill -9 rounds under load (no duplicates, the lost block's rest
     skipped, every number below next final or in GAPS);
+  - CONFIRM/RELEASE ... KEY (only the key holding the number), a voided key;
+  - every mode's state restored from a snapshot plus the log after kill -9;
   - a 3-node cluster: kill -9 of the leader under cached load (no duplicates,
-    skipped recorded) and under gapless load (reservations made before the
-    failover are confirmed on the new leader).
+    skipped recorded, received numbers final and voidable) and under gapless
+    load (reservations made before the failover are confirmed on the new
+    leader; a short one runs out there); replies lost by a follower's client
+    (an expected failure: not covered, see docs/ledger.md).
 """
 
 import bisect
 import collections
 import datetime
+import os
 import random
 import socket
 import struct
 import sys
 import threading
 import time
+import unittest
 
 import redis
 
@@ -103,7 +109,7 @@ def ms(text):
     frac = 0
     if "." in t:
         head, rest = t.split(".", 1)
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[:len(rest) - len(rest.lstrip("0123456789"))]
         tz = rest[len(digits):]
         frac = int((digits + "000")[:3])
         t = head + tz
@@ -120,6 +126,13 @@ def abort_close(conn):
     """Closes with a RST (SO_LINGER 0) instead of a FIN."""
     conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()
+
+
+def info_text(server, *section):
+    with Raw(server.port) as c:
+        reply = c.cmd("INFO", *section)
+    assert isinstance(reply, bytes), "INFO %r -> %r" % (section, reply)
+    return reply.decode()
 
 
 def poll(fn, timeout, interval=0.05):
@@ -340,7 +353,7 @@ class CachedWorker(threading.Thread):
         self.rng = random.Random("%s/%d" % (seed, idx))
         self.timeout = timeout
         self.got = []          # (number, time received)
-        self.lost = 0          # numbers asked for in requests never answered
+        self.lost = 0          # numbers asked for in requests never answered (or "outcome unknown")
         self.bad = []
         self.retried = collections.Counter()
         self.fatal = None
@@ -381,6 +394,8 @@ class CachedWorker(threading.Thread):
                             self.got.extend((n, t) for n in nums)
                         elif is_retryable(reply) and not self.single:
                             self.retried[reply.text.split(" ", 1)[0]] += 1
+                            if reply.text.startswith("TRYAGAIN outcome unknown"):
+                                self.lost += k  # may have been served
                         else:
                             self.bad.append("%r -> %r" % (req, reply))
                 except (EOFError, OSError, ValueError):
@@ -397,6 +412,18 @@ class CachedWorker(threading.Thread):
         finally:
             if conn is not None:
                 conn.close()
+
+
+def settled_gaps(conn, name, got, timeout=3.0):
+    """GAPS once every received number is reported served (the leader
+    reports what it served right after serving: give the report time to
+    be applied), or after timeout."""
+    top = max(got)
+
+    def fetch():
+        runs = gaps_of(conn, name)
+        return runs if not [g for g in runs if g[2] == "cached" and g[0] <= top] else None
+    return poll(fetch, timeout) or gaps_of(conn, name)
 
 
 def check_cached_numbers(test, runs, got, lo, nxt, lost, label):
@@ -606,6 +633,22 @@ class GaplessTest(SeqdTestCase):
             # nothing above changed the sequence
             self.assertEqual(c.cmd("RESERVE", "g"), 9)
             self.assertEqual(describe(c, "g")["issued"], 9)
+            # CONFIRM/RELEASE ... KEY: only the key that holds the number
+            self.assertEqual(c.cmd("RESERVE", "g", "KEY", "a"), 10)
+            self.assertEqual(c.cmd("RESERVE", "g", "KEY", "b"), 11)
+            self.assertErr(c.cmd("CONFIRM", "g", 10, "KEY", "b"), "ERR the number is not held by that KEY")
+            self.assertErr(c.cmd("RELEASE", "g", 11, "KEY", "a"), "ERR the number is not held by that KEY")
+            self.assertErr(c.cmd("CONFIRM", "g", 9, "KEY", "a"), "ERR the number is not held by that KEY")
+            self.assertErr(c.cmd("CONFIRM", "g", 10, "KEY"), "ERR syntax")
+            self.assertEqual(per_number(gaps_of(c, "g", 10, 11)), {10: "reserved", 11: "reserved"})
+            self.assertEqual(c.cmd("CONFIRM", "g", 10, "KEY", "a"), "OK")
+            self.assertEqual(c.cmd("CONFIRM", "g", 10, "KEY", "a"), "OK")
+            self.assertEqual(c.cmd("RELEASE", "g", 11, "KEY", "b"), "OK")
+            self.assertEqual(per_number(gaps_of(c, "g", 10, 11)), {11: "released"})
+            # a key whose number was voided
+            self.assertEqual(c.cmd("VOID", "g", 10, "spoiled"), "OK")
+            self.assertErr(c.cmd("RESERVE", "g", "KEY", "a"), "ERR the number this KEY got was voided")
+            self.assertEqual(c.cmd("LOOKUP", "g", "KEY", "a"), [10, 10])
 
     def test_reissue_lowest_first_after_release(self):
         s = self.start_server()
@@ -664,14 +707,15 @@ class GaplessTest(SeqdTestCase):
                 t.join(10)
             self.assertEqual(len(results), 10)
             lapsed = {1, 2, 5}
-            runs = gaps_of(c, "g")
-            states = per_number(runs)
             for n, reply in results:
                 if reply == "OK":
                     self.assertEqual(lookup(c, "g", n)["state"], "final", "CONFIRM %d said OK" % n)
                 else:
                     self.assertErr(reply, "ERR the reservation ran out")
                     lapsed.add(n)
+            poll(lambda: all(per_number(gaps_of(c, "g")).get(n) == "released" for n in lapsed), 3)
+            runs = gaps_of(c, "g")
+            states = per_number(runs)
             for n in sorted(lapsed):
                 self.assertEqual(states.get(n), "released", "%d after its TTL: %r" % (n, runs))
                 look = lookup(c, "g", n)
@@ -692,6 +736,13 @@ class GaplessTest(SeqdTestCase):
             self.assertEqual(c.cmd("RESERVE", "g", "KEY", "k2"), order[0])
             self.assertEqual(lookup(c, "g", order[0])["key"], "k2")
             self.assertEqual([g for g in gaps_of(c, "g") if g[2] != "reserved"], [])
+            # the late holder of 2 (k2, ran out) cannot confirm or release the new holder's number
+            self.assertIn(2, order[1:])
+            self.assertErr(c.cmd("CONFIRM", "g", 2, "KEY", "k2"), "ERR the number is not held by that KEY")
+            self.assertErr(c.cmd("RELEASE", "g", 2, "KEY", "k2"), "ERR the number is not held by that KEY")
+            self.assertEqual(lookup(c, "g", 2)["state"], "reserved")
+            self.assertEqual(c.cmd("CONFIRM", "g", order[0], "KEY", "k2"), "OK")
+            self.assertEqual(lookup(c, "g", order[0])["state"], "final")
 
     def test_key_is_permanent_across_restart(self):
         s = self.start_server("--key-retention", "1")
@@ -768,10 +819,10 @@ class GaplessTest(SeqdTestCase):
             gone = Raw(s.port)
             gone.send(b"".join(encode("NEXT", "g2", "COUNT", 2) for _ in range(100)))
             abort_close(gone)
-            time.sleep(0.3)
-            stable = poll(lambda: describe(c, "g2")["issued"] == 200 or describe(c, "g2")["issued"] == 0, 5)
-            self.assertTrue(stable, describe(c, "g2"))
-            time.sleep(0.2)
+            if poll(lambda: describe(c, "g2")["issued"] == 200, 3):
+                # the commands were read (a RST may also discard them unread): not all replies got out
+                self.assertTrue(poll(lambda: gaps_of(c, "g2"), 3), "NEXT COUNT 2 x100 cut by a RST: nothing released")
+                time.sleep(0.2)
             runs2 = gaps_of(c, "g2")
             self.assertEqual({g[2] for g in runs2} - {"released"}, set(), runs2)
             self.assertTrue(all(g[3] == UNDELIVERED_REASON for g in runs2), runs2)
@@ -847,6 +898,10 @@ class WindowsTest(SeqdTestCase):
             self.assertEqual(d["ranges"], [[1, 10, (now + 3600) * 1000, None], [100, 104, None, t_end], [200, 202]])
             self.assertEqual((d["next"], d["issued"], d["remaining"]), (103, 3, 15))
             time.sleep(max(0.0, t_end / 1000.0 - time.time()) + 0.15)
+            # without any request: the expired rest is reported, DESCRIBE moved on
+            self.assertEqual(gaps_of(c, "w"), [(103, 104, "expired", "range expired (NOTAFTER passed)", t_end)])
+            d = describe(c, "w")
+            self.assertEqual((d["next"], d["issued"], d["remaining"]), (200, 3, 13))
             # 103..104 expired: their rest is reported, the next valid range is used
             self.assertEqual(c.cmd("NEXT", "w"), 200)
             self.assertEqual(gaps_of(c, "w"), [(103, 104, "expired", "range expired (NOTAFTER passed)", t_end)])
@@ -889,6 +944,18 @@ class WindowsTest(SeqdTestCase):
 
 class WarnTest(SeqdTestCase):
 
+    def check_rates(self, d, issued, minute):
+        """rate_1m: numbers issued in the last 60 s (exact while the minute
+        has not changed since `minute`: the previous minute's count is
+        weighted by how much of it is still inside the window); rate_1h:
+        the last hour; eta_seconds = remaining / rate."""
+        self.assertEqual(d["rate_1h"], issued)
+        if int(time.time() * 1000) // 60000 == minute:
+            self.assertEqual(d["rate_1m"], issued)
+        else:
+            self.assertTrue(0 < d["rate_1m"] <= issued, d)
+        self.assertEqual(d["eta_seconds"], d["remaining"] * 60 // d["rate_1m"], d)
+
     def test_warn_describe_info(self):
         s = self.start_server()
         r = s.client()
@@ -896,26 +963,27 @@ class WarnTest(SeqdTestCase):
         r.execute_command("CREATE", "wn", 1, 100, "WARN", 10)
         r.execute_command("CREATE", "w2", 1, 50, "MODE", "gapless", "WARN", 45)
         r.execute_command("CREATE", "quiet", 1, 5)
+        minute = int(time.time() * 1000) // 60000
         self.assertEqual(r.execute_command("NEXT", "wn", "COUNT", 89), [1, 89])
         d = describe(r, "wn")
         self.assertEqual((d["warn"], d["remaining"], d["warning"]), (10, 11, 0))
-        self.assertEqual((d["rate_1m"], d["rate_1h"]), (89, 89))
-        self.assertAlmostEqual(d["eta_seconds"], 11 * 60 / 89.0, delta=1)
-        f = info_fields(r.execute_command("INFO", "warnings"))
+        self.check_rates(d, 89, minute)
+        f = info_fields(info_text(s, "warnings"))
         self.assertEqual(f.get("sequences_at_warn"), "0")
         self.assertNotIn("at or below its WARN threshold", s.log_text())
         self.assertEqual(r.execute_command("NEXT", "wn"), 90)                 # remaining 10: at the threshold
         d = describe(r, "wn")
-        self.assertEqual((d["remaining"], d["warning"], d["rate_1m"]), (10, 1, 90))
-        self.assertAlmostEqual(d["eta_seconds"], 10 * 60 / 90.0, delta=1)
-        text = r.execute_command("INFO", "warnings").decode()
+        self.assertEqual((d["remaining"], d["warning"]), (10, 1))
+        self.check_rates(d, 90, minute)
+        text = info_text(s, "warnings")
         self.assertIn("warn:wn:remaining=10,warn=10\r\n", text)
         self.assertIn("sequences_at_warn:1\r\n", text)
+        self.assertEqual(r.info("warnings").get("sequences_at_warn"), 1)   # as redis-py parses it
         self.assertTrue(poll(lambda: "sequence wn: remaining numbers at or below its WARN threshold" in s.log_text(),
                              5), s.log_tail())
         for _ in range(3):
             r.execute_command("NEXT", "wn")
-        text = r.execute_command("INFO").decode()                            # all sections
+        text = info_text(s)                          # all sections
         self.assertIn("warn:wn:remaining=7,warn=10\r\n", text)
         # the gapless one: reservations count as issued
         self.assertEqual(r.execute_command("RESERVE", "w2"), 1)
@@ -923,7 +991,7 @@ class WarnTest(SeqdTestCase):
         self.assertEqual(r.execute_command("RESERVE", "w2"), 5)
         d2 = describe(r, "w2")
         self.assertEqual((d2["remaining"], d2["warning"], d2["mode"]), (45, 1, "gapless"))
-        text = r.execute_command("INFO", "warnings").decode()
+        text = info_text(s, "warnings")
         self.assertIn("warn:w2:remaining=45,warn=45\r\n", text)
         self.assertIn("sequences_at_warn:2\r\n", text)
         self.assertNotIn("quiet", text)
@@ -931,7 +999,7 @@ class WarnTest(SeqdTestCase):
         r.execute_command("ADDRANGE", "wn", 1000, 1099)
         d = describe(r, "wn")
         self.assertEqual((d["remaining"], d["warning"]), (107, 0))
-        text = r.execute_command("INFO", "warnings").decode()
+        text = info_text(s, "warnings")
         self.assertNotIn("warn:wn:", text)
         # once per crossing: the log line was written once
         time.sleep(0.2)
@@ -948,9 +1016,10 @@ class WarnTest(SeqdTestCase):
         s.start()
         r2 = s.client()
         self.addCleanup(r2.close)
-        text = r2.execute_command("INFO", "warnings").decode()
+        text = info_text(s, "warnings")
         self.assertIn("warn:wn:remaining=7,warn=10\r\n", text)
-        self.assertIn("sequences_at_warn:1\r\n", text)
+        self.assertIn("warn:w2:remaining=45,warn=45\r\n", text)
+        self.assertIn("sequences_at_warn:2\r\n", text)
         self.assertEqual(describe(r2, "wn")["warning"], 1)
 
 
@@ -964,13 +1033,16 @@ class LedgerModesTest(SeqdTestCase):
             self.assertEqual(c.cmd("NEXT", "c", "COUNT", 4), [1, 4])
             self.assertEqual(c.cmd("NEXT", "c"), 5)
             runs = gaps_of(c, "c")
-            self.assertEqual([g[:3] for g in runs], [(6, 10, "cached")])
+            nxt = describe(c, "c")["next"]
+            # the rest of the block (and the next block, asked for when half is left) is cached
+            self.assertEqual([g[:3] for g in runs], [(6, nxt - 1, "cached")])
+            self.assertIn(nxt - 1, (10, 20))
             self.assertEqual(lookup(c, "c", 7)["state"], "cached")
             self.assertEqual(lookup(c, "c", 3)["state"], "final")
             self.assertErr(c.cmd("VOID", "c", 7, "not served"), "ERR")           # in the block, not served
             self.assertEqual(c.cmd("VOID", "c", 2, "spoiled"), "OK")
             self.assertErr(c.cmd("NEXT", "c", "KEY", "k"), "ERR KEY is not supported in cached mode")
-            self.assertEqual(c.cmd("NEXT", "c", "COUNT", 25), [6, 30])           # larger than a block
+            self.assertEqual(runs_numbers(c.cmd("NEXT", "c", "COUNT", 25)), list(range(6, 31)))  # > a block
             d = describe(c, "c")
             self.assertEqual((d["mode"], d["cache"]), ("cached", 10))
             self.assertGreaterEqual(d["next"], 31)
@@ -1004,6 +1076,64 @@ class LedgerModesTest(SeqdTestCase):
             self.assertErr(c.cmd("GAPS", "g", 5, 1), "ERR")
             self.assertErr(c.cmd("LOOKUP", "g", "KEY"), "ERR")
 
+    def test_every_mode_survives_restart_from_snapshots(self):
+        """Reservations (deadline, key), released/voided/expired/unknown runs,
+        cached blocks, windows and WARN come back from a snapshot plus the log
+        after kill -9; the cached block's rest comes back skipped."""
+        s = self.start_server("--snapshot-threshold", "16", "--snapshot-trailing", "16")
+        now = int(time.time())
+        with Raw(s.port) as c:
+            c.cmd("CREATE", "g", 1, 1000, "MODE", "gapless", "WARN", 998)
+            c.cmd("CREATE", "c", 1, 10 ** 6, "MODE", "cached", "CACHE", 10)
+            c.cmd("CREATE", "s", 1, 10, "NOTAFTER", 1000)
+            c.cmd("ADDRANGE", "s", 100, 200, "NOTBEFORE", now - 10, "NOTAFTER", now + 3600)
+            c.cmd("ADDRANGE", "s", 300, 400, "NOTBEFORE", now + 3600)
+            c.cmd("CREATE", "f", 1, 10 ** 6)
+            self.assertEqual([c.cmd("RESERVE", "g", "KEY", "k%d" % i, "TTL", 100 + i) for i in range(6)],
+                             [1, 2, 3, 4, 5, 6])
+            self.assertEqual(c.cmd("CONFIRM", "g", 2), "OK")
+            self.assertEqual(c.cmd("RELEASE", "g", 3), "OK")
+            self.assertEqual(c.cmd("RELEASE", "g", 5), "OK")
+            self.assertEqual(c.cmd("VOID", "g", 4, "shredded"), "OK")
+            self.assertEqual(c.cmd("NEXT", "c", "COUNT", 3), [1, 3])
+            self.assertEqual(c.cmd("NEXT", "s"), 100)
+            gone = Raw(s.port)
+            gone.send(b"".join(encode("NEXT", "s") for _ in range(20)))
+            gone.close()
+            self.assertTrue(poll(lambda: [g for g in gaps_of(c, "s") if g[2] == "unknown"] and
+                                 describe(c, "s")["issued"] == 21, 5), gaps_of(c, "s"))
+            for _ in range(60):  # past a few snapshots
+                c.cmd("NEXT", "f")
+            names = ("g", "c", "s", "f")
+            rates = ("rate_1m", "rate_1h", "eta_seconds")
+            before = {n: (gaps_of(c, n), {k: v for k, v in describe(c, n).items() if k not in rates}) for n in names}
+            looks = {n: c.cmd("LOOKUP", "g", n) for n in range(1, 8)}
+            info = info_text(s, "warnings")
+        self.assertIn("warn:g:remaining=", info)
+        self.assertEqual(before["g"][1]["next"], 3)
+        raft = [f for f in os.listdir(s.data_dir + "/raft") if f.startswith("snapshot-")]
+        self.assertTrue(raft, "no snapshot was taken")
+        s.kill9()
+        s.start()
+        with Raw(s.port) as c:
+            for n in ("g", "s", "f"):
+                self.assertEqual(gaps_of(c, n), before[n][0], n)
+            for n in names:
+                self.assertEqual({k: v for k, v in describe(c, n).items() if k not in rates}, before[n][1], n)
+            self.assertEqual({n: c.cmd("LOOKUP", "g", n) for n in range(1, 8)}, looks)
+            runs = poll(lambda: [g for g in gaps_of(c, "c") if g[2] != "cached"] and gaps_of(c, "c"), 5)
+            self.assertEqual([g[:4] for g in runs],
+                             [(a, b, "skipped", SKIP_REASON) for a, b, _, _, _ in before["c"][0]])
+            self.assertEqual(info_text(s, "warnings"), info)
+            # keys replay, released numbers come first, lowest first
+            self.assertEqual(c.cmd("RESERVE", "g", "KEY", "k0"), 1)
+            self.assertEqual(c.cmd("RESERVE", "g", "KEY", "k1"), 2)
+            self.assertEqual(c.cmd("RESERVE", "g", "KEY", "k2"), 3)      # released: a fresh number, 3 is lowest
+            self.assertEqual(c.cmd("RESERVE", "g"), 5)
+            self.assertEqual(c.cmd("RESERVE", "g"), 7)
+            self.assertEqual(c.cmd("NEXT", "s"), 121)
+            self.assertGreater(c.cmd("NEXT", "c"), 10)
+
 
 class GaplessConcurrencyTest(SeqdTestCase):
 
@@ -1028,7 +1158,7 @@ class GaplessConcurrencyTest(SeqdTestCase):
         self.assertGreater(reissues, 0, "no released number was ever reissued")
         with Raw(s.port) as c:
             confirm_all(self, c, "g", book)
-            d, released = check_gapless_final(self, c, "g", book, label="concurrency")
+            _, released = check_gapless_final(self, c, "g", book, label="concurrency")
             # the lowest released numbers come first, in order
             low = sorted(released)[:5]
             self.assertEqual([c.cmd("RESERVE", "g") for _ in low], low)
@@ -1112,8 +1242,10 @@ class CrashTest(SeqdTestCase):
             i2 = RunIndex(gaps_of(c, "g"))
             return all(i2.state(r.n) == "released" for r in shorts) and i2
         idx = poll(all_lapsed, 5)
-        self.assertTrue(idx, "short reservations not released 1 s after their TTL: %r" %
-                        [(r, RunIndex(gaps_of(c, "g")).state(r.n)) for r in shorts][:10])
+        if not idx:
+            now = RunIndex(gaps_of(c, "g"))
+            self.fail("short reservations not released 1 s after their TTL: %r" %
+                      [(r, now.state(r.n)) for r in shorts if now.state(r.n) != "released"][:10])
         for r in shorts:
             self.assertEqual(idx.find(r.n)[3], "reservation ran out", r)
         released = sorted(n for g in idx.runs if g[2] == "released" for n in range(g[0], g[1] + 1))
@@ -1133,7 +1265,7 @@ class CrashTest(SeqdTestCase):
         self.assertEqual([w.fatal for w in workers if w.fatal], [])
         self.assertEqual([w.idx for w in workers if w.died], [])
         confirm_all(self, c, "g", book)
-        d, rel = check_gapless_final(self, c, "g", book, label="gapless after kill -9")
+        check_gapless_final(self, c, "g", book, label="gapless after kill -9")
         out("(kill after %.2fs; %d numbers, %d confirmed, %d short lapsed, %d cut requests) " %
             (delay, hwm, len(book.confirmed), len(shorts), len(inflight)))
 
@@ -1181,7 +1313,7 @@ class CrashTest(SeqdTestCase):
                 nxt = describe(c, "c")["next"]
                 check_cached_numbers(self, runs, got, 1, nxt, lost, "after kill %d" % rnd)
         with Raw(s.port) as c:
-            runs = gaps_of(c, "c")
+            runs = settled_gaps(c, "c", got)
             d = describe(c, "c")
             self.assertEqual(d["issued"], d["next"] - 1)
             self.assertGreaterEqual(len([g for g in runs if g[2] == "skipped"]), rounds)
@@ -1193,7 +1325,49 @@ class CrashTest(SeqdTestCase):
 
 # ---- clusters ----------------------------------------------------------------------------------
 
+def gaps_of_via(test, nodes, name):
+    reply = test.call(nodes, "GAPS", name)
+    return [(int(g[0]), int(g[1]), s_(g[2]), s_(g[3]), g[4]) for g in reply]
+
+
+def lookup_via(test, nodes, n):
+    reply = test.call(nodes, "LOOKUP", "g", n)
+    return {s_(reply[i]): s_(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+
 class ClusterModesTest(SeqdTestCase):
+
+    @unittest.expectedFailure
+    def test_undelivered_through_a_follower(self):
+        """A client of a follower that disconnects before its forwarded
+        RESERVE/NEXT is answered: the numbers should be reported like on the
+        leader (gapless: released; strict: unknown), not left reserved/final.
+        Known gap, documented in docs/ledger.md ("Not covered: a client that
+        disconnects from a follower ..."): an expected failure until it is
+        covered (run.py then says UNEXPECTED SUCCESS)."""
+        c = self.start_cluster(3, args=CLUSTER_ARGS)
+        lead = c.wait_stable_leader()
+        fol = c.followers(lead)
+        for name, mode in (("gl", "gapless"), ("gf", "gapless"), ("sl", "strict"), ("sf", "strict")):
+            self.assertEqual(self.call(fol, "CREATE", name, 1, 10 ** 6, "MODE", mode), "OK")
+        problems = []
+        for name, node, where in (("gl", lead, "leader"), ("gf", fol[1], "follower"),
+                                  ("sl", lead, "leader"), ("sf", fol[1], "follower")):
+            cmd = "RESERVE" if name[0] == "g" else "NEXT"
+            want = "released" if name[0] == "g" else "unknown"
+            gone = Raw(node.port)
+            gone.send(b"".join(encode(cmd, name) for _ in range(200)))
+            gone.close()
+            ok = poll(lambda: describe_dict(self.call(fol, "DESCRIBE", name))["issued"] == 200 and
+                      [g for g in gaps_of_via(self, fol, name) if g[2] == want], 3)
+            if not ok:
+                runs = gaps_of_via(self, fol, name)
+                problems.append("%d %ss sent to the %s by a client that left at once: DESCRIBE issued %r, "
+                                "GAPS %r" % (200, cmd, where, describe_dict(self.call(fol, "DESCRIBE", name))["issued"],
+                                             [(g[0], g[1], g[2]) for g in runs][:3]))
+            else:
+                self.assertTrue(all(g[3] == UNDELIVERED_REASON for g in ok), ok)
+        self.assertEqual(problems, [])
 
     def wait_new_leader(self, cluster, old, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -1227,6 +1401,9 @@ class ClusterModesTest(SeqdTestCase):
         self.fail("%r unanswered after %.0fs (last %r)" % (args, timeout, last))
 
     def test_cached_leader_failover(self):
+        """Two rounds: kill -9 of the leader under cached NEXT load through
+        every node, the old leader restarted. No number twice; the old
+        leader's block rest skipped; every received number final."""
         seed = random.randrange(2 ** 31)
         out("(seed %d) " % seed)
         c = self.start_cluster(3, args=CLUSTER_ARGS)
@@ -1235,19 +1412,32 @@ class ClusterModesTest(SeqdTestCase):
                          "OK")
         stop = threading.Event()
         workers = [CachedWorker(lambda: c.members, "c", i, stop, seed, single=False) for i in range(5)]
+
+        def received(until=None, since=None):
+            return [n for w in workers for n, t in list(w.got)
+                    if (until is None or t <= until) and (since is None or t > since)]
         for w in workers:
             w.start()
+        kills = []
         try:
-            time.sleep(1.0)
-            before = [n for w in workers for n, _ in list(w.got)]
-            self.assertGreater(len(before), 100)
-            t_kill = time.monotonic()
-            lead.kill9()
-            new = self.wait_new_leader(c, lead)
-            # the clients go on: something is received after the kill
-            self.assertTrue(poll(lambda: any(t > t_kill for w in workers for _, t in list(w.got)), 15),
-                            "no cached NEXT answered after the leader was killed")
-            top = max(n for w in workers for n, t in list(w.got) if t <= t_kill)
+            for rnd in range(2):
+                time.sleep(0.8)
+                lead = c.wait_stable_leader()
+                self.assertGreater(len(received()), 100)
+                t_kill = time.monotonic()
+                lead.kill9()
+                new = self.wait_new_leader(c, lead)
+                # the clients go on: something is received after the kill
+                self.assertTrue(poll(lambda: received(since=t_kill), 15),
+                                "round %d: no cached NEXT answered after the leader was killed" % rnd)
+                top = max(received(until=t_kill))
+                with Raw(new.port) as r:
+                    runs = poll(lambda: [g for g in gaps_of(r, "c") if g[2] == "skipped" and g[1] >= top], 10)
+                    self.assertTrue(runs, "round %d: the old leader's block (past %d) is not skipped: %r" %
+                                    (rnd, top, gaps_of(r, "c")[-4:]))
+                    self.assertTrue(all(g[3] == SKIP_REASON for g in runs))
+                kills.append(t_kill)
+                lead.start()  # back as a follower; its clients come back to it
             time.sleep(0.8)
         finally:
             stop.set()
@@ -1257,33 +1447,24 @@ class ClusterModesTest(SeqdTestCase):
         self.assertEqual([w.fatal for w in workers if w.fatal], [])
         for w in workers:
             self.assertEqual(w.bad[:5], [], "worker %d" % w.idx)
-        got = [n for w in workers for n, _ in w.got]
-        after = [n for w in workers for n, t in w.got if t > t_kill]
-        alive = [s for s in c.members if s.alive()]
-        with Raw(new.port) as r:
-            runs = poll(lambda: [g for g in gaps_of(r, "c") if g[2] == "skipped" and g[1] >= top] and
-                        gaps_of(r, "c"), 10)
-            self.assertTrue(runs, "the old leader's block (past %d) is not skipped: %r" % (top, gaps_of(r, "c")[-4:]))
-            self.assertTrue(all(g[3] == SKIP_REASON for g in runs if g[2] == "skipped"))
-            d = describe(r, "c")
-        lost = sum(w.lost for w in workers) + sum(sum(w.retried.values()) for w in workers) * 20
-        in_sk, unacc = check_cached_numbers(self, runs, got, 1, d["next"], lost, "after the failover")
-        # the old leader comes back as a follower; the numbers stay unique through it
-        lead.start()
-        more = []
-        with Raw(lead.port, timeout=8) as r:
-            for _ in range(20):
-                v = r.cmd("NEXT", "c", "COUNT", 5)
-                if is_retryable(v):
-                    time.sleep(0.1)
-                    continue
-                more.extend(runs_numbers(v))
-        self.assertGreater(len(more), 0)
-        self.assertEqual(sorted(set(more) & set(got)), [], "numbers handed out again after the old leader rejoined")
-        for s in alive:
+        for s in c.members:
             s.assert_alive()
-        out("(%d numbers, %d after the kill, %d retried requests, %d received numbers listed skipped) " %
-            (len(got), len(after), sum(sum(w.retried.values()) for w in workers), in_sk))
+        got = received()
+        after = received(since=kills[-1])
+        lead = c.wait_stable_leader()
+        with Raw(lead.port) as r:
+            runs = settled_gaps(r, "c", got)
+            d = describe(r, "c")
+            self.assertGreaterEqual(len([g for g in runs if g[2] == "skipped"]), 2)
+            lost = sum(w.lost for w in workers)
+            in_sk, unacc = check_cached_numbers(self, runs, got, 1, d["next"], lost, "after 2 failovers")
+            # a number the new leader handed out can be voided (it is served, not in a block)
+            last = max(after)
+            self.assertEqual(r.cmd("VOID", "c", last, "audit"), "OK", "VOID of %d, received from the new leader "
+                             "(LOOKUP %r)" % (last, r.cmd("LOOKUP", "c", last)))
+        out("(%d numbers, %d after the last kill, %d retried requests, %d received numbers listed skipped, %d "
+            "served but unreceived) " % (len(got), len(after), sum(sum(w.retried.values()) for w in workers), in_sk,
+                                         unacc))
 
     def test_gapless_leader_failover(self):
         seed = random.randrange(2 ** 31)
@@ -1309,6 +1490,8 @@ class ClusterModesTest(SeqdTestCase):
             self.assertEqual(self.call(fol, "CONFIRM", "g", res[k]), "OK")
         for k in released_pre:
             self.assertEqual(self.call(nodes, "RELEASE", "g", res[k]), "OK")
+        short_n = self.call(fol, "RESERVE", "g", "TTL", 1, "KEY", "short")   # runs out after the failover
+        self.assertIsInstance(short_n, int)
         # load: keyed RESERVEs, then CONFIRM or keep, retried through any node until answered
         bad = []
         confirmed_by = {}       # n -> key
@@ -1388,6 +1571,9 @@ class ClusterModesTest(SeqdTestCase):
         for k, n in sorted(held.items()):
             self.assertEqual(self.call(live, "CONFIRM", "g", n), "OK", "CONFIRM %d (%s) after the failover" % (n, k))
             confirmed_by[n] = k
+        # the short reservation ran out on the new leader: released (or already reissued to the load)
+        lapsed = poll(lambda: lookup_via(self, live, short_n)["state"] != "reserved", 5)
+        self.assertTrue(lapsed, "a TTL 1 reservation made before the failover is still reserved")
         # the numbers released before the failover were reissued first (to the load) or are still released
         with Raw(new.port) as r:
             runs = gaps_of(r, "g")
@@ -1395,6 +1581,7 @@ class ClusterModesTest(SeqdTestCase):
         states = per_number([g for g in runs if g[1] - g[0] < 100000])
         self.assertEqual(set(states.values()) - {"released"}, set(), "GAPS after everything was confirmed: %r" %
                          [g for g in runs if g[2] != "released"][:10])
+        self.assertTrue(short_n in confirmed_by or states.get(short_n) == "released", short_n)
         for k in released_pre:
             n = res[k]
             self.assertTrue(n in confirmed_by or states.get(n) == "released",

@@ -1361,13 +1361,14 @@ static void test_cached_blocks(void **state)
     assert_int_equal(r.next, 12);
     seq_result_free(&r);
 
-    /* RECOVER skips the blocks of every other owner, keeps its own */
+    /* RECOVER skips the blocks of other leaders (another term, or another
+     * process: the high 48 bits of node), keeps its process's own */
     assert_int_equal(allocblock(s, "c", 2, 3, 1, &r), SEQ_OK);
     seq_result_free(&r);
-    assert_int_equal(allocblock(s, "d", 2, 3, 2, &r), SEQ_OK);
+    assert_int_equal(allocblock(s, "d", 2, 3, 2 | 1 << 16, &r), SEQ_OK);
     seq_result_free(&r);
     seq_tick(s, 1020, 0);
-    assert_int_equal(recover(s, 3, 1), SEQ_OK);
+    assert_int_equal(recover(s, 3, 2), SEQ_OK); /* process 0, another holder */
     expect_state(s, "c", 12, SEQ_NUM_CACHED, INT64_MIN);
     expect_state(s, "d", 1, SEQ_NUM_SKIPPED, 1020);
     expect_state(s, "d", 2, SEQ_NUM_SKIPPED, 1020);
@@ -3141,7 +3142,7 @@ static void mallocblock(model *m, int who)
     mseq *q = &m->q[who];
     if (mrand(m, 5) == 0) {
         m->owner_term = 1 + mrand(m, 3);
-        m->owner_node = 1 + mrand(m, 2);
+        m->owner_node = (1 + mrand(m, 2)) << 16 | mrand(m, 2);
     }
     uint32_t count = mrand(m, 40) == 0 ? 0 : 1 + (uint32_t)mrand(m, 6);
     seq_cmd c = cmd_of(SEQ_OP_ALLOCBLOCK, q->name);
@@ -3219,11 +3220,12 @@ static void mrecover(model *m)
 {
     seq_cmd c = cmd_of(SEQ_OP_RECOVER, NULL);
     c.term = 1 + mrand(m, 3);
-    c.node = 1 + mrand(m, 2);
+    c.node = (1 + mrand(m, 2)) << 16 | mrand(m, 2);
     for (int who = 0; who < MS; who++) {
         mseq *q = &m->q[who];
+        /* other leaders' blocks: another term or another process */
         if (q->live && q->mode == SEQ_MODE_CACHED && q->nblock > 0 &&
-            (q->bterm != c.term || q->bnode != c.node)) {
+            (q->bterm != c.term || q->bnode >> 16 != c.node >> 16)) {
             mskip_block(m, q);
         }
     }
