@@ -78,7 +78,8 @@ integration: $(BUILD)/seqd
 # libraft reloads a log quadratically (a 22 MB log took 51 s, 0.35 s without).
 integration-asan: $(BUILD)/asan/seqd
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 /usr/bin/python3 tests/integration/run.py \
-	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger
+	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger \
+	  test_modes
 
 test: deps
 	$(MAKE) all unit unit-asan
