@@ -390,6 +390,9 @@ static void nextCommand(command_env *env, command_call *call)
         }
     }
     uint8_t style = has_count ? STYLE_RUNS : STYLE_NUMBER;
+    if (!has_key && must_forward(env, call)) {
+        call->report_name = call->argv[1];
+    }
     if (env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
         !must_forward(env, call) && node_is_leader(env->node) &&
         seq_mode_of(env->node->fsm.state, cmd.name, cmd.name_len) == SEQ_MODE_CACHED) {
@@ -447,6 +450,9 @@ static void reserveCommand(command_env *env, command_call *call)
             reply_error(call, "ERR syntax: RESERVE name [TTL seconds] [KEY key]");
             return;
         }
+    }
+    if (!has_key && must_forward(env, call)) {
+        call->report_name = call->argv[1];
     }
     submit(env, call, &cmd, STYLE_NUMBER);
 }

@@ -81,6 +81,9 @@ typedef struct command_call {
     uint8_t style;
     bool close;     /* close the connection after this reply (QUIT) */
     int new_proto;  /* HELLO switched protocol: 2 or 3, else 0 */
+    /* A NEXT or RESERVE without KEY forwarded to the leader: its sequence,
+     * to report the numbers should the reply find the client gone. */
+    resp_arg report_name;
 } command_call;
 
 /* Runs one request (argc >= 1). Never fails: every outcome is a reply. */

@@ -17,6 +17,7 @@ typedef struct conn_slot {
     bool ready;
     uint8_t style;
     uint8_t proto;
+    char *report; /* forwarded NEXT/RESERVE without KEY: its sequence name */
 } conn_slot;
 
 struct conn {
@@ -93,6 +94,7 @@ static void connMaybeFree(conn *c)
     connUndirty(c);
     for (size_t i = 0; i < c->n_slots; i++) {
         free(c->slots[(c->head + i) & (c->slots_cap - 1)].data);
+        free(c->slots[(c->head + i) & (c->slots_cap - 1)].report);
     }
     free(c->slots);
     free(c->in);
@@ -339,9 +341,64 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
     connDeliver(c, tag, scratch->data, scratch->len);
 }
 
+/* The runs in a leader's reply to NEXT or RESERVE: an integer, or a flat
+ * array of first/last integers. Returns how many runs (0: none found). */
+static size_t connReplyRuns(const char *reply, size_t len, seq_run *runs, size_t cap)
+{
+    char text[1024];
+    if (len == 0 || len >= sizeof(text)) {
+        return 0;
+    }
+    memcpy(text, reply, len);
+    text[len] = '\0';
+    char *p = text, *end;
+    long long n = 1;
+    if (*p == '*') {
+        n = strtoll(p + 1, &end, 10);
+        if (end == p + 1 || strncmp(end, "\r\n", 2) != 0 || n < 2 || n % 2 != 0 ||
+            (size_t)n / 2 > cap) {
+            return 0;
+        }
+        p = end + 2;
+    }
+    int64_t v[2 * 64];
+    for (long long i = 0; i < n; i++) {
+        if (*p != ':') {
+            return 0;
+        }
+        v[i] = strtoll(p + 1, &end, 10);
+        if (end == p + 1 || strncmp(end, "\r\n", 2) != 0) {
+            return 0;
+        }
+        p = end + 2;
+    }
+    if (n == 1) {
+        runs[0] = (seq_run){v[0], v[0]};
+        return 1;
+    }
+    for (long long i = 0; i < n; i += 2) {
+        runs[i / 2] = (seq_run){v[i], v[i + 1]};
+    }
+    return (size_t)n / 2;
+}
+
 void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err)
 {
     conn *c = owner;
+    conn_slot *slot = connSlot(c, tag);
+    if (slot->report != NULL && c->closing && err == BATCH_OK &&
+        c->srv->env->undelivered != NULL) {
+        /* the client left while the leader answered: its numbers must not be
+         * taken for delivered */
+        seq_run runs[64];
+        size_t n = connReplyRuns(reply, len, runs, 64);
+        if (n > 0) {
+            undelivered_report(c->srv->env->undelivered, slot->report, strlen(slot->report), runs,
+                               n, "reply undelivered: the client disconnected");
+        }
+    }
+    free(slot->report);
+    slot->report = NULL;
     if (err != BATCH_OK && !c->closing) {
         resp_buf *scratch = &c->srv->scratch;
         scratch->len = 0;
@@ -453,7 +510,13 @@ static void connDispatch(conn *c, const resp_request *req)
         c->proto = call.new_proto;
     }
     if (call.deferred) {
-        connSlot(c, abs)->style = call.style;
+        conn_slot *slot = connSlot(c, abs);
+        slot->style = call.style;
+        if (call.report_name.len > 0) {
+            slot->report = connXrealloc(NULL, call.report_name.len + 1);
+            memcpy(slot->report, call.report_name.ptr, call.report_name.len);
+            slot->report[call.report_name.len] = '\0';
+        }
         c->refs++;
         return;
     }

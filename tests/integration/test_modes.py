@@ -819,10 +819,10 @@ class GaplessTest(SeqdTestCase):
             gone = Raw(s.port)
             gone.send(b"".join(encode("NEXT", "g2", "COUNT", 2) for _ in range(100)))
             abort_close(gone)
-            if poll(lambda: describe(c, "g2")["issued"] == 200, 3):
-                # the commands were read (a RST may also discard them unread): not all replies got out
-                self.assertTrue(poll(lambda: gaps_of(c, "g2"), 3), "NEXT COUNT 2 x100 cut by a RST: nothing released")
-                time.sleep(0.2)
+            # Replies the kernel took before the RST count as delivered (the server
+            # cannot know better), so how many come back varies from none to all.
+            poll(lambda: describe(c, "g2")["issued"] == 200, 3)
+            time.sleep(0.3)
             runs2 = gaps_of(c, "g2")
             self.assertEqual({g[2] for g in runs2} - {"released"}, set(), runs2)
             self.assertTrue(all(g[3] == UNDELIVERED_REASON for g in runs2), runs2)
@@ -1337,14 +1337,10 @@ def lookup_via(test, nodes, n):
 
 class ClusterModesTest(SeqdTestCase):
 
-    @unittest.expectedFailure
     def test_undelivered_through_a_follower(self):
-        """A client of a follower that disconnects before its forwarded
-        RESERVE/NEXT is answered: the numbers should be reported like on the
-        leader (gapless: released; strict: unknown), not left reserved/final.
-        Known gap, documented in docs/ledger.md ("Not covered: a client that
-        disconnects from a follower ..."): an expected failure until it is
-        covered (run.py then says UNEXPECTED SUCCESS)."""
+        """A client of a follower (or of the leader) that disconnects before
+        its RESERVE/NEXT is answered: the numbers are reported (gapless:
+        released; strict: unknown), not left reserved/final."""
         c = self.start_cluster(3, args=CLUSTER_ARGS)
         lead = c.wait_stable_leader()
         fol = c.followers(lead)
