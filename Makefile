@@ -97,6 +97,9 @@ fuzz:
 	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c src/resp.c
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/corpus_resp
+	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_core tests/fuzz/fuzz_core.c src/seq.c src/seq_snapshot.c src/codec.c
+	@mkdir -p $(BUILD)/fuzz/corpus_core
+	$(BUILD)/fuzz/fuzz_core -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus_core
 
 clean:
 	rm -rf $(BUILD)

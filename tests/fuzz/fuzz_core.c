@@ -1,0 +1,190 @@
+/* fuzz_core — libFuzzer target for the state machine and its two decoders.
+ *
+ * The input is used three ways. As a snapshot: seq_snapshot_decode must
+ * refuse it or yield a state that encodes and decodes back to the same
+ * bytes. As a log entry: the codec must refuse it or yield commands, which
+ * are applied to a state. And as a script: each step picks a command of any
+ * kind (every mode, windows, TTLs, keys, blocks and owners, UNDELIVERED)
+ * with small numbers, so collisions are likely, and a clock step. After the
+ * script the state must satisfy its invariants, which the snapshot decoder
+ * checks in full: encode, decode, encode again must give the same bytes,
+ * and both states must answer GAPS alike. Any broken invariant aborts. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "seq.h"
+
+static const char *const names[] = {"s", "g", "c", "w"};
+static const char *const keys[] = {"k1", "k2", "k3"};
+static const char *const texts[] = {"spoiled", "lost", ""};
+
+typedef struct script {
+    const uint8_t *p;
+    size_t n, at;
+} script;
+
+static uint8_t take8(script *sc)
+{
+    return sc->at < sc->n ? sc->p[sc->at++] : 0;
+}
+
+/* A small signed number, now and then an int64 edge. */
+static int64_t takeNumber(script *sc)
+{
+    uint8_t b = take8(sc);
+    switch (b) {
+    case 0xff: return INT64_MAX;
+    case 0xfe: return INT64_MIN;
+    case 0xfd: return INT64_MAX - 1;
+    default: return (int64_t)b - 20;
+    }
+}
+
+static void fuzzFail(const char *what)
+{
+    fprintf(stderr, "fuzz_core: %s\n", what);
+    abort();
+}
+
+static void applyOne(seq_state *s, const seq_cmd *c)
+{
+    seq_result r;
+    int rv = seq_apply(s, c, &r);
+    if (rv != r.status || r.op != c->op) {
+        fuzzFail("result framing");
+    }
+    seq_result_free(&r);
+}
+
+/* Encode, decode, encode: same bytes; the decoded state answers GAPS over
+ * everything like the original. */
+static void checkRoundTrip(seq_state *s)
+{
+    size_t len = 0;
+    void *buf = seq_snapshot_encode(s, &len);
+    if (buf == NULL) {
+        fuzzFail("encode");
+    }
+    seq_limits l = {64};
+    seq_state *d = seq_snapshot_decode(buf, len, &l);
+    if (d == NULL) {
+        fuzzFail("a snapshot the core wrote was refused (an invariant is broken)");
+    }
+    size_t len2 = 0;
+    void *buf2 = seq_snapshot_encode(d, &len2);
+    if (buf2 == NULL || len2 != len || memcmp(buf, buf2, len) != 0) {
+        fuzzFail("snapshot round trip changed the bytes");
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        seq_cmd g = {.op = SEQ_OP_GAPS, .name = names[i], .name_len = 1,
+                     .min = INT64_MIN, .max = INT64_MAX};
+        seq_result a, b;
+        seq_apply(s, &g, &a);
+        seq_apply(d, &g, &b);
+        bool same = a.status == b.status && a.n_ledger == b.n_ledger;
+        for (size_t k = 0; same && k < a.n_ledger; k++) {
+            same = a.ledger[k].first == b.ledger[k].first && a.ledger[k].last == b.ledger[k].last &&
+                   a.ledger[k].state == b.ledger[k].state;
+        }
+        seq_result_free(&a);
+        seq_result_free(&b);
+        if (!same) {
+            fuzzFail("decoded state answers GAPS differently");
+        }
+    }
+    free(buf);
+    free(buf2);
+    seq_state_free(d);
+}
+
+static void runScript(seq_state *s, script *sc)
+{
+    int64_t clock = 1000;
+    for (int step = 0; step < 400 && sc->at < sc->n; step++) {
+        uint8_t op = take8(sc);
+        seq_cmd c;
+        memset(&c, 0, sizeof(c));
+        c.op = (uint8_t)(1 + op % SEQ_OP_UNDELIVERED);
+        const char *name = names[(op >> 5) % 4];
+        c.name = name;
+        c.name_len = strlen(name);
+        c.min = takeNumber(sc);
+        c.max = c.min + (take8(sc) % 16);
+        c.count = 1 + take8(sc) % 8;
+        uint8_t flags = take8(sc);
+        if (flags & 1) {
+            const char *k = keys[(flags >> 1) % 3];
+            c.key = k;
+            c.key_len = strlen(k);
+        }
+        const char *t = texts[(flags >> 3) % 3];
+        c.text = t;
+        c.text_len = strlen(t);
+        c.mode = (uint8_t)((flags >> 5) % 3);
+        c.cache = c.mode == SEQ_MODE_CACHED ? 1 + (flags & 7) : 0;
+        c.warn = flags & 0x10 ? (uint64_t)(take8(sc) % 8) : 0;
+        c.has_start = (flags & 0x80) != 0 && c.op == SEQ_OP_CREATE;
+        c.start = c.min + (take8(sc) % 4);
+        if (take8(sc) & 1) {
+            c.has_not_before = true;
+            c.not_before = clock + (int64_t)(take8(sc) % 8) * 100 - 300;
+        }
+        if (take8(sc) & 1) {
+            c.has_not_after = true;
+            c.not_after = clock + (int64_t)(take8(sc) % 8) * 100;
+        }
+        c.ttl_ms = (int64_t)(take8(sc) % 4) * 150;
+        c.term = 1 + take8(sc) % 3;
+        c.node = (uint64_t)(1 + take8(sc) % 2) << 16 | (take8(sc) % 2);
+        applyOne(s, &c);
+        clock += take8(sc) % 4 == 0 ? 0 : (int64_t)(take8(sc) % 200);
+        seq_tick(s, clock, 500);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    seq_limits l = {64};
+    /* as a snapshot */
+    seq_state *d = seq_snapshot_decode(data, size, &l);
+    if (d != NULL) {
+        checkRoundTrip(d);
+        seq_state_free(d);
+    }
+    /* as a log entry, applied to sequences of every mode */
+    seq_state *s = seq_state_new(&l);
+    seq_cmd mk[] = {
+        {.op = SEQ_OP_CREATE, .name = "s", .name_len = 1, .min = -20, .max = 60},
+        {.op = SEQ_OP_CREATE, .name = "g", .name_len = 1, .min = -20, .max = 60,
+         .mode = SEQ_MODE_GAPLESS, .warn = 5},
+        {.op = SEQ_OP_CREATE, .name = "c", .name_len = 1, .min = -20, .max = 60,
+         .mode = SEQ_MODE_CACHED, .cache = 4},
+    };
+    for (size_t i = 0; i < sizeof(mk) / sizeof(mk[0]); i++) {
+        applyOne(s, &mk[i]);
+    }
+    seq_reader r = {data, size, 0, false};
+    codec_header h;
+    if (codec_get_header(&r, &h) == 0) {
+        seq_tick(s, h.time_ms, h.retention_ms);
+        for (uint32_t i = 0; i < h.n_cmds; i++) {
+            seq_cmd c;
+            if (codec_get_cmd(&r, &c) != 0) {
+                break;
+            }
+            if (c.op == SEQ_OP_NEXT || c.op == SEQ_OP_ALLOCBLOCK) {
+                c.count = c.count % 64; /* keep one input's work small */
+            }
+            applyOne(s, &c);
+        }
+    }
+    /* as a script */
+    script sc = {data, size, 0};
+    runScript(s, &sc);
+    checkRoundTrip(s);
+    seq_state_free(s);
+    return 0;
+}
