@@ -32,7 +32,7 @@ size_t codec_cmd_size(const seq_cmd *cmd)
     case SEQ_OP_ALLOCBLOCK:
     case SEQ_OP_USED: return n + 4 + 8 + 8;
     case SEQ_OP_RECOVER: return n + 8 + 8;
-    case SEQ_OP_UNDELIVERED: return n + 8 + 8 + 2 + cmd->text_len;
+    case SEQ_OP_UNDELIVERED: return n + 8 + 8 + 1 + 1 + 8 + 2 + cmd->text_len;
     case SEQ_OP_NEXT: return n + 4 + 2 + cmd->key_len;
     case SEQ_OP_VOID: return n + 8 + 2 + cmd->text_len;
     case SEQ_OP_GAPS: return n + 8 + 8;
@@ -119,6 +119,9 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
     case SEQ_OP_UNDELIVERED:
         seq_put_i64(w, cmd->min);
         seq_put_i64(w, cmd->max);
+        seq_put_u8(w, cmd->count == 1 ? 1 : 0);
+        seq_put_u8(w, cmd->has_start ? 1 : 0);
+        seq_put_i64(w, cmd->has_start ? cmd->start : 0);
         seq_put_u16(w, (uint16_t)cmd->text_len);
         seq_put_bytes(w, cmd->text, cmd->text_len);
         break;
@@ -233,15 +236,24 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
         cmd->term = seq_get_u64(r);
         cmd->node = seq_get_u64(r);
         break;
-    case SEQ_OP_UNDELIVERED:
+    case SEQ_OP_UNDELIVERED: {
         cmd->min = seq_get_i64(r);
         cmd->max = seq_get_i64(r);
+        uint8_t trusted = seq_get_u8(r);
+        uint8_t granted = seq_get_u8(r);
+        cmd->start = seq_get_i64(r);
+        if (trusted > 1 || granted > 1) {
+            return -1;
+        }
+        cmd->count = trusted;
+        cmd->has_start = granted == 1;
         cmd->text_len = seq_get_u16(r);
         if (cmd->text_len > SEQ_REASON_MAX) {
             return -1;
         }
         cmd->text = (const char *)seq_get_bytes(r, cmd->text_len);
         break;
+    }
     case SEQ_OP_NEXT:
         cmd->count = seq_get_u32(r);
         cmd->key_len = seq_get_u16(r);

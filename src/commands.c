@@ -451,9 +451,6 @@ static void reserveCommand(command_env *env, command_call *call)
             return;
         }
     }
-    if (!has_key && must_forward(env, call)) {
-        call->report_name = call->argv[1];
-    }
     submit(env, call, &cmd, STYLE_NUMBER);
 }
 
@@ -535,6 +532,16 @@ static void undeliveredCommand(command_env *env, command_call *call)
     }
     cmd.text = call->argv[4].ptr;
     cmd.text_len = call->argv[4].len;
+    if (call->argc == 7 && arg_is(&call->argv[5], "GRANT")) {
+        if (!parse_i64(&call->argv[6], &cmd.start)) {
+            reply_error(call, err_integer);
+            return;
+        }
+        cmd.has_start = true;
+    } else if (call->argc != 5) {
+        reply_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT ms]");
+        return;
+    }
     submit(env, call, &cmd, STYLE_OK);
 }
 
@@ -929,7 +936,7 @@ static const command_def command_table[] = {
     {"reserve", -2, reserveCommand, "write"},
     {"confirm", -3, confirmCommand, "write"},
     {"release", -3, releaseCommand, "write"},
-    {"undelivered", 5, undeliveredCommand, "write"},
+    {"undelivered", -5, undeliveredCommand, "write"},
     {"next", -2, nextCommand, "write"},
     {"incr", 2, incrCommand, "write"},
     {"incrby", 3, incrbyCommand, "write"},

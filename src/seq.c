@@ -1494,6 +1494,7 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
     if (reserve) {
         int64_t v = out->runs[0].first;
         seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, until, "reserved", 8);
+        out->time_ms = t; /* the grant: what an UNDELIVERED report names */
     }
     if (hkey_len > 0) {
         seq_key_entry *e = seqKeyNew(hkey, hkey_len, t, 1, out->runs, 1);
@@ -1675,11 +1676,20 @@ static int seqVoid(seq_state *s, const seq_cmd *cmd)
     return SEQ_OK;
 }
 
-/* UNDELIVERED name first last cause: the shell could not deliver a reply
- * that issued [first, last]. Gapless: those still reserved or final are
- * released (issued again first, so the confirmed series keeps no hole) and
- * their keys let go. Other modes: final ones become unknown-fate. Numbers
- * already in another ledger state keep it. */
+/* UNDELIVERED name first last cause: a reply that handed out [first, last]
+ * reached no client. Two kinds, so that a late, repeated or forged report
+ * can never hand a number to two holders:
+ *  - from a RESERVE (has_start: start = the time the reservation was
+ *    granted): the numbers still reserved under exactly that grant are
+ *    released (and their keys let go); a number reserved or confirmed since
+ *    by someone else has another grant time or is final, and is untouched;
+ *  - from a NEXT: numbers that are still final become unknown-fate; in
+ *    gapless mode, when the report comes straight from the process that
+ *    applied the NEXT (count = 1: trusted, never sent over the network),
+ *    they are released instead, to be issued again first. Nothing but a
+ *    report can release a final number, and that process reports a NEXT's
+ *    numbers once, so they were not released and reissued in between.
+ * Numbers in any other state keep it. */
 static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
 {
     if (!seq_reason_valid(cmd->text, cmd->text_len)) {
@@ -1693,9 +1703,11 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
         return SEQ_ERR_NOSEQ;
     }
     bool gapless = q->mode == SEQ_MODE_GAPLESS;
-    uint8_t to = gapless ? SEQ_NUM_RELEASED : SEQ_NUM_UNKNOWN;
-    /* The pieces to change: issued numbers of [min, max] that are final
-     * (or, gapless, reserved), found before anything changes. */
+    bool granted = cmd->has_start;
+    bool release = gapless && (granted || cmd->count == 1);
+    uint8_t to = release ? SEQ_NUM_RELEASED : SEQ_NUM_UNKNOWN;
+    /* The pieces to change, found before anything changes: a RESERVE's
+     * numbers still reserved under its grant, or a NEXT's still final. */
     size_t n_iv = 0;
     seq_range *iv = seqIssuedIntervals(q, &n_iv);
     size_t cap = 16, n = 0;
@@ -1709,14 +1721,14 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
             bool change;
             if (e != NULL) {
                 end = e->last < hi ? e->last : hi;
-                change = gapless && e->state == SEQ_NUM_RESERVED;
+                change = granted && e->state == SEQ_NUM_RESERVED && e->time_ms == cmd->start;
             } else {
                 long at = seqLedgerFloor(q, v);
                 size_t nx = (size_t)(at + 1);
                 end = nx < q->n_ledger && q->ledger[nx].first <= hi ? q->ledger[nx].first - 1 : hi;
                 bool in_block;
                 end = seqBlockClip(q, v, end, &in_block);
-                change = !in_block;
+                change = !granted && !in_block;
             }
             if (change) {
                 if (n == cap) {
@@ -1744,7 +1756,7 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (gapless) {
+        if (release) {
             for (int64_t v = pieces[i].min;; v++) {
                 seq_key_entry *held = seqPkeyByNumber(s, q->incarnation, v);
                 if (held != NULL) {

@@ -92,7 +92,8 @@ enum seq_op {
     SEQ_OP_ALLOCBLOCK = 14, /* cached: a block of up to count numbers for owner (term, node) */
     SEQ_OP_USED = 15,       /* cached: the owner served the first count numbers of its blocks */
     SEQ_OP_RECOVER = 16,    /* cached, no name: blocks of owners other than (term, node) are skipped */
-    SEQ_OP_UNDELIVERED = 17, /* [min, max] never reached its client: text = cause */
+    SEQ_OP_UNDELIVERED = 17, /* [min, max] never reached its client: text = cause;
+                              * has_start/start: a RESERVE's grant time; count 1: trusted */
 };
 
 /* What the ledger knows of one number. */

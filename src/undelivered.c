@@ -29,26 +29,35 @@ void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f)
 }
 
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
-                        size_t n_runs, const char *cause)
+                        size_t n_runs, int64_t grant_ms, bool local, const char *cause)
 {
+    bool granted = grant_ms != INT64_MIN;
     for (size_t i = 0; i < n_runs; i++) {
         u->reported++;
         if (node_is_leader(u->node) || u->forwarder == NULL) {
+            /* Straight into the log: trusted when this process applied the
+             * result (nothing else can have released its numbers since). */
             seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED,
                            .name = name,
                            .name_len = name_len,
                            .min = runs[i].first,
                            .max = runs[i].last,
+                           .count = local && !granted ? 1 : 0,
+                           .has_start = granted,
+                           .start = granted ? grant_ms : 0,
                            .text = cause,
                            .text_len = strlen(cause)};
             batcher_submit(u->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
             continue;
         }
-        char first[24], last[24];
+        /* Through the leader's client port: never trusted there. */
+        char first[24], last[24], grant[24];
         snprintf(first, sizeof(first), "%" PRId64, runs[i].first);
         snprintf(last, sizeof(last), "%" PRId64, runs[i].last);
-        resp_arg argv[5] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
-                            {last, strlen(last)}, {cause, strlen(cause)}};
-        forwarder_submit(u->forwarder, 2, argv, 5, &u->base, BATCH_TAG_INTERNAL);
+        snprintf(grant, sizeof(grant), "%" PRId64, grant_ms);
+        resp_arg argv[7] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
+                            {last, strlen(last)}, {cause, strlen(cause)}, {"GRANT", 5},
+                            {grant, strlen(grant)}};
+        forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->base, BATCH_TAG_INTERNAL);
     }
 }

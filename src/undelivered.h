@@ -11,6 +11,7 @@
 #ifndef SEQD_UNDELIVERED_H
 #define SEQD_UNDELIVERED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,12 @@ typedef struct undelivered {
 
 void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f);
 
-/* Reports each run of res (a NEXT or RESERVE result of sequence name). */
+/* Reports the runs of a NEXT or RESERVE result of sequence name. For a
+ * RESERVE, grant_ms is its result's time_ms (the grant); for a NEXT,
+ * INT64_MIN. local: the result was applied by this process (a batch of
+ * its own), which is what lets a gapless NEXT's numbers be released
+ * rather than marked unknown (see seqUndelivered). */
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
-                        size_t n_runs, const char *cause);
+                        size_t n_runs, int64_t grant_ms, bool local, const char *cause);
 
 #endif

@@ -167,6 +167,9 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
     case SEQ_OP_UNDELIVERED:
         assert_int_equal(got->min, want->min);
         assert_int_equal(got->max, want->max);
+        assert_int_equal(got->count, want->count);
+        assert_int_equal(got->has_start, want->has_start);
+        assert_int_equal(got->start, want->has_start ? want->start : 0);
         assert_int_equal(got->text_len, want->text_len);
         if (want->text_len > 0) {
             assert_memory_equal(got->text, want->text, want->text_len);
@@ -335,6 +338,9 @@ static size_t edge_cmds(seq_cmd *out)
         c = mkcmd(SEQ_OP_UNDELIVERED, "u");
         c.min = vals[i];
         c.max = vals[i + 2];
+        c.count = i == 1 ? 1 : 0;
+        c.has_start = i != 1;
+        c.start = vals[6 - i];
         c.text = reasons[i];
         c.text_len = strlen(reasons[i]);
         out[n++] = c;

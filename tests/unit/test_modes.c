@@ -214,6 +214,8 @@ static int void_(seq_state *s, const char *name, int64_t v, const char *reason)
     return st(s, &c);
 }
 
+/* UNDELIVERED of a NEXT's numbers, reported by the process that applied
+ * it (count 1: trusted). */
 static int undelivered(seq_state *s, const char *name, int64_t first, int64_t last,
                        const char *cause)
 {
@@ -221,6 +223,21 @@ static int undelivered(seq_state *s, const char *name, int64_t first, int64_t la
     c.min = first;
     c.max = last;
     set_text(&c, cause);
+    return st(s, &c);
+}
+
+/* UNDELIVERED as any other sender: count 0 (untrusted), and for a RESERVE's
+ * numbers its grant time (grant INT64_MIN: a NEXT's). */
+static int undelivered_from(seq_state *s, const char *name, int64_t first, int64_t last,
+                            int64_t grant)
+{
+    seq_cmd c = cmd_of(SEQ_OP_UNDELIVERED, name);
+    c.min = first;
+    c.max = last;
+    c.count = 0;
+    c.has_start = grant != INT64_MIN;
+    c.start = grant;
+    set_text(&c, "lost");
     return st(s, &c);
 }
 
@@ -1469,7 +1486,8 @@ static void test_undelivered(void **state)
         s, "s", 10, 14, 2,
         (grow[]){{10, 10, SEQ_NUM_UNKNOWN, 1001, "lost"}, {12, 12, SEQ_NUM_VOIDED, 1001, "torn"}});
 
-    /* gapless: final and reserved become released, keys let go; other
+    /* gapless, a NEXT's report from the process that applied it: final
+     * numbers are released and their keys let go; reserved and other
      * states keep theirs */
     assert_int_equal(create(s, "g", 1, 100, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
     assert_int_equal(next1k(s, "g", "a"), 1);
@@ -1481,18 +1499,35 @@ static void test_undelivered(void **state)
     assert_int_equal(release(s, "g", 5), SEQ_OK);
     seq_tick(s, 1002, 10000);
     assert_int_equal(undelivered(s, "g", 1, 10, "lost"), SEQ_OK);
-    expect_gaps(s, "g", INT64_MIN, INT64_MAX, 4,
-                (grow[]){{1, 2, SEQ_NUM_RELEASED, 1002, "lost"},
+    expect_gaps(s, "g", INT64_MIN, INT64_MAX, 5,
+                (grow[]){{1, 1, SEQ_NUM_RELEASED, 1002, "lost"},
+                         {2, 2, SEQ_NUM_RESERVED, 1001, "reserved"},
                          {3, 3, SEQ_NUM_VOIDED, 1001, "torn"},
                          {4, 4, SEQ_NUM_RELEASED, 1002, "lost"},
                          {5, 5, SEQ_NUM_RELEASED, 1001, "released"}});
     expect_lookup_key(s, "g", "a", INT64_MIN);
+    expect_lookup_key(s, "g", "b", 2);
+    /* a RESERVE's report releases only under its grant */
+    assert_int_equal(undelivered_from(s, "g", 2, 2, 1000), SEQ_OK);
+    expect_state(s, "g", 2, SEQ_NUM_RESERVED, 1001);
+    assert_int_equal(undelivered_from(s, "g", 1, 5, 1001), SEQ_OK);
+    expect_state(s, "g", 2, SEQ_NUM_RELEASED, 1002);
+    expect_state(s, "g", 4, SEQ_NUM_RELEASED, 1002); /* already was */
     expect_lookup_key(s, "g", "b", INT64_MIN);
     assert_int_equal(confirm(s, "g", 1), SEQ_ERR_NOTRESERVED);
     assert_int_equal(next1k(s, "g", "b"), 1);
     assert_int_equal(next(s, "g", 3, NULL, &r), SEQ_OK);
     expect_numbers(&r, 3, (int64_t[]){2, 4, 5});
     seq_result_free(&r);
+    /* a NEXT's report from anyone else: final numbers become unknown,
+     * never released (it could be late, repeated or forged) */
+    assert_int_equal(undelivered_from(s, "g", 1, 2, INT64_MIN), SEQ_OK);
+    expect_state(s, "g", 1, SEQ_NUM_UNKNOWN, 1002);
+    expect_state(s, "g", 2, SEQ_NUM_UNKNOWN, 1002);
+    assert_int_equal(next1(s, "g"), 6);
+    /* and a RESERVE's report never touches a final number */
+    assert_int_equal(undelivered_from(s, "g", 4, 5, 1002), SEQ_OK);
+    expect_state(s, "g", 4, SEQ_NUM_FINAL, IGNORE_TIME);
 
     /* cached: the numbers in the block are not touched, those around are */
     assert_int_equal(create(s, "c", 1, 100, SEQ_MODE_CACHED, 5, 0), SEQ_OK);
@@ -2857,7 +2892,7 @@ static int mgapless_take(model *m, int who, uint32_t count, bool reserve_, int64
                 m->n_key_voided++;
                 return SEQ_ERR_KEY_VOIDED;
             }
-            if (e == SEQ_NUM_FINAL || e == SEQ_NUM_RESERVED) {
+            if (e == SEQ_NUM_FINAL || e == SEQ_NUM_RESERVED || e == SEQ_NUM_UNKNOWN) {
                 MCHECK(m, rv == SEQ_OK && r->replayed && !r->warn_crossed);
                 mexpect_numbers(m, q, r, &x, 1);
                 m->n_replays++;
@@ -3101,9 +3136,23 @@ static void mundelivered(model *m, int who)
         b = a - 1;
     }
     int ri = mrand(m, 15) == 0 ? (int)mrand(m, M_REASONS) : (int)mrand(m, M_REASONS_OK);
+    /* 0: a NEXT's report from the process that applied it (trusted); 1: a
+     * NEXT's from anyone else; 2: a RESERVE's, with a grant time that is
+     * mostly one of a reservation in the range */
+    int kind = (int)mrand(m, 3);
+    int64_t grant = m->clock - (int64_t)mrand(m, 3) * 100;
+    for (int x = a; kind == 2 && x <= b && a <= b; x++) {
+        if (q->st[x] == SEQ_NUM_RESERVED && mrand(m, 4) != 0) {
+            grant = q->time[x];
+            break;
+        }
+    }
     seq_cmd c = cmd_of(SEQ_OP_UNDELIVERED, q->name);
     c.min = mnum(m, a);
     c.max = mnum(m, b);
+    c.count = kind == 0 ? 1 : 0;
+    c.has_start = kind == 2;
+    c.start = grant;
     set_text(&c, m_reasons[ri]);
     int want = SEQ_OK;
     if (ri >= M_REASONS_OK) {
@@ -3114,13 +3163,19 @@ static void mundelivered(model *m, int who)
         want = SEQ_ERR_NOSEQ;
     } else {
         for (int x = a; x <= b; x++) {
-            if (q->mode == SEQ_MODE_GAPLESS &&
-                (q->st[x] == SEQ_NUM_FINAL || q->st[x] == SEQ_NUM_RESERVED)) {
-                mkey_let_go(q, x);
-                mset(m, q, x, SEQ_NUM_RELEASED, m_reasons[ri]);
-            } else if (q->mode != SEQ_MODE_GAPLESS && q->st[x] == SEQ_NUM_FINAL) {
-                mset(m, q, x, SEQ_NUM_UNKNOWN, m_reasons[ri]);
-                m->n_unknown++;
+            if (kind == 2) {
+                if (q->st[x] == SEQ_NUM_RESERVED && q->time[x] == grant) {
+                    mkey_let_go(q, x);
+                    mset(m, q, x, SEQ_NUM_RELEASED, m_reasons[ri]);
+                }
+            } else if (q->st[x] == SEQ_NUM_FINAL) {
+                if (q->mode == SEQ_MODE_GAPLESS && kind == 0) {
+                    mkey_let_go(q, x);
+                    mset(m, q, x, SEQ_NUM_RELEASED, m_reasons[ri]);
+                } else {
+                    mset(m, q, x, SEQ_NUM_UNKNOWN, m_reasons[ri]);
+                    m->n_unknown++;
+                }
             }
         }
         mwarn_lift(m, q);
@@ -3463,9 +3518,11 @@ static void mcheck_counts(model *m)
         live += q->live ? 1 : 0;
         for (int k = 0; k < MK && q->live; k++) {
             if (q->pnum[k] >= 0) {
-                /* a key holds a final, reserved (maybe lapsed) or voided number */
+                /* a key holds a final, reserved (maybe lapsed), voided or
+                 * unknown-fate number */
                 uint8_t st_ = q->st[q->pnum[k]];
-                MCHECK(m, st_ == SEQ_NUM_FINAL || st_ == SEQ_NUM_RESERVED || st_ == SEQ_NUM_VOIDED);
+                MCHECK(m, st_ == SEQ_NUM_FINAL || st_ == SEQ_NUM_RESERVED || st_ == SEQ_NUM_VOIDED ||
+                              st_ == SEQ_NUM_UNKNOWN);
                 pkeys++;
             }
         }
