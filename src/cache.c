@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uthash.h>
 
 #include "log.h"
@@ -27,6 +28,7 @@ struct cache_seq {
     seq_run *runs;   /* served from the front, in block order */
     size_t n_runs, runs_cap;
     uint64_t avail;
+    int64_t until_ms; /* served only while the leader's clock is at or before it */
     bool dry;        /* the last block came short: no prefetching */
     cache_req *pending; /* the ALLOCBLOCK in flight, if any */
     cache_waiter *head, *tail;
@@ -41,6 +43,14 @@ struct cache_req {
     raft_term term;
     uint32_t asked;
 };
+
+/* The leader's clock, as the batcher stamps it into entries. */
+static int64_t cacheWallMs(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void *cacheXmalloc(size_t n)
 {
@@ -261,6 +271,7 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
             cs->runs[cs->n_runs++] = res->runs[i];
             got += (uint64_t)res->runs[i].last - (uint64_t)res->runs[i].first + 1;
         }
+        cs->until_ms = res->until_ms < cs->until_ms ? res->until_ms : cs->until_ms;
         cs->avail += got;
         c->blocks++;
     }
@@ -297,6 +308,12 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN); /* dropped or created again */
         cs = NULL;
     }
+    if (cs != NULL && cs->until_ms != INT64_MAX && cacheWallMs() > cs->until_ms) {
+        /* A range of the block expired (NOTAFTER): its numbers may not be
+         * served any more. A new holder's block makes the log skip them. */
+        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
+        cs = NULL;
+    }
     if (cs == NULL) {
         cs = calloc(1, sizeof(*cs));
         if (cs == NULL) {
@@ -309,6 +326,7 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
         cs->name_len = name_len;
         cs->incarnation = incarnation;
         cs->block = block;
+        cs->until_ms = INT64_MAX;
         cs->owner = cacheProcess(c) | (++c->holders & 0xffff);
         HASH_ADD_KEYPTR(hh, c->by_name, cs->name, cs->name_len, cs);
     }

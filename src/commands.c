@@ -154,12 +154,15 @@ static bool parse_digits(const char *p, size_t n, unsigned *out)
 }
 
 /* A point in time as ms since the epoch: Unix seconds, or RFC 3339
- * (2026-11-26T10:00:00Z, 2026-11-26T11:00:00.250+01:00). */
-static bool parse_time(const resp_arg *a, int64_t *ms)
+ * (2026-11-26T10:00:00Z, 2026-11-26T11:00:00.250+01:00). *whole_second
+ * tells whether it was given to the second (no fraction): a NOTAFTER then
+ * covers that whole second. */
+static bool parse_time(const resp_arg *a, int64_t *ms, bool *whole_second)
 {
     int64_t secs;
+    *whole_second = true;
     if (parse_i64(a, &secs)) {
-        if (secs > INT64_MAX / 1000 || secs < INT64_MIN / 1000) {
+        if (secs > INT64_MAX / 1000 - 1 || secs < INT64_MIN / 1000) {
             return false;
         }
         *ms = secs * 1000;
@@ -192,6 +195,7 @@ static bool parse_time(const resp_arg *a, int64_t *ms)
         if (digits == 0 || digits > 9) {
             return false;
         }
+        *whole_second = false;
         for (; digits < 3; digits++) {
             frac_ms *= 10;
         }
@@ -289,17 +293,22 @@ static bool parse_range_options(command_call *call, size_t from, bool create, se
             cmd->warn = (uint64_t)x;
             has_warn = true;
         } else if (arg_is(opt, "NOTBEFORE") && !cmd->has_not_before) {
-            if (!parse_time(v, &cmd->not_before)) {
+            bool whole;
+            if (!parse_time(v, &cmd->not_before, &whole)) {
                 reply_error(call, "ERR NOTBEFORE wants Unix seconds or RFC 3339 "
                                   "(2026-01-01T00:00:00Z)");
                 return false;
             }
             cmd->has_not_before = true;
         } else if (arg_is(opt, "NOTAFTER") && !cmd->has_not_after) {
-            if (!parse_time(v, &cmd->not_after)) {
+            bool whole;
+            if (!parse_time(v, &cmd->not_after, &whole)) {
                 reply_error(call, "ERR NOTAFTER wants Unix seconds or RFC 3339 "
                                   "(2026-06-30T23:59:59Z)");
                 return false;
+            }
+            if (whole) {
+                cmd->not_after += 999; /* 23:59:59 means up to 23:59:59.999 */
             }
             cmd->has_not_after = true;
         } else {

@@ -342,45 +342,69 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
     connDeliver(c, tag, scratch->data, scratch->len);
 }
 
-/* The runs in a leader's reply to NEXT or RESERVE: an integer, or a flat
- * array of first/last integers. Returns how many runs (0: none found). */
-static size_t connReplyRuns(const char *reply, size_t len, seq_run *runs, size_t cap)
+/* An integer reply ":n\r\n" at reply[*at], bounded by len. */
+static bool connReplyInt(const char *reply, size_t len, size_t *at, int64_t *v)
 {
-    char text[1024];
-    if (len == 0 || len >= sizeof(text)) {
-        return 0;
+    size_t i = *at;
+    if (i >= len || reply[i] != ':') {
+        return false;
     }
-    memcpy(text, reply, len);
-    text[len] = '\0';
-    char *p = text, *end;
-    long long n = 1;
-    if (*p == '*') {
-        n = strtoll(p + 1, &end, 10);
-        if (end == p + 1 || strncmp(end, "\r\n", 2) != 0 || n < 2 || n % 2 != 0 ||
-            (size_t)n / 2 > cap) {
-            return 0;
+    i++;
+    bool neg = i < len && reply[i] == '-';
+    i += neg ? 1 : 0;
+    uint64_t x = 0;
+    size_t digits = 0;
+    for (; i < len && reply[i] >= '0' && reply[i] <= '9'; i++, digits++) {
+        if (x > (UINT64_MAX - 9) / 10) {
+            return false;
         }
-        p = end + 2;
+        x = x * 10 + (uint64_t)(reply[i] - '0');
     }
-    int64_t v[2 * 64];
-    for (long long i = 0; i < n; i++) {
-        if (*p != ':') {
-            return 0;
+    if (digits == 0 || i + 1 >= len || reply[i] != '\r' || reply[i + 1] != '\n' ||
+        x > (uint64_t)INT64_MAX + (neg ? 1 : 0)) {
+        return false;
+    }
+    *v = neg ? (int64_t)(0 - x) : (int64_t)x;
+    *at = i + 2;
+    return true;
+}
+
+/* The runs in a leader's reply to NEXT: an integer, or a flat array of
+ * first/last integers. Returns a malloc'd array (caller frees) and its
+ * length in *n, or NULL when the reply is neither. */
+static seq_run *connReplyRuns(const char *reply, size_t len, size_t *n)
+{
+    size_t at = 0;
+    int64_t v;
+    if (connReplyInt(reply, len, &at, &v)) {
+        seq_run *one = connXrealloc(NULL, sizeof(*one));
+        one->first = one->last = v;
+        *n = 1;
+        return one;
+    }
+    if (len < 4 || reply[0] != '*') {
+        return NULL;
+    }
+    uint64_t count = 0;
+    for (at = 1; at < len && reply[at] >= '0' && reply[at] <= '9' && count <= 2 * SEQ_COUNT_MAX;
+         at++) {
+        count = count * 10 + (uint64_t)(reply[at] - '0');
+    }
+    if (at + 1 >= len || reply[at] != '\r' || reply[at + 1] != '\n' || count < 2 ||
+        count % 2 != 0 || count > 2 * SEQ_COUNT_MAX) {
+        return NULL;
+    }
+    at += 2;
+    seq_run *runs = connXrealloc(NULL, sizeof(*runs) * (count / 2));
+    for (uint64_t i = 0; i < count / 2; i++) {
+        if (!connReplyInt(reply, len, &at, &runs[i].first) ||
+            !connReplyInt(reply, len, &at, &runs[i].last)) {
+            free(runs);
+            return NULL;
         }
-        v[i] = strtoll(p + 1, &end, 10);
-        if (end == p + 1 || strncmp(end, "\r\n", 2) != 0) {
-            return 0;
-        }
-        p = end + 2;
     }
-    if (n == 1) {
-        runs[0] = (seq_run){v[0], v[0]};
-        return 1;
-    }
-    for (long long i = 0; i < n; i += 2) {
-        runs[i / 2] = (seq_run){v[i], v[i + 1]};
-    }
-    return (size_t)n / 2;
+    *n = count / 2;
+    return runs;
 }
 
 void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err)
@@ -391,11 +415,12 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
         c->srv->env->undelivered != NULL) {
         /* the client left while the leader answered: its numbers must not be
          * taken for delivered */
-        seq_run runs[64];
-        size_t n = connReplyRuns(reply, len, runs, 64);
-        if (n > 0) {
+        size_t n = 0;
+        seq_run *runs = connReplyRuns(reply, len, &n);
+        if (runs != NULL) {
             undelivered_report(c->srv->env->undelivered, slot->report, strlen(slot->report), runs,
                                n, INT64_MIN, false, "reply undelivered: the client disconnected");
+            free(runs);
         }
     }
     free(slot->report);

@@ -1785,7 +1785,7 @@ static int seqSkipBlock(seq_sequence *q, int64_t t)
     }
     for (size_t i = 0; i < q->n_block; i++) {
         seqLedgerPutText(q, q->block[i].first, q->block[i].last, SEQ_NUM_SKIPPED, t,
-                         "cached block lost to a leader change or restart");
+                         "cached block given up: a leader change, a restart, or its range expired");
     }
     free(q->block);
     q->block = NULL;
@@ -1818,14 +1818,22 @@ static int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
     seqTakeInit(&tk, q);
     int rv = seqTakePlan(q, s->clock_ms, cmd->count, true, &tk);
     if (rv != SEQ_OK) {
+        /* Nothing to hand out (the ranges are used up or not valid now):
+         * a new owner still gives up the previous owner's block — it asks
+         * because it cannot serve from it — so GAPS shows it skipped, not
+         * waiting in a cache nobody serves from. The one exception to "a
+         * failed command changes nothing". */
         seqExhausted(q, s->clock_ms, out);
-    } else if ((skip && !seqLedgerRoom(q, q->n_block)) ||
-               (skip ? 0 : q->n_block) + tk.n_runs > SEQ_RANGES_MAX + SEQ_BURNED_MAX) {
-        rv = SEQ_ERR_TOO_MANY;
-    }
-    if (rv != SEQ_OK) {
+        if (skip) {
+            (void)seqSkipBlock(q, s->clock_ms);
+        }
         seqTakeFree(&tk);
         return rv;
+    }
+    if ((skip && !seqLedgerRoom(q, q->n_block)) ||
+        (skip ? 0 : q->n_block) + tk.n_runs > SEQ_RANGES_MAX + SEQ_BURNED_MAX) {
+        seqTakeFree(&tk);
+        return SEQ_ERR_TOO_MANY;
     }
     if (skip) {
         seqSkipBlock(q, s->clock_ms);
@@ -1847,6 +1855,13 @@ static int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
     q->block_term = cmd->term;
     q->block_node = cmd->node;
     seqCopyRuns(out, tk.runs, tk.n_runs);
+    /* The block may be served only while all its ranges are valid: the
+     * leader stops at the earliest NOTAFTER among them. */
+    out->until_ms = INT64_MAX;
+    for (size_t k = 0; k < tk.n_runs; k++) {
+        int64_t na = q->ranges[tk.span_of[k]].not_after;
+        out->until_ms = na < out->until_ms ? na : out->until_ms;
+    }
     seqWarnCheck(q, s->clock_ms, out);
     seqTakeFree(&tk);
     return SEQ_OK;

@@ -206,8 +206,8 @@ typedef struct seq_result {
      * LOOKUP_KEY: runs/n_runs as NEXT gave them (n_runs 0: unknown or
      * expired key) and time_ms when the key was first used. */
     uint8_t state;
-    int64_t time_ms;
-    int64_t until_ms;
+    int64_t time_ms;  /* RESERVE: the grant (the entry's clock) */
+    int64_t until_ms; /* ALLOCBLOCK: the block's earliest NOTAFTER (INT64_MAX: none) */
     char *reason;
     char *key; /* LOOKUP in gapless mode: the key the number was issued to */
 } seq_result;

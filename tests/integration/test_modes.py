@@ -44,7 +44,7 @@ from harness import Raw, RespError, SeqdTestCase, describe_dict, encode, info_fi
 
 CLUSTER_ARGS = ("--request-timeout-ms", "2000")
 FORBIDDEN_FOR_SERVED = ("reserved", "released", "expired", "cached", "unknown", "voided")
-SKIP_REASON = "cached block lost to a leader change or restart"
+SKIP_REASON = "cached block given up: a leader change, a restart, or its range expired"
 UNDELIVERED_REASON = "reply undelivered: the client disconnected"
 
 
@@ -513,21 +513,25 @@ class CreateOptionsTest(SeqdTestCase):
 
     def test_times_unix_and_rfc3339(self):
         s = self.start_server()
+        # (text, NOTBEFORE ms, NOTAFTER ms): a NOTAFTER given to the second
+        # covers that whole second
         cases = [
-            ("1893456000", 1893456000000),
-            ("2030-01-01T00:00:00Z", ms("2030-01-01T00:00:00Z")),
-            ("2030-01-01T00:00:00+01:00", ms("2030-01-01T00:00:00+01:00")),
-            ("2030-06-30T12:34:56.5Z", ms("2030-06-30T12:34:56.500Z")),
-            ("2030-01-01T00:00:00.123456789-05:30", ms("2030-01-01T00:00:00.123-05:30")),
+            ("1893456000", 1893456000000, 1893456000999),
+            ("2030-01-01T00:00:00Z", ms("2030-01-01T00:00:00Z"), ms("2030-01-01T00:00:00.999Z")),
+            ("2030-01-01T00:00:00+01:00", ms("2030-01-01T00:00:00+01:00"),
+             ms("2030-01-01T00:00:00.999+01:00")),
+            ("2030-06-30T12:34:56.5Z", ms("2030-06-30T12:34:56.500Z"), ms("2030-06-30T12:34:56.500Z")),
+            ("2030-01-01T00:00:00.123456789-05:30", ms("2030-01-01T00:00:00.123-05:30"),
+             ms("2030-01-01T00:00:00.123-05:30")),
         ]
         self.assertEqual(cases[1][1], 1893456000000)
         self.assertEqual(cases[2][1], 1893452400000)
         with Raw(s.port) as c:
-            for i, (text, want) in enumerate(cases):
+            for i, (text, want, want_after) in enumerate(cases):
                 self.assertEqual(c.cmd("CREATE", "t%d" % i, 1, 10, "NOTBEFORE", text), "OK", text)
                 self.assertEqual(c.cmd("CREATE", "a%d" % i, 1, 10, "NOTAFTER", text), "OK", text)
                 self.assertEqual(describe(c, "t%d" % i)["ranges"], [[1, 10, want, None]], text)
-                self.assertEqual(describe(c, "a%d" % i)["ranges"], [[1, 10, None, want]], text)
+                self.assertEqual(describe(c, "a%d" % i)["ranges"], [[1, 10, None, want_after]], text)
             # both bounds; ADDRANGE takes the same forms
             self.assertEqual(c.cmd("CREATE", "both", 1, 10, "NOTBEFORE", "2030-01-01T00:00:00Z",
                                    "NOTAFTER", "2031-01-01T00:00:00.250Z"), "OK")
@@ -535,7 +539,7 @@ class CreateOptionsTest(SeqdTestCase):
             self.assertEqual(c.cmd("ADDRANGE", "both", 40, 50), "OK")
             self.assertEqual(describe(c, "both")["ranges"],
                              [[1, 10, 1893456000000, ms("2031-01-01T00:00:00.250Z")],
-                              [20, 30, None, ms("2032-01-01T00:00:00+02:00")], [40, 50]])
+                              [20, 30, None, ms("2032-01-01T00:00:00.999+02:00")], [40, 50]])
             for bad in ("garbage", "2030-13-01T00:00:00Z", "2030-02-30T00:00:00Z", "2030-01-01T24:00:00Z",
                         "2030-01-01", "2030-01-01T00:00:00", "2030-01-01T00:00:00+25:00",
                         "2030-01-01T00:00:00Zjunk", "99999999999999999999", ""):
@@ -919,7 +923,7 @@ class WindowsTest(SeqdTestCase):
             self.assertEqual(c.cmd("CREATE", "old", 1, 10, "NOTAFTER", 1000), "OK")
             self.assertEqual(c.cmd("NEXT", "old"), RespError(
                 "EXHAUSTED no numbers left: every range is used up or expired (NOTAFTER)"))
-            self.assertEqual(gaps_of(c, "old"), [(1, 10, "expired", "range expired (NOTAFTER passed)", 1000000)])
+            self.assertEqual(gaps_of(c, "old"), [(1, 10, "expired", "range expired (NOTAFTER passed)", 1000999)])
             d = describe(c, "old")
             self.assertEqual((d["next"], d["remaining"], d["issued"]), (None, 0, 0))
             # a window that is open now, on a gapless sequence; an open range after a closed one
@@ -1024,6 +1028,45 @@ class WarnTest(SeqdTestCase):
 
 
 class LedgerModesTest(SeqdTestCase):
+
+    def test_a_forged_report_never_reissues(self):
+        """UNDELIVERED is for nodes; a client that names itself like a node's
+        forward link still cannot make a number be handed out twice: a NEXT's
+        numbers reported from outside only become unknown, and a RESERVE's
+        only go back under their exact grant."""
+        s = self.start_server()
+        with Raw(s.port) as c:
+            c.cmd("CREATE", "g", 1, 100, "MODE", "gapless")
+            self.assertEqual([c.cmd("NEXT", "g") for _ in range(3)], [1, 2, 3])
+            self.assertEqual(c.cmd("RESERVE", "g"), 4)
+            self.assertErr(c.cmd("UNDELIVERED", "g", 1, 3, "forged"), "ERR UNDELIVERED is sent between")
+            self.assertEqual(c.cmd("CLIENT", "SETNAME", "seqd-forward"), "OK")
+            self.assertEqual(c.cmd("UNDELIVERED", "g", 1, 4, "forged"), "OK")
+            self.assertEqual(c.cmd("UNDELIVERED", "g", 1, 4, "forged", "GRANT", 12345), "OK")
+            self.assertEqual(c.cmd("CLIENT", "SETNAME", "someone"), "OK")
+            states = per_number(gaps_of(c, "g"))
+            self.assertEqual(states, {1: "unknown", 2: "unknown", 3: "unknown", 4: "reserved"})
+            self.assertEqual(c.cmd("NEXT", "g"), 5)  # nothing was released
+            self.assertEqual(c.cmd("CONFIRM", "g", 2), "OK")
+            self.assertEqual(lookup(c, "g", 2)["state"], "final")
+
+    def test_cached_block_not_served_past_notafter(self):
+        """A cached block is served only while its range is valid: past
+        NOTAFTER the leader gives it up (its rest is skipped) and NEXT says
+        EXHAUSTED, as it does in strict mode."""
+        s = self.start_server()
+        end = int(time.time()) + 2
+        with Raw(s.port) as c:
+            c.cmd("CREATE", "c", 1, 1000000, "MODE", "cached", "CACHE", 100, "NOTAFTER", end)
+            self.assertEqual([c.cmd("NEXT", "c") for _ in range(2)], [1, 2])
+            time.sleep(max(0.0, end + 1.2 - time.time()))
+            self.assertErr(c.cmd("NEXT", "c"), "EXHAUSTED")
+            self.assertErr(c.cmd("NEXT", "c", "COUNT", 5), "EXHAUSTED")
+            states = per_number(gaps_of(c, "c"))
+            self.assertNotIn(1, states)
+            self.assertNotIn(2, states)
+            self.assertEqual({st for n, st in states.items() if n <= 100}, {"skipped"})
+            self.assertEqual(min(states), 3)
 
     def test_void_gaps_lookup_in_every_mode(self):
         s = self.start_server()
@@ -1338,9 +1381,11 @@ def lookup_via(test, nodes, n):
 class ClusterModesTest(SeqdTestCase):
 
     def test_undelivered_through_a_follower(self):
-        """A client of a follower (or of the leader) that disconnects before
-        its RESERVE/NEXT is answered: the numbers are reported (gapless:
-        released; strict: unknown), not left reserved/final."""
+        """A client that disconnects before its reply: on the leader, its
+        RESERVEs are released and its NEXTs marked unknown (strict); through
+        a follower, NEXTs (gapless or strict) are marked unknown — a report
+        that crossed the network never releases a number — and RESERVEs are
+        left to their TTL (the follower does not know their grant)."""
         c = self.start_cluster(3, args=CLUSTER_ARGS)
         lead = c.wait_stable_leader()
         fol = c.followers(lead)
@@ -1349,8 +1394,8 @@ class ClusterModesTest(SeqdTestCase):
         problems = []
         for name, node, where in (("gl", lead, "leader"), ("gf", fol[1], "follower"),
                                   ("sl", lead, "leader"), ("sf", fol[1], "follower")):
-            cmd = "RESERVE" if name[0] == "g" else "NEXT"
-            want = "released" if name[0] == "g" else "unknown"
+            cmd = "RESERVE" if name == "gl" else "NEXT"
+            want = "released" if name == "gl" else "unknown"
             gone = Raw(node.port)
             gone.send(b"".join(encode(cmd, name) for _ in range(200)))
             gone.close()

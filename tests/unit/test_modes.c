@@ -30,7 +30,7 @@
 
 #define KEYS_MAX 1000
 #define REASON_LAPSED "reservation ran out"
-#define REASON_SKIPPED "cached block lost to a leader change or restart"
+#define REASON_SKIPPED "cached block given up: a leader change, a restart, or its range expired"
 #define REASON_EXPIRED "range expired (NOTAFTER passed)"
 #define REASON_CACHED "in the leader's cache block, not yet reported served"
 
@@ -1398,8 +1398,10 @@ static void test_cached_blocks(void **state)
     expect_runs(&r, 1, (int64_t[]){3, 3});
     seq_result_free(&r);
 
-    /* a partial block when fewer are valid; none: EXHAUSTED, and the old
-     * owner's block is kept (a failed command changes nothing) */
+    /* a partial block when fewer are valid; none: EXHAUSTED, and a new
+     * owner still gives up the old owner's block (the one exception to "a
+     * failed command changes nothing"); the old owner cannot report it
+     * served any more */
     assert_int_equal(create(s, "p", 1, 3, SEQ_MODE_CACHED, 5, 0), SEQ_OK);
     assert_int_equal(addrange(s, "p", 10, 19, 5000, INT64_MAX), SEQ_OK);
     assert_int_equal(allocblock(s, "p", 5, 1, 1, &r), SEQ_OK);
@@ -1409,13 +1411,14 @@ static void test_cached_blocks(void **state)
     assert_int_equal(r.remaining, 0);
     assert_int_equal(r.opens_ms, 5000);
     seq_result_free(&r);
-    expect_state(s, "p", 1, SEQ_NUM_CACHED, INT64_MIN);
+    expect_state(s, "p", 1, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    assert_int_equal(used(s, "p", 3, 1, 1), SEQ_OK); /* from the old owner: nothing */
+    expect_state(s, "p", 1, SEQ_NUM_SKIPPED, IGNORE_TIME);
     seq_tick(s, 5000, 0);
     assert_int_equal(allocblock(s, "p", 5, 1, 1, &r), SEQ_OK);
     expect_runs(&r, 1, (int64_t[]){10, 14});
     seq_result_free(&r);
-    assert_int_equal(used(s, "p", 4, 1, 1), SEQ_OK);
-    expect_state(s, "p", 3, SEQ_NUM_FINAL, INT64_MIN);
+    assert_int_equal(used(s, "p", 1, 1, 1), SEQ_OK);
     expect_state(s, "p", 10, SEQ_NUM_FINAL, INT64_MIN);
     expect_state(s, "p", 11, SEQ_NUM_CACHED, INT64_MIN);
     /* a block is served in the order it was handed out, across ranges */
@@ -1436,6 +1439,40 @@ static void test_cached_blocks(void **state)
 }
 
 /* ---- UNDELIVERED ----------------------------------------------------------- */
+
+/* A block is served only until the earliest NOTAFTER of its ranges: the
+ * ALLOCBLOCK result says when. */
+static void test_allocblock_until(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    seq_result r;
+    seq_tick(s, 1000, 0);
+    seq_cmd c = range_cmd(SEQ_OP_CREATE, "c", 1, 3, INT64_MIN, 5000);
+    c.mode = SEQ_MODE_CACHED;
+    c.cache = 10;
+    assert_int_equal(st(s, &c), SEQ_OK);
+    assert_int_equal(addrange(s, "c", 10, 20, INT64_MIN, 9000), SEQ_OK);
+    assert_int_equal(allocblock(s, "c", 2, 1, 1, &r), SEQ_OK);
+    assert_int_equal(r.until_ms, 5000);
+    seq_result_free(&r);
+    assert_int_equal(allocblock(s, "c", 5, 1, 1, &r), SEQ_OK); /* 3, then 10..13 */
+    expect_runs(&r, 2, (int64_t[]){3, 3, 10, 13});
+    assert_int_equal(r.until_ms, 5000);
+    seq_result_free(&r);
+    assert_int_equal(allocblock(s, "c", 1, 1, 1, &r), SEQ_OK);
+    assert_int_equal(r.until_ms, 9000);
+    seq_result_free(&r);
+    assert_int_equal(addrange(s, "c", 30, 100, INT64_MIN, INT64_MAX), SEQ_OK);
+    assert_int_equal(allocblock(s, "c", 20, 1, 1, &r), SEQ_OK);
+    expect_runs(&r, 2, (int64_t[]){15, 20, 30, 43});
+    assert_int_equal(r.until_ms, 9000);
+    seq_result_free(&r);
+    assert_int_equal(allocblock(s, "c", 1, 1, 1, &r), SEQ_OK);
+    assert_int_equal(r.until_ms, INT64_MAX);
+    seq_result_free(&r);
+    seq_state_free(s);
+}
 
 static void test_undelivered(void **state)
 {
@@ -3222,6 +3259,10 @@ static void mallocblock(model *m, int who)
             if (rv == want) {
                 mexhausted(m, q, &r, 0);
             }
+            /* a new owner gives up the old block even so */
+            if (q->nblock > 0 && (q->bterm != c.term || q->bnode != c.node)) {
+                mskip_block(m, q);
+            }
         } else {
             want = SEQ_OK;
             MCHECK(m, rv == SEQ_OK);
@@ -3711,6 +3752,7 @@ int main(void)
         cmocka_unit_test(test_void_every_state),
         cmocka_unit_test(test_cached_blocks),
         cmocka_unit_test(test_undelivered),
+        cmocka_unit_test(test_allocblock_until),
         cmocka_unit_test(test_warn),
         cmocka_unit_test(test_rates),
         cmocka_unit_test(test_ledger_limit_modes),
