@@ -24,6 +24,7 @@ struct cache_seq {
     size_t name_len;
     uint64_t incarnation;
     uint64_t owner;  /* node of its ALLOCBLOCK and USED (see cacheProcess) */
+    bool fresh;      /* no ALLOCBLOCK sent yet: the first one says so */
     uint32_t block;  /* the sequence's CACHE */
     seq_run *runs;   /* served from the front, in block order */
     size_t n_runs, runs_cap;
@@ -91,13 +92,19 @@ static uint64_t cacheProcess(const cache *c)
     return c->batcher->origin & ~(uint64_t)0xffff;
 }
 
-static void cacheSubmit(cache *c, uint8_t op, const cache_seq *cs, uint32_t count, void *owner)
+static void cacheSubmit(cache *c, uint8_t op, cache_seq *cs, uint32_t count, void *owner)
 {
     seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = cacheProcess(c)};
     if (cs != NULL) {
         cmd.name = cs->name;
         cmd.name_len = cs->name_len;
         cmd.node = cs->owner;
+        if (op == SEQ_OP_ALLOCBLOCK) {
+            /* the holder number wraps: the log must not take a block an
+             * earlier holder of the same number left there for ours */
+            cmd.has_start = cs->fresh;
+            cs->fresh = false;
+        }
     }
     batcher_submit(c->batcher, &cmd, owner, BATCH_TAG_INTERNAL);
 }
@@ -255,6 +262,13 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
         return;
     }
+    if (cs->until_ms != INT64_MAX && cacheWallMs() > cs->until_ms) {
+        /* What is left of the earlier blocks expired while this one was on
+         * its way (NOTAFTER): give it all up; the waiting requests retry. */
+        free(req);
+        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
+        return;
+    }
     uint64_t got = 0;
     if (res->status == SEQ_OK) {
         if (cs->n_runs + res->n_runs > cs->runs_cap) {
@@ -328,6 +342,7 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
         cs->block = block;
         cs->until_ms = INT64_MAX;
         cs->owner = cacheProcess(c) | (++c->holders & 0xffff);
+        cs->fresh = true;
         HASH_ADD_KEYPTR(hh, c->by_name, cs->name, cs->name_len, cs);
     }
     if (cs->head == NULL && cs->avail >= count) {

@@ -29,7 +29,7 @@ size_t codec_cmd_size(const seq_cmd *cmd)
     case SEQ_OP_RESERVE: return n + 8 + 2 + cmd->key_len;
     case SEQ_OP_CONFIRM:
     case SEQ_OP_RELEASE: return n + 8 + 2 + cmd->key_len;
-    case SEQ_OP_ALLOCBLOCK:
+    case SEQ_OP_ALLOCBLOCK: return n + 4 + 8 + 8 + 1;
     case SEQ_OP_USED: return n + 4 + 8 + 8;
     case SEQ_OP_RECOVER: return n + 8 + 8;
     case SEQ_OP_UNDELIVERED: return n + 8 + 8 + 1 + 1 + 8 + 2 + cmd->text_len;
@@ -111,6 +111,9 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
         seq_put_u32(w, cmd->count);
         seq_put_u64(w, cmd->term);
         seq_put_u64(w, cmd->node);
+        if (cmd->op == SEQ_OP_ALLOCBLOCK) {
+            seq_put_u8(w, cmd->has_start ? 1 : 0);
+        }
         break;
     case SEQ_OP_RECOVER:
         seq_put_u64(w, cmd->term);
@@ -121,7 +124,7 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
         seq_put_i64(w, cmd->max);
         seq_put_u8(w, cmd->count == 1 ? 1 : 0);
         seq_put_u8(w, cmd->has_start ? 1 : 0);
-        seq_put_i64(w, cmd->has_start ? cmd->start : 0);
+        seq_put_u64(w, cmd->has_start ? cmd->term : 0);
         seq_put_u16(w, (uint16_t)cmd->text_len);
         seq_put_bytes(w, cmd->text, cmd->text_len);
         break;
@@ -231,6 +234,13 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
         cmd->count = seq_get_u32(r);
         cmd->term = seq_get_u64(r);
         cmd->node = seq_get_u64(r);
+        if (cmd->op == SEQ_OP_ALLOCBLOCK) {
+            uint8_t fresh = seq_get_u8(r);
+            if (fresh > 1) {
+                return -1;
+            }
+            cmd->has_start = fresh == 1;
+        }
         break;
     case SEQ_OP_RECOVER:
         cmd->term = seq_get_u64(r);
@@ -241,7 +251,7 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
         cmd->max = seq_get_i64(r);
         uint8_t trusted = seq_get_u8(r);
         uint8_t granted = seq_get_u8(r);
-        cmd->start = seq_get_i64(r);
+        cmd->term = seq_get_u64(r);
         if (trusted > 1 || granted > 1) {
             return -1;
         }

@@ -7,8 +7,10 @@
  * start i64; ADDRANGE min i64 max i64; NEXT count u32 key_len u16 key;
  * VOID n i64 reason_len u16 reason; GAPS from i64 to i64; LOOKUP n i64;
  * LOOKUP_KEY key_len u16 key; RESERVE ttl_ms i64 key_len u16 key; CONFIRM,
- * RELEASE n i64 key_len u16 key; ALLOCBLOCK, USED count u32 term u64 node u64; RECOVER term
- * u64 node u64; UNDELIVERED first i64 last i64 cause_len u16 cause.
+ * RELEASE n i64 key_len u16 key; ALLOCBLOCK count u32 term u64 node u64 fresh u8;
+ * USED count u32 term u64 node u64; RECOVER term
+ * u64 node u64; UNDELIVERED first i64 last i64 trusted u8 granted u8 grant u64
+ * cause_len u16 cause.
  * A CREATE with a mode, cache, WARN or window has op byte 0x81 and adds
  * mode u8 cache u32 warn u64 and a window (flags u8: 1 not_before, 2
  * not_after; not_before i64; not_after i64); an ADDRANGE with a window has

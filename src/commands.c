@@ -542,10 +542,12 @@ static void undeliveredCommand(command_env *env, command_call *call)
     cmd.text = call->argv[4].ptr;
     cmd.text_len = call->argv[4].len;
     if (call->argc == 7 && arg_is(&call->argv[5], "GRANT")) {
-        if (!parse_i64(&call->argv[6], &cmd.start)) {
+        int64_t grant;
+        if (!parse_i64(&call->argv[6], &grant) || grant < 1) {
             reply_error(call, err_integer);
             return;
         }
+        cmd.term = (uint64_t)grant;
         cmd.has_start = true;
     } else if (call->argc != 5) {
         reply_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT ms]");

@@ -336,7 +336,7 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
                c->srv->env->undelivered != NULL) {
         /* the client is gone: its numbers must not be taken for delivered */
         undelivered_report(c->srv->env->undelivered, res->name, res->name_len, res->runs,
-                           res->n_runs, res->op == SEQ_OP_RESERVE ? res->time_ms : INT64_MIN, true,
+                           res->n_runs, res->op == SEQ_OP_RESERVE ? res->grant : 0, true,
                            "reply undelivered: the client disconnected");
     }
     connDeliver(c, tag, scratch->data, scratch->len);
@@ -419,7 +419,7 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
         seq_run *runs = connReplyRuns(reply, len, &n);
         if (runs != NULL) {
             undelivered_report(c->srv->env->undelivered, slot->report, strlen(slot->report), runs,
-                               n, INT64_MIN, false, "reply undelivered: the client disconnected");
+                               n, 0, false, "reply undelivered: the client disconnected");
             free(runs);
         }
     }

@@ -80,7 +80,7 @@ static void onOrphan(void *ctx, const seq_cmd *cmd, const seq_result *res)
 {
     (void)ctx;
     undelivered_report(&srv.undelivered, cmd->name, cmd->name_len, res->runs, res->n_runs,
-                       cmd->op == SEQ_OP_RESERVE ? res->time_ms : INT64_MIN, true,
+                       cmd->op == SEQ_OP_RESERVE ? res->grant : 0, true,
                        "reply lost to a leadership change (fate unknown)");
 }
 

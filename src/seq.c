@@ -801,6 +801,7 @@ static void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, i
     e->state = state;
     e->time_ms = time_ms;
     e->until_ms = until_ms;
+    e->grant = 0;
     e->reason = seqStrdup(reason, reason_len);
     q->n_ledger++;
     if (seqIsOpen(state)) {
@@ -837,7 +838,7 @@ static size_t seqLedgerRunsFor(const seq_sequence *q, int64_t v, uint8_t state, 
     }
     long at = seqLedgerFloor(q, v);
     size_t nx = (size_t)(at + 1);
-    seq_ledger_run probe = {v, v, state, time_ms, INT64_MAX, NULL};
+    seq_ledger_run probe = {v, v, state, time_ms, INT64_MAX, 0, NULL};
     char *copy = seqStrdup(reason, reason_len);
     probe.reason = copy;
     bool merges = (at >= 0 && seqLedgerMergeable(&q->ledger[at], &probe)) ||
@@ -930,7 +931,9 @@ static bool seqLedgerValid(const seq_sequence *q)
              e->state != SEQ_NUM_EXPIRED && e->reason != NULL &&
              seq_reason_valid(e->reason, strnlen(e->reason, SEQ_REASON_MAX + 1)) &&
              (e->state != SEQ_NUM_RESERVED ||
-              (e->first == e->last && (e->until_ms > e->time_ms || e->until_ms == INT64_MAX)));
+              (e->first == e->last && (e->until_ms > e->time_ms || e->until_ms == INT64_MAX))) &&
+             (e->state == SEQ_NUM_RESERVED ? e->grant >= 1 && e->grant <= q->grants
+                                           : e->grant == 0);
         if (ok && i > 0) { /* sorted, disjoint, and equal neighbours merged */
             ok = q->ledger[i - 1].last < e->first && !seqLedgerMergeable(&q->ledger[i - 1], e);
         }
@@ -1170,6 +1173,7 @@ static int seqCreate(seq_state *s, const seq_cmd *cmd)
     q->cache = cmd->cache;
     q->warn = cmd->warn;
     q->warned = false;
+    q->grants = 0;
     /* A tombstone decoded from a snapshot still owns an empty array. */
     free(q->ranges);
     q->ranges = seq_xmalloc(sizeof(seq_span));
@@ -1318,12 +1322,12 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
 }
 
 /* The released (or lapsed reserved) numbers of run e that may be issued
- * again now are those whose range has not expired. A run may span
- * numerically adjacent ranges, so this is judged per range: finds the first
- * stretch [*first, *last] of such numbers at or after `from` (a number of
- * e) that lies in one range. False when there is none. */
+ * again are those whose range has not expired. A run may span numerically
+ * adjacent ranges, so this is judged per range: finds the first stretch
+ * [*first, *last] of such numbers at or after `from` (a number of e) that
+ * lies in one range. False when there is none. */
 static bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, int64_t t,
-                               int64_t from, int64_t *first, int64_t *last)
+                               int64_t *first, int64_t *last, int64_t from)
 {
     if (seqEffectiveState(e, t) != SEQ_NUM_RELEASED) {
         return false;
@@ -1353,7 +1357,8 @@ static uint64_t seqLeft(const seq_sequence *q, int64_t t)
     for (size_t i = 0; q->mode == SEQ_MODE_GAPLESS && q->n_open > 0 && i < q->n_ledger; i++) {
         const seq_ledger_run *e = &q->ledger[i];
         int64_t a, z;
-        for (int64_t from = e->first; seqReissuablePiece(q, e, t, from, &a, &z); from = z + 1) {
+        for (int64_t from = e->first; seqReissuablePiece(q, e, t, &a, &z, from);
+             from = z + 1) {
             n += (unsigned __int128)((uint64_t)z - (uint64_t)a) + 1;
             if (z == e->last) {
                 break;
@@ -1426,7 +1431,7 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
         const seq_ledger_run *e = &q->ledger[i];
         int64_t run_from = e->first; /* where the run starts after earlier cuts */
         int64_t a, z;
-        while (need > 0 && seqReissuablePiece(q, e, t, run_from, &a, &z)) {
+        while (need > 0 && seqReissuablePiece(q, e, t, &a, &z, run_from)) {
             uint64_t span = (uint64_t)z - (uint64_t)a;
             int64_t last = span >= need - 1 ? seqAdd(a, need - 1) : z;
             if (n_reuse == reuse_cap) {
@@ -1494,7 +1499,10 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
     if (reserve) {
         int64_t v = out->runs[0].first;
         seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, until, "reserved", 8);
-        out->time_ms = t; /* the grant: what an UNDELIVERED report names */
+        /* The grant: what names this reservation, and only it, to an
+         * UNDELIVERED report (the number may be reserved again later). */
+        seqLedgerAt(q, v)->grant = ++q->grants;
+        out->grant = q->grants;
     }
     if (hkey_len > 0) {
         seq_key_entry *e = seqKeyNew(hkey, hkey_len, t, 1, out->runs, 1);
@@ -1679,10 +1687,10 @@ static int seqVoid(seq_state *s, const seq_cmd *cmd)
 /* UNDELIVERED name first last cause: a reply that handed out [first, last]
  * reached no client. Two kinds, so that a late, repeated or forged report
  * can never hand a number to two holders:
- *  - from a RESERVE (has_start: start = the time the reservation was
- *    granted): the numbers still reserved under exactly that grant are
- *    released (and their keys let go); a number reserved or confirmed since
- *    by someone else has another grant time or is final, and is untouched;
+ *  - from a RESERVE (has_start; term = the grant its result carried): the
+ *    numbers still reserved under exactly that grant are released (and
+ *    their keys let go); a number reserved since by someone else has
+ *    another grant, one confirmed since is final, and neither is touched;
  *  - from a NEXT: numbers that are still final become unknown-fate; in
  *    gapless mode, when the report comes straight from the process that
  *    applied the NEXT (count = 1: trusted, never sent over the network),
@@ -1703,7 +1711,7 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
         return SEQ_ERR_NOSEQ;
     }
     bool gapless = q->mode == SEQ_MODE_GAPLESS;
-    bool granted = cmd->has_start;
+    bool granted = cmd->has_start; /* term: the grant */
     bool release = gapless && (granted || cmd->count == 1);
     uint8_t to = release ? SEQ_NUM_RELEASED : SEQ_NUM_UNKNOWN;
     /* The pieces to change, found before anything changes: a RESERVE's
@@ -1721,7 +1729,7 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
             bool change;
             if (e != NULL) {
                 end = e->last < hi ? e->last : hi;
-                change = granted && e->state == SEQ_NUM_RESERVED && e->time_ms == cmd->start;
+                change = granted && e->state == SEQ_NUM_RESERVED && e->grant == cmd->term;
             } else {
                 long at = seqLedgerFloor(q, v);
                 size_t nx = (size_t)(at + 1);
@@ -1813,7 +1821,9 @@ static int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
     if (q->mode != SEQ_MODE_CACHED) {
         return SEQ_ERR_MODE;
     }
-    bool skip = q->n_block > 0 && !seqOwns(q, cmd);
+    /* A new holder (has_start) owns nothing yet, even if its owner value
+     * was used before (the low 16 bits wrap). */
+    bool skip = q->n_block > 0 && (!seqOwns(q, cmd) || cmd->has_start);
     seq_take tk;
     seqTakeInit(&tk, q);
     int rv = seqTakePlan(q, s->clock_ms, cmd->count, true, &tk);
@@ -1970,7 +1980,7 @@ static bool seqPeek(const seq_sequence *q, int64_t t, int64_t *v)
     if (q->mode == SEQ_MODE_GAPLESS) {
         for (size_t i = 0; i < q->n_ledger && q->n_open > 0; i++) {
             int64_t last;
-            if (seqReissuablePiece(q, &q->ledger[i], t, q->ledger[i].first, v, &last)) {
+            if (seqReissuablePiece(q, &q->ledger[i], t, v, &last, q->ledger[i].first)) {
                 return true;
             }
         }
@@ -2104,7 +2114,7 @@ static int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         seqGapsPush(&rows, &n, &cap, e, lo, hi);
     }
     for (size_t i = 0; i < q->n_block; i++) {
-        seq_ledger_run e = {q->block[i].first, q->block[i].last, SEQ_NUM_CACHED, t, INT64_MAX,
+        seq_ledger_run e = {q->block[i].first, q->block[i].last, SEQ_NUM_CACHED, t, INT64_MAX, 0,
                             (char *)"in the leader's cache block, not yet reported served"};
         seqGapsPush(&rows, &n, &cap, e, lo, hi);
     }
@@ -2121,7 +2131,7 @@ static int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         seqPushUnburned(q, p, r->max, pieces, &np);
         for (size_t k = 0; k < np; k++) {
             seq_ledger_run e = {pieces[k].min, pieces[k].max, SEQ_NUM_EXPIRED, r->not_after,
-                                INT64_MAX, (char *)"range expired (NOTAFTER passed)"};
+                                INT64_MAX, 0, (char *)"range expired (NOTAFTER passed)"};
             seqGapsPush(&rows, &n, &cap, e, lo, hi);
         }
         free(pieces);

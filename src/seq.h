@@ -89,11 +89,12 @@ enum seq_op {
     SEQ_OP_RESERVE = 11,    /* RESERVE name: ttl_ms, key */
     SEQ_OP_CONFIRM = 12,    /* CONFIRM name n [KEY k]: min = n, key */
     SEQ_OP_RELEASE = 13,    /* RELEASE name n [KEY k]: min = n, key */
-    SEQ_OP_ALLOCBLOCK = 14, /* cached: a block of up to count numbers for owner (term, node) */
+    SEQ_OP_ALLOCBLOCK = 14, /* cached: a block of up to count numbers for owner (term, node);
+                             * has_start: the owner's first block (it holds none before) */
     SEQ_OP_USED = 15,       /* cached: the owner served the first count numbers of its blocks */
     SEQ_OP_RECOVER = 16,    /* cached, no name: blocks of owners other than (term, node) are skipped */
     SEQ_OP_UNDELIVERED = 17, /* [min, max] never reached its client: text = cause;
-                              * has_start/start: a RESERVE's grant time; count 1: trusted */
+                              * has_start: a RESERVE's, term = its grant; count 1: trusted */
 };
 
 /* What the ledger knows of one number. */
@@ -115,6 +116,7 @@ typedef struct seq_ledger_run {
     uint8_t state;   /* enum seq_number_state */
     int64_t time_ms; /* when it entered that state (the entry's clock) */
     int64_t until_ms; /* reserved: when the reservation runs out (INT64_MAX: never) */
+    uint64_t grant;   /* reserved: which reservation of the number (1, 2, ... per sequence) */
     char *reason;    /* NUL-terminated, owned by the result */
 } seq_ledger_run;
 
@@ -206,7 +208,8 @@ typedef struct seq_result {
      * LOOKUP_KEY: runs/n_runs as NEXT gave them (n_runs 0: unknown or
      * expired key) and time_ms when the key was first used. */
     uint8_t state;
-    int64_t time_ms;  /* RESERVE: the grant (the entry's clock) */
+    int64_t time_ms;
+    uint64_t grant;   /* RESERVE: the reservation's grant (what UNDELIVERED names) */
     int64_t until_ms; /* ALLOCBLOCK: the block's earliest NOTAFTER (INT64_MAX: none) */
     char *reason;
     char *key; /* LOOKUP in gapless mode: the key the number was issued to */

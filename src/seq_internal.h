@@ -67,6 +67,7 @@ typedef struct seq_sequence {
     uint32_t cache; /* cached: block size */
     uint64_t warn;  /* WARN threshold, 0 = none */
     bool warned;    /* remaining reached warn (cleared when ADDRANGE lifts it) */
+    uint64_t grants; /* reservations made by this incarnation (the last grant) */
     seq_span *ranges;
     size_t n_ranges;
     size_t cur; /* ranges before it are full */

@@ -7,10 +7,10 @@
  * reason_len u16, reason bytes (tombstones write 0 runs). Version 1 is still
  * read: its sequences have empty ledgers.
  * Version 3 (written now) changes a sequence to: name, live, incarnation,
- * CREATE definition, mode u8, cache u32, warn u64, warned u8, n_ranges u32
+ * CREATE definition, mode u8, cache u32, warn u64, warned u8, grants u64, n_ranges u32
  * and per range min, max, not_before, not_after, next i64 and full u8; cur
  * u32; issued u64; burned; the ledger with until_ms i64 after each run's
- * time; n_block u32, block_term u64, block_node u64 and the block runs;
+ * time and grant u64 after it; n_block u32, block_term u64, block_node u64 and the block runs;
  * n_rates u8 and per used bucket index u8, minute i64, count u64. After the
  * retained keys come n_pkeys u32 and the permanent keys: hkey, inserted_ms,
  * number i64. Versions 1 and 2 are read as strict sequences with one cursor
@@ -53,6 +53,7 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
     seq_put_u32(w, q->cache);
     seq_put_u64(w, q->warn);
     seq_put_u8(w, q->warned ? 1 : 0);
+    seq_put_u64(w, q->grants);
     seq_put_u32(w, (uint32_t)q->n_ranges);
     for (size_t i = 0; i < q->n_ranges; i++) {
         const seq_span *r = &q->ranges[i];
@@ -79,6 +80,7 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
         seq_put_u8(w, e->state);
         seq_put_i64(w, e->time_ms);
         seq_put_i64(w, e->until_ms);
+        seq_put_u64(w, e->grant);
         seq_put_u16(w, (uint16_t)reason_len);
         seq_put_bytes(w, e->reason, reason_len);
     }
@@ -101,11 +103,11 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
 
 static size_t seqSequenceSize(const seq_sequence *q)
 {
-    size_t n = 2 + q->name_len + 1 + 8 + 8 + 8 + 1 + 8 + 1 + 4 + 8 + 1 + 4 +
+    size_t n = 2 + q->name_len + 1 + 8 + 8 + 8 + 1 + 8 + 1 + 4 + 8 + 1 + 8 + 4 +
                41 * q->n_ranges + 4 + 8 + 4 + 16 * q->n_burned + 4 + 4 + 8 + 8 +
                16 * q->n_block + 1 + 17 * seqRatesUsed(q);
     for (size_t i = 0; i < q->n_ledger; i++) {
-        n += 8 + 8 + 1 + 8 + 8 + 2 + strlen(q->ledger[i].reason);
+        n += 8 + 8 + 1 + 8 + 8 + 8 + 2 + strlen(q->ledger[i].reason);
     }
     return n;
 }
@@ -203,6 +205,7 @@ static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r, ui
         e.state = seq_get_u8(r);
         e.time_ms = seq_get_i64(r);
         e.until_ms = version >= 3 ? seq_get_i64(r) : INT64_MAX;
+        e.grant = version >= 3 ? seq_get_u64(r) : 0;
         size_t reason_len = seq_get_u16(r);
         const uint8_t *reason = seq_get_bytes(r, reason_len);
         if (reason == NULL || !seq_reason_valid((const char *)reason, reason_len) ||
@@ -258,6 +261,7 @@ static bool seqReadSpans(seq_sequence *q, seq_reader *r)
     q->warn = seq_get_u64(r);
     uint8_t warned = seq_get_u8(r);
     q->warned = warned == 1;
+    q->grants = seq_get_u64(r);
     q->n_ranges = seq_get_u32(r);
     if (r->bad || warned > 1 || q->n_ranges > SEQ_RANGES_MAX ||
         q->n_ranges > (r->len - r->pos) / 41) {

@@ -29,9 +29,9 @@ void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f)
 }
 
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
-                        size_t n_runs, int64_t grant_ms, bool local, const char *cause)
+                        size_t n_runs, uint64_t grant, bool local, const char *cause)
 {
-    bool granted = grant_ms != INT64_MIN;
+    bool granted = grant != 0;
     for (size_t i = 0; i < n_runs; i++) {
         u->reported++;
         if (node_is_leader(u->node) || u->forwarder == NULL) {
@@ -44,20 +44,20 @@ void undelivered_report(undelivered *u, const char *name, size_t name_len, const
                            .max = runs[i].last,
                            .count = local && !granted ? 1 : 0,
                            .has_start = granted,
-                           .start = granted ? grant_ms : 0,
+                           .term = grant,
                            .text = cause,
                            .text_len = strlen(cause)};
             batcher_submit(u->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
             continue;
         }
         /* Through the leader's client port: never trusted there. */
-        char first[24], last[24], grant[24];
+        char first[24], last[24], grant_text[24];
         snprintf(first, sizeof(first), "%" PRId64, runs[i].first);
         snprintf(last, sizeof(last), "%" PRId64, runs[i].last);
-        snprintf(grant, sizeof(grant), "%" PRId64, grant_ms);
+        snprintf(grant_text, sizeof(grant_text), "%" PRIu64, grant);
         resp_arg argv[7] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
                             {last, strlen(last)}, {cause, strlen(cause)}, {"GRANT", 5},
-                            {grant, strlen(grant)}};
+                            {grant_text, strlen(grant_text)}};
         forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->base, BATCH_TAG_INTERNAL);
     }
 }

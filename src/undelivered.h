@@ -31,11 +31,11 @@ typedef struct undelivered {
 void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f);
 
 /* Reports the runs of a NEXT or RESERVE result of sequence name. For a
- * RESERVE, grant_ms is its result's time_ms (the grant); for a NEXT,
- * INT64_MIN. local: the result was applied by this process (a batch of
- * its own), which is what lets a gapless NEXT's numbers be released
- * rather than marked unknown (see seqUndelivered). */
+ * RESERVE, grant is its result's grant; for a NEXT, 0. local: the result
+ * was applied by this process (a batch of its own), which is what lets a
+ * gapless NEXT's numbers be released rather than marked unknown (see
+ * seqUndelivered). */
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
-                        size_t n_runs, int64_t grant_ms, bool local, const char *cause);
+                        size_t n_runs, uint64_t grant, bool local, const char *cause);
 
 #endif

@@ -340,7 +340,7 @@ static size_t edge_cmds(seq_cmd *out)
         c.max = vals[i + 2];
         c.count = i == 1 ? 1 : 0;
         c.has_start = i != 1;
-        c.start = vals[6 - i];
+        c.term = i == 0 ? UINT64_MAX : (i == 2 ? 2 : 0);
         c.text = reasons[i];
         c.text_len = strlen(reasons[i]);
         out[n++] = c;

@@ -189,6 +189,13 @@ static int64_t reserve1(seq_state *s, const char *name, int64_t ttl_ms, const ch
     return v;
 }
 
+/* One ms later: a number released at the old clock may be issued again
+ * (and the FIFO keys are all kept). */
+static void tick1(seq_state *s)
+{
+    seq_tick(s, seq_clock_ms(s) + 1, INT64_MAX);
+}
+
 static int on_number(seq_state *s, uint8_t op, const char *name, int64_t v)
 {
     seq_cmd c = cmd_of(op, name);
@@ -227,16 +234,16 @@ static int undelivered(seq_state *s, const char *name, int64_t first, int64_t la
 }
 
 /* UNDELIVERED as any other sender: count 0 (untrusted), and for a RESERVE's
- * numbers its grant time (grant INT64_MIN: a NEXT's). */
+ * numbers its grant (0: a NEXT's). */
 static int undelivered_from(seq_state *s, const char *name, int64_t first, int64_t last,
-                            int64_t grant)
+                            uint64_t grant)
 {
     seq_cmd c = cmd_of(SEQ_OP_UNDELIVERED, name);
     c.min = first;
     c.max = last;
     c.count = 0;
-    c.has_start = grant != INT64_MIN;
-    c.start = grant;
+    c.has_start = grant != 0;
+    c.term = grant;
     set_text(&c, "lost");
     return st(s, &c);
 }
@@ -970,6 +977,57 @@ static void test_confirm_release_with_key(void **state)
     seq_state_free(s);
 }
 
+/* Each reservation has its own grant, also when a number is reserved again
+ * at the same clock: a late UNDELIVERED naming the first grant cannot
+ * release the second holder's. */
+static void test_grants_are_distinct(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    seq_tick(s, 1000, 0);
+    assert_int_equal(create(s, "g", 1, 10, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
+    seq_result r;
+    assert_int_equal(reserve(s, "g", 0, NULL, &r), SEQ_OK); /* A */
+    assert_int_equal(r.runs[0].first, 1);
+    uint64_t grant_a = r.grant;
+    seq_result_free(&r);
+    assert_int_equal(release(s, "g", 1), SEQ_OK);          /* freed by someone else */
+    assert_int_equal(reserve(s, "g", 0, NULL, &r), SEQ_OK); /* X, same clock: 1 again */
+    assert_int_equal(r.runs[0].first, 1);
+    uint64_t grant_x = r.grant;
+    seq_result_free(&r);
+    assert_true(grant_a != 0 && grant_x != 0 && grant_a != grant_x);
+    assert_int_equal(undelivered_from(s, "g", 1, 1, grant_a), SEQ_OK); /* A's late report */
+    expect_state(s, "g", 1, SEQ_NUM_RESERVED, 1000);                    /* X keeps it */
+    assert_int_equal(undelivered_from(s, "g", 1, 1, grant_x), SEQ_OK);  /* X's own */
+    expect_state(s, "g", 1, SEQ_NUM_RELEASED, 1000);
+    /* the grants survive a snapshot */
+    assert_int_equal(reserve(s, "g", 0, NULL, &r), SEQ_OK);
+    uint64_t grant_y = r.grant;
+    seq_result_free(&r);
+    seq_state *d = decoded_copy(s);
+    assert_int_equal(undelivered_from(d, "g", 1, 1, grant_y), SEQ_OK);
+    expect_state(d, "g", 1, SEQ_NUM_RELEASED, 1000);
+    seq_state_free(d);
+    /* a cached holder's first block: an earlier holder with the same owner
+     * value (the 16-bit holder number wraps) leaves nothing to it */
+    assert_int_equal(create(s, "c", 1, 100, SEQ_MODE_CACHED, 4, 0), SEQ_OK);
+    assert_int_equal(allocblock(s, "c", 4, 1, 7, &r), SEQ_OK);
+    seq_result_free(&r);
+    seq_cmd c = cmd_of(SEQ_OP_ALLOCBLOCK, "c");
+    c.count = 2;
+    c.term = 1;
+    c.node = 7;
+    c.has_start = true;
+    assert_int_equal(st(s, &c), SEQ_OK);
+    expect_state(s, "c", 1, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    assert_int_equal(used(s, "c", 1, 1, 7), SEQ_OK);
+    expect_state(s, "c", 5, SEQ_NUM_FINAL, IGNORE_TIME);
+    expect_state(s, "c", 1, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_valid(s);
+    seq_state_free(s);
+}
+
 static void test_gapless_reissue_lowest_first(void **state)
 {
     (void)state;
@@ -1022,6 +1080,7 @@ static void test_gapless_reissue_lowest_first(void **state)
     assert_int_equal(release(s, "g", 15), SEQ_OK);
     assert_int_equal(release(s, "g", 14), SEQ_OK);
     expect_gaps(s, "g", 14, 16, 1, (grow[]){{14, 16, SEQ_NUM_RELEASED, 1050, "released"}});
+    tick1(s);
     assert_int_equal(next(s, "g", 2, NULL, &r), SEQ_OK);
     expect_runs(&r, 1, (int64_t[]){14, 15});
     seq_result_free(&r);
@@ -1032,8 +1091,9 @@ static void test_gapless_reissue_lowest_first(void **state)
     assert_int_equal(next(s, "h", 3, NULL, &r), SEQ_OK);
     seq_result_free(&r);
     assert_int_equal(undelivered(s, "h", 2, 2, "lost"), SEQ_OK);
+    tick1(s);
     expect_exhausted(s, "h", 2, 1, INT64_MAX);
-    expect_state(s, "h", 2, SEQ_NUM_RELEASED, 1050);
+    expect_state(s, "h", 2, SEQ_NUM_RELEASED, 1051);
     assert_int_equal(next1(s, "h"), 2);
     expect_exhausted(s, "h", 1, 0, INT64_MAX);
 
@@ -1049,7 +1109,7 @@ static void test_gapless_reissue_lowest_first(void **state)
     assert_false(r.has_next);
     seq_result_free(&r);
     expect_gaps(s, "x", INT64_MIN, INT64_MAX, 2,
-                (grow[]){{1, 1, SEQ_NUM_RELEASED, 1050, "lost"},
+                (grow[]){{1, 1, SEQ_NUM_RELEASED, 1052, "lost"},
                          {3, 5, SEQ_NUM_EXPIRED, 2000, REASON_EXPIRED}});
     seq_tick(s, 3000, 0);
     assert_int_equal(next1(s, "x"), 10);
@@ -1178,6 +1238,7 @@ static void test_gapless_keys(void **state)
     assert_int_equal(release(s, "g", 5), SEQ_OK);
     expect_lookup_key(s, "g", "e", INT64_MIN);
     expect_key_of(s, "g", 5, NULL);
+    tick1(s); /* released at this clock: issued again once it moves on */
     assert_int_equal(reserve1(s, "g", 0, "e", &rep), 5);
     assert_false(rep);
     /* VOID keeps the key, which then refuses */
@@ -1187,7 +1248,7 @@ static void test_gapless_keys(void **state)
     assert_int_equal(next(s, "g", 1, "e", &r), SEQ_ERR_KEY_VOIDED);
     seq_result_free(&r);
     expect_key_of(s, "g", 5, "e");
-    expect_state(s, "g", 5, SEQ_NUM_VOIDED, t + 30);
+    expect_state(s, "g", 5, SEQ_NUM_VOIDED, t + 31);
     /* a lapsed then voided reservation: voided wins */
     assert_int_equal(reserve1(s, "g", 5, "f", NULL), 6);
     seq_tick(s, t + 40, 0);
@@ -1206,12 +1267,13 @@ static void test_gapless_keys(void **state)
     assert_int_equal(undelivered(s, "g", 1, 2, "lost"), SEQ_OK);
     expect_lookup_key(s, "g", "a", INT64_MIN);
     expect_lookup_key(s, "g", "b", INT64_MIN);
+    tick1(s);
     assert_int_equal(reserve1(s, "g", 0, "b", &rep), 1);
     assert_false(rep);
     /* a lapsed keyed number reissued by a plain NEXT loses its key */
     int64_t now = t + 100000000;
-    assert_int_equal(reserve1(s, "g", 5, "h", NULL), 2);
-    seq_tick(s, now + 5, 0);
+    assert_int_equal(reserve1(s, "g", 5, "h", NULL), 2); /* at now + 1 */
+    seq_tick(s, now + 6, 0);
     assert_int_equal(next1(s, "g"), 2);
     expect_lookup_key(s, "g", "h", INT64_MIN);
     expect_key_of(s, "g", 2, NULL);
@@ -1545,25 +1607,26 @@ static void test_undelivered(void **state)
     expect_lookup_key(s, "g", "a", INT64_MIN);
     expect_lookup_key(s, "g", "b", 2);
     /* a RESERVE's report releases only under its grant */
-    assert_int_equal(undelivered_from(s, "g", 2, 2, 1000), SEQ_OK);
+    assert_int_equal(undelivered_from(s, "g", 2, 2, 99), SEQ_OK); /* another grant */
     expect_state(s, "g", 2, SEQ_NUM_RESERVED, 1001);
-    assert_int_equal(undelivered_from(s, "g", 1, 5, 1001), SEQ_OK);
+    assert_int_equal(undelivered_from(s, "g", 1, 5, 1), SEQ_OK); /* 2's: the first RESERVE */
     expect_state(s, "g", 2, SEQ_NUM_RELEASED, 1002);
     expect_state(s, "g", 4, SEQ_NUM_RELEASED, 1002); /* already was */
     expect_lookup_key(s, "g", "b", INT64_MIN);
     assert_int_equal(confirm(s, "g", 1), SEQ_ERR_NOTRESERVED);
+    tick1(s);
     assert_int_equal(next1k(s, "g", "b"), 1);
     assert_int_equal(next(s, "g", 3, NULL, &r), SEQ_OK);
     expect_numbers(&r, 3, (int64_t[]){2, 4, 5});
     seq_result_free(&r);
     /* a NEXT's report from anyone else: final numbers become unknown,
      * never released (it could be late, repeated or forged) */
-    assert_int_equal(undelivered_from(s, "g", 1, 2, INT64_MIN), SEQ_OK);
-    expect_state(s, "g", 1, SEQ_NUM_UNKNOWN, 1002);
-    expect_state(s, "g", 2, SEQ_NUM_UNKNOWN, 1002);
+    assert_int_equal(undelivered_from(s, "g", 1, 2, 0), SEQ_OK);
+    expect_state(s, "g", 1, SEQ_NUM_UNKNOWN, 1003);
+    expect_state(s, "g", 2, SEQ_NUM_UNKNOWN, 1003);
     assert_int_equal(next1(s, "g"), 6);
     /* and a RESERVE's report never touches a final number */
-    assert_int_equal(undelivered_from(s, "g", 4, 5, 1002), SEQ_OK);
+    assert_int_equal(undelivered_from(s, "g", 4, 5, 3), SEQ_OK); /* 5's old grant */
     expect_state(s, "g", 4, SEQ_NUM_FINAL, IGNORE_TIME);
 
     /* cached: the numbers in the block are not touched, those around are */
@@ -1577,20 +1640,20 @@ static void test_undelivered(void **state)
     assert_int_equal(next1(s, "c"), 9);
     assert_int_equal(undelivered(s, "c", 1, 9, "lost"), SEQ_OK);
     expect_gaps(s, "c", INT64_MIN, INT64_MAX, 5,
-                (grow[]){{1, 2, SEQ_NUM_UNKNOWN, 1002, "lost"},
-                         {3, 5, SEQ_NUM_CACHED, 1002, REASON_CACHED},
-                         {6, 6, SEQ_NUM_UNKNOWN, 1002, "lost"},
-                         {7, 8, SEQ_NUM_CACHED, 1002, REASON_CACHED},
-                         {9, 9, SEQ_NUM_UNKNOWN, 1002, "lost"}});
+                (grow[]){{1, 2, SEQ_NUM_UNKNOWN, 1003, "lost"},
+                         {3, 5, SEQ_NUM_CACHED, 1003, REASON_CACHED},
+                         {6, 6, SEQ_NUM_UNKNOWN, 1003, "lost"},
+                         {7, 8, SEQ_NUM_CACHED, 1003, REASON_CACHED},
+                         {9, 9, SEQ_NUM_UNKNOWN, 1003, "lost"}});
     expect_valid(s);
     /* the block can still be skipped and served */
     assert_int_equal(used(s, "c", 1, 1, 1), SEQ_OK);
     assert_int_equal(recover(s, 2, 2), SEQ_OK);
     expect_state(s, "c", 3, SEQ_NUM_FINAL, INT64_MIN);
     expect_gaps(s, "c", 3, 8, 3,
-                (grow[]){{4, 5, SEQ_NUM_SKIPPED, 1002, REASON_SKIPPED},
-                         {6, 6, SEQ_NUM_UNKNOWN, 1002, "lost"},
-                         {7, 8, SEQ_NUM_SKIPPED, 1002, REASON_SKIPPED}});
+                (grow[]){{4, 5, SEQ_NUM_SKIPPED, 1003, REASON_SKIPPED},
+                         {6, 6, SEQ_NUM_UNKNOWN, 1003, "lost"},
+                         {7, 8, SEQ_NUM_SKIPPED, 1003, REASON_SKIPPED}});
     expect_valid(s);
     seq_state_free(s);
 }
@@ -1685,6 +1748,7 @@ static void test_warn(void **state)
     assert_false(r.warned);
     assert_int_equal(r.left, 3);
     seq_result_free(&r);
+    tick1(s);
     assert_int_equal(reserve(s, "g", 0, NULL, &r), SEQ_OK);
     assert_true(r.warn_crossed);
     assert_int_equal(r.runs[0].first, 3);
@@ -1842,6 +1906,7 @@ static void test_ledger_limit_modes(void **state)
     assert_int_equal(release(s, "g", 1), SEQ_OK); /* reserved -> released */
     assert_int_equal(q->n_ledger, SEQ_LEDGER_MAX);
     assert_int_equal(void_(s, "g", 2, "r"), SEQ_OK);      /* reserved -> voided */
+    tick1(s);
     assert_int_equal(reserve1(s, "g", 0, NULL, NULL), 1); /* released -> reserved */
     assert_int_equal(confirm(s, "g", 1), SEQ_OK);
     assert_int_equal(q->n_ledger, SEQ_LEDGER_MAX - 1);
@@ -1989,6 +2054,7 @@ static seq_state *snap_rich_state(void)
     assert_int_equal(reserve1(s, "g", 100000, NULL, NULL), 4);
     assert_int_equal(reserve1(s, "g", 0, NULL, NULL), 5);
     assert_int_equal(release(s, "g", 5), SEQ_OK);
+    tick1(s);
     assert_int_equal(reserve1(s, "g", 0, "d", NULL), 5);
     assert_int_equal(void_(s, "g", 5, "spoiled"), SEQ_OK);
     assert_int_equal(create(s, "c", 1, 50, SEQ_MODE_CACHED, 8, 0), SEQ_OK);
@@ -2069,7 +2135,7 @@ static void test_snapshot_modes(void **state)
     expect_key_of(d, "g", 5, "d");
     expect_state(d, "c", 9, SEQ_NUM_FINAL, INT64_MIN);
     expect_state(d, "c", 10, SEQ_NUM_CACHED, INT64_MIN);
-    expect_state(d, "c", 4, SEQ_NUM_SKIPPED, 10 * 60000);
+    expect_state(d, "c", 4, SEQ_NUM_SKIPPED, 10 * 60000 + 1);
     expect_state(d, "w", 5, SEQ_NUM_EXPIRED, 10 * 60000 + 500);
     expect_state(d, "s", 2, SEQ_NUM_UNKNOWN, 10 * 60000);
 
@@ -2272,6 +2338,8 @@ typedef struct mseq {
     uint64_t issued;
     int pnum[MK]; /* gapless: the number each key holds, or -1 */
     int64_t ptime[MK];
+    uint64_t grants;       /* reservations made (the last grant) */
+    uint64_t grant[MD];    /* reserved: its grant */
     int64_t rmin[M_RATES]; /* numbers issued per minute, ascending minutes */
     uint64_t rcnt[M_RATES];
     int nrates;
@@ -2383,11 +2451,17 @@ static uint8_t meff(const model *m, const mseq *q, int x)
     return q->st[x];
 }
 
-static bool mreissuable(const model *m, const mseq *q, int x)
+/* Released (or lapsed) and in a range not expired: to be issued again. */
+static bool mreusable(const model *m, const mseq *q, int x)
 {
     uint8_t e = meff(m, q, x);
     int i = mrange_of(q, x);
     return (e == SEQ_NUM_RELEASED || e == M_LAPSED) && i >= 0 && m->clock <= q->r[i].na;
+}
+
+static bool mreissuable(const model *m, const mseq *q, int x)
+{
+    return mreusable(m, q, x);
 }
 
 /* The new numbers valid now, in the order NEXT takes them. */
@@ -2419,7 +2493,7 @@ static int mreissue_list(const model *m, const mseq *q, int *out)
 }
 
 /* Numbers still to take, now or later (not expired). */
-static bool mreissuable(const model *m, const mseq *q, int x);
+static bool mreusable(const model *m, const mseq *q, int x);
 
 /* Numbers still to hand out: new ones not expired and, in gapless mode,
  * the released ones (and lapsed reservations) that may be issued again. */
@@ -2435,7 +2509,7 @@ static uint64_t mleft(const model *m, const mseq *q)
         }
     }
     for (int x = 0; q->mode == SEQ_MODE_GAPLESS && x < MD; x++) {
-        n += mreissuable(m, q, x) ? 1 : 0;
+        n += mreusable(m, q, x) ? 1 : 0;
     }
     return n;
 }
@@ -2696,6 +2770,7 @@ static void mreset_incarnation(model *m, mseq *q)
     q->live = true;
     q->inc = ++m->incs;
     q->warned = false;
+    q->grants = 0;
     memset(q->st, 0, sizeof(q->st));
     q->nblock = 0;
     q->issued = 0;
@@ -2964,6 +3039,10 @@ static int mgapless_take(model *m, int who, uint32_t count, bool reserve_, int64
     }
     for (uint32_t i = 0; i < count; i++) {
         mhand(m, q, take[i], reserve_ ? SEQ_NUM_RESERVED : SEQ_NUM_FINAL, until);
+        if (reserve_) {
+            q->grant[take[i]] = ++q->grants;
+            MCHECK(m, r->grant == q->grants);
+        }
     }
     if (keyi >= 0) {
         q->pnum[keyi] = take[0];
@@ -3174,13 +3253,13 @@ static void mundelivered(model *m, int who)
     }
     int ri = mrand(m, 15) == 0 ? (int)mrand(m, M_REASONS) : (int)mrand(m, M_REASONS_OK);
     /* 0: a NEXT's report from the process that applied it (trusted); 1: a
-     * NEXT's from anyone else; 2: a RESERVE's, with a grant time that is
-     * mostly one of a reservation in the range */
+     * NEXT's from anyone else; 2: a RESERVE's, with a grant that is mostly
+     * one of a reservation in the range */
     int kind = (int)mrand(m, 3);
-    int64_t grant = m->clock - (int64_t)mrand(m, 3) * 100;
+    uint64_t grant = 1 + mrand(m, q->grants + 2);
     for (int x = a; kind == 2 && x <= b && a <= b; x++) {
         if (q->st[x] == SEQ_NUM_RESERVED && mrand(m, 4) != 0) {
-            grant = q->time[x];
+            grant = q->grant[x];
             break;
         }
     }
@@ -3189,7 +3268,7 @@ static void mundelivered(model *m, int who)
     c.max = mnum(m, b);
     c.count = kind == 0 ? 1 : 0;
     c.has_start = kind == 2;
-    c.start = grant;
+    c.term = grant;
     set_text(&c, m_reasons[ri]);
     int want = SEQ_OK;
     if (ri >= M_REASONS_OK) {
@@ -3201,7 +3280,7 @@ static void mundelivered(model *m, int who)
     } else {
         for (int x = a; x <= b; x++) {
             if (kind == 2) {
-                if (q->st[x] == SEQ_NUM_RESERVED && q->time[x] == grant) {
+                if (q->st[x] == SEQ_NUM_RESERVED && q->grant[x] == grant) {
                     mkey_let_go(q, x);
                     mset(m, q, x, SEQ_NUM_RELEASED, m_reasons[ri]);
                 }
@@ -3747,6 +3826,7 @@ int main(void)
         cmocka_unit_test(test_gapless_reserve_confirm_release),
         cmocka_unit_test(test_gapless_reissue_lowest_first),
         cmocka_unit_test(test_confirm_release_with_key),
+        cmocka_unit_test(test_grants_are_distinct),
         cmocka_unit_test(test_gapless_released_run_across_ranges),
         cmocka_unit_test(test_gapless_keys),
         cmocka_unit_test(test_void_every_state),
