@@ -126,7 +126,10 @@ static void runScript(seq_state *s, script *sc)
         c.mode = (uint8_t)((flags >> 5) % 3);
         c.cache = c.mode == SEQ_MODE_CACHED ? 1 + (flags & 7) : 0;
         c.warn = flags & 0x10 ? (uint64_t)(take8(sc) % 8) : 0;
-        c.has_start = (flags & 0x80) != 0 && c.op == SEQ_OP_CREATE;
+        /* CREATE: START; UNDELIVERED: a RESERVE's grant (term); ALLOCBLOCK:
+         * the holder's first block */
+        c.has_start = (flags & 0x80) != 0 &&
+                      (c.op == SEQ_OP_CREATE || c.op == SEQ_OP_UNDELIVERED || c.op == SEQ_OP_ALLOCBLOCK);
         c.start = c.min + (take8(sc) % 4);
         if (take8(sc) & 1) {
             c.has_not_before = true;
