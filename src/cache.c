@@ -101,9 +101,9 @@ static void cacheSubmit(cache *c, uint8_t op, cache_seq *cs, uint32_t count, voi
         cmd.node = cs->owner;
         if (op == SEQ_OP_ALLOCBLOCK) {
             /* the holder number wraps: the log must not take a block an
-             * earlier holder of the same number left there for ours */
+             * earlier holder of the same number left there for ours (the
+             * flag stays on until an ALLOCBLOCK of ours succeeds) */
             cmd.has_start = cs->fresh;
-            cs->fresh = false;
         }
     }
     batcher_submit(c->batcher, &cmd, owner, BATCH_TAG_INTERNAL);
@@ -262,12 +262,17 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
         return;
     }
-    if (cs->until_ms != INT64_MAX && cacheWallMs() > cs->until_ms) {
-        /* What is left of the earlier blocks expired while this one was on
-         * its way (NOTAFTER): give it all up; the waiting requests retry. */
+    int64_t until = res->status == SEQ_OK && res->until_ms < cs->until_ms ? res->until_ms
+                                                                          : cs->until_ms;
+    if (until != INT64_MAX && cacheWallMs() > until) {
+        /* A range of the blocks expired (NOTAFTER) while this one was on
+         * its way: give them all up; the waiting requests retry. */
         free(req);
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
         return;
+    }
+    if (res->status == SEQ_OK) {
+        cs->fresh = false; /* the log now holds our block, and only ours */
     }
     uint64_t got = 0;
     if (res->status == SEQ_OK) {

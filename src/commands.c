@@ -550,7 +550,7 @@ static void undeliveredCommand(command_env *env, command_call *call)
         cmd.term = (uint64_t)grant;
         cmd.has_start = true;
     } else if (call->argc != 5) {
-        reply_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT ms]");
+        reply_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT n]");
         return;
     }
     submit(env, call, &cmd, STYLE_OK);

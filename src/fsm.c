@@ -108,11 +108,13 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
     fsm *f = rf->data;
     seq_state *s = seq_snapshot_decode(buf->base, buf->len, &f->limits);
     size_t len = buf->len;
-    raft_free(buf->base); /* restore owns the buffer */
     if (s == NULL) {
+        /* On failure the buffer stays raft's: it frees it with the
+         * snapshot (freeing it here too was a double free). */
         log_error("fsm: snapshot of %zu bytes is malformed", len);
         return RAFT_MALFORMED;
     }
+    raft_free(buf->base); /* on success restore owns the buffer */
     seq_state_free(f->state);
     f->state = s;
     log_info("fsm: restored a snapshot of %zu bytes (%zu sequences)", len, seq_count_live(s));
