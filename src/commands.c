@@ -94,6 +94,18 @@ static bool take_name(command_call *call, const resp_arg *a, seq_cmd *cmd)
     return true;
 }
 
+/* A KEY argument: valid, or an error reply and false. */
+static bool take_key(command_call *call, const resp_arg *a, seq_cmd *cmd)
+{
+    if (!seq_key_valid(a->ptr, a->len)) {
+        reply_error(call, seq_status_text(SEQ_ERR_KEY));
+        return false;
+    }
+    cmd->key = a->ptr;
+    cmd->key_len = a->len;
+    return true;
+}
+
 /* True when the call must go to the leader: this node is not it, and the
  * request did not already come from another node's forwarder. */
 static bool must_forward(command_env *env, const command_call *call)
@@ -386,12 +398,9 @@ static void nextCommand(command_env *env, command_call *call)
             cmd.count = (uint32_t)k;
             has_count = true;
         } else if (arg_is(&call->argv[i], "KEY") && !has_key) {
-            if (!seq_key_valid(v->ptr, v->len)) {
-                reply_error(call, seq_status_text(SEQ_ERR_KEY));
+            if (!take_key(call, v, &cmd)) {
                 return;
             }
-            cmd.key = v->ptr;
-            cmd.key_len = v->len;
             has_key = true;
         } else {
             reply_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
@@ -448,12 +457,9 @@ static void reserveCommand(command_env *env, command_call *call)
             cmd.ttl_ms = ttl * 1000;
             has_ttl = true;
         } else if (arg_is(&call->argv[i], "KEY") && !has_key) {
-            if (!seq_key_valid(v->ptr, v->len)) {
-                reply_error(call, seq_status_text(SEQ_ERR_KEY));
+            if (!take_key(call, v, &cmd)) {
                 return;
             }
-            cmd.key = v->ptr;
-            cmd.key_len = v->len;
             has_key = true;
         } else {
             reply_error(call, "ERR syntax: RESERVE name [TTL seconds] [KEY key]");
@@ -482,18 +488,14 @@ static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
         return;
     }
     if (call->argc == 5) {
-        const resp_arg *key = &call->argv[4];
         if (!arg_is(&call->argv[3], "KEY")) {
             reply_errorf(call, "ERR syntax: %s name n [KEY key]",
                          op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
             return;
         }
-        if (!seq_key_valid(key->ptr, key->len)) {
-            reply_error(call, seq_status_text(SEQ_ERR_KEY));
+        if (!take_key(call, &call->argv[4], &cmd)) {
             return;
         }
-        cmd.key = key->ptr;
-        cmd.key_len = key->len;
     }
     submit(env, call, &cmd, STYLE_OK);
 }
@@ -660,18 +662,14 @@ static void lookupCommand(command_env *env, command_call *call)
         return;
     }
     if (call->argc == 4) {
-        const resp_arg *key = &call->argv[3];
         if (!arg_is(&call->argv[2], "KEY")) {
             reply_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
             return;
         }
-        if (!seq_key_valid(key->ptr, key->len)) {
-            reply_error(call, seq_status_text(SEQ_ERR_KEY));
+        if (!take_key(call, &call->argv[3], &cmd)) {
             return;
         }
         cmd.op = SEQ_OP_LOOKUP_KEY;
-        cmd.key = key->ptr;
-        cmd.key_len = key->len;
         submit(env, call, &cmd, STYLE_LOOKUP_KEY);
         return;
     }
