@@ -223,15 +223,25 @@ static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r, ui
     return true;
 }
 
-/* Versions 1 and 2: ranges min, max; then one cursor (cur, next). */
-static bool seqReadOldCursor(seq_sequence *q, seq_reader *r)
+/* Reads n_ranges (u32) and allocates that many zeroed ranges, each taking
+ * at least `bytes` bytes of what is left; false when the count is bad. */
+static bool seqAllocSpans(seq_sequence *q, seq_reader *r, size_t bytes)
 {
     q->n_ranges = seq_get_u32(r);
-    if (r->bad || q->n_ranges > SEQ_RANGES_MAX || q->n_ranges > (r->len - r->pos) / 16) {
+    if (r->bad || q->n_ranges > SEQ_RANGES_MAX || q->n_ranges > (r->len - r->pos) / bytes) {
         q->n_ranges = 0;
         return false;
     }
     q->ranges = seq_xcalloc(q->n_ranges == 0 ? 1 : q->n_ranges, sizeof(seq_span));
+    return true;
+}
+
+/* Versions 1 and 2: ranges min, max; then one cursor (cur, next). */
+static bool seqReadOldCursor(seq_sequence *q, seq_reader *r)
+{
+    if (!seqAllocSpans(q, r, 16)) {
+        return false;
+    }
     for (size_t i = 0; i < q->n_ranges; i++) {
         seq_span *sp = &q->ranges[i];
         sp->min = seq_get_i64(r);
@@ -262,13 +272,9 @@ static bool seqReadSpans(seq_sequence *q, seq_reader *r)
     uint8_t warned = seq_get_u8(r);
     q->warned = warned == 1;
     q->grants = seq_get_u64(r);
-    q->n_ranges = seq_get_u32(r);
-    if (r->bad || warned > 1 || q->n_ranges > SEQ_RANGES_MAX ||
-        q->n_ranges > (r->len - r->pos) / 41) {
-        q->n_ranges = 0;
+    if (r->bad || warned > 1 || !seqAllocSpans(q, r, 41)) {
         return false;
     }
-    q->ranges = seq_xcalloc(q->n_ranges == 0 ? 1 : q->n_ranges, sizeof(seq_span));
     for (size_t i = 0; i < q->n_ranges; i++) {
         seq_span *sp = &q->ranges[i];
         sp->min = seq_get_i64(r);
