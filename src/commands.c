@@ -1136,8 +1136,10 @@ static void infoCommand(command_env *env, command_call *call)
         INFO_ADD("sequences_at_warn:%zu\r\n\r\n", warned.count);
     }
     if (infoWants(call, "cache") && env->cache != NULL) {
-        INFO_ADD("# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n\r\n",
-                 (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks);
+        INFO_ADD("# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n"
+                 "undelivered_reports:%llu\r\n\r\n",
+                 (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks,
+                 (unsigned long long)(env->undelivered != NULL ? env->undelivered->reported : 0));
     }
 #undef INFO_ADD
     resp_write_bulk(call->out, text, n);
