@@ -1269,7 +1269,16 @@ class CrashTest(SeqdTestCase):
                 self.assertEqual(c.cmd("CONFIRM", "g", obj.n), "OK", "retry of a cut CONFIRM %r" % obj)
                 book.on_confirmed(obj, "retry")
             elif op == "RELEASE":
-                self.assertEqual(c.cmd("RELEASE", "g", obj.n), "OK", "retry of a cut RELEASE %r" % obj)
+                # Retried with its KEY: if the RELEASE was applied before the crash, the
+                # number may already have gone to someone else, which the KEY tells.
+                reply = (c.cmd("RELEASE", "g", obj.n, "KEY", obj.key) if obj.key
+                         else c.cmd("RELEASE", "g", obj.n))
+                if reply != "OK" and obj.key:
+                    self.assertIn("not held by that KEY", str(reply), "retry of a cut RELEASE %r" % obj)
+                    self.assertNotEqual(lookup(c, "g", obj.n).get("key"), obj.key,
+                                        "a cut RELEASE refused but its KEY still holds the number %r" % obj)
+                else:
+                    self.assertEqual(reply, "OK", "retry of a cut RELEASE %r" % obj)
                 book.set_status(obj, "released")
         for op, obj, key, short in inflight:
             if op == "RESERVE" and not short:
