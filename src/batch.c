@@ -84,13 +84,6 @@ static void batchFail(batcher *b, batch *x, int err)
     batchFree(x);
 }
 
-static int64_t batchWallMs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void batchQueue(batch **head, batch **tail, batch *x)
 {
     x->next = NULL;
@@ -147,11 +140,16 @@ static void batchPropose(batcher *b)
     while (b->waiting_head != NULL && b->n_inflight < b->cfg->max_inflight &&
            node_is_leader(b->node)) {
         batch *x = b->waiting_head;
-        /* Stamp the time at proposal: the leader's clock, carried in the
-         * entry, is the only clock the state machine ever sees. */
+        /* Stamp the time at proposal: the leader's clocks, carried in the
+         * entry, are the only clocks the state machine ever sees; so are
+         * the node-local limits it applies (determinism rule, seq.h). */
+        int64_t wall_ms, mono_ms;
+        clock_read(&b->clock, &wall_ms, &mono_ms);
         codec_header h = {
-            .time_ms = batchWallMs(),
+            .time_ms = wall_ms,
+            .mono_ms = mono_ms,
             .retention_ms = b->cfg->key_retention_ms,
+            .keys_max = b->cfg->max_keys,
             .origin = b->origin,
             .batch_seq = x->seq,
             .n_cmds = (uint32_t)x->n,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "node.h"
 #include "seq.h"
@@ -52,6 +53,7 @@ typedef struct batcher {
     batch_fatal_fn fatal;
     void *fatal_ctx;
     uint64_t origin;   /* this process's nonce, stamped into each entry */
+    clock_watch clock; /* the clocks stamped into each entry */
     uint64_t next_seq; /* batch counter */
     batch *open;       /* collecting this loop turn's commands */
     batch *waiting_head, *waiting_tail;   /* sealed, not yet proposed */

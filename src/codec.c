@@ -50,6 +50,20 @@ void codec_put_header(seq_writer *w, const codec_header *h)
     seq_put_u64(w, h->origin);
     seq_put_u64(w, h->batch_seq);
     seq_put_u32(w, h->n_cmds);
+    seq_put_u64(w, h->keys_max);
+    seq_put_i64(w, h->mono_ms);
+}
+
+seq_stamp codec_stamp(const codec_header *h)
+{
+    seq_stamp st = {
+        .wall_ms = h->time_ms,
+        .mono_ms = h->mono_ms,
+        .origin = h->origin,
+        .retention_ms = h->retention_ms,
+        .keys_max = h->keys_max,
+    };
+    return st;
 }
 
 static void codecPutWindow(seq_writer *w, const seq_cmd *cmd)
@@ -157,7 +171,8 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
 int codec_get_header(seq_reader *r, codec_header *h)
 {
     memset(h, 0, sizeof(*h));
-    if (seq_get_u8(r) != CODEC_VERSION) {
+    uint8_t version = seq_get_u8(r);
+    if (version != CODEC_VERSION && version != CODEC_VERSION_V1) {
         return -1;
     }
     h->time_ms = seq_get_i64(r);
@@ -165,6 +180,12 @@ int codec_get_header(seq_reader *r, codec_header *h)
     h->origin = seq_get_u64(r);
     h->batch_seq = seq_get_u64(r);
     h->n_cmds = seq_get_u32(r);
+    h->keys_max = SEQ_KEYS_MAX_DEFAULT;
+    h->mono_ms = h->time_ms;
+    if (version >= 2) {
+        h->keys_max = seq_get_u64(r);
+        h->mono_ms = seq_get_i64(r);
+    }
     if (r->bad || h->n_cmds > CODEC_BATCH_MAX) {
         return -1;
     }

@@ -2,7 +2,9 @@
  * bytes and back.
  *
  * Entry layout (little endian): version u8, time_ms i64, retention_ms i64,
- * origin u64, batch_seq u64, n_cmds u32, then n_cmds commands:
+ * origin u64, batch_seq u64, n_cmds u32, and since version 2 keys_max u64
+ * and mono_ms i64 (version 1 entries are read with keys_max
+ * SEQ_KEYS_MAX_DEFAULT and mono_ms = time_ms), then n_cmds commands:
  * op u8, name_len u16, name, and per op: CREATE min i64 max i64 has_start u8
  * start i64; ADDRANGE min i64 max i64; NEXT count u32 key_len u16 key;
  * VOID n i64 reason_len u16 reason; GAPS from i64 to i64; LOOKUP n i64;
@@ -27,7 +29,8 @@
 #include "seq.h"
 #include "seq_bytes.h"
 
-#define CODEC_VERSION 1
+#define CODEC_VERSION 2
+#define CODEC_VERSION_V1 1
 #define CODEC_BATCH_MAX 4096 /* commands in one entry */
 
 typedef struct codec_header {
@@ -36,9 +39,14 @@ typedef struct codec_header {
     uint64_t origin;      /* the proposing process's nonce */
     uint64_t batch_seq;   /* that process's batch counter */
     uint32_t n_cmds;
+    uint64_t keys_max;    /* idempotency keys the state may hold, in force */
+    int64_t mono_ms;      /* the leader's monotonic clock when it built the entry */
 } codec_header;
 
-#define CODEC_HEADER_SIZE (1 + 8 + 8 + 8 + 8 + 4)
+#define CODEC_HEADER_SIZE (1 + 8 + 8 + 8 + 8 + 4 + 8 + 8)
+
+/* The stamp the state machine enters for an entry with this header. */
+seq_stamp codec_stamp(const codec_header *h);
 
 /* Bytes one command takes in an entry. */
 size_t codec_cmd_size(const seq_cmd *cmd);

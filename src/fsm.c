@@ -25,7 +25,8 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
         return 0;
     }
     seq_result *slots = f->claim != NULL ? f->claim(f->claim_ctx, &h) : NULL;
-    seq_tick(f->state, h.time_ms, h.retention_ms);
+    seq_stamp stamp = codec_stamp(&h);
+    seq_stamp_entry(f->state, &stamp);
     for (uint32_t i = 0; i < h.n_cmds; i++) {
         seq_cmd cmd;
         seq_result local;
@@ -106,7 +107,7 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
 static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
 {
     fsm *f = rf->data;
-    seq_state *s = seq_snapshot_decode(buf->base, buf->len, &f->limits);
+    seq_state *s = seq_snapshot_decode(buf->base, buf->len);
     size_t len = buf->len;
     if (s == NULL) {
         /* On failure the buffer stays raft's: it frees it with the
@@ -121,11 +122,10 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
     return 0;
 }
 
-int fsm_init(fsm *f, const seq_limits *limits, fsm_claim_fn claim, void *claim_ctx)
+int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx)
 {
     memset(f, 0, sizeof(*f));
-    f->limits = *limits;
-    f->state = seq_state_new(limits);
+    f->state = seq_state_new();
     f->claim = claim;
     f->claim_ctx = claim_ctx;
     f->raft.version = 1;

@@ -24,7 +24,6 @@ typedef void (*fsm_orphan_fn)(void *ctx, const seq_cmd *cmd, const seq_result *r
 typedef struct fsm {
     struct raft_fsm raft; /* raft.data points back to this struct */
     seq_state *state;
-    seq_limits limits;
     fsm_claim_fn claim;
     void *claim_ctx;
     uint64_t origin; /* this process's nonce (codec_header.origin) */
@@ -36,7 +35,7 @@ typedef struct fsm {
     uint64_t bad_entries; /* entries that failed to decode (never expected) */
 } fsm;
 
-int fsm_init(fsm *f, const seq_limits *limits, fsm_claim_fn claim, void *claim_ctx);
+int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx);
 void fsm_close(fsm *f);
 
 #endif

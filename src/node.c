@@ -51,8 +51,7 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         log_error("cannot create %s: %s", n->raft_dir, strerror(errno));
         return RAFT_IOERR;
     }
-    seq_limits limits = {.keys_max = c->max_keys};
-    fsm_init(&n->fsm, &limits, claim, claim_ctx);
+    fsm_init(&n->fsm, claim, claim_ctx);
 
     rv = transport_init(&n->transport, loop);
     if (rv != 0) {

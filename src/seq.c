@@ -129,10 +129,10 @@ void seq_result_free(seq_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-seq_state *seq_state_new(const seq_limits *limits)
+seq_state *seq_state_new(void)
 {
     seq_state *s = seq_xcalloc(1, sizeof(*s));
-    s->limits = *limits;
+    s->keys_max = SEQ_KEYS_MAX_DEFAULT;
     s->clock_ms = INT64_MIN;
     return s;
 }
@@ -197,6 +197,11 @@ int64_t seq_clock_ms(const seq_state *s)
     return s->clock_ms;
 }
 
+int64_t seq_elapsed_ms(const seq_state *s)
+{
+    return s->elapsed_ms;
+}
+
 /* ---- idempotency keys ------------------------------------------------- */
 
 static void seqKeyRemoveOldest(seq_state *s)
@@ -216,7 +221,7 @@ void seq_key_insert(seq_state *s, seq_key_entry *e)
 {
     e->newer = NULL;
     if (s->newest_key != NULL) {
-        assert(s->newest_key->inserted_ms <= e->inserted_ms);
+        assert(s->newest_key->inserted_el_ms <= e->inserted_el_ms);
         s->newest_key->newer = e;
     } else {
         s->oldest_key = e;
@@ -234,27 +239,51 @@ void seq_pkey_insert(seq_state *s, seq_key_entry *e)
     s->n_pkeys++;
 }
 
-void seq_tick(seq_state *s, int64_t now_ms, int64_t retention_ms)
+void seq_stamp_entry(seq_state *s, const seq_stamp *st)
 {
-    if (now_ms > s->clock_ms) {
-        s->clock_ms = now_ms;
+    bool same = s->stamped && st->origin == s->stamp_origin;
+    if (same && st->mono_ms > s->stamp_mono_ms) {
+        /* in uint64: the difference of two int64 may not fit in one */
+        uint64_t step = (uint64_t)st->mono_ms - (uint64_t)s->stamp_mono_ms;
+        uint64_t room = (uint64_t)INT64_MAX - (uint64_t)s->elapsed_ms;
+        s->elapsed_ms = step >= room ? INT64_MAX : s->elapsed_ms + (int64_t)step;
     }
-    if (retention_ms < 0) {
-        retention_ms = 0;
+    if (!same || st->mono_ms > s->stamp_mono_ms) {
+        s->stamp_mono_ms = st->mono_ms;
     }
-    /* Expire in insertion order; the clock never goes back, so neither
-     * does inserted_ms along the FIFO. The age is computed in uint64:
-     * clock_ms >= inserted_ms, but the int64 difference can overflow (a key
-     * stamped with the initial clock INT64_MIN, before the first tick). */
+    /* One leader's wall clock never goes back; a new leader's replaces it,
+     * so a clock error does not outlive the leader that had it. */
+    if (!same || st->wall_ms > s->clock_ms) {
+        s->clock_ms = st->wall_ms;
+    }
+    s->stamp_origin = st->origin;
+    s->stamped = true;
+    s->keys_max = st->keys_max;
+    int64_t retention_ms = st->retention_ms < 0 ? 0 : st->retention_ms;
+    /* Expire in insertion order, along which the elapsed clock never goes
+     * back. The age is computed in uint64: the int64 difference can
+     * overflow. */
     while (s->oldest_key != NULL) {
         assert(!s->oldest_key->permanent);
-        assert(s->oldest_key->inserted_ms <= s->clock_ms);
-        uint64_t age_ms = (uint64_t)s->clock_ms - (uint64_t)s->oldest_key->inserted_ms;
+        assert(s->oldest_key->inserted_el_ms <= s->elapsed_ms);
+        uint64_t age_ms = (uint64_t)s->elapsed_ms - (uint64_t)s->oldest_key->inserted_el_ms;
         if (age_ms < (uint64_t)retention_ms) {
             break;
         }
         seqKeyRemoveOldest(s);
     }
+}
+
+void seq_tick(seq_state *s, int64_t now_ms, int64_t retention_ms)
+{
+    seq_stamp st = {
+        .wall_ms = now_ms,
+        .mono_ms = now_ms,
+        .origin = 0,
+        .retention_ms = retention_ms,
+        .keys_max = s->keys_max,
+    };
+    seq_stamp_entry(s, &st);
 }
 
 /* The hash key of (incarnation, key): keys of a dropped incarnation can
@@ -690,18 +719,38 @@ static bool seqIsOpen(uint8_t state)
     return state == SEQ_NUM_RESERVED || state == SEQ_NUM_RELEASED;
 }
 
-/* A reservation whose TTL ran out counts as released (nothing stores the
- * change: it follows from the clock, identically on every replica).
- * until_ms INT64_MAX (no TTL, or one saturated at the end of time) never
- * runs out, even when the clock reaches INT64_MAX. */
-static bool seqReservationLapsed(const seq_ledger_run *e, int64_t t)
+/* The state's two clocks (see seq_stamp_entry): wall judges windows,
+ * elapsed judges TTLs. */
+typedef struct seq_now {
+    int64_t wall, el;
+} seq_now;
+
+static seq_now seqNow(const seq_state *s)
 {
-    return e->state == SEQ_NUM_RESERVED && e->until_ms != INT64_MAX && e->until_ms <= t;
+    return (seq_now){s->clock_ms, s->elapsed_ms};
 }
 
-static uint8_t seqEffectiveState(const seq_ledger_run *e, int64_t t)
+/* A reservation whose TTL ran out counts as released (nothing stores the
+ * change: it follows from the elapsed clock, identically on every
+ * replica). deadline_ms INT64_MAX (no TTL, or one saturated at the end of
+ * time) never runs out, even when the clock reaches INT64_MAX. */
+static bool seqReservationLapsed(const seq_ledger_run *e, seq_now now)
 {
-    return seqReservationLapsed(e, t) ? SEQ_NUM_RELEASED : e->state;
+    return e->state == SEQ_NUM_RESERVED && e->deadline_ms != INT64_MAX &&
+           e->deadline_ms <= now.el;
+}
+
+static uint8_t seqEffectiveState(const seq_ledger_run *e, seq_now now)
+{
+    return seqReservationLapsed(e, now) ? SEQ_NUM_RELEASED : e->state;
+}
+
+/* A point on the elapsed clock as a wall time, judged from now: what a
+ * reply shows for a reservation's end or lapse. */
+static int64_t seqWallOf(seq_now now, int64_t el)
+{
+    __int128 w = (__int128)now.wall + ((__int128)el - now.el);
+    return w > INT64_MAX ? INT64_MAX : w < INT64_MIN ? INT64_MIN : (int64_t)w;
 }
 
 static void seqLedgerGrow(seq_sequence *q, size_t extra)
@@ -787,7 +836,7 @@ static bool seqLedgerMergeable(const seq_ledger_run *x, const seq_ledger_run *y)
 /* Puts [a, b], which no run holds, into the ledger with a state; merges it
  * with equal neighbours. Needs room for one more run. */
 static void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t time_ms,
-                         int64_t until_ms, const char *reason, size_t reason_len)
+                         int64_t deadline_ms, const char *reason, size_t reason_len)
 {
     long at = seqLedgerFloor(q, a);
     assert(at < 0 || q->ledger[at].last < a);
@@ -800,7 +849,7 @@ static void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, i
     e->last = b;
     e->state = state;
     e->time_ms = time_ms;
-    e->until_ms = until_ms;
+    e->deadline_ms = deadline_ms;
     e->grant = 0;
     e->reason = seqStrdup(reason, reason_len);
     q->n_ledger++;
@@ -838,7 +887,7 @@ static size_t seqLedgerRunsFor(const seq_sequence *q, int64_t v, uint8_t state, 
     }
     long at = seqLedgerFloor(q, v);
     size_t nx = (size_t)(at + 1);
-    seq_ledger_run probe = {v, v, state, time_ms, INT64_MAX, 0, NULL};
+    seq_ledger_run probe = {v, v, state, time_ms, INT64_MAX, 0, NULL, INT64_MAX};
     char *copy = seqStrdup(reason, reason_len);
     probe.reason = copy;
     bool merges = (at >= 0 && seqLedgerMergeable(&q->ledger[at], &probe)) ||
@@ -931,7 +980,7 @@ static bool seqLedgerValid(const seq_sequence *q)
              e->state != SEQ_NUM_EXPIRED && e->reason != NULL &&
              seq_reason_valid(e->reason, strnlen(e->reason, SEQ_REASON_MAX + 1)) &&
              (e->state != SEQ_NUM_RESERVED ||
-              (e->first == e->last && (e->until_ms > e->time_ms || e->until_ms == INT64_MAX))) &&
+              e->first == e->last) &&
              (e->state == SEQ_NUM_RESERVED ? e->grant >= 1 && e->grant <= q->grants
                                            : e->grant == 0);
         if (ok && i > 0) { /* sorted, disjoint, and equal neighbours merged */
@@ -1041,13 +1090,13 @@ static void seqRates(const seq_sequence *q, int64_t t, uint64_t *per_min, uint64
     *per_hour = hour > UINT64_MAX ? UINT64_MAX : (uint64_t)hour;
 }
 
-static uint64_t seqLeft(const seq_sequence *q, int64_t t);
+static uint64_t seqLeft(const seq_sequence *q, seq_now now);
 
 /* After numbers were taken: sets warned (and tells the result) the first
  * time the numbers left reach the WARN threshold. */
-static void seqWarnCheck(seq_sequence *q, int64_t t, seq_result *out)
+static void seqWarnCheck(seq_sequence *q, seq_now now, seq_result *out)
 {
-    if (q->warn > 0 && !q->warned && seqLeft(q, t) <= q->warn) {
+    if (q->warn > 0 && !q->warned && seqLeft(q, now) <= q->warn) {
         q->warned = true;
         out->warn_crossed = true;
     }
@@ -1059,7 +1108,7 @@ void seq_each_warned(const seq_state *s,
 {
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
         if (q->live && q->warned) {
-            fn(ctx, q->name, seqLeft(q, s->clock_ms), q->warn);
+            fn(ctx, q->name, seqLeft(q, seqNow(s)), q->warn);
         }
     }
 }
@@ -1217,7 +1266,7 @@ static int seqAddRange(seq_state *s, const seq_cmd *cmd)
     q->ranges = grown;
     seqSpanInit(&q->ranges[q->n_ranges], cmd);
     q->n_ranges++;
-    if (q->warned && seqLeft(q, s->clock_ms) > q->warn) {
+    if (q->warned && seqLeft(q, seqNow(s)) > q->warn) {
         q->warned = false;
     }
     assert(seq_sequence_valid(q));
@@ -1262,14 +1311,30 @@ static void seqUnknownDelivered(seq_sequence *q, const seq_run *runs, size_t n)
     }
 }
 
-static seq_key_entry *seqKeyNew(const uint8_t *hkey, size_t hkey_len, int64_t now,
+/* Whether the ledger lists any number of runs as voided. */
+static bool seqRunsVoided(const seq_sequence *q, const seq_run *runs, size_t n)
+{
+    for (size_t i = 0; i < n && q->n_ledger > 0; i++) {
+        long at = seqLedgerFloor(q, runs[i].first);
+        size_t k = at < 0 ? 0 : (size_t)at;
+        for (; k < q->n_ledger && q->ledger[k].first <= runs[i].last; k++) {
+            if (q->ledger[k].last >= runs[i].first && q->ledger[k].state == SEQ_NUM_VOIDED) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static seq_key_entry *seqKeyNew(const uint8_t *hkey, size_t hkey_len, seq_now now,
                                 uint32_t count, const seq_run *runs, size_t n_runs)
 {
     seq_key_entry *e = seq_xcalloc(1, sizeof(*e));
     e->hkey = seq_xmalloc(hkey_len);
     memcpy(e->hkey, hkey, hkey_len);
     e->hkey_len = hkey_len;
-    e->inserted_ms = now;
+    e->inserted_ms = now.wall;
+    e->inserted_el_ms = now.el;
     e->count = count;
     e->runs = seq_xmalloc(sizeof(*runs) * n_runs);
     memcpy(e->runs, runs, sizeof(*runs) * n_runs);
@@ -1291,6 +1356,9 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
             if (e->count != cmd->count) {
                 return SEQ_ERR_KEY_REUSED;
             }
+            if (seqRunsVoided(q, e->runs, e->n_runs)) {
+                return SEQ_ERR_KEY_VOIDED; /* never answer a voided number as valid */
+            }
             seqCopyRuns(out, e->runs, e->n_runs);
             out->replayed = true;
             if (q->n_ledger > 0 && seqLedgerRoom(q, e->n_runs)) {
@@ -1298,7 +1366,7 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
             }
             return SEQ_OK;
         }
-        if (s->n_keys >= s->limits.keys_max) {
+        if (s->n_keys >= s->keys_max) { /* the limit the entry's stamp carries */
             return SEQ_ERR_KEYS_FULL;
         }
     }
@@ -1313,10 +1381,10 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
     seqTakeApply(q, &tk);
     seqCopyRuns(out, tk.runs, tk.n_runs);
     if (hkey_len > 0) {
-        seq_key_insert(s, seqKeyNew(hkey, hkey_len, s->clock_ms, cmd->count, tk.runs, tk.n_runs));
+        seq_key_insert(s, seqKeyNew(hkey, hkey_len, seqNow(s), cmd->count, tk.runs, tk.n_runs));
     }
     seqRateAdd(q, s->clock_ms, cmd->count);
-    seqWarnCheck(q, s->clock_ms, out);
+    seqWarnCheck(q, seqNow(s), out);
     seqTakeFree(&tk);
     return SEQ_OK;
 }
@@ -1326,17 +1394,17 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
  * adjacent ranges, so this is judged per range: finds the first stretch
  * [*first, *last] of such numbers at or after `from` (a number of e) that
  * lies in one range. False when there is none. */
-static bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, int64_t t,
+static bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, seq_now now,
                                int64_t *first, int64_t *last, int64_t from)
 {
-    if (seqEffectiveState(e, t) != SEQ_NUM_RELEASED) {
+    if (seqEffectiveState(e, now) != SEQ_NUM_RELEASED) {
         return false;
     }
     for (int64_t p = from;;) {
         long i = seqSpanOf(q, p);
         assert(i >= 0); /* ledger numbers were issued: each lies in a range */
         int64_t end = q->ranges[i].max < e->last ? q->ranges[i].max : e->last;
-        if (t <= q->ranges[i].not_after) {
+        if (now.wall <= q->ranges[i].not_after) {
             *first = p;
             *last = end;
             return true;
@@ -1351,13 +1419,13 @@ static bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, i
 /* Numbers still to hand out, now or later: the ranges' unissued numbers
  * that have not expired and, in gapless mode, the released ones (and lapsed
  * reservations) that may be issued again. Saturated at UINT64_MAX. */
-static uint64_t seqLeft(const seq_sequence *q, int64_t t)
+static uint64_t seqLeft(const seq_sequence *q, seq_now now)
 {
-    unsigned __int128 n = seqRemaining(q, t, false);
+    unsigned __int128 n = seqRemaining(q, now.wall, false);
     for (size_t i = 0; q->mode == SEQ_MODE_GAPLESS && q->n_open > 0 && i < q->n_ledger; i++) {
         const seq_ledger_run *e = &q->ledger[i];
         int64_t a, z;
-        for (int64_t from = e->first; seqReissuablePiece(q, e, t, &a, &z, from);
+        for (int64_t from = e->first; seqReissuablePiece(q, e, now, &a, &z, from);
              from = z + 1) {
             n += (unsigned __int128)((uint64_t)z - (uint64_t)a) + 1;
             if (z == e->last) {
@@ -1370,9 +1438,9 @@ static uint64_t seqLeft(const seq_sequence *q, int64_t t)
 
 /* After numbers went back (RELEASE, UNDELIVERED): a warning whose cause is
  * gone is cleared. */
-static void seqWarnLift(seq_sequence *q, int64_t t)
+static void seqWarnLift(seq_sequence *q, seq_now now)
 {
-    if (q->warned && seqLeft(q, t) > q->warn) {
+    if (q->warned && seqLeft(q, now) > q->warn) {
         q->warned = false;
     }
 }
@@ -1384,13 +1452,14 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
                           seq_result *out)
 {
     int64_t t = s->clock_ms;
+    seq_now now = seqNow(s);
     uint32_t count = reserve ? 1 : cmd->count;
-    int64_t until = INT64_MAX;
+    int64_t deadline = INT64_MAX; /* on the elapsed clock */
     if (reserve && cmd->ttl_ms != 0) {
         if (cmd->ttl_ms < 1 || cmd->ttl_ms > SEQ_TTL_MAX_MS) {
             return SEQ_ERR_TTL;
         }
-        until = t > INT64_MAX - cmd->ttl_ms ? INT64_MAX : t + cmd->ttl_ms;
+        deadline = now.el > INT64_MAX - cmd->ttl_ms ? INT64_MAX : now.el + cmd->ttl_ms;
     }
     uint8_t hkey[8 + SEQ_KEY_MAX];
     size_t hkey_len = 0;
@@ -1405,11 +1474,20 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
         if (e != NULL) {
             int64_t v = e->runs[0].first;
             const seq_ledger_run *run = seqLedgerAt(q, v);
-            uint8_t st = run == NULL ? SEQ_NUM_FINAL : seqEffectiveState(run, t);
+            uint8_t st = run == NULL ? SEQ_NUM_FINAL : seqEffectiveState(run, now);
             if (st == SEQ_NUM_VOIDED) {
                 return SEQ_ERR_KEY_VOIDED;
             }
             if (st == SEQ_NUM_FINAL || st == SEQ_NUM_RESERVED || st == SEQ_NUM_UNKNOWN) {
+                /* NEXT promises a final number: the key's own reservation
+                 * (or its unknown-fate number) is confirmed by it, else a
+                 * lapse would hand the number to a second caller. */
+                if (!reserve && st != SEQ_NUM_FINAL) {
+                    if (run->first < v && v < run->last && !seqLedgerRoom(q, 1)) {
+                        return SEQ_ERR_TOO_MANY;
+                    }
+                    seqLedgerCut(q, v, v);
+                }
                 seqCopyRuns(out, e->runs, 1);
                 out->replayed = true;
                 return SEQ_OK;
@@ -1431,7 +1509,7 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
         const seq_ledger_run *e = &q->ledger[i];
         int64_t run_from = e->first; /* where the run starts after earlier cuts */
         int64_t a, z;
-        while (need > 0 && seqReissuablePiece(q, e, t, &a, &z, run_from)) {
+        while (need > 0 && seqReissuablePiece(q, e, now, &a, &z, run_from)) {
             uint64_t span = (uint64_t)z - (uint64_t)a;
             int64_t last = span >= need - 1 ? seqAdd(a, need - 1) : z;
             if (n_reuse == reuse_cap) {
@@ -1498,20 +1576,20 @@ static int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, boo
     free(all);
     if (reserve) {
         int64_t v = out->runs[0].first;
-        seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, until, "reserved", 8);
+        seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, deadline, "reserved", 8);
         /* The grant: what names this reservation, and only it, to an
          * UNDELIVERED report (the number may be reserved again later). */
         seqLedgerAt(q, v)->grant = ++q->grants;
         out->grant = q->grants;
     }
     if (hkey_len > 0) {
-        seq_key_entry *e = seqKeyNew(hkey, hkey_len, t, 1, out->runs, 1);
+        seq_key_entry *e = seqKeyNew(hkey, hkey_len, now, 1, out->runs, 1);
         e->permanent = true;
         seqNumberKey(e->nkey, q->incarnation, out->runs[0].first);
         seq_pkey_insert(s, e);
     }
     seqRateAdd(q, t, count);
-    seqWarnCheck(q, t, out); /* reissued numbers count as left too */
+    seqWarnCheck(q, now, out); /* reissued numbers count as left too */
 out:
     seqTakeFree(&tk);
     if (reuse != stack_reuse) {
@@ -1596,7 +1674,7 @@ static int seqConfirm(seq_state *s, const seq_cmd *cmd)
     if (e == NULL) {
         return SEQ_OK;
     }
-    if (seqReservationLapsed(e, s->clock_ms)) {
+    if (seqReservationLapsed(e, seqNow(s))) {
         return SEQ_ERR_EXPIRED;
     }
     if (e->state != SEQ_NUM_RESERVED && e->state != SEQ_NUM_UNKNOWN) {
@@ -1643,7 +1721,7 @@ static int seqRelease(seq_state *s, const seq_cmd *cmd)
     }
     seqLedgerCut(q, v, v);
     seqLedgerPutText(q, v, v, SEQ_NUM_RELEASED, s->clock_ms, "released");
-    seqWarnLift(q, s->clock_ms);
+    seqWarnLift(q, seqNow(s));
     return SEQ_OK;
 }
 
@@ -1779,7 +1857,7 @@ static int seqUndelivered(seq_state *s, const seq_cmd *cmd)
         seqLedgerPut(q, pieces[i].min, pieces[i].max, to, s->clock_ms, INT64_MAX, cmd->text,
                      cmd->text_len);
     }
-    seqWarnLift(q, s->clock_ms);
+    seqWarnLift(q, seqNow(s));
 out:
     free(pieces);
     return rv;
@@ -1872,7 +1950,7 @@ static int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
         int64_t na = q->ranges[tk.span_of[k]].not_after;
         out->until_ms = na < out->until_ms ? na : out->until_ms;
     }
-    seqWarnCheck(q, s->clock_ms, out);
+    seqWarnCheck(q, seqNow(s), out);
     seqTakeFree(&tk);
     return SEQ_OK;
 }
@@ -1975,19 +2053,19 @@ static int seqDrop(seq_state *s, const seq_cmd *cmd)
 }
 
 /* The lowest number NEXT would issue now, if any. */
-static bool seqPeek(const seq_sequence *q, int64_t t, int64_t *v)
+static bool seqPeek(const seq_sequence *q, seq_now now, int64_t *v)
 {
     if (q->mode == SEQ_MODE_GAPLESS) {
         for (size_t i = 0; i < q->n_ledger && q->n_open > 0; i++) {
             int64_t last;
-            if (seqReissuablePiece(q, &q->ledger[i], t, v, &last, q->ledger[i].first)) {
+            if (seqReissuablePiece(q, &q->ledger[i], now, v, &last, q->ledger[i].first)) {
                 return true;
             }
         }
     }
     for (size_t i = q->cur; i < q->n_ranges; i++) {
         int64_t p = q->ranges[i].next;
-        if (seqSpanValidAt(&q->ranges[i], t) && seqSpanSettle(q, i, &p)) {
+        if (seqSpanValidAt(&q->ranges[i], now.wall) && seqSpanSettle(q, i, &p)) {
             *v = p;
             return true;
         }
@@ -2012,9 +2090,9 @@ static int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out)
                                           t > r->not_after};
     }
     out->n_ranges = q->n_ranges;
-    out->has_next = seqPeek(q, t, &out->next);
+    out->has_next = seqPeek(q, seqNow(s), &out->next);
     out->issued = q->issued;
-    out->left = seqLeft(q, t);
+    out->left = seqLeft(q, seqNow(s));
     out->remaining = out->left;
     out->mode = q->mode;
     out->cache = q->cache;
@@ -2106,16 +2184,20 @@ static int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
                                               n <= SEQ_GAPS_MAX;
          i++) {
         seq_ledger_run e = q->ledger[i];
-        if (seqReservationLapsed(&e, t)) {
+        e.until_ms = e.state == SEQ_NUM_RESERVED && e.deadline_ms != INT64_MAX
+                         ? seqWallOf(seqNow(s), e.deadline_ms)
+                         : INT64_MAX;
+        if (seqReservationLapsed(&e, seqNow(s))) {
+            e.until_ms = INT64_MAX;
             e.state = SEQ_NUM_RELEASED;
-            e.time_ms = e.until_ms;
+            e.time_ms = seqWallOf(seqNow(s), e.deadline_ms);
             e.reason = "reservation ran out";
         }
         seqGapsPush(&rows, &n, &cap, e, lo, hi);
     }
     for (size_t i = 0; i < q->n_block; i++) {
         seq_ledger_run e = {q->block[i].first, q->block[i].last, SEQ_NUM_CACHED, t, INT64_MAX, 0,
-                            (char *)"in the leader's cache block, not yet reported served"};
+                            (char *)"in the leader's cache block, not yet reported served", INT64_MAX};
         seqGapsPush(&rows, &n, &cap, e, lo, hi);
     }
     for (size_t i = q->cur; i < q->n_ranges; i++) {
@@ -2131,7 +2213,7 @@ static int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         seqPushUnburned(q, p, r->max, pieces, &np);
         for (size_t k = 0; k < np; k++) {
             seq_ledger_run e = {pieces[k].min, pieces[k].max, SEQ_NUM_EXPIRED, r->not_after,
-                                INT64_MAX, 0, (char *)"range expired (NOTAFTER passed)"};
+                                INT64_MAX, 0, (char *)"range expired (NOTAFTER passed)", INT64_MAX};
             seqGapsPush(&rows, &n, &cap, e, lo, hi);
         }
         free(pieces);
@@ -2159,11 +2241,14 @@ static int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     const seq_ledger_run *e = seqLedgerAt(q, v);
     const char *reason = NULL;
     if (e != NULL) {
-        out->state = seqEffectiveState(e, t);
-        out->time_ms = seqReservationLapsed(e, t) ? e->until_ms : e->time_ms;
-        out->until_ms = e->state == SEQ_NUM_RESERVED && !seqReservationLapsed(e, t) ? e->until_ms
-                                                                                   : INT64_MAX;
-        reason = seqReservationLapsed(e, t) ? "reservation ran out" : e->reason;
+        seq_now now = seqNow(s);
+        bool lapsed = seqReservationLapsed(e, now);
+        out->state = seqEffectiveState(e, now);
+        out->time_ms = lapsed ? seqWallOf(now, e->deadline_ms) : e->time_ms;
+        out->until_ms = e->state == SEQ_NUM_RESERVED && !lapsed && e->deadline_ms != INT64_MAX
+                            ? seqWallOf(now, e->deadline_ms)
+                            : INT64_MAX;
+        reason = lapsed ? "reservation ran out" : e->reason;
     } else if (seq_issued(q, v)) {
         bool cached = seqInBlock(q, v);
         out->state = cached ? SEQ_NUM_CACHED : SEQ_NUM_FINAL;

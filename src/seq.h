@@ -15,8 +15,25 @@
  *
  * No I/O, no clock, no randomness, no globals: time enters as an argument
  * (stamped into the log entry by the leader). Memory is allocated with
- * malloc and every table has a limit (seq_limits); running out of memory
- * aborts, because a replica that skips a command would diverge. */
+ * malloc and every table has a limit; running out of memory aborts,
+ * because a replica that skips a command would diverge.
+ *
+ * The determinism rule, kept for good: everything that decides a result
+ * of seq_apply comes from the log entry (its commands and its seq_stamp)
+ * or from the replicated state — never from a node-local flag, a wall
+ * clock read here, a pointer value, or a hash-table's bucket order. A
+ * node-local limit (keys held at once, key retention) is stamped into the
+ * entry by the leader that proposes it, so a replay, a restart with other
+ * flags and a replica with other flags all compute the same numbers.
+ * Iteration over tables follows insertion order, which the log fixes.
+ *
+ * Time (docs/clock.md): the stamp carries the leader's wall clock, which
+ * judges only calendar things (range windows, ledger times, rates), and
+ * its monotonic clock, from which the state keeps an elapsed clock that
+ * judges durations (reservation TTLs, key retention). Elapsed time counts
+ * only between entries of one leader process: a leader change or restart
+ * adds none, so a wrong or jumping clock can never run a TTL or a
+ * retention out early, and a wall clock error ends with its leader. */
 #ifndef SEQD_SEQ_H
 #define SEQD_SEQ_H
 
@@ -114,10 +131,13 @@ enum seq_number_state {
 typedef struct seq_ledger_run {
     int64_t first, last;
     uint8_t state;   /* enum seq_number_state */
-    int64_t time_ms; /* when it entered that state (the entry's clock) */
-    int64_t until_ms; /* reserved: when the reservation runs out (INT64_MAX: never) */
+    int64_t time_ms; /* when it entered that state (the entry's wall clock) */
+    int64_t deadline_ms; /* reserved, in the state: when the reservation runs out,
+                          * on the elapsed clock (seq_elapsed_ms; INT64_MAX: never) */
     uint64_t grant;   /* reserved: which reservation of the number (1, 2, ... per sequence) */
     char *reason;    /* NUL-terminated, owned by the result */
+    int64_t until_ms; /* reserved, in a GAPS result: deadline_ms as a wall time
+                       * (INT64_MAX: never; for other rows INT64_MAX) */
 } seq_ledger_run;
 
 /* One command. name and key point into memory the caller keeps alive for
@@ -210,27 +230,44 @@ typedef struct seq_result {
     uint8_t state;
     int64_t time_ms;
     uint64_t grant;   /* RESERVE: the reservation's grant (what UNDELIVERED names) */
-    int64_t until_ms; /* ALLOCBLOCK: the block's earliest NOTAFTER (INT64_MAX: none) */
+    int64_t until_ms; /* ALLOCBLOCK: the block's earliest NOTAFTER (INT64_MAX: none);
+                       * LOOKUP of a live reservation: when it runs out, as a wall
+                       * time (the clock now plus the elapsed time left) */
     char *reason;
     char *key; /* LOOKUP in gapless mode: the key the number was issued to */
 } seq_result;
 
 void seq_result_free(seq_result *r);
 
-typedef struct seq_limits {
-    size_t keys_max;  /* idempotency keys held at once */
-} seq_limits;
-
 typedef struct seq_state seq_state;
 
 /* A new, empty state. Aborts on out-of-memory. Free with seq_state_free. */
-seq_state *seq_state_new(const seq_limits *limits);
+seq_state *seq_state_new(void);
 void seq_state_free(seq_state *s);
 
-/* Advances the state's clock to now_ms (never backwards: an earlier value is
- * ignored, so a leader with a slower clock cannot resurrect expired keys or
- * expire them twice) and forgets idempotency keys older than retention_ms.
- * Called once per log entry, before its commands. */
+/* What the leader stamps into every log entry: all the state machine ever
+ * learns of time and of node configuration. */
+typedef struct seq_stamp {
+    int64_t wall_ms;      /* the leader's wall clock (ms since the epoch) */
+    int64_t mono_ms;      /* the leader's monotonic clock */
+    uint64_t origin;      /* the leader process that stamped it (its nonce) */
+    int64_t retention_ms; /* idempotency key retention in force */
+    uint64_t keys_max;    /* idempotency keys the state may hold at once */
+} seq_stamp;
+
+/* Enters an entry's stamp; called once per log entry, before its
+ * commands. The wall clock follows the stamping leader: within one origin
+ * it never goes back (a leader's own step back is ignored), and a new
+ * origin's clock replaces the last one, up or down. The elapsed clock
+ * advances by the monotonic time between two stamps of the same origin
+ * and by nothing at a change of origin. Then forgets idempotency keys
+ * held for retention_ms of elapsed time or more. */
+void seq_stamp_entry(seq_state *s, const seq_stamp *stamp);
+
+/* seq_stamp_entry for tools and tests that have one clock: wall and
+ * monotonic time now_ms, origin 0, keys_max as the last stamp had it
+ * (SEQ_KEYS_MAX_DEFAULT at first). An earlier now_ms than before moves
+ * neither clock. */
 void seq_tick(seq_state *s, int64_t now_ms, int64_t retention_ms);
 
 /* Applies one command and writes its result into *out (which the caller then
@@ -261,14 +298,14 @@ void seq_each_warned(const seq_state *s,
 size_t seq_count_live(const seq_state *s);
 size_t seq_count_keys(const seq_state *s);
 size_t seq_count_pkeys(const seq_state *s); /* gapless keys, kept for the sequence's life */
-int64_t seq_clock_ms(const seq_state *s);
+int64_t seq_clock_ms(const seq_state *s);   /* the wall clock of the last stamp */
+int64_t seq_elapsed_ms(const seq_state *s); /* the elapsed clock (see seq_stamp_entry) */
 
 /* Snapshot: the whole state as bytes, and back (seq_snapshot.c).
  * seq_snapshot_encode returns a malloc'd buffer (caller frees) and its size
  * in *len, or NULL on out-of-memory. seq_snapshot_decode builds a new state
  * from bytes, or returns NULL if they are malformed (never trusts a length). */
 void *seq_snapshot_encode(const seq_state *s, size_t *len);
-seq_state *seq_snapshot_decode(const void *buf, size_t len,
-                               const seq_limits *limits);
+seq_state *seq_snapshot_decode(const void *buf, size_t len);
 
 #endif

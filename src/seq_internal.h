@@ -12,8 +12,8 @@
  *  - burned intervals are sorted, disjoint and not adjacent;
  *  - ledger runs (the exceptions among issued numbers: reserved, released,
  *    voided, skipped, unknown) are sorted and disjoint, each wholly inside
- *    the issued numbers, with a valid reason and a time no later than the
- *    state's clock; a reserved run is one number; n_ledger <= SEQ_LEDGER_MAX;
+ *    the issued numbers, with a valid reason; a reserved run is one
+ *    number; n_ledger <= SEQ_LEDGER_MAX;
  *    n_open counts the reserved and released runs;
  *  - cached mode: the block runs (numbers handed to a leader's memory and
  *    not yet reported served) are issued numbers outside the ledger;
@@ -32,7 +32,8 @@ typedef struct seq_key_entry {
     UT_hash_handle hh;
     uint8_t *hkey; /* incarnation (8 bytes LE) + key bytes */
     size_t hkey_len;
-    int64_t inserted_ms;
+    int64_t inserted_ms;    /* wall clock, for LOOKUP KEY */
+    int64_t inserted_el_ms; /* elapsed clock, for retention (never decreasing along the FIFO) */
     uint32_t count;
     seq_run *runs;
     size_t n_runs;
@@ -90,8 +91,13 @@ typedef struct seq_sequence {
 } seq_sequence;
 
 struct seq_state {
-    seq_limits limits;
-    int64_t clock_ms;
+    /* what the last entry's stamp said (see seq_stamp_entry) */
+    uint64_t keys_max;
+    int64_t clock_ms;   /* wall clock */
+    int64_t elapsed_ms; /* elapsed clock: never decreases */
+    bool stamped;       /* a stamp was entered: stamp_origin and stamp_mono_ms hold */
+    uint64_t stamp_origin;
+    int64_t stamp_mono_ms;
     uint64_t incarnations; /* last incarnation handed out */
     seq_sequence *by_name; /* uthash head */
     size_t n_sequences;    /* tombstones included */

@@ -13,7 +13,12 @@
  * time and grant u64 after it; n_block u32, block_term u64, block_node u64 and the block runs;
  * n_rates u8 and per used bucket index u8, minute i64, count u64. After the
  * retained keys come n_pkeys u32 and the permanent keys: hkey, inserted_ms,
- * number i64. Versions 1 and 2 are read as strict sequences with one cursor
+ * number i64. Version 4 (written now) adds after the clock: elapsed i64,
+ * stamped u8, stamp_origin u64, stamp_mono i64, keys_max u64 (the last
+ * entry stamp), and to every key, after inserted_ms, inserted_el i64 (the
+ * elapsed clock); a reservation's until_ms is then on the elapsed clock.
+ * Version 3 is read with the elapsed clock equal to the wall clock.
+ * Versions 1 and 2 are read as strict sequences with one cursor
  * (cur, next): ranges before cur are full, ranges after it untouched.
  * The decoder trusts nothing: every count is checked against its limit and
  * the bytes left, and every decoded sequence must satisfy the invariants of
@@ -25,7 +30,8 @@
 #include <string.h>
 
 #define SEQ_SNAPSHOT_MAGIC 0x53514553u /* "SEQS" */
-#define SEQ_SNAPSHOT_VERSION 3u
+#define SEQ_SNAPSHOT_VERSION 4u
+#define SEQ_SNAPSHOT_VERSION_V3 3u
 #define SEQ_SNAPSHOT_VERSION_V2 2u
 #define SEQ_SNAPSHOT_VERSION_V1 1u /* no ledger */
 #define SEQ_LEDGER_RUN_MIN_BYTES (8 + 8 + 1 + 8 + 2 + 1) /* v2, with a 1-byte reason */
@@ -79,7 +85,7 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
         seq_put_i64(w, e->last);
         seq_put_u8(w, e->state);
         seq_put_i64(w, e->time_ms);
-        seq_put_i64(w, e->until_ms);
+        seq_put_i64(w, e->deadline_ms);
         seq_put_u64(w, e->grant);
         seq_put_u16(w, (uint16_t)reason_len);
         seq_put_bytes(w, e->reason, reason_len);
@@ -117,6 +123,11 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
     seq_put_u32(w, SEQ_SNAPSHOT_MAGIC);
     seq_put_u32(w, SEQ_SNAPSHOT_VERSION);
     seq_put_i64(w, s->clock_ms);
+    seq_put_i64(w, s->elapsed_ms);
+    seq_put_u8(w, s->stamped ? 1 : 0);
+    seq_put_u64(w, s->stamp_origin);
+    seq_put_i64(w, s->stamp_mono_ms);
+    seq_put_u64(w, s->keys_max);
     seq_put_u64(w, s->incarnations);
     seq_put_u32(w, (uint32_t)s->n_sequences);
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
@@ -127,6 +138,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
         seq_put_u16(w, (uint16_t)e->hkey_len);
         seq_put_bytes(w, e->hkey, e->hkey_len);
         seq_put_i64(w, e->inserted_ms);
+        seq_put_i64(w, e->inserted_el_ms);
         seq_put_u32(w, e->count);
         seq_put_u32(w, (uint32_t)e->n_runs);
         for (size_t i = 0; i < e->n_runs; i++) {
@@ -139,6 +151,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
         seq_put_u16(w, (uint16_t)e->hkey_len);
         seq_put_bytes(w, e->hkey, e->hkey_len);
         seq_put_i64(w, e->inserted_ms);
+        seq_put_i64(w, e->inserted_el_ms);
         seq_put_i64(w, e->runs[0].first);
     }
 }
@@ -147,15 +160,15 @@ void *seq_snapshot_encode(const seq_state *s, size_t *len)
 {
     /* The exact size, from the tables; the writer checks it. */
     size_t total;
-    total = 4 + 4 + 8 + 8 + 4 + 4 + 4;
+    total = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 4 + 4 + 4;
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
         total += seqSequenceSize(q);
     }
     for (const seq_key_entry *e = s->oldest_key; e != NULL; e = e->newer) {
-        total += 2 + e->hkey_len + 8 + 4 + 4 + 16 * e->n_runs;
+        total += 2 + e->hkey_len + 8 + 8 + 4 + 4 + 16 * e->n_runs;
     }
     for (const seq_key_entry *e = s->keys_by_number; e != NULL; e = e->hn.next) {
-        total += 2 + e->hkey_len + 8 + 8;
+        total += 2 + e->hkey_len + 8 + 8 + 8;
     }
     uint8_t *buf = malloc(total);
     if (buf == NULL) {
@@ -187,7 +200,7 @@ static bool seqReadRanges(seq_reader *r, seq_range **out, size_t n)
 
 /* Reads a ledger into q (which then owns what was read, even on failure).
  * Shape only: seq_sequence_valid checks the runs against q. */
-static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r, uint32_t version)
+static bool seqReadLedger(seq_sequence *q, seq_reader *r, uint32_t version, int64_t clock_ms)
 {
     size_t n = seq_get_u32(r);
     if (r->bad || n > SEQ_LEDGER_MAX || n > (r->len - r->pos) / SEQ_LEDGER_RUN_MIN_BYTES) {
@@ -204,12 +217,13 @@ static bool seqReadLedger(const seq_state *s, seq_sequence *q, seq_reader *r, ui
         e.last = seq_get_i64(r);
         e.state = seq_get_u8(r);
         e.time_ms = seq_get_i64(r);
-        e.until_ms = version >= 3 ? seq_get_i64(r) : INT64_MAX;
+        e.deadline_ms = version >= 3 ? seq_get_i64(r) : INT64_MAX;
         e.grant = version >= 3 ? seq_get_u64(r) : 0;
         size_t reason_len = seq_get_u16(r);
         const uint8_t *reason = seq_get_bytes(r, reason_len);
         if (reason == NULL || !seq_reason_valid((const char *)reason, reason_len) ||
-            e.time_ms > s->clock_ms || (version < 3 && e.state != SEQ_NUM_VOIDED)) {
+            (version < 3 && e.state != SEQ_NUM_VOIDED) ||
+            (version < 4 && e.time_ms > clock_ms)) { /* one clock, never back, then */
             return false;
         }
         e.reason = seq_xmalloc(reason_len + 1);
@@ -354,7 +368,7 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
         q->n_burned = 0;
         return false;
     }
-    if (version >= 2 && !seqReadLedger(s, q, r, version)) {
+    if (version >= 2 && !seqReadLedger(q, r, version, s->clock_ms)) {
         return false;
     }
     if (version >= 3 && !seqReadBlockAndRates(q, r)) {
@@ -414,7 +428,8 @@ static const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t inca
 }
 
 /* A permanent (gapless) key: one number, which its sequence issued. */
-static bool seqReadPkey(seq_state *s, seq_reader *r, const seq_owner_index *ix)
+static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
+                        const seq_owner_index *ix)
 {
     size_t hkey_len = seq_get_u16(r);
     const uint8_t *hkey = seq_get_bytes(r, hkey_len);
@@ -423,8 +438,9 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, const seq_owner_index *ix)
         return false;
     }
     int64_t inserted = seq_get_i64(r);
+    int64_t inserted_el = version >= 4 ? seq_get_i64(r) : inserted;
     int64_t v = seq_get_i64(r);
-    if (r->bad || inserted > s->clock_ms) {
+    if (r->bad || inserted_el > s->elapsed_ms) {
         return false;
     }
     seq_key_entry *e = NULL;
@@ -445,6 +461,7 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, const seq_owner_index *ix)
     memcpy(e->hkey, hkey, hkey_len);
     e->hkey_len = hkey_len;
     e->inserted_ms = inserted;
+    e->inserted_el_ms = inserted_el;
     e->count = 1;
     e->n_runs = 1;
     e->runs = seq_xmalloc(sizeof(seq_run));
@@ -467,7 +484,7 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, const seq_owner_index *ix)
     return true;
 }
 
-static bool seqReadKey(seq_state *s, seq_reader *r)
+static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version)
 {
     size_t hkey_len = seq_get_u16(r);
     const uint8_t *hkey = seq_get_bytes(r, hkey_len);
@@ -480,12 +497,13 @@ static bool seqReadKey(seq_state *s, seq_reader *r)
         return false;
     }
     int64_t inserted = seq_get_i64(r);
+    int64_t inserted_el = version >= 4 ? seq_get_i64(r) : inserted;
     uint32_t count = seq_get_u32(r);
     size_t n_runs = seq_get_u32(r);
     if (r->bad || count < 1 || count > SEQ_COUNT_MAX || n_runs < 1 ||
         n_runs > SEQ_RANGES_MAX + SEQ_BURNED_MAX + 1 ||
-        (s->newest_key != NULL && inserted < s->newest_key->inserted_ms) ||
-        inserted > s->clock_ms) {
+        (s->newest_key != NULL && inserted_el < s->newest_key->inserted_el_ms) ||
+        inserted_el > s->elapsed_ms) {
         return false;
     }
     seq_range *runs = NULL;
@@ -512,6 +530,7 @@ static bool seqReadKey(seq_state *s, seq_reader *r)
     memcpy(e->hkey, hkey, hkey_len);
     e->hkey_len = hkey_len;
     e->inserted_ms = inserted;
+    e->inserted_el_ms = inserted_el;
     e->count = count;
     e->n_runs = n_runs;
     e->runs = seq_xmalloc(sizeof(seq_run) * n_runs);
@@ -524,19 +543,31 @@ static bool seqReadKey(seq_state *s, seq_reader *r)
     return true;
 }
 
-seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *limits)
+seq_state *seq_snapshot_decode(const void *buf, size_t len)
 {
     seq_reader r = {buf, len, 0, false};
     if (seq_get_u32(&r) != SEQ_SNAPSHOT_MAGIC) {
         return NULL;
     }
     uint32_t version = seq_get_u32(&r);
-    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V2 &&
-        version != SEQ_SNAPSHOT_VERSION_V1) {
+    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V3 &&
+        version != SEQ_SNAPSHOT_VERSION_V2 && version != SEQ_SNAPSHOT_VERSION_V1) {
         return NULL;
     }
-    seq_state *s = seq_state_new(limits);
+    seq_state *s = seq_state_new();
     s->clock_ms = seq_get_i64(&r);
+    s->elapsed_ms = s->clock_ms; /* before version 4 one clock judged both */
+    if (version >= 4) {
+        s->elapsed_ms = seq_get_i64(&r);
+        uint8_t stamped = seq_get_u8(&r);
+        s->stamped = stamped == 1;
+        s->stamp_origin = seq_get_u64(&r);
+        s->stamp_mono_ms = seq_get_i64(&r);
+        s->keys_max = seq_get_u64(&r);
+        if (r.bad || stamped > 1) {
+            goto err;
+        }
+    }
     s->incarnations = seq_get_u64(&r);
     size_t n_sequences = seq_get_u32(&r);
     if (r.bad || n_sequences > SEQ_SEQUENCES_MAX) {
@@ -552,7 +583,7 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *li
         goto err;
     }
     for (size_t i = 0; i < n_keys; i++) {
-        if (!seqReadKey(s, &r)) {
+        if (!seqReadKey(s, &r, version)) {
             goto err;
         }
     }
@@ -563,7 +594,7 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len, const seq_limits *li
     seq_owner_index ix;
     seqOwnerIndexBuild(s, &ix);
     for (size_t i = 0; i < n_pkeys; i++) {
-        if (!seqReadPkey(s, &r, &ix)) {
+        if (!seqReadPkey(s, &r, version, &ix)) {
             free(ix.by_incarnation);
             goto err;
         }

@@ -68,8 +68,7 @@ static void checkRoundTrip(seq_state *s)
     if (buf == NULL) {
         fuzzFail("encode");
     }
-    seq_limits l = {64};
-    seq_state *d = seq_snapshot_decode(buf, len, &l);
+    seq_state *d = seq_snapshot_decode(buf, len);
     if (d == NULL) {
         fuzzFail("a snapshot the core wrote was refused (an invariant is broken)");
     }
@@ -150,15 +149,14 @@ static void runScript(seq_state *s, script *sc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    seq_limits l = {64};
     /* as a snapshot */
-    seq_state *d = seq_snapshot_decode(data, size, &l);
+    seq_state *d = seq_snapshot_decode(data, size);
     if (d != NULL) {
         checkRoundTrip(d);
         seq_state_free(d);
     }
     /* as a log entry, applied to sequences of every mode */
-    seq_state *s = seq_state_new(&l);
+    seq_state *s = seq_state_new();
     seq_cmd mk[] = {
         {.op = SEQ_OP_CREATE, .name = "s", .name_len = 1, .min = -20, .max = 60},
         {.op = SEQ_OP_CREATE, .name = "g", .name_len = 1, .min = -20, .max = 60,
@@ -172,7 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seq_reader r = {data, size, 0, false};
     codec_header h;
     if (codec_get_header(&r, &h) == 0) {
-        seq_tick(s, h.time_ms, h.retention_ms);
+        seq_stamp stamp = codec_stamp(&h);
+        seq_stamp_entry(s, &stamp);
         for (uint32_t i = 0; i < h.n_cmds; i++) {
             seq_cmd c;
             if (codec_get_cmd(&r, &c) != 0) {

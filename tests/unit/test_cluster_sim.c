@@ -629,6 +629,8 @@ static sim_batch *simPropose(sim *s, unsigned i, const sim_cmd *cmds, uint32_t n
     codec_header h = {
         .time_ms = (int64_t)s->f.time,
         .retention_ms = SIM_RETENTION_MS,
+        .keys_max = SEQ_KEYS_MAX_DEFAULT,
+        .mono_ms = (int64_t)s->f.time,
         .origin = sv->origin,
         .batch_seq = b->seq,
         .n_cmds = n,
@@ -783,13 +785,12 @@ static void simInit(sim *s, unsigned n, uint64_t seed, unsigned trailing)
     s->trace = getenv("SEQ_SIM_TRACE") != NULL;
     log_set_level(LOG_WARN); /* restores log at info level */
     assert_int_equal(raft_fixture_init(&s->f), 0);
-    seq_limits limits = {SEQ_KEYS_MAX_DEFAULT};
     for (unsigned i = 0; i < n; i++) {
         sim_server *sv = &s->servers[i];
         sv->s = s;
         sv->index = i;
         sv->origin = 0x5eed000000000000ULL | ((seed & 0xffffffffULL) << 8) | (i + 1);
-        assert_int_equal(fsm_init(&sv->fsm, &limits, simClaim, sv), 0);
+        assert_int_equal(fsm_init(&sv->fsm, simClaim, sv), 0);
         assert_int_equal(raft_fixture_grow(&s->f, &sv->fsm.raft), 0);
         struct raft *r = simRaft(s, i);
         if (!s->trace) {
@@ -836,7 +837,13 @@ static void simCreateSequence(sim *s)
     assert_non_null(bytes);
     memset(bytes, 0, padded);
     /* origin 0 matches no server: nobody claims it */
-    codec_header h = {(int64_t)s->f.time, SIM_RETENTION_MS, 0, 0, 2};
+    codec_header h = {
+        .time_ms = (int64_t)s->f.time,
+        .retention_ms = SIM_RETENTION_MS,
+        .n_cmds = 2,
+        .keys_max = SEQ_KEYS_MAX_DEFAULT,
+        .mono_ms = (int64_t)s->f.time,
+    };
     seq_writer w = {bytes, 0, padded, false};
     codec_put_header(&w, &h);
     codec_put_cmd(&w, &sc[0]);
@@ -1686,10 +1693,9 @@ static void test_snapshot_install(void **state)
 static void test_fsm_restore_ownership(void **state)
 {
     (void)state;
-    seq_limits limits = {64};
     fsm good, bad;
-    assert_int_equal(fsm_init(&good, &limits, NULL, NULL), 0);
-    assert_int_equal(fsm_init(&bad, &limits, NULL, NULL), 0);
+    assert_int_equal(fsm_init(&good, NULL, NULL), 0);
+    assert_int_equal(fsm_init(&bad, NULL, NULL), 0);
     size_t len = 0;
     void *bytes = seq_snapshot_encode(good.state, &len);
     assert_non_null(bytes);

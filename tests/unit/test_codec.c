@@ -202,6 +202,8 @@ static void expect_header_equal(const codec_header *want, const codec_header *go
     assert_int_equal(got->origin, want->origin);
     assert_int_equal(got->batch_seq, want->batch_seq);
     assert_int_equal(got->n_cmds, want->n_cmds);
+    assert_int_equal(got->keys_max, want->keys_max);
+    assert_int_equal(got->mono_ms, want->mono_ms);
 }
 
 static char name200[SEQ_NAME_MAX + 1];
@@ -359,7 +361,7 @@ static void test_roundtrip_each_op(void **state)
     size_t n = edge_cmds(cmds);
     assert_true(n <= EDGE_CAP);
     for (size_t i = 0; i < n; i++) {
-        codec_header h = {(int64_t)i - 5, 86400000, 0xfeedfacecafebeefULL, i, 1};
+        codec_header h = {(int64_t)i - 5, 86400000, 0xfeedfacecafebeefULL, i, 1, SEQ_KEYS_MAX_DEFAULT, 77};
         size_t len = 0;
         uint8_t *buf = encode_entry(&h, &cmds[i], 1, &len);
         codec_header g;
@@ -375,11 +377,11 @@ static void test_roundtrip_header_edges(void **state)
 {
     (void)state;
     const codec_header hs[] = {
-        {0, 0, 0, 0, 0},
-        {INT64_MIN, INT64_MIN, 0, 0, 0},
-        {INT64_MAX, INT64_MAX, UINT64_MAX, UINT64_MAX, 0},
-        {-1, -1, 1, 1, 0},
-        {1700000000000, 86400000, 0x0123456789abcdefULL, 42, 0},
+        {0, 0, 0, 0, 0, 0, 0},
+        {INT64_MIN, INT64_MIN, 0, 0, 0, 0, INT64_MIN},
+        {INT64_MAX, INT64_MAX, UINT64_MAX, UINT64_MAX, 0, UINT64_MAX, INT64_MAX},
+        {-1, -1, 1, 1, 0, 1, -1},
+        {1700000000000, 86400000, 0x0123456789abcdefULL, 42, 0, 2, 12345},
     };
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
         size_t len = 0;
@@ -392,7 +394,7 @@ static void test_roundtrip_header_edges(void **state)
         free(buf);
     }
     /* the layout is little endian, field by field */
-    codec_header h = {0x0102030405060708LL, -2, 0x1122334455667788ULL, 7, 0};
+    codec_header h = {0x0102030405060708LL, -2, 0x1122334455667788ULL, 7, 0, 0x0a0b, -3};
     size_t len = 0;
     uint8_t *buf = encode_entry(&h, NULL, 0, &len);
     const uint8_t want[CODEC_HEADER_SIZE] = {
@@ -402,9 +404,36 @@ static void test_roundtrip_header_edges(void **state)
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
         7, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0,
+        0x0b, 0x0a, 0, 0, 0, 0, 0, 0,
+        0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     };
     assert_memory_equal(buf, want, CODEC_HEADER_SIZE);
     free(buf);
+    /* a version 1 header (no keys_max, no mono_ms) still reads, with the
+     * default key limit and the wall clock as the monotonic one */
+    const uint8_t v1[] = {
+        CODEC_VERSION_V1,
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+        0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+        7, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0,
+    };
+    seq_reader r = {v1, sizeof(v1), 0, false};
+    codec_header g;
+    assert_int_equal(codec_get_header(&r, &g), 0);
+    assert_int_equal(g.time_ms, 0x0102030405060708LL);
+    assert_int_equal(g.mono_ms, 0x0102030405060708LL);
+    assert_int_equal(g.keys_max, SEQ_KEYS_MAX_DEFAULT);
+    assert_int_equal(g.origin, 0x1122334455667788ULL);
+    assert_int_equal(r.pos, sizeof(v1));
+    /* the stamp the state machine enters is the header's, field by field */
+    seq_stamp st = codec_stamp(&h);
+    assert_int_equal(st.wall_ms, h.time_ms);
+    assert_int_equal(st.mono_ms, -3);
+    assert_int_equal(st.origin, h.origin);
+    assert_int_equal(st.retention_ms, -2);
+    assert_int_equal(st.keys_max, 0x0a0b);
 }
 
 static void test_cmd_layout(void **state)
@@ -451,7 +480,7 @@ static void test_roundtrip_batch(void **state)
     for (size_t i = 0; i < CODEC_BATCH_MAX; i++) {
         cmds[i] = edge[i % n_edge];
     }
-    codec_header h = {123456789, 1000, 99, 100000, CODEC_BATCH_MAX};
+    codec_header h = {123456789, 1000, 99, 100000, CODEC_BATCH_MAX, SEQ_KEYS_MAX_DEFAULT, 77};
     size_t len = 0;
     uint8_t *buf = encode_entry(&h, cmds, CODEC_BATCH_MAX, &len);
     codec_header g;
@@ -483,7 +512,7 @@ static void test_truncations_each_op(void **state)
     seq_cmd cmds[EDGE_CAP];
     size_t n = edge_cmds(cmds);
     for (size_t i = 0; i < n; i++) {
-        codec_header h = {1, 2, 3, 4, 1};
+        codec_header h = {1, 2, 3, 4, 1, SEQ_KEYS_MAX_DEFAULT, 77};
         size_t len = 0;
         uint8_t *buf = encode_entry(&h, &cmds[i], 1, &len);
         codec_header g;
@@ -516,7 +545,7 @@ static void test_truncations_each_op(void **state)
 /* An entry header with n_cmds commands declared. */
 static size_t put_header(uint8_t *buf, size_t cap, uint32_t n_cmds)
 {
-    codec_header h = {10, 20, 30, 40, n_cmds};
+    codec_header h = {10, 20, 30, 40, n_cmds, SEQ_KEYS_MAX_DEFAULT, 77};
     seq_writer w = {buf, 0, cap, false};
     codec_put_header(&w, &h);
     assert_false(w.overflow);
@@ -639,7 +668,7 @@ static void test_unknown_op(void **state)
     }
     /* in an entry, an unknown op after valid commands refuses the entry */
     seq_cmd cmds[2] = {mkcmd(SEQ_OP_DROP, "a"), mkcmd(SEQ_OP_DESCRIBE, "b")};
-    codec_header h = {0, 0, 0, 0, 2};
+    codec_header h = {0, 0, 0, 0, 2, SEQ_KEYS_MAX_DEFAULT, 77};
     size_t len = 0;
     uint8_t *buf = encode_entry(&h, cmds, 2, &len);
     codec_header g;
@@ -658,7 +687,7 @@ static void test_bad_has_start(void **state)
     c.max = 5;
     c.has_start = true;
     c.start = 3;
-    codec_header h = {0, 0, 0, 0, 1};
+    codec_header h = {0, 0, 0, 0, 1, SEQ_KEYS_MAX_DEFAULT, 77};
     size_t len = 0;
     uint8_t *buf = encode_entry(&h, &c, 1, &len);
     codec_header g;
@@ -682,19 +711,19 @@ static void test_trailing_and_short_counts(void **state)
     /* n_cmds says more than there is */
     seq_cmd cmds[3] = {mkcmd(SEQ_OP_DROP, "a"), mkcmd(SEQ_OP_DROP, "b"),
                        mkcmd(SEQ_OP_DROP, "c")};
-    codec_header h = {0, 0, 0, 0, 3};
+    codec_header h = {0, 0, 0, 0, 3, SEQ_KEYS_MAX_DEFAULT, 77};
     size_t len = 0;
     uint8_t *buf = encode_entry(&h, cmds, 3, &len);
     codec_header g;
     seq_cmd got[16];
     for (uint8_t n = 4; n < 16; n++) {
-        buf[CODEC_HEADER_SIZE - 4] = n; /* n_cmds, little endian */
+        buf[CODEC_HEADER_SIZE - 20] = n; /* n_cmds, little endian, before keys_max and mono_ms */
         assert_int_equal(decode_copy(buf, len, &g, got, 16), -1);
     }
     /* and fewer: the rest is left over (decode_entry refuses leftovers) */
-    buf[CODEC_HEADER_SIZE - 4] = 2;
+    buf[CODEC_HEADER_SIZE - 20] = 2;
     assert_int_equal(decode_copy(buf, len, &g, got, 16), -1);
-    buf[CODEC_HEADER_SIZE - 4] = 3;
+    buf[CODEC_HEADER_SIZE - 20] = 3;
     assert_int_equal(decode_copy(buf, len, &g, got, 16), 0);
     free(buf);
 }
@@ -708,7 +737,7 @@ static void test_writer_overflow(void **state)
         uint8_t *buf = malloc(cap == 0 ? 1 : cap);
         assert_non_null(buf);
         seq_writer w = {buf, 0, cap, false};
-        codec_header h = {1, 2, 3, 4, 1};
+        codec_header h = {1, 2, 3, 4, 1, SEQ_KEYS_MAX_DEFAULT, 77};
         codec_put_header(&w, &h);
         seq_cmd c = mkcmd(SEQ_OP_NEXT, "abc");
         c.count = 5;
@@ -804,7 +833,7 @@ static void test_random_input(void **state)
             cmds[i] = edge[splitmix64(&rng) % n_edge];
         }
         codec_header h = {(int64_t)splitmix64(&rng), (int64_t)splitmix64(&rng),
-                          splitmix64(&rng), splitmix64(&rng), (uint32_t)n};
+                          splitmix64(&rng), splitmix64(&rng), (uint32_t)n, SEQ_KEYS_MAX_DEFAULT, 77};
         size_t len = 0;
         uint8_t *buf = encode_entry(&h, cmds, n, &len);
         codec_header g;

@@ -34,10 +34,20 @@
 #define REASON_EXPIRED "range expired (NOTAFTER passed)"
 #define REASON_CACHED "in the leader's cache block, not yet reported served"
 
+/* A new state whose stamps allow keys_max idempotency keys: set by a
+ * stamp of an origin no test tick uses, so the first seq_tick starts the
+ * clocks afresh. */
+static seq_state *state_with_keys(size_t keys_max)
+{
+    seq_state *s = seq_state_new();
+    seq_stamp st = {INT64_MIN, INT64_MIN, UINT64_MAX, 0, keys_max};
+    seq_stamp_entry(s, &st);
+    return s;
+}
+
 static seq_state *mk(void)
 {
-    seq_limits l = {KEYS_MAX};
-    return seq_state_new(&l);
+    return state_with_keys(KEYS_MAX);
 }
 
 static seq_cmd cmd_of(uint8_t op, const char *name)
@@ -454,7 +464,7 @@ static bool results_equal(const seq_result *a, const seq_result *b)
     for (size_t i = 0; i < a->n_ledger; i++) {
         const seq_ledger_run *x = &a->ledger[i], *y = &b->ledger[i];
         if (x->first != y->first || x->last != y->last || x->state != y->state ||
-            x->time_ms != y->time_ms || x->until_ms != y->until_ms ||
+            x->time_ms != y->time_ms || x->until_ms != y->until_ms || x->deadline_ms != y->deadline_ms ||
             !str_eq(x->reason, y->reason)) {
             return false;
         }
@@ -487,7 +497,7 @@ static seq_state *decoded_copy(const seq_state *s)
     uint8_t *copy = malloc(len);
     assert_non_null(copy);
     memcpy(copy, buf, len);
-    seq_state *d = seq_snapshot_decode(copy, len, &s->limits);
+    seq_state *d = seq_snapshot_decode(copy, len);
     if (d == NULL) {
         fail_msg("the snapshot of a state the core made was refused");
     }
@@ -1176,13 +1186,15 @@ static void test_gapless_keys(void **state)
     assert_false(rep);
     assert_int_equal(reserve1(s, "g", 0, "a", &rep), 1);
     assert_true(rep);
-    /* one key table for RESERVE and NEXT */
+    /* one key table for RESERVE and NEXT; NEXT promises a final number,
+     * so the key's own reservation becomes final (it was left reserved,
+     * and a lapse then gave the number to a second caller) */
     assert_int_equal(next(s, "g", 1, "a", &r), SEQ_OK);
     assert_true(r.replayed);
     expect_runs(&r, 1, (int64_t[]){1, 1});
     seq_result_free(&r);
     expect_key_of(s, "g", 1, "a");
-    expect_state(s, "g", 1, SEQ_NUM_RESERVED, t);
+    expect_state(s, "g", 1, SEQ_NUM_FINAL, t);
     expect_lookup_key(s, "g", "a", 1);
     assert_int_equal(confirm(s, "g", 1), SEQ_OK);
     assert_int_equal(reserve1(s, "g", 0, "a", &rep), 1);
@@ -1577,13 +1589,22 @@ static void test_undelivered(void **state)
     seq_tick(s, 1001, 10000);
     assert_int_equal(undelivered(s, "s", 10, 14, "lost"), SEQ_OK);
     assert_int_equal(void_(s, "s", 12, "torn"), SEQ_OK);
-    assert_int_equal(next(s, "s", 3, "k", &r), SEQ_OK);
-    assert_true(r.replayed);
-    expect_runs(&r, 1, (int64_t[]){11, 13});
+    /* a KEY whose numbers include a voided one is refused, never answered
+     * as if they were all valid; nothing is delivered by the refusal */
+    assert_int_equal(next(s, "s", 3, "k", &r), SEQ_ERR_KEY_VOIDED);
+    assert_int_equal(r.n_runs, 0);
     seq_result_free(&r);
-    expect_gaps(
-        s, "s", 10, 14, 2,
-        (grow[]){{10, 10, SEQ_NUM_UNKNOWN, 1001, "lost"}, {12, 12, SEQ_NUM_VOIDED, 1001, "torn"}});
+    expect_gaps(s, "s", 10, 14, 3,
+                (grow[]){{10, 11, SEQ_NUM_UNKNOWN, 1001, "lost"},
+                         {12, 12, SEQ_NUM_VOIDED, 1001, "torn"},
+                         {13, 13, SEQ_NUM_UNKNOWN, 1001, "lost"}});
+    /* a strict KEY whose number was voided: refused too (it was 1 again) */
+    assert_int_equal(create(s, "sv", 1, 100, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
+    assert_int_equal(next1k(s, "sv", "k"), 1);
+    assert_int_equal(void_(s, "sv", 1, "x"), SEQ_OK);
+    assert_int_equal(next(s, "sv", 1, "k", &r), SEQ_ERR_KEY_VOIDED);
+    seq_result_free(&r);
+    assert_int_equal(next1(s, "sv"), 2);
 
     /* gapless, a NEXT's report from the process that applied it: final
      * numbers are released and their keys let go; reserved and other
@@ -2202,12 +2223,11 @@ static void test_snapshot_modes(void **state)
     size_t len = 0;
     uint8_t *buf = seq_snapshot_encode(s, &len);
     assert_non_null(buf);
-    seq_limits l = {KEYS_MAX};
     for (size_t cut = 0; cut < len; cut++) {
         uint8_t *copy = malloc(cut == 0 ? 1 : cut);
         assert_non_null(copy);
         memcpy(copy, buf, cut);
-        seq_state *bad = seq_snapshot_decode(copy, cut, &l);
+        seq_state *bad = seq_snapshot_decode(copy, cut);
         if (bad != NULL) {
             fail_msg("a snapshot cut to %zu of %zu bytes was accepted", cut, len);
         }
@@ -2217,7 +2237,7 @@ static void test_snapshot_modes(void **state)
     assert_non_null(longer);
     memcpy(longer, buf, len);
     longer[len] = 0;
-    assert_null(seq_snapshot_decode(longer, len + 1, &l));
+    assert_null(seq_snapshot_decode(longer, len + 1));
     free(longer);
     free(buf);
     seq_state_free(s);
@@ -2233,31 +2253,23 @@ static void test_snapshot_refuses_bad_modes(void **state)
     assert_int_equal(reserve1(s, "g", 100, NULL, NULL), 1);
     assert_int_equal(next1(s, "g"), 2);
     seq_sequence *q = s->by_name;
-    seq_limits l = {KEYS_MAX};
     size_t len = 0;
     uint8_t *buf;
     seq_state *d;
-    /* a reservation that runs out before it was made */
-    q->ledger[0].until_ms = q->ledger[0].time_ms;
-    buf = seq_snapshot_encode(s, &len);
-    d = seq_snapshot_decode(buf, len, &l);
-    assert_null(d);
-    free(buf);
-    q->ledger[0].until_ms = 1100;
     /* a reserved run of two numbers */
     q->ledger[0].last = 2;
     buf = seq_snapshot_encode(s, &len);
-    assert_null(seq_snapshot_decode(buf, len, &l));
+    assert_null(seq_snapshot_decode(buf, len));
     free(buf);
     q->ledger[0].last = 1;
     /* a stored EXPIRED or CACHED state */
     q->ledger[0].state = SEQ_NUM_EXPIRED;
     buf = seq_snapshot_encode(s, &len);
-    assert_null(seq_snapshot_decode(buf, len, &l));
+    assert_null(seq_snapshot_decode(buf, len));
     free(buf);
     q->ledger[0].state = SEQ_NUM_CACHED;
     buf = seq_snapshot_encode(s, &len);
-    assert_null(seq_snapshot_decode(buf, len, &l));
+    assert_null(seq_snapshot_decode(buf, len));
     free(buf);
     q->ledger[0].state = SEQ_NUM_RESERVED;
     /* a block in a gapless sequence */
@@ -2266,20 +2278,20 @@ static void test_snapshot_refuses_bad_modes(void **state)
     q->block[0] = (seq_run){2, 2};
     q->n_block = 1;
     buf = seq_snapshot_encode(s, &len);
-    assert_null(seq_snapshot_decode(buf, len, &l));
+    assert_null(seq_snapshot_decode(buf, len));
     free(buf);
     q->n_block = 0;
     /* a gapless sequence with a block size */
     q->cache = 3;
     buf = seq_snapshot_encode(s, &len);
-    assert_null(seq_snapshot_decode(buf, len, &l));
+    assert_null(seq_snapshot_decode(buf, len));
     free(buf);
     q->cache = 0;
     /* a window the wrong way round */
     q->ranges[0].not_before = 10;
     q->ranges[0].not_after = 9;
     buf = seq_snapshot_encode(s, &len);
-    assert_null(seq_snapshot_decode(buf, len, &l));
+    assert_null(seq_snapshot_decode(buf, len));
     free(buf);
     q->ranges[0].not_before = INT64_MIN;
     q->ranges[0].not_after = INT64_MAX;
@@ -2941,6 +2953,12 @@ static int mnext_strict(model *m, int who, uint32_t count, int keyi, const seq_r
             if (k->count != count) {
                 return SEQ_ERR_KEY_REUSED;
             }
+            for (uint32_t i = 0; i < count; i++) {
+                if (q->st[k->nums[i]] == SEQ_NUM_VOIDED) {
+                    m->n_key_voided++;
+                    return SEQ_ERR_KEY_VOIDED; /* never a voided number as valid */
+                }
+            }
             MCHECK(m, rv == SEQ_OK && r->replayed && !r->warn_crossed);
             mexpect_numbers(m, q, r, k->nums, (int)count);
             for (uint32_t i = 0; i < count; i++) {
@@ -3007,6 +3025,9 @@ static int mgapless_take(model *m, int who, uint32_t count, bool reserve_, int64
             if (e == SEQ_NUM_FINAL || e == SEQ_NUM_RESERVED || e == SEQ_NUM_UNKNOWN) {
                 MCHECK(m, rv == SEQ_OK && r->replayed && !r->warn_crossed);
                 mexpect_numbers(m, q, r, &x, 1);
+                if (!reserve_) { /* NEXT promises final: it confirms the key's number */
+                    q->st[x] = SEQ_NUM_FINAL;
+                }
                 m->n_replays++;
                 return SEQ_OK;
             }
@@ -3717,8 +3738,7 @@ static void run_model(uint64_t seed, size_t ops)
     m->retention = 150;
     m->owner_term = 1;
     m->owner_node = 1;
-    seq_limits l = {M_SKEYS_MAX};
-    m->s = seq_state_new(&l);
+    m->s = state_with_keys(M_SKEYS_MAX);
     seq_tick(m->s, m->clock, m->retention);
     for (int who = 0; who < MS; who++) {
         snprintf(m->q[who].name, sizeof(m->q[who].name), "q%d.0", who);

@@ -26,10 +26,20 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/* A new state whose stamps allow keys_max idempotency keys: set by a
+ * stamp of an origin no test tick uses, so the first seq_tick starts the
+ * clocks afresh. */
+static seq_state *state_with_keys(size_t keys_max)
+{
+    seq_state *s = seq_state_new();
+    seq_stamp st = {INT64_MIN, INT64_MIN, UINT64_MAX, 0, keys_max};
+    seq_stamp_entry(s, &st);
+    return s;
+}
+
 static seq_state *mk(size_t keys_max)
 {
-    seq_limits l = {keys_max};
-    return seq_state_new(&l);
+    return state_with_keys(keys_max);
 }
 
 static seq_cmd cmd_of(uint8_t op, const char *name)
@@ -272,8 +282,8 @@ static seq_state *roundtrip(seq_state *s, size_t keys_max)
     size_t len = 0;
     uint8_t *buf = seq_snapshot_encode(s, &len);
     assert_non_null(buf);
-    seq_limits l = {keys_max};
-    seq_state *d = seq_snapshot_decode(buf, len, &l);
+    (void)keys_max; /* the snapshot carries the limit of the last stamp */
+    seq_state *d = seq_snapshot_decode(buf, len);
     assert_non_null(d);
     size_t len2 = 0;
     uint8_t *buf2 = seq_snapshot_encode(d, &len2);
@@ -1425,7 +1435,13 @@ static void test_key_before_first_tick(void **state)
     assert_int_equal(do_create(t, "a", 1, 100), SEQ_OK);
     assert_int_equal(next_key(t, "a", "early"), 1);
     t = roundtrip(t, 100);
+    /* the first stamp starts the elapsed clock: a key's retention counts
+     * elapsed time only, so the jump from INT64_MIN to 0 expires nothing */
     seq_tick(t, 0, 1000);
+    assert_int_equal(seq_count_keys(t), 1);
+    seq_tick(t, 999, 1000);
+    assert_int_equal(seq_count_keys(t), 1);
+    seq_tick(t, 1000, 1000);
     assert_int_equal(seq_count_keys(t), 0);
     seq_state_free(t);
     seq_state_free(s);
@@ -1711,8 +1727,7 @@ static void test_snapshot_roundtrip_behaviour(void **state)
     assert_non_null(copy);
     memcpy(copy, buf, len);
     free(buf);
-    seq_limits l = {100};
-    seq_state *d = seq_snapshot_decode(copy, len, &l);
+    seq_state *d = seq_snapshot_decode(copy, len);
     assert_non_null(d);
     free(copy); /* the decoded state keeps no pointer into the buffer */
     assert_int_equal(seq_count_live(d), seq_count_live(s));
@@ -1806,8 +1821,7 @@ static seq_state *decode_copy(const uint8_t *src, size_t len)
     if (len > 0) {
         memcpy(copy, src, len);
     }
-    seq_limits l = {100};
-    seq_state *d = seq_snapshot_decode(copy, len, &l);
+    seq_state *d = seq_snapshot_decode(copy, len);
     free(copy);
     return d;
 }
@@ -1838,19 +1852,20 @@ static void test_snapshot_truncations(void **state)
     assert_non_null(d);
     seq_state_free(d);
     /* other garbage */
-    seq_limits l = {100};
-    assert_null(seq_snapshot_decode(NULL, 0, &l));
+    assert_null(seq_snapshot_decode(NULL, 0));
     assert_null(decode_copy((const uint8_t *)"SEQS", 4));
     buf[0] ^= 1; /* magic */
     assert_null(decode_copy(buf, len));
     buf[0] ^= 1;
-    buf[4] = 4; /* version */
+    buf[4] = 5; /* version */
     assert_null(decode_copy(buf, len));
     buf[4] = 0;
     assert_null(decode_copy(buf, len));
-    buf[4] = 1; /* a v3 body read as v1 or v2 */
+    buf[4] = 1; /* a v4 body read as v1, v2 or v3 */
     assert_null(decode_copy(buf, len));
     buf[4] = 2;
+    assert_null(decode_copy(buf, len));
+    buf[4] = 3;
     assert_null(decode_copy(buf, len));
     free(buf);
     seq_state_free(s);
@@ -2012,8 +2027,7 @@ static void test_snapshot_corruption(void **state)
         for (size_t i = 8; i < n; i++) {
             g[i] = (uint8_t)splitmix64(&rng);
         }
-        seq_limits l = {100};
-        seq_state *d = seq_snapshot_decode(g, n, &l);
+        seq_state *d = seq_snapshot_decode(g, n);
         if (d != NULL) {
             exercise_decoded(d);
             seq_state_free(d);
@@ -2487,12 +2501,12 @@ static void test_snapshot_v1(void **state)
     expect_lookup(d, "a", 50, SEQ_NUM_NOT_ISSUED, 0, NULL);
     assert_int_equal(do_void(d, "a", 21, "r"), SEQ_ERR_NOTISSUED);
     assert_int_equal(do_void(d, "a", 49, "r"), SEQ_OK);
-    /* it encodes as version 3; the v1 bytes with the ledger counts added
+    /* it encodes as version 4; the v1 bytes with the ledger counts added
      * are exactly the v2 snapshot */
     size_t len = 0;
     uint8_t *buf = seq_snapshot_encode(d, &len);
     assert_non_null(buf);
-    assert_int_equal(buf[4], 3);
+    assert_int_equal(buf[4], 4);
     free(buf);
     seq_state_free(d);
     uint8_t v1[4096], v2[4096];
@@ -2647,6 +2661,8 @@ typedef struct model {
     size_t op;
     int64_t base;
     int64_t clock;
+    int64_t el;   /* the state's elapsed clock, as the model counts it */
+    bool ticked;  /* a tick started the elapsed clock */
     uint64_t incs;
     size_t keys_max;
     mseq seqs[M_NAMES];
@@ -2763,15 +2779,22 @@ static mkey *mkey_find(model *m, int who, int keyi)
 static void mtick(model *m, seq_state *s, int64_t now, int64_t retention)
 {
     seq_tick(s, now, retention);
-    if (now > m->clock) {
+    /* the elapsed clock: the first tick (after the stamp state_with_keys
+     * entered, of another origin) starts it; later ones add what the clock
+     * moved forward */
+    if (m->ticked && now > m->clock) {
+        m->el += (int64_t)((uint64_t)now - (uint64_t)m->clock);
+    }
+    if (!m->ticked || now > m->clock) {
         m->clock = now;
     }
+    m->ticked = true;
     if (retention < 0) {
         retention = 0;
     }
     size_t drop = 0;
     while (drop < m->n_keys &&
-           (__int128)m->clock - m->keys[drop].inserted >= retention) {
+           (__int128)m->el - m->keys[drop].inserted >= retention) {
         drop++;
     }
     memmove(m->keys, m->keys + drop, sizeof(mkey) * (m->n_keys - drop));
@@ -2870,7 +2893,13 @@ static void mnext(model *m, seq_state *s, int who, uint32_t count, int keyi)
     } else {
         mkey *e = keyi >= 0 ? mkey_find(m, who, keyi) : NULL;
         if (e != NULL) {
-            MCHECK(m, rv == (e->count == count ? SEQ_OK : SEQ_ERR_KEY_REUSED));
+            bool voided = false; /* a voided number is never answered as valid */
+            for (int i = 0; i < e->n; i++) {
+                voided = voided || q->voided[e->nums[i]];
+            }
+            MCHECK(m, rv == (e->count != count ? SEQ_ERR_KEY_REUSED
+                             : voided          ? SEQ_ERR_KEY_VOIDED
+                                               : SEQ_OK));
             if (rv == SEQ_OK) {
                 mexpect_runs(m, q, &r, e->nums, e->n);
             }
@@ -2906,7 +2935,7 @@ static void mnext(model *m, seq_state *s, int who, uint32_t count, int keyi)
                     k->count = count;
                     k->n = (int)count;
                     memcpy(k->nums, avail, sizeof(int) * count);
-                    k->inserted = m->clock;
+                    k->inserted = m->el; /* retention counts elapsed time */
                 }
             }
         }
@@ -3199,8 +3228,7 @@ static void run_model(uint64_t seed, size_t n_ops)
             strcpy(m->seqs[i].name, names[i]);
         }
     }
-    seq_limits l = {m->keys_max};
-    seq_state *s = seq_state_new(&l);
+    seq_state *s = state_with_keys(m->keys_max);
 
     for (m->op = 0; m->op < n_ops; m->op++) {
         int who = (int)mrand(m, M_NAMES);
