@@ -99,6 +99,10 @@ static void cacheSubmit(cache *c, uint8_t op, cache_seq *cs, uint32_t count, voi
         cmd.name = cs->name;
         cmd.name_len = cs->name_len;
         cmd.node = cs->owner;
+        /* a block is for one incarnation: after a DROP and CREATE the log
+         * refuses it (SEQ_ERR_STALE) rather than join a new block to an
+         * old holder, whose numbers lie outside the new ranges */
+        cmd.incarnation = cs->incarnation;
         if (op == SEQ_OP_ALLOCBLOCK) {
             /* the holder number wraps: the log must not take a block an
              * earlier holder of the same number left there for ours (the
@@ -238,6 +242,42 @@ static void cacheMaybeAlloc(cache *c, cache_seq *cs)
     }
 }
 
+static cache_seq *cacheSeqFor(cache *c, const char *name, size_t name_len);
+
+/* Moves cs's waiters to a holder of the sequence's current incarnation
+ * (or fails them when it is not a cached sequence any more), then drops
+ * cs. */
+static void cacheRequeue(cache *c, cache_seq *cs)
+{
+    cache_waiter *w = cs->head;
+    cs->head = cs->tail = NULL;
+    char name[SEQ_NAME_MAX + 1];
+    size_t name_len = cs->name_len;
+    memcpy(name, cs->name, name_len);
+    cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN); /* no waiters left to fail */
+    cache_seq *fresh = cacheSeqFor(c, name, name_len);
+    while (w != NULL) {
+        cache_waiter *next = w->next;
+        if (fresh == NULL) {
+            c->deliver(w->owner, w->tag, NULL, BATCH_ERR_TRYAGAIN);
+            free(w);
+        } else {
+            w->next = NULL;
+            if (fresh->tail != NULL) {
+                fresh->tail->next = w;
+            } else {
+                fresh->head = w;
+            }
+            fresh->tail = w;
+        }
+        w = next;
+    }
+    if (fresh != NULL) {
+        cacheServeWaiters(c, fresh);
+        cacheMaybeAlloc(c, fresh);
+    }
+}
+
 static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int err)
 {
     (void)tag;
@@ -254,6 +294,13 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
          * owner, so a block nobody here knows of is skipped, never counted. */
         free(req);
         cacheSeqDrop(c, cs, err);
+        return;
+    }
+    if (res->status == SEQ_ERR_STALE) {
+        /* The sequence was dropped and created again before this block:
+         * its waiting requests go to a holder of the new incarnation. */
+        free(req);
+        cacheRequeue(c, cs);
         return;
     }
     if (req->term != c->term || !node_is_leader(c->node)) {
@@ -310,14 +357,12 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
     cacheMaybeAlloc(c, cs);
 }
 
-bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, void *owner,
-                uint64_t tag, seq_result *res)
+/* The holder of name's blocks for its current incarnation, made when
+ * there is none; NULL when name is not a live cached sequence. A holder of
+ * an earlier incarnation, or one whose block's range expired, is dropped
+ * first (its waiters get TRYAGAIN). */
+static cache_seq *cacheSeqFor(cache *c, const char *name, size_t name_len)
 {
-    raft_term term = raft_current_term(&c->node->raft);
-    if (term != c->term) {
-        cacheDropAll(c, BATCH_ERR_TRYAGAIN);
-        c->term = term;
-    }
     uint32_t block = 0;
     uint64_t incarnation = 0;
     bool cached = seq_cached_info(c->node->fsm.state, name, name_len, &block, &incarnation);
@@ -332,6 +377,9 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
          * served any more. A new holder's block makes the log skip them. */
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
         cs = NULL;
+    }
+    if (!cached) {
+        return NULL;
     }
     if (cs == NULL) {
         cs = calloc(1, sizeof(*cs));
@@ -349,6 +397,24 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
         cs->owner = cacheProcess(c) | (++c->holders & 0xffff);
         cs->fresh = true;
         HASH_ADD_KEYPTR(hh, c->by_name, cs->name, cs->name_len, cs);
+    }
+    return cs;
+}
+
+bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, void *owner,
+                uint64_t tag, seq_result *res)
+{
+    raft_term term = raft_current_term(&c->node->raft);
+    if (term != c->term) {
+        cacheDropAll(c, BATCH_ERR_TRYAGAIN);
+        c->term = term;
+    }
+    cache_seq *cs = cacheSeqFor(c, name, name_len);
+    if (cs == NULL) {
+        memset(res, 0, sizeof(*res));
+        res->op = SEQ_OP_NEXT;
+        res->status = SEQ_ERR_STALE; /* not a cached sequence now: the caller logs it */
+        return true;
     }
     if (cs->head == NULL && cs->avail >= count) {
         cacheTake(c, cs, count, res);

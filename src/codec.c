@@ -15,6 +15,8 @@ static bool codecExtended(const seq_cmd *cmd)
         return cmd->mode != 0 || cmd->cache != 0 || cmd->warn != 0 || cmd->has_not_before ||
                cmd->has_not_after;
     case SEQ_OP_ADDRANGE: return cmd->has_not_before || cmd->has_not_after;
+    case SEQ_OP_ALLOCBLOCK:
+    case SEQ_OP_USED: return cmd->incarnation != 0;
     default: return false;
     }
 }
@@ -29,8 +31,8 @@ size_t codec_cmd_size(const seq_cmd *cmd)
     case SEQ_OP_RESERVE: return n + 8 + 2 + cmd->key_len;
     case SEQ_OP_CONFIRM:
     case SEQ_OP_RELEASE: return n + 8 + 2 + cmd->key_len;
-    case SEQ_OP_ALLOCBLOCK: return n + 4 + 8 + 8 + 1;
-    case SEQ_OP_USED: return n + 4 + 8 + 8;
+    case SEQ_OP_ALLOCBLOCK: return n + 4 + 8 + 8 + 1 + (ext ? 8 : 0);
+    case SEQ_OP_USED: return n + 4 + 8 + 8 + (ext ? 8 : 0);
     case SEQ_OP_RECOVER: return n + 8 + 8;
     case SEQ_OP_UNDELIVERED: return n + 8 + 8 + 1 + 1 + 8 + 2 + cmd->text_len;
     case SEQ_OP_NEXT: return n + 4 + 2 + cmd->key_len;
@@ -128,6 +130,9 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
         if (cmd->op == SEQ_OP_ALLOCBLOCK) {
             seq_put_u8(w, cmd->has_start ? 1 : 0);
         }
+        if (ext) {
+            seq_put_u64(w, cmd->incarnation);
+        }
         break;
     case SEQ_OP_RECOVER:
         seq_put_u64(w, cmd->term);
@@ -198,7 +203,8 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
     uint8_t op = seq_get_u8(r);
     bool ext = (op & CODEC_EXTENDED) != 0;
     cmd->op = (uint8_t)(op & ~CODEC_EXTENDED);
-    if (ext && cmd->op != SEQ_OP_CREATE && cmd->op != SEQ_OP_ADDRANGE) {
+    if (ext && cmd->op != SEQ_OP_CREATE && cmd->op != SEQ_OP_ADDRANGE &&
+        cmd->op != SEQ_OP_ALLOCBLOCK && cmd->op != SEQ_OP_USED) {
         return -1;
     }
     cmd->name_len = seq_get_u16(r);
@@ -261,6 +267,12 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
                 return -1;
             }
             cmd->has_start = fresh == 1;
+        }
+        if (ext) {
+            cmd->incarnation = seq_get_u64(r);
+            if (cmd->incarnation == 0) {
+                return -1; /* 0 is written as the plain layout */
+            }
         }
         break;
     case SEQ_OP_RECOVER:

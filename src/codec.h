@@ -10,7 +10,8 @@
  * VOID n i64 reason_len u16 reason; GAPS from i64 to i64; LOOKUP n i64;
  * LOOKUP_KEY key_len u16 key; RESERVE ttl_ms i64 key_len u16 key; CONFIRM,
  * RELEASE n i64 key_len u16 key; ALLOCBLOCK count u32 term u64 node u64 fresh u8;
- * USED count u32 term u64 node u64; RECOVER term
+ * USED count u32 term u64 node u64 (with op byte | 0x80 both add incarnation
+ * u64, the sequence's incarnation the block is for); RECOVER term
  * u64 node u64; UNDELIVERED first i64 last i64 trusted u8 granted u8 grant u64
  * cause_len u16 cause.
  * A CREATE with a mode, cache, WARN or window has op byte 0x81 and adds

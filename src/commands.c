@@ -419,16 +419,25 @@ static void nextCommand(command_env *env, command_call *call)
                               "from memory); use strict or gapless for idempotent retries");
             return;
         }
-        seq_result res;
-        if (cache_next(env->cache, cmd.name, cmd.name_len, cmd.count, call->owner, call->tag,
-                       &res)) {
-            commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
+        if (!call->logged_pending) {
+            seq_result res;
+            if (!cache_next(env->cache, cmd.name, cmd.name_len, cmd.count, call->owner,
+                            call->tag, &res)) {
+                call->deferred = true;
+                call->via_cache = true;
+                call->style = style;
+                return;
+            }
+            if (res.status != SEQ_ERR_STALE) {
+                commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
+                seq_result_free(&res);
+                return;
+            }
             seq_result_free(&res);
-        } else {
-            call->deferred = true;
-            call->style = style;
         }
-        return;
+        /* Behind this connection's requests still in the log (a DROP and
+         * CREATE, say), a NEXT served from memory would take effect before
+         * them: it goes through the log too, in order. */
     }
     submit(env, call, &cmd, style);
 }
@@ -525,8 +534,10 @@ static bool reason_valid(const resp_arg *reason)
 static void undeliveredCommand(command_env *env, command_call *call)
 {
     seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED};
-    if (!call->client->forward_link) {
-        /* It releases numbers: only a node that saw the reply fail may say so. */
+    if (env->forwarder == NULL || !call->client->forward_link) {
+        /* It releases numbers: only a node that saw the reply fail may say
+         * so, and a single node has no other node (its own reports never
+         * pass through a connection). */
         reply_error(call, "ERR UNDELIVERED is sent between seqd nodes only");
         return;
     }
@@ -561,9 +572,14 @@ static void undeliveredCommand(command_env *env, command_call *call)
 static void incrCommand(command_env *env, command_call *call)
 {
     seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
-    if (take_name(call, &call->argv[1], &cmd)) {
-        submit(env, call, &cmd, STYLE_NUMBER);
+    if (!take_name(call, &call->argv[1], &cmd)) {
+        return;
     }
+    if (must_forward(env, call)) {
+        /* as for NEXT: the number is reported should the client be gone */
+        call->report_name = call->argv[1];
+    }
+    submit(env, call, &cmd, STYLE_NUMBER);
 }
 
 /* INCRBY name 1, which Redis clients send for incr(name); any other step

@@ -76,8 +76,10 @@ typedef struct command_call {
     uint64_t tag;  /* its reply slot */
     resp_buf *out; /* where an immediate reply goes */
     command_client *client;
+    bool logged_pending; /* this connection has earlier requests in the log, unanswered */
     /* out */
     bool deferred;  /* reply comes later, with style */
+    bool via_cache; /* deferred behind a cached-mode block, not in the log */
     uint8_t style;
     bool close;     /* close the connection after this reply (QUIT) */
     int new_proto;  /* HELLO switched protocol: 2 or 3, else 0 */

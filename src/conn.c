@@ -18,6 +18,7 @@ typedef struct conn_slot {
     uint8_t style;
     uint8_t proto;
     char *report; /* forwarded NEXT/RESERVE without KEY: its sequence name */
+    bool logged;  /* deferred through the log or a forward link (counted in conn.logged) */
 } conn_slot;
 
 struct conn {
@@ -34,6 +35,7 @@ struct conn {
     size_t slots_cap, head, n_slots;
     uint64_t head_abs; /* absolute number of the reply at head */
     size_t refs;       /* commands of this client inside batches */
+    size_t logged;     /* deferred replies that wait on the log or the leader */
     conn *dirty_prev, *dirty_next; /* in the server's flush list when dirty */
     command_client client;
     int proto;
@@ -320,6 +322,12 @@ static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len)
         connMaybeFree(c);
         return;
     }
+    conn_slot *slot = connSlot(c, tag);
+    if (slot->logged) {
+        assert(c->logged > 0);
+        slot->logged = false;
+        c->logged--;
+    }
     connComplete(c, tag, reply, len);
     connMarkDirty(c);
 }
@@ -530,6 +538,7 @@ static void connDispatch(conn *c, const resp_request *req)
         .tag = abs,
         .out = &s->scratch,
         .client = &c->client,
+        .logged_pending = c->logged > 0,
     };
     commands_dispatch(s->env, &call);
     if (call.new_proto != 0) {
@@ -538,6 +547,8 @@ static void connDispatch(conn *c, const resp_request *req)
     if (call.deferred) {
         conn_slot *slot = connSlot(c, abs);
         slot->style = call.style;
+        slot->logged = !call.via_cache;
+        c->logged += slot->logged ? 1 : 0;
         if (call.report_name.len > 0) {
             slot->report = connXrealloc(NULL, call.report_name.len + 1);
             memcpy(slot->report, call.report_name.ptr, call.report_name.len);

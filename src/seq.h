@@ -80,6 +80,7 @@ enum seq_status {
     SEQ_ERR_CACHED,     /* VOID of a number still in a leader's cache block */
     SEQ_ERR_KEY_VOIDED, /* gapless KEY whose number was voided */
     SEQ_ERR_KEY_MISMATCH, /* CONFIRM/RELEASE ... KEY k of a number k does not hold */
+    SEQ_ERR_STALE,      /* ALLOCBLOCK/USED for an incarnation that was dropped */
 };
 
 /* How a sequence issues numbers (CREATE ... MODE). */
@@ -166,6 +167,10 @@ typedef struct seq_cmd {
      * process in the high 48 bits, the holder of the block within it in
      * the low 16 (RECOVER looks at the process only) */
     uint64_t term, node;
+    /* ALLOCBLOCK, USED: the incarnation of the sequence the block is for
+     * (seq_cached_info); another incarnation refuses them with
+     * SEQ_ERR_STALE. 0: unchecked (entries written before it existed). */
+    uint64_t incarnation;
 } seq_cmd;
 
 typedef struct seq_run {

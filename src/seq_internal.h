@@ -88,6 +88,10 @@ typedef struct seq_sequence {
      * NUL-terminated copy. ledger_cap is the allocated length. */
     seq_ledger_run *ledger;
     size_t n_ledger, ledger_cap;
+    /* No open (reserved or released) run starts below it: where the
+     * search for numbers to issue again begins. A hint, not state: it
+     * decides no result, and a decoded sequence starts at INT64_MIN. */
+    int64_t open_from;
 } seq_sequence;
 
 struct seq_state {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "seq.h"
 #include "seq_internal.h"
@@ -3713,6 +3714,197 @@ static void mcheck_all(model *m, bool full)
     }
 }
 
+
+/* ---- the entry stamp: clocks and node-local limits (issue 8) ----------- */
+
+static void stamp(seq_state *s, uint64_t origin, int64_t wall, int64_t mono, int64_t retention,
+                  uint64_t keys_max)
+{
+    seq_stamp st = {wall, mono, origin, retention, keys_max};
+    seq_stamp_entry(s, &st);
+}
+
+static uint8_t state_of(seq_state *s, const char *name, int64_t v)
+{
+    seq_result r;
+    lookup(s, name, v, &r);
+    uint8_t state = r.state;
+    seq_result_free(&r);
+    return state;
+}
+
+/* A leader with a fast wall clock: its error ends with it. Windows follow
+ * the stamping leader's wall clock; TTLs and retention follow the elapsed
+ * clock, which a change of leader does not advance. */
+static void test_stamp_fast_leader_does_not_outlive_itself(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    const int64_t day = 86400000, t = 1800000000000;
+    stamp(s, 1, t, 5000, day, KEYS_MAX);
+    /* w's range closes an hour from now; k is a 24 h key */
+    assert_int_equal(create_win(s, "w", 1, 100, SEQ_MODE_STRICT, INT64_MIN, t + 3600000), SEQ_OK);
+    assert_int_equal(create(s, "s", 1, 100, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
+    assert_int_equal(create(s, "g", 1, 100, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
+    assert_int_equal(next1k(s, "s", "k"), 1);
+    /* a restart under a clock two days fast: one entry */
+    stamp(s, 2, t + 2 * day + 10, 100, day, KEYS_MAX);
+    assert_int_equal(seq_clock_ms(s), t + 2 * day + 10);
+    int64_t el = seq_elapsed_ms(s);
+    expect_exhausted(s, "w", 1, 0, INT64_MAX); /* judged by that leader: expired */
+    /* the key was not expired by the jump: elapsed time did not move */
+    assert_int_equal(seq_count_keys(s), 1);
+    /* a normal restart: the wall clock goes back with the new leader */
+    stamp(s, 3, t + 20, 7, day, KEYS_MAX);
+    assert_int_equal(seq_clock_ms(s), t + 20);
+    assert_int_equal(seq_elapsed_ms(s), el);
+    assert_int_equal(next1(s, "w"), 1); /* the window is open again */
+    assert_int_equal(next1k(s, "s", "k"), 1); /* the key still replays */
+    /* a RESERVE TTL 1 s lapses after one second of this leader's time */
+    assert_int_equal(reserve1(s, "g", 1000, NULL, NULL), 1);
+    stamp(s, 3, t + 1019, 1006, day, KEYS_MAX);
+    assert_int_equal(state_of(s, "g", 1), SEQ_NUM_RESERVED);
+    stamp(s, 3, t + 1020, 1007, day, KEYS_MAX);
+    assert_int_equal(state_of(s, "g", 1), SEQ_NUM_RELEASED);
+    seq_state_free(s);
+}
+
+/* A reservation granted under a slow clock keeps its whole TTL under a
+ * leader whose clock is right, and a leader change adds no elapsed time. */
+static void test_stamp_slow_leader_keeps_ttl(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    const int64_t t = 1800000000000;
+    stamp(s, 1, t - 3600000, 0, 1000, KEYS_MAX); /* an hour slow */
+    assert_int_equal(create(s, "g", 1, 100, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
+    assert_int_equal(reserve1(s, "g", 60000, "a", NULL), 1);
+    seq_result r;
+    lookup(s, "g", 1, &r);
+    assert_int_equal(r.until_ms, t - 3600000 + 60000);
+    seq_result_free(&r);
+    /* the slow leader dies 10 s later; a correct one takes over */
+    stamp(s, 1, t - 3600000 + 10000, 10000, 1000, KEYS_MAX);
+    stamp(s, 2, t, 123456789, 1000, KEYS_MAX);
+    assert_int_equal(state_of(s, "g", 1), SEQ_NUM_RESERVED);
+    lookup(s, "g", 1, &r);
+    assert_int_equal(r.until_ms, t + 50000); /* 50 s of the TTL left, judged now */
+    seq_result_free(&r);
+    stamp(s, 2, t + 49999, 123456789 + 49999, 1000, KEYS_MAX);
+    assert_int_equal(state_of(s, "g", 1), SEQ_NUM_RESERVED);
+    stamp(s, 2, t + 50000, 123456789 + 50000, 1000, KEYS_MAX);
+    assert_int_equal(state_of(s, "g", 1), SEQ_NUM_RELEASED);
+    seq_state_free(s);
+}
+
+/* Within one leader, a wall clock that steps back is ignored and one that
+ * steps forward moves windows only; the monotonic clock alone moves TTLs. */
+static void test_stamp_one_leader_clock_steps(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    const int64_t t = 1800000000000;
+    stamp(s, 9, t, 1000, 5000, KEYS_MAX);
+    assert_int_equal(create(s, "s", 1, 100, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
+    assert_int_equal(next1k(s, "s", "k"), 1);
+    stamp(s, 9, t - 60000, 2000, 5000, KEYS_MAX); /* wall back a minute */
+    assert_int_equal(seq_clock_ms(s), t);
+    assert_int_equal(seq_elapsed_ms(s), 1000);
+    stamp(s, 9, t + 86400000, 3000, 5000, KEYS_MAX); /* wall forward a day */
+    assert_int_equal(seq_clock_ms(s), t + 86400000);
+    assert_int_equal(seq_elapsed_ms(s), 2000);
+    assert_int_equal(seq_count_keys(s), 1); /* 2 s of the key's 5 s */
+    stamp(s, 9, t + 86400000, 5999, 5000, KEYS_MAX);
+    assert_int_equal(seq_count_keys(s), 1);
+    stamp(s, 9, t + 86400000, 6000, 5000, KEYS_MAX);
+    assert_int_equal(seq_count_keys(s), 0);
+    /* a monotonic clock that went back (never, from a real leader) adds nothing */
+    stamp(s, 9, t + 86400000, 10, 5000, KEYS_MAX);
+    assert_int_equal(seq_elapsed_ms(s), 5000);
+    seq_state_free(s);
+}
+
+/* The key limit is the stamp's: two replicas that were configured
+ * differently but apply the same entries agree, and a replay with another
+ * local flag cannot change what the log meant (the restart with a lower
+ * --max-keys that issued 4, 5, 6 again). */
+static void test_stamp_keys_max_is_the_entrys(void **state)
+{
+    (void)state;
+    seq_state *a = mk(), *b = state_with_keys(2);
+    for (int round = 0; round < 2; round++) {
+        seq_state *s = round == 0 ? a : b;
+        stamp(s, 1, 1000, 1000, 86400000, 100);
+        assert_int_equal(create(s, "s", 1, 1000, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
+        const char *keys[] = {"a", "b", "c", "d", "e"};
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal(next1k(s, "s", keys[i]), i + 1);
+        }
+        assert_int_equal(next1(s, "s"), 6);
+        /* an entry stamped by a leader with --max-keys 2 refuses new keys
+         * but replays old ones and issues on */
+        stamp(s, 2, 2000, 0, 86400000, 2);
+        seq_result r;
+        assert_int_equal(next(s, "s", 1, "f", &r), SEQ_ERR_KEYS_FULL);
+        seq_result_free(&r);
+        assert_int_equal(next1k(s, "s", "a"), 1);
+        assert_int_equal(next1(s, "s"), 7);
+    }
+    size_t la = 0, lb = 0;
+    uint8_t *ba = seq_snapshot_encode(a, &la), *bb = seq_snapshot_encode(b, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ba, bb, la);
+    free(ba);
+    free(bb);
+    seq_state_free(a);
+    seq_state_free(b);
+}
+
+/* One NEXT COUNT k that reuses k released runs among voided ones: the
+ * result is exactly those numbers, lowest first, and the ledger keeps the
+ * voided runs only. (It was quadratic: each reused run shifted the rest of
+ * the ledger array; the time is printed, not asserted.) */
+static void test_reuse_many_released_runs(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    seq_tick(s, 1000, 0);
+    enum { RUNS = 20000 };
+    assert_int_equal(create(s, "g", 1, 10 * RUNS, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
+    seq_result r;
+    assert_int_equal(next(s, "g", 3 * RUNS, NULL, &r), SEQ_OK);
+    seq_result_free(&r);
+    /* 1 voided, 2 released, 3 final, 4 voided, 5 released, ... */
+    for (int64_t v = 1; v <= 3 * RUNS; v += 3) {
+        assert_int_equal(void_(s, "g", v, "torn"), SEQ_OK);
+        assert_int_equal(undelivered(s, "g", v + 1, v + 1, "lost"), SEQ_OK);
+    }
+    tick1(s);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(next(s, "g", RUNS, NULL, &r), SEQ_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("reusing %d released runs in one NEXT: %.1f ms\n", RUNS,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    assert_int_equal(r.n_runs, RUNS);
+    for (size_t i = 0; i < r.n_runs; i++) {
+        assert_int_equal(r.runs[i].first, 3 * (int64_t)i + 2);
+        assert_int_equal(r.runs[i].last, 3 * (int64_t)i + 2);
+    }
+    seq_result_free(&r);
+    assert_int_equal(next1(s, "g"), 3 * RUNS + 1);
+    gaps(s, "g", INT64_MIN, INT64_MAX, &r);
+    assert_int_equal(r.n_ledger, SEQ_GAPS_MAX);
+    assert_true(r.more);
+    for (size_t i = 0; i < r.n_ledger; i++) {
+        assert_int_equal(r.ledger[i].state, SEQ_NUM_VOIDED);
+        assert_int_equal(r.ledger[i].first, 3 * (int64_t)i + 1);
+    }
+    seq_result_free(&r);
+    expect_valid(s);
+    seq_state_free(s);
+}
+
 /* A snapshot round trip: the decoded state becomes the state under test,
  * the old one its twin, checked in lock step from now on. */
 static void msnapshot(model *m)
@@ -3860,6 +4052,11 @@ int main(void)
         cmocka_unit_test(test_gaps_cut_mixed),
         cmocka_unit_test(test_snapshot_modes),
         cmocka_unit_test(test_snapshot_refuses_bad_modes),
+        cmocka_unit_test(test_stamp_fast_leader_does_not_outlive_itself),
+        cmocka_unit_test(test_stamp_slow_leader_keeps_ttl),
+        cmocka_unit_test(test_stamp_one_leader_clock_steps),
+        cmocka_unit_test(test_stamp_keys_max_is_the_entrys),
+        cmocka_unit_test(test_reuse_many_released_runs),
         cmocka_unit_test(test_random_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
