@@ -21,6 +21,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
 HDRS := $(wildcard src/*.h)
+# Included by the unit tests that check histories (one translation unit each).
+TEST_HDRS := tests/unit/history.c tests/unit/history.h
 
 .PHONY: all deps run test unit unit-asan integration integration-asan crash bench fuzz clean
 # Keep objects built by pattern rules (make would delete them as intermediates).
@@ -50,16 +52,16 @@ $(BUILD)/asan/seqd: $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SHELL_OBJ:$(BUILD)/
 # whose raft_fixture simulates the cluster.  Explicit rules win over the
 # pattern rules below.
 SIM_OBJ := $(BUILD)/fsm.o $(BUILD)/log.o
-$(BUILD)/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) $(HDRS)
+$(BUILD)/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(SIM_OBJ) -lcmocka -lraft -luv
 
-$(BUILD)/asan/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS)
+$(BUILD)/asan/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka -lraft -luv
 
-$(BUILD)/test_%: tests/unit/test_%.c $(CORE_OBJ) $(HDRS)
+$(BUILD)/test_%: tests/unit/test_%.c $(CORE_OBJ) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka
 
-$(BUILD)/asan/test_%: tests/unit/test_%.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS)
+$(BUILD)/asan/test_%: tests/unit/test_%.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka
 
 run: deps $(BUILD)/seqd

@@ -429,6 +429,11 @@ typedef struct {
     uint64_t who;
     size_t seq;                /* its event index: call order */
     uint32_t inc;              /* incarnation number, 1 = first CREATE */
+    int64_t live_end_ms;       /* end_ms as the calls so far changed it (a
+                                * confirm in time: never; a release: then) */
+    bool released;             /* a release ended (part of) this hold */
+    bool replay;               /* the same caller told the same hold again:
+                                * checked like a tell, but no new hold */
 } hist__tell;
 
 typedef struct {
@@ -697,10 +702,48 @@ typedef struct {
     uint32_t latest;
 } hist__latest;
 
+/* Finds who's earlier tell of exactly [lo, hi] in incarnation inc whose
+ * hold still stands at t_ms (not released, not lapsed): a tell repeating
+ * it (a KEY replay) restates that hold rather than starting another. */
+typedef struct {
+    const hist__ctx *c;
+    int64_t lo, hi, t_ms;
+    uint32_t inc;
+    uint32_t found;
+} hist__same;
+
+static int hist__visit_same(void *ctx, uint32_t id)
+{
+    hist__same *w = ctx;
+    const hist__tell *t = &w->c->tells[id];
+    if (t->lo == w->lo && t->hi == w->hi && t->inc == w->inc && !t->released &&
+        !t->replay && w->t_ms < t->live_end_ms) {
+        w->found = id;
+        return 1;
+    }
+    return 0;
+}
+
 static int hist__visit_latest(void *ctx, uint32_t id)
 {
     hist__latest *l = ctx;
     if (l->latest == HIST__NIL || id > l->latest)
+        l->latest = id;
+    return 0;
+}
+
+/* A release ends the caller's hold that stands at its time: the latest
+ * such tell (an earlier one that a confirm made final is still held). */
+typedef struct {
+    const hist__tell *tells;
+    int64_t t_ms;
+    uint32_t latest;
+} hist__live;
+
+static int hist__visit_live(void *ctx, uint32_t id)
+{
+    hist__live *l = ctx;
+    if (l->t_ms < l->tells[id].live_end_ms && (l->latest == HIST__NIL || id > l->latest))
         l->latest = id;
     return 0;
 }
@@ -767,20 +810,38 @@ static void hist__walk(hist__ctx *c, const size_t *evs, size_t n)
                                          : "after its DROP (no new CREATE)");
                 break;
             }
+            hist__same same = {c, e->a, e->b, e->t_ms, inc, HIST__NIL};
+            hist__tquery(&c->tt, c->tt.root, e->who, e->a, e->b, hist__visit_same, &same);
             size_t k = c->n_tells++;
-            c->tells[k] = (hist__tell){e->a,    e->b, e->t_ms, e->until_ms,
-                                       e->who,  seq,  inc};
+            c->tells[k] = (hist__tell){e->a,   e->b,        e->t_ms, e->until_ms, e->who,
+                                       seq,    inc,         e->until_ms,
+                                       false,  same.found != HIST__NIL};
             hist__check_containment(c, k);
             hist__check_order(c, k, (e->flags & HIST_STRICT) != 0);
             hist__check_voided(c, k);
-            hist__tinsert(&c->tt, (uint32_t)k, e->who, e->a, e->b);
+            if (same.found == HIST__NIL) {
+                hist__tinsert(&c->tt, (uint32_t)k, e->who, e->a, e->b);
+            } else if (e->until_ms == HIST_FINAL_MS &&
+                       c->tells[same.found].end_ms != HIST_FINAL_MS) {
+                /* told final what it held reserved (NEXT KEY after RESERVE KEY) */
+                c->excs[c->n_excs++] =
+                    (hist__exc){same.found, seq, e->a, e->t_ms, HIST__CONFIRMED};
+                c->tells[same.found].live_end_ms = HIST_FINAL_MS;
+            }
             break;
         }
         case HIST__CONFIRMED:
         case HIST__RELEASED: {
             hist__latest l = {HIST__NIL};
-            hist__tquery(&c->tt, c->tt.root, e->who, e->a, e->a,
-                         hist__visit_latest, &l);
+            hist__live lv = {c->tells, e->t_ms, HIST__NIL};
+            if (e->kind == HIST__RELEASED) {
+                hist__tquery(&c->tt, c->tt.root, e->who, e->a, e->a, hist__visit_live, &lv);
+            }
+            l.latest = lv.latest;
+            if (l.latest == HIST__NIL) {
+                hist__tquery(&c->tt, c->tt.root, e->who, e->a, e->a,
+                             hist__visit_latest, &l);
+            }
             if (l.latest == HIST__NIL) {
                 if (e->kind == HIST__CONFIRMED)
                     hist__violation(c, seq,
@@ -792,6 +853,13 @@ static void hist__walk(hist__ctx *c, const size_t *evs, size_t n)
             }
             c->excs[c->n_excs++] =
                 (hist__exc){l.latest, seq, e->a, e->t_ms, e->kind};
+            hist__tell *lt = &c->tells[l.latest];
+            if (e->kind == HIST__RELEASED) {
+                lt->released = true;
+                lt->live_end_ms = e->t_ms < lt->live_end_ms ? e->t_ms : lt->live_end_ms;
+            } else if (e->t_ms < lt->live_end_ms || lt->live_end_ms == lt->end_ms) {
+                lt->live_end_ms = HIST_FINAL_MS; /* final, in time or anew */
+            }
             break;
         }
         case HIST__VOIDED: {
@@ -882,6 +950,9 @@ static void hist__build_segs(hist__ctx *c)
     size_t j = 0;
     for (size_t k = 0; k < c->n_tells; k++) {
         const hist__tell *t = &c->tells[k];
+        if (t->replay) {
+            continue; /* its hold is the one it restates (no exception names it) */
+        }
         int64_t cur = t->lo;
         bool done = false;
         while (j < c->n_excs && c->excs[j].tell == k) {
@@ -1035,6 +1106,7 @@ int hist_check(const hist *h, char *msg, size_t msg_len)
         switch (e->kind) {
         case HIST__TOLD:
             tot_told++;
+            tot_exc++; /* a replay may turn its hold final */
             if (++n_told[e->name] > max_told)
                 max_told = n_told[e->name];
             break;

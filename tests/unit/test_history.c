@@ -272,6 +272,33 @@ static void test_replay_same_caller(void **state)
     expect_clean(h);
 }
 
+/* A KEY replay restates its hold: NEXT KEY after RESERVE KEY makes it
+ * final, and one release of the number ends it (the replays are not holds
+ * of their own that would outlive the release). */
+static void test_replay_confirms_then_release(void **state)
+{
+    (void)state;
+    hist *h = with_seq("g", 1, 1000);
+    hist_told(h, "g", 1, 21, 21, 0, 50, 0);   /* RESERVE KEY k, until 50 */
+    hist_told(h, "g", 1, 21, 21, 10, F, 0);   /* NEXT KEY k: final now */
+    hist_told(h, "g", 1, 21, 21, 60, F, 0);   /* RESERVE KEY k again: a replay */
+    hist_released(h, "g", 1, 21, 70);         /* the holder gave it back */
+    hist_told(h, "g", 2, 21, 21, 80, F, 0);
+    expect_clean(h);
+}
+
+/* ... but without the release, the number NEXT KEY made final is never
+ * anyone else's, although the reservation it confirmed would have lapsed. */
+static void test_replay_confirm_then_reissued(void **state)
+{
+    (void)state;
+    hist *h = with_seq("g", 1, 1000);
+    hist_told(h, "g", 1, 21, 21, 0, 50, 0);
+    hist_told(h, "g", 1, 21, 21, 10, F, 0);
+    hist_told(h, "g", 2, 21, 21, 80, F, 0);
+    expect_violation(h, 1, 21, "uniqueness");
+}
+
 static void test_drop_create_disjoint(void **state)
 {
     (void)state;
@@ -404,6 +431,8 @@ typedef struct {
     d_span now[D_NUMS];       /* the current hold of each of its numbers */
     d_span old[D_NUMS][D_EXTRA];
     int n_old[D_NUMS];
+    int64_t until, live_end; /* as told, and as confirms and releases changed it */
+    int released, replay;
 } d_tell;
 
 static int d_overlap(d_span x, d_span y)
@@ -455,10 +484,17 @@ static int d_ref_name(const d_ev *ev, int n, int name)
                     in |= rmin[r] <= v && v <= rmax[r];
                 dirty |= !in || voided[v];
             }
-            int replay = 0;
-            for (int k = 0; k < n_tells; k++)
+            int replay = 0, same = -1;
+            for (int k = 0; k < n_tells; k++) {
                 replay |= tells[k].who == e->who && tells[k].lo == e->a &&
                           tells[k].hi == e->b && tells[k].inc == inc;
+                /* the same caller's hold of exactly this, still standing:
+                 * a tell restating it (a KEY replay) is no new hold */
+                if (tells[k].who == e->who && tells[k].lo == e->a && tells[k].hi == e->b &&
+                    tells[k].inc == inc && !tells[k].released && !tells[k].replay &&
+                    e->t < tells[k].live_end)
+                    same = k;
+            }
             for (int r = 0; r < n_r; r++) {
                 if (rmax[r] < e->a || rmin[r] > e->b)
                     continue;
@@ -477,22 +513,48 @@ static int d_ref_name(const d_ev *ev, int n, int name)
             t->lo = e->a;
             t->hi = e->b;
             t->inc = inc;
+            t->until = t->live_end = e->until;
+            t->replay = same >= 0;
             for (int64_t v = e->a; v <= e->b; v++)
-                t->now[v] = (d_span){e->t, e->until};
+                t->now[v] = (d_span){e->t, same >= 0 ? e->t : e->until}; /* a replay: empty */
+            if (same >= 0 && e->until == F && tells[same].until != F) {
+                /* told final what it held reserved: a confirm of its first number */
+                d_span *h = &tells[same].now[e->a];
+                if (e->t < h->e) {
+                    h->e = F;
+                }
+                tells[same].live_end = F;
+            }
             break;
         }
         case D_CONFIRM:
         case D_RELEASE: {
             int64_t v = e->a;
             int k = n_tells - 1;
-            while (k >= 0 && !(tells[k].who == e->who && tells[k].lo <= v &&
-                               v <= tells[k].hi))
-                k--;
+            if (e->kind == D_RELEASE) { /* the hold standing at its time */
+                while (k >= 0 && !(tells[k].who == e->who && !tells[k].replay &&
+                                   tells[k].lo <= v && v <= tells[k].hi &&
+                                   e->t < tells[k].live_end))
+                    k--;
+            }
+            if (k < 0 || e->kind == D_CONFIRM) {
+                k = n_tells - 1;
+                while (k >= 0 && !(tells[k].who == e->who && !tells[k].replay &&
+                                   tells[k].lo <= v && v <= tells[k].hi))
+                    k--;
+            }
             if (k < 0) {
                 dirty |= e->kind == D_CONFIRM;
                 break;
             }
             d_span *h = &tells[k].now[v];
+            if (e->kind == D_RELEASE) {
+                tells[k].released = 1;
+                if (e->t < tells[k].live_end)
+                    tells[k].live_end = e->t;
+            } else if (e->t < tells[k].live_end || tells[k].live_end == tells[k].until) {
+                tells[k].live_end = F;
+            }
             if (e->kind == D_RELEASE) {
                 int64_t end = e->t > h->s ? e->t : h->s;
                 if (end < h->e)
@@ -767,6 +829,8 @@ int main(void)
         cmocka_unit_test(test_replay_same_caller),
         cmocka_unit_test(test_drop_create_disjoint),
         cmocka_unit_test(test_count_across_two_ranges),
+        cmocka_unit_test(test_replay_confirms_then_release),
+        cmocka_unit_test(test_replay_confirm_then_reissued),
         cmocka_unit_test(test_random_small_vs_reference),
         cmocka_unit_test(test_random_clean_100k),
     };

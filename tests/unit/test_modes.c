@@ -27,6 +27,9 @@
 #include "seq.h"
 #include "seq_internal.h"
 
+/* The independent history checker (shares no code with the core). */
+#include "history.c"
+
 /* ---- helpers ------------------------------------------------------------ */
 
 #define KEYS_MAX 1000
@@ -2353,6 +2356,7 @@ typedef struct mseq {
     int64_t ptime[MK];
     uint64_t grants;       /* reservations made (the last grant) */
     uint64_t grant[MD];    /* reserved: its grant */
+    uint64_t holder[MD];   /* who the history checker was told holds it */
     int64_t rmin[M_RATES]; /* numbers issued per minute, ascending minutes */
     uint64_t rcnt[M_RATES];
     int nrates;
@@ -2373,6 +2377,7 @@ typedef struct model {
     int64_t base, clock, retention;
     uint64_t incs;
     seq_state *s, *twin;
+    hist *h; /* what every caller was told, for the independent checker */
     mseq q[MS];
     mskey skeys[M_SKEYS_MAX]; /* strict keys, oldest first */
     size_t n_skeys;
@@ -2880,6 +2885,8 @@ static void mcreate(model *m, int who)
         q->dstart = start;
         q->r[0] = (mrange){lo, hi, mnb(&c), mna(&c)};
         q->nr = 1;
+        hist_create(m->h, q->name, m->clock);
+        hist_range(m->h, q->name, c.min, c.max);
     }
     MCHECK_STATUS(m, mapply_status(m, &c), want);
 }
@@ -2917,6 +2924,7 @@ static void maddrange(model *m, int who)
         }
         if (want == SEQ_OK) {
             q->r[q->nr++] = (mrange){lo, hi, mnb(&c), mna(&c)};
+            hist_range(m->h, q->name, c.min, c.max);
             if (q->warned && mleft(m, q) > q->warn) {
                 q->warned = false;
             }
@@ -3076,6 +3084,31 @@ static int mgapless_take(model *m, int who, uint32_t count, bool reserve_, int64
 }
 
 /* keyi: -1 none, -2 an invalid key, else an index into m_keys. */
+/* Callers, as the history checker tells them apart: every request
+ * without a KEY is its own caller; a KEY is one caller for its
+ * incarnation; a cached block's owner holds its block. */
+static uint64_t mcaller(const model *m, const mseq *q, int keyi)
+{
+    return keyi >= 0 ? (1ull << 62) | (q->inc << 8) | (uint64_t)keyi : (2ull << 62) | m->op;
+}
+
+/* Records in the history what a successful NEXT, RESERVE or ALLOCBLOCK
+ * told its caller: the result's runs, held until `until` (INT64_MAX:
+ * final). */
+static void mtold(model *m, mseq *q, uint64_t who, const seq_result *r, int64_t until)
+{
+    for (size_t i = 0; i < r->n_runs; i++) {
+        hist_told(m->h, q->name, who, r->runs[i].first, r->runs[i].last, m->clock, until,
+                  q->mode == SEQ_MODE_STRICT ? HIST_STRICT : 0);
+        for (int64_t v = r->runs[i].first;; v++) {
+            q->holder[moff(m, v)] = who;
+            if (v == r->runs[i].last) {
+                break;
+            }
+        }
+    }
+}
+
 static void mnext(model *m, int who, uint32_t count, int keyi)
 {
     mseq *q = &m->q[who];
@@ -3099,6 +3132,9 @@ static void mnext(model *m, int who, uint32_t count, int keyi)
         want = mnext_strict(m, who, count, keyi, &r);
     }
     MCHECK_STATUS(m, rv, want);
+    if (rv == SEQ_OK) {
+        mtold(m, q, mcaller(m, q, keyi), &r, HIST_FINAL_MS);
+    }
     seq_result_free(&r);
 }
 
@@ -3141,6 +3177,11 @@ static void mreserve(model *m, int who)
         want = mgapless_take(m, who, 1, true, ttl, keyi, &r);
     }
     MCHECK_STATUS(m, rv, want);
+    if (rv == SEQ_OK) {
+        int x = moff(m, r.runs[0].first);
+        mtold(m, q, mcaller(m, q, keyi),  &r,
+              q->st[x] == SEQ_NUM_RESERVED ? q->until[x] : HIST_FINAL_MS);
+    }
     seq_result_free(&r);
 }
 
@@ -3203,6 +3244,7 @@ static void mconfirm(model *m, int who)
     } else if (q->st[x] == SEQ_NUM_RESERVED || q->st[x] == SEQ_NUM_UNKNOWN) {
         want = SEQ_OK;
         q->st[x] = SEQ_NUM_FINAL;
+        hist_confirmed(m->h, q->name, q->holder[x], v, m->clock);
     } else {
         want = SEQ_ERR_NOTRESERVED;
     }
@@ -3231,6 +3273,7 @@ static void mrelease(model *m, int who)
         want = SEQ_OK;
         mkey_let_go(q, x);
         mset(m, q, x, SEQ_NUM_RELEASED, "released");
+        hist_released(m->h, q->name, q->holder[x], v, m->clock);
         mwarn_lift(m, q);
     }
     MCHECK_STATUS(m, mapply_status(m, &c), want);
@@ -3260,6 +3303,7 @@ static void mvoid(model *m, int who)
             mset(m, q, x, SEQ_NUM_VOIDED, m_reasons[ri]);
             m->n_voided++;
         }
+        hist_voided(m->h, q->name, v, m->clock);
     }
     MCHECK_STATUS(m, mapply_status(m, &c), want);
 }
@@ -3305,11 +3349,13 @@ static void mundelivered(model *m, int who)
                 if (q->st[x] == SEQ_NUM_RESERVED && q->grant[x] == grant) {
                     mkey_let_go(q, x);
                     mset(m, q, x, SEQ_NUM_RELEASED, m_reasons[ri]);
+                    hist_released(m->h, q->name, q->holder[x], mnum(m, x), m->clock);
                 }
             } else if (q->st[x] == SEQ_NUM_FINAL) {
                 if (q->mode == SEQ_MODE_GAPLESS && kind == 0) {
                     mkey_let_go(q, x);
                     mset(m, q, x, SEQ_NUM_RELEASED, m_reasons[ri]);
+                    hist_released(m->h, q->name, q->holder[x], mnum(m, x), m->clock);
                 } else {
                     mset(m, q, x, SEQ_NUM_UNKNOWN, m_reasons[ri]);
                     m->n_unknown++;
@@ -3342,6 +3388,10 @@ static void mallocblock(model *m, int who)
     c.count = count;
     c.term = m->owner_term;
     c.node = m->owner_node;
+    /* mostly the incarnation the block is for; sometimes none (an entry of
+     * an older writer), sometimes a dropped one */
+    uint64_t dice = mrand(m, 8);
+    c.incarnation = dice == 0 ? 0 : dice == 1 && q->inc > 1 ? q->inc - 1 : q->inc;
     seq_result r;
     int rv = mapply(m, &c, &r);
     int want;
@@ -3351,6 +3401,8 @@ static void mallocblock(model *m, int who)
         want = SEQ_ERR_NOSEQ;
     } else if (q->mode != SEQ_MODE_CACHED) {
         want = SEQ_ERR_MODE;
+    } else if (c.incarnation != 0 && c.incarnation != q->inc) {
+        want = SEQ_ERR_STALE;
     } else {
         int list[MD];
         int n = mnew_list(m, q, list);
@@ -3379,6 +3431,8 @@ static void mallocblock(model *m, int who)
             q->bterm = c.term;
             q->bnode = c.node;
             mwarn_check(m, q, r.warn_crossed);
+            /* the block's owner holds it: nobody else may ever get it */
+            mtold(m, q, (3ull << 62) | c.term << 40 | c.node, &r, HIST_FINAL_MS);
         }
     }
     MCHECK_STATUS(m, rv, want);
@@ -3396,11 +3450,14 @@ static void mused(model *m, int who)
         c.term = 1 + mrand(m, 3);
         c.node = 1 + mrand(m, 2);
     }
+    c.incarnation = mrand(m, 8) == 0 && q->inc > 1 ? q->inc - 1 : q->inc;
     int want = SEQ_OK;
     if (!q->live) {
         want = SEQ_ERR_NOSEQ;
     } else if (q->mode != SEQ_MODE_CACHED) {
         want = SEQ_ERR_MODE;
+    } else if (c.incarnation != q->inc) {
+        want = SEQ_ERR_STALE;
     } else if (q->nblock > 0 && q->bterm == c.term && q->bnode == c.node) {
         int n = q->nblock < (int)c.count ? q->nblock : (int)c.count;
         for (int i = 0; i < n; i++) {
@@ -3448,6 +3505,7 @@ static void mdrop(model *m, int who)
             q->pnum[k] = -1;
         }
         m->n_drops++;
+        hist_drop(m->h, q->name, m->clock);
     }
     MCHECK_STATUS(m, mapply_status(m, &c), want);
     if (want == SEQ_OK && mrand(m, 2) == 0) {
@@ -3931,6 +3989,7 @@ static void run_model(uint64_t seed, size_t ops)
     m->owner_term = 1;
     m->owner_node = 1;
     m->s = state_with_keys(M_SKEYS_MAX);
+    m->h = hist_new();
     seq_tick(m->s, m->clock, m->retention);
     for (int who = 0; who < MS; who++) {
         snprintf(m->q[who].name, sizeof(m->q[who].name), "q%d.0", who);
@@ -4009,6 +4068,12 @@ static void run_model(uint64_t seed, size_t ops)
     MCHECK(m, m->n_reissued > 0 && m->n_lapsed > 0 && m->n_skipped > 0 && m->n_unknown > 0);
     MCHECK(m, m->n_voided > 0 && m->n_replays > 0 && m->n_expired > 0 && m->n_opens > 0);
     MCHECK(m, m->n_crossed > 0 && m->n_snapshots > 0 && m->n_key_voided > 0);
+    /* the guarantees, checked from outside: nothing the model says */
+    char msg[512];
+    if (hist_check(m->h, msg, sizeof(msg)) != 0) {
+        fail_msg("seed=%" PRIu64 ": history checker: %s", seed, msg);
+    }
+    hist_free(m->h);
     seq_state_free(m->s);
     seq_state_free(m->twin);
     free(m);
