@@ -51,7 +51,7 @@ $(BUILD)/asan/seqd: $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SHELL_OBJ:$(BUILD)/
 # The cluster simulation also links the raft glue (fsm, log) and libraft,
 # whose raft_fixture simulates the cluster.  Explicit rules win over the
 # pattern rules below.
-SIM_OBJ := $(BUILD)/fsm.o $(BUILD)/log.o
+SIM_OBJ := $(BUILD)/fsm.o $(BUILD)/log.o $(BUILD)/clock.o
 $(BUILD)/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(SIM_OBJ) -lcmocka -lraft -luv
 

@@ -137,8 +137,10 @@ static void batchApplied(struct raft_apply *req, int status, void *result);
 
 static void batchPropose(batcher *b)
 {
+    /* A leader whose clock its followers do not vouch for proposes nothing:
+     * its stamps would judge windows wrongly (docs/clock.md). */
     while (b->waiting_head != NULL && b->n_inflight < b->cfg->max_inflight &&
-           node_is_leader(b->node)) {
+           node_is_leader(b->node) && node_clock_ok(b->node)) {
         batch *x = b->waiting_head;
         /* Stamp the time at proposal: the leader's clocks, carried in the
          * entry, are the only clocks the state machine ever sees; so are
@@ -315,8 +317,10 @@ static void batchOnTimer(uv_timer_t *t)
     uint64_t now = uv_now(b->loop);
     while (b->waiting_head != NULL &&
            now - b->waiting_head->created_ms >= b->cfg->request_timeout_ms) {
-        batchFail(b, batchPop(&b->waiting_head, &b->waiting_tail),
-                  node_cluster_down(b->node) ? BATCH_ERR_CLUSTERDOWN : BATCH_ERR_TRYAGAIN);
+        int err = node_cluster_down(b->node)                       ? BATCH_ERR_CLUSTERDOWN
+                  : node_is_leader(b->node) && !node_clock_ok(b->node) ? BATCH_ERR_CLOCK
+                                                                       : BATCH_ERR_TRYAGAIN;
+        batchFail(b, batchPop(&b->waiting_head, &b->waiting_tail), err);
     }
 }
 

@@ -44,3 +44,45 @@ void clock_read(clock_watch *c, int64_t *wall_ms, int64_t *mono_ms)
     *wall_ms = wall;
     *mono_ms = mono;
 }
+
+void clock_quorum_reset(clock_quorum *q)
+{
+    q->n = 0;
+}
+
+void clock_quorum_report(clock_quorum *q, uint64_t id, int64_t offset_ms, uint64_t now_ms)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->peers[i].id == id) {
+            q->peers[i].offset_ms = offset_ms;
+            q->peers[i].at_ms = now_ms;
+            return;
+        }
+    }
+    if (q->n < CLOCK_PEERS_MAX) {
+        q->peers[q->n++] = (clock_peer){id, offset_ms, now_ms};
+    }
+}
+
+void clock_quorum_count(const clock_quorum *q, const uint64_t *ids, size_t n_ids,
+                        int64_t bound_ms, uint64_t now_ms, size_t *agree, size_t *disagree,
+                        int64_t *worst_ms)
+{
+    *agree = *disagree = 0;
+    *worst_ms = 0;
+    for (size_t k = 0; k < n_ids; k++) {
+        for (size_t i = 0; i < q->n; i++) {
+            const clock_peer *p = &q->peers[i];
+            if (p->id != ids[k] || now_ms - p->at_ms > CLOCK_REPORT_FRESH_MS) {
+                continue;
+            }
+            int64_t off = p->offset_ms < 0 ? -p->offset_ms : p->offset_ms;
+            *worst_ms = off > *worst_ms ? off : *worst_ms;
+            if (off <= bound_ms) {
+                (*agree)++;
+            } else {
+                (*disagree)++;
+            }
+        }
+    }
+}

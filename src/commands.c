@@ -412,7 +412,7 @@ static void nextCommand(command_env *env, command_call *call)
         call->report_name = call->argv[1];
     }
     if (env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
-        !must_forward(env, call) && node_is_leader(env->node) &&
+        !must_forward(env, call) && node_is_leader(env->node) && node_clock_ok(env->node) &&
         seq_mode_of(env->node->fsm.state, cmd.name, cmd.name_len) == SEQ_MODE_CACHED) {
         if (has_key) {
             reply_error(call, "ERR KEY is not supported in cached mode (blocks are served "
@@ -893,11 +893,35 @@ static void clusterNodes(command_env *env, command_call *call)
 }
 
 /* CLUSTER NODES | ADD a.b.c.d:port | REMOVE a.b.c.d:port */
+/* CLUSTER CLOCK id wall_ms: a follower's wall clock, sent to the leader
+ * over its forward link a few times a second (docs/clock.md). Only a
+ * node's link may say it; elsewhere it changes nothing. */
+static void clusterClock(command_env *env, command_call *call)
+{
+    int64_t id, wall_ms;
+    if (!call->client->forward_link) {
+        reply_error(call, "ERR CLUSTER CLOCK is sent between seqd nodes only");
+        return;
+    }
+    if (!parse_i64(&call->argv[2], &id) || id <= 0 || !parse_i64(&call->argv[3], &wall_ms)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    if (node_is_leader(env->node)) {
+        node_clock_report(env->node, (uint64_t)id, wall_ms);
+    }
+    resp_write_simple(call->out, "OK");
+}
+
 static void clusterCommand(command_env *env, command_call *call)
 {
     const resp_arg *sub = &call->argv[1];
     if (arg_is(sub, "NODES") && call->argc == 2) {
         clusterNodes(env, call);
+        return;
+    }
+    if (arg_is(sub, "CLOCK") && call->argc == 4) {
+        clusterClock(env, call);
         return;
     }
     bool add = arg_is(sub, "ADD");
@@ -1151,6 +1175,30 @@ static void infoCommand(command_env *env, command_call *call)
         seq_each_warned(f->state, infoWarned, &warned);
         INFO_ADD("sequences_at_warn:%zu\r\n\r\n", warned.count);
     }
+    if (infoWants(call, "clock") && f->state != NULL) {
+        /* docs/clock.md: what each of these means */
+        const clock_watch *cw = &env->batcher->clock;
+        size_t agree = 0;
+        bool ok = node_clock_ok(env->node);
+        for (size_t i = 0; i < env->node->clockq.n; i++) {
+            const clock_peer *p = &env->node->clockq.peers[i];
+            int64_t off = p->offset_ms < 0 ? -p->offset_ms : p->offset_ms;
+            agree += uv_now(loop) - p->at_ms <= CLOCK_REPORT_FRESH_MS &&
+                             off <= (int64_t)env->cfg->max_clock_offset_ms
+                         ? 1
+                         : 0;
+        }
+        INFO_ADD("# Clock\r\nclock_replicated_ms:%lld\r\nclock_elapsed_ms:%lld\r\n"
+                 "clock_local_ms:%lld\r\nclock_offset_ms:%lld\r\nclock_jumps:%llu\r\n"
+                 "clock_last_jump_ms:%lld\r\nclock_leader_steps:%llu\r\n"
+                 "clock_last_step_ms:%lld\r\nmax_clock_offset_ms:%u\r\n"
+                 "clock_followers_agreeing:%zu\r\nclock_ok:%d\r\n\r\n",
+                 (long long)seq_clock_ms(f->state), (long long)seq_elapsed_ms(f->state),
+                 (long long)clock_wall_ms(), (long long)(f->has_offset ? f->clock_offset_ms : 0),
+                 (unsigned long long)cw->jumps, (long long)cw->last_jump_ms,
+                 (unsigned long long)f->clock_leader_steps, (long long)f->clock_last_step_ms,
+                 env->cfg->max_clock_offset_ms, agree, ok ? 1 : 0);
+    }
     if (infoWants(call, "cache") && env->cache != NULL) {
         INFO_ADD("# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n"
                  "undelivered_reports:%llu\r\n\r\n",
@@ -1359,6 +1407,11 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
         return;
     case BATCH_ERR_SHUTDOWN:
         resp_write_error(out, "TRYAGAIN server is shutting down; the request was not applied");
+        return;
+    case BATCH_ERR_CLOCK:
+        resp_write_error(out, "TRYAGAIN clock offset: this leader's clock is further than "
+                              "--max-clock-offset-ms from its followers'; the request was "
+                              "not applied, retry");
         return;
     default:
         resp_write_error(out, "ERR this node hit a disk error and stopped serving");

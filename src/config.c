@@ -32,6 +32,8 @@ static const char usage[] =
     "  --request-timeout-ms N   longest wait for a leader before TRYAGAIN (5000)\n"
     "  --election-timeout-ms N  Raft election timeout (500)\n"
     "  --heartbeat-ms N         Raft heartbeat (50)\n"
+    "  --max-clock-offset-ms N  a leader whose wall clock is further than this from its\n"
+    "                           followers' does not serve writes (500; 0 = unchecked)\n"
     "  --log-level L            debug, info, warn or error (info)\n"
     "  --version, --help\n";
 
@@ -175,6 +177,7 @@ static void configDefaults(config *c)
      * elections when the cores are busy. */
     c->election_timeout_ms = 500;
     c->heartbeat_ms = 50;
+    c->max_clock_offset_ms = 500; /* CockroachDB's default --max-offset */
     c->log_level = LOG_INFO;
 }
 
@@ -260,6 +263,9 @@ int config_parse(config *c, int argc, char **argv)
         } else if (strcmp(f, "--election-timeout-ms") == 0) {
             rv = configInt(f, v, 50, 60000, &n);
             c->election_timeout_ms = (unsigned)n;
+        } else if (strcmp(f, "--max-clock-offset-ms") == 0) {
+            rv = configInt(f, v, 0, 3600000, &n);
+            c->max_clock_offset_ms = (unsigned)n;
         } else if (strcmp(f, "--heartbeat-ms") == 0) {
             rv = configInt(f, v, 10, 60000, &n);
             c->heartbeat_ms = (unsigned)n;

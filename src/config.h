@@ -49,6 +49,7 @@ typedef struct config {
     size_t max_inflight; /* log entries proposed but not yet applied */
     unsigned request_timeout_ms; /* longest wait for a leader */
     unsigned election_timeout_ms, heartbeat_ms;
+    unsigned max_clock_offset_ms; /* a leader's clock vs its followers' (0: unchecked) */
     int log_level;
 } config;
 

@@ -423,9 +423,38 @@ void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc
     f->wait_tail = w;
 }
 
+/* Reports this node's wall clock to the leader (see forward.h). The reply
+ * is read and dropped like the link's set-up replies (owner NULL). */
+static void fwReportClock(forwarder *f)
+{
+    char target[48];
+    if (f->cfg->max_clock_offset_ms == 0 || node_is_leader(f->node) ||
+        !node_leader_client(f->node, target, sizeof(target))) {
+        return;
+    }
+    uint64_t now = uv_now(f->loop);
+    if (strcmp(target, f->clock_target) == 0 && now - f->clock_sent_ms < CLOCK_REPORT_EVERY_MS) {
+        return;
+    }
+    forward_link *l = fwLink(f, 2);
+    if (l == NULL) {
+        return;
+    }
+    char id[24], wall[24];
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)f->node->id);
+    snprintf(wall, sizeof(wall), "%lld", (long long)clock_wall_ms());
+    const resp_arg argv[] = {{"CLUSTER", 7}, {"CLOCK", 5}, {id, strlen(id)}, {wall, strlen(wall)}};
+    fwEncode(&l->out, argv, 4);
+    fwPush(l, NULL, 0, 0);
+    fwFlush(l);
+    snprintf(f->clock_target, sizeof(f->clock_target), "%s", target);
+    f->clock_sent_ms = now;
+}
+
 static void fwTick(uv_timer_t *t)
 {
     forwarder *f = t->data;
+    fwReportClock(f);
     /* A leader change closes links to the old one (their requests' fate
      * is unknown); waiting requests go out as soon as a leader is known. */
     for (int p = 0; p < 2; p++) {

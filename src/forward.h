@@ -8,7 +8,12 @@
  * when it never left this node, UNKNOWN when the link broke after it was
  * sent (it may have been applied: the client retries with its KEY), or
  * CLUSTERDOWN when no leader has been known for long. A request waits at
- * most request_timeout_ms for a leader. Buffers are bounded. */
+ * most request_timeout_ms for a leader. Buffers are bounded.
+ *
+ * The link also carries this node's wall clock to the leader (CLUSTER
+ * CLOCK), at once when a new leader is known and every
+ * CLOCK_REPORT_EVERY_MS after: a leader serves writes only while its clock
+ * agrees with a majority's (docs/clock.md). */
 #ifndef SEQD_FORWARD_H
 #define SEQD_FORWARD_H
 
@@ -45,6 +50,8 @@ typedef struct forwarder {
     char unreachable[48];      /* a leader address that refused us lately */
     uint64_t unreachable_until_ms; /* ... and until when not to try it again */
     uint64_t forwarded; /* statistics */
+    char clock_target[48];  /* the leader our clock was last reported to */
+    uint64_t clock_sent_ms; /* ... and when */
 } forwarder;
 
 int forwarder_init(forwarder *f, uv_loop_t *loop, node *n, const config *cfg,

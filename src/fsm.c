@@ -9,7 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
+
+/* Makes what the stamps say of the clocks visible (a warning, INFO): a new
+ * leader whose wall clock is behind the last one's, and how far this
+ * node's clock is from the stamping leader's. Decides nothing. */
+static void fsmWatchClock(fsm *f, const codec_header *h, int64_t before_ms)
+{
+    if (h->origin != f->last_origin && f->last_origin != 0 && before_ms > h->time_ms &&
+        before_ms - h->time_ms > CLOCK_JUMP_MS) {
+        f->clock_leader_steps++;
+        f->clock_last_step_ms = h->time_ms - before_ms;
+        log_warn("clock: a new leader's wall clock is %lld ms behind the last leader's; range "
+                 "windows now follow it, TTLs and key retention are not affected",
+                 (long long)(before_ms - h->time_ms));
+    }
+    f->last_origin = h->origin;
+    if (h->origin != f->origin) {
+        f->has_offset = true;
+        f->clock_offset_ms = clock_wall_ms() - h->time_ms;
+    }
+}
 
 static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
 {
@@ -25,8 +46,10 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
         return 0;
     }
     seq_result *slots = f->claim != NULL ? f->claim(f->claim_ctx, &h) : NULL;
+    int64_t before_ms = seq_clock_ms(f->state);
     seq_stamp stamp = codec_stamp(&h);
     seq_stamp_entry(f->state, &stamp);
+    fsmWatchClock(f, &h, before_ms);
     for (uint32_t i = 0; i < h.n_cmds; i++) {
         seq_cmd cmd;
         seq_result local;

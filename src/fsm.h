@@ -33,6 +33,12 @@ typedef struct fsm {
     uint64_t commands_applied;
     uint64_t numbers_issued;
     uint64_t bad_entries; /* entries that failed to decode (never expected) */
+    /* what the stamps told of the clocks (INFO; never read by the core) */
+    uint64_t last_origin;        /* the origin of the last entry applied */
+    bool has_offset;
+    int64_t clock_offset_ms;     /* local wall minus the stamp, last entry of another origin */
+    uint64_t clock_leader_steps; /* leader changes that moved the wall clock back > 1 s */
+    int64_t clock_last_step_ms;
 } fsm;
 
 int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx);

@@ -128,6 +128,80 @@ bool node_is_leader(node *n)
     return n->started && raft_state(&n->raft) == RAFT_LEADER;
 }
 
+/* The voters other than this node, into ids (at most cap); their count. */
+static size_t nodeOtherVoters(node *n, uint64_t *ids, size_t cap, size_t *voters)
+{
+    const struct raft_configuration *c = &n->raft.configuration;
+    size_t k = 0;
+    *voters = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].role != RAFT_VOTER) {
+            continue;
+        }
+        (*voters)++;
+        if (c->servers[i].id != n->id && k < cap) {
+            ids[k++] = c->servers[i].id;
+        }
+    }
+    return k;
+}
+
+/* agree/disagree among the other voters, and the number of voters. */
+static size_t nodeClockCount(node *n, size_t *agree, size_t *disagree, int64_t *worst)
+{
+    uint64_t ids[CLOCK_PEERS_MAX];
+    size_t voters = 0;
+    size_t k = nodeOtherVoters(n, ids, CLOCK_PEERS_MAX, &voters);
+    clock_quorum_count(&n->clockq, ids, k, n->cfg->max_clock_offset_ms, uv_now(n->loop), agree,
+                       disagree, worst);
+    return voters;
+}
+
+bool node_clock_ok(node *n)
+{
+    if (n->cfg->max_clock_offset_ms == 0 || n->cfg->n_members == 0 || !node_is_leader(n)) {
+        return true;
+    }
+    size_t agree, disagree;
+    int64_t worst;
+    size_t voters = nodeClockCount(n, &agree, &disagree, &worst);
+    return voters <= 1 || 2 * (1 + agree) > voters;
+}
+
+void node_clock_report(node *n, uint64_t id, int64_t wall_ms)
+{
+    clock_quorum_report(&n->clockq, id, wall_ms - clock_wall_ms(), uv_now(n->loop));
+}
+
+static void nodeTransferDone(struct raft_transfer *req)
+{
+    node *n = req->data;
+    n->transferring = false;
+}
+
+/* A leader most of whose followers find its clock off by more than the
+ * bound hands leadership to one of them: a node with a bad clock must not
+ * lead (docs/clock.md). */
+static void nodeCheckClock(node *n)
+{
+    if (n->cfg->max_clock_offset_ms == 0 || n->cfg->n_members == 0 || n->transferring) {
+        return;
+    }
+    size_t agree, disagree;
+    int64_t worst;
+    size_t voters = nodeClockCount(n, &agree, &disagree, &worst);
+    if (voters <= 1 || 2 * disagree <= voters - 1) {
+        return;
+    }
+    log_warn("clock: %zu of %zu followers find this leader's clock off by more than %u ms "
+             "(up to %lld ms): handing leadership over",
+             disagree, voters - 1, n->cfg->max_clock_offset_ms, (long long)worst);
+    n->transfer_req.data = n;
+    if (raft_transfer(&n->raft, &n->transfer_req, 0, nodeTransferDone) == 0) {
+        n->transferring = true;
+    }
+}
+
 #define NODE_LAG_CHECK_MS 5000
 #define NODE_LAG_ENTRIES 10000
 
@@ -166,6 +240,9 @@ static void nodeWatch(uv_timer_t *t)
         n->lag_checked_ms = now;
         nodeCheckLag(n);
     }
+    if (state == RAFT_LEADER) {
+        nodeCheckClock(n);
+    }
     raft_term term = raft_current_term(&n->raft);
     bool role_changed = (state == RAFT_LEADER) != (n->last_state == RAFT_LEADER) ||
                         (state == RAFT_LEADER && term != n->last_term);
@@ -176,6 +253,10 @@ static void nodeWatch(uv_timer_t *t)
         n->last_leader = leader;
     }
     n->last_term = term;
+    if (role_changed) {
+        /* measurements made for an earlier leadership count for nothing */
+        clock_quorum_reset(&n->clockq);
+    }
     if (role_changed && n->on_role != NULL) {
         n->on_role(n->role_ctx, state == RAFT_LEADER, term);
     }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fsm.h"
 #include "transport.h"
@@ -42,6 +43,11 @@ struct node {
      * changes while it leads), from the watch timer. */
     void (*on_role)(void *ctx, bool leader, raft_term term);
     void *role_ctx;
+    /* leader: its followers' clocks (docs/clock.md) */
+    clock_quorum clockq;
+    struct raft_transfer transfer_req;
+    bool transferring;
+    uint64_t clock_refusals; /* loop turns the leader held writes for its clock */
 };
 
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the
@@ -49,6 +55,16 @@ struct node {
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx);
 
 bool node_is_leader(node *n);
+
+/* On a leader of a cluster: whether its wall clock is within
+ * --max-clock-offset-ms of enough followers' that, with itself, they are a
+ * majority of the voters (measured in the last CLOCK_REPORT_FRESH_MS).
+ * True on a single node, with the check off, and on a follower. A leader
+ * that is not clock-ok proposes nothing (its writes wait, then TRYAGAIN). */
+bool node_clock_ok(node *n);
+
+/* A follower's clock report (CLUSTER CLOCK id wall_ms), on the leader. */
+void node_clock_report(node *n, uint64_t id, int64_t wall_ms);
 
 /* The client address ("a.b.c.d:port") of the member with that Raft id and
  * bus address: from --cluster, this node's own, or port - 10000 for members

@@ -252,11 +252,10 @@ void seq_stamp_entry(seq_state *s, const seq_stamp *st)
     if (!same || st->mono_ms > s->stamp_mono_ms) {
         s->stamp_mono_ms = st->mono_ms;
     }
-    /* One leader's wall clock never goes back; a new leader's replaces it,
-     * so a clock error does not outlive the leader that had it. */
-    if (!same || st->wall_ms > s->clock_ms) {
-        s->clock_ms = st->wall_ms;
-    }
+    /* The wall clock is the stamp's, up or down: a clock error lasts no
+     * longer than the clock that had it (nothing kept depends on the wall
+     * clock growing: TTLs and retention run on the elapsed clock). */
+    s->clock_ms = st->wall_ms;
     s->stamp_origin = st->origin;
     s->stamped = true;
     s->keys_max = st->keys_max;
@@ -277,6 +276,9 @@ void seq_stamp_entry(seq_state *s, const seq_stamp *st)
 
 void seq_tick(seq_state *s, int64_t now_ms, int64_t retention_ms)
 {
+    if (s->stamped && now_ms < s->clock_ms) {
+        now_ms = s->clock_ms; /* one clock that never goes back, as documented */
+    }
     seq_stamp st = {
         .wall_ms = now_ms,
         .mono_ms = now_ms,

@@ -33,7 +33,8 @@
  * judges durations (reservation TTLs, key retention). Elapsed time counts
  * only between entries of one leader process: a leader change or restart
  * adds none, so a wrong or jumping clock can never run a TTL or a
- * retention out early, and a wall clock error ends with its leader. */
+ * retention out early, and a wall clock error lasts as long as the clock
+ * that has it. */
 #ifndef SEQD_SEQ_H
 #define SEQD_SEQ_H
 
@@ -261,12 +262,12 @@ typedef struct seq_stamp {
 } seq_stamp;
 
 /* Enters an entry's stamp; called once per log entry, before its
- * commands. The wall clock follows the stamping leader: within one origin
- * it never goes back (a leader's own step back is ignored), and a new
- * origin's clock replaces the last one, up or down. The elapsed clock
- * advances by the monotonic time between two stamps of the same origin
- * and by nothing at a change of origin. Then forgets idempotency keys
- * held for retention_ms of elapsed time or more. */
+ * commands. The wall clock is the stamp's, up or down (a leader's clock
+ * that steps back, or a new leader's that is behind, moves it back). The
+ * elapsed clock advances by the monotonic time between two stamps of the
+ * same origin and by nothing at a change of origin; it never goes back.
+ * Then forgets idempotency keys held for retention_ms of elapsed time or
+ * more. */
 void seq_stamp_entry(seq_state *s, const seq_stamp *stamp);
 
 /* seq_stamp_entry for tools and tests that have one clock: wall and
