@@ -86,3 +86,21 @@ void clock_quorum_count(const clock_quorum *q, const uint64_t *ids, size_t n_ids
         }
     }
 }
+
+uint64_t clock_quorum_dissenter(const clock_quorum *q, const uint64_t *ids, size_t n_ids,
+                                int64_t bound_ms, uint64_t now_ms)
+{
+    uint64_t best = 0, best_at = 0;
+    for (size_t k = 0; k < n_ids; k++) {
+        for (size_t i = 0; i < q->n; i++) {
+            const clock_peer *p = &q->peers[i];
+            int64_t off = p->offset_ms < 0 ? -p->offset_ms : p->offset_ms;
+            if (p->id == ids[k] && now_ms - p->at_ms <= CLOCK_REPORT_FRESH_MS && off > bound_ms &&
+                (best == 0 || p->at_ms > best_at)) {
+                best = p->id;
+                best_at = p->at_ms;
+            }
+        }
+    }
+    return best;
+}

@@ -60,4 +60,9 @@ void clock_quorum_count(const clock_quorum *q, const uint64_t *ids, size_t n_ids
                         int64_t bound_ms, uint64_t now_ms, size_t *agree, size_t *disagree,
                         int64_t *worst_ms);
 
+/* A follower among ids with a fresh measurement beyond bound_ms (the one
+ * whose report is newest), or 0. */
+uint64_t clock_quorum_dissenter(const clock_quorum *q, const uint64_t *ids, size_t n_ids,
+                                int64_t bound_ms, uint64_t now_ms);
+
 #endif

@@ -179,26 +179,39 @@ static void nodeTransferDone(struct raft_transfer *req)
     n->transferring = false;
 }
 
-/* A leader most of whose followers find its clock off by more than the
- * bound hands leadership to one of them: a node with a bad clock must not
- * lead (docs/clock.md). */
+#define NODE_TRANSFER_PAUSE_MS 2000 /* between two clock hand-overs of one node */
+
+/* A leader without a clock quorum that most of its followers find off by
+ * more than the bound hands leadership to one of them: a node with a bad
+ * clock must not lead (docs/clock.md). With fewer dissenters nobody can
+ * tell whose clock is wrong (one good and one bad node left of three):
+ * the leader keeps leading but proposes nothing (node_clock_ok), and
+ * handing over would only make the two trade leadership. */
 static void nodeCheckClock(node *n)
 {
-    if (n->cfg->max_clock_offset_ms == 0 || n->cfg->n_members == 0 || n->transferring) {
+    uint64_t now = uv_now(n->loop);
+    if (n->cfg->max_clock_offset_ms == 0 || n->cfg->n_members == 0 || n->transferring ||
+        now - n->clock_transfer_ms < NODE_TRANSFER_PAUSE_MS || node_clock_ok(n)) {
         return;
     }
+    uint64_t ids[CLOCK_PEERS_MAX];
+    size_t voters = 0;
+    size_t k = nodeOtherVoters(n, ids, CLOCK_PEERS_MAX, &voters);
+    uint64_t to = clock_quorum_dissenter(&n->clockq, ids, k, n->cfg->max_clock_offset_ms,
+                                         uv_now(n->loop));
     size_t agree, disagree;
     int64_t worst;
-    size_t voters = nodeClockCount(n, &agree, &disagree, &worst);
-    if (voters <= 1 || 2 * disagree <= voters - 1) {
+    nodeClockCount(n, &agree, &disagree, &worst);
+    if (to == 0 || 2 * disagree <= voters - 1) {
         return;
     }
-    log_warn("clock: %zu of %zu followers find this leader's clock off by more than %u ms "
-             "(up to %lld ms): handing leadership over",
-             disagree, voters - 1, n->cfg->max_clock_offset_ms, (long long)worst);
+    log_warn("clock: %zu of %zu followers find this leader's wall clock off by more than %u ms "
+             "(up to %lld ms), %zu agree: it serves no writes and hands leadership over",
+             disagree, voters - 1, n->cfg->max_clock_offset_ms, (long long)worst, agree);
     n->transfer_req.data = n;
-    if (raft_transfer(&n->raft, &n->transfer_req, 0, nodeTransferDone) == 0) {
+    if (raft_transfer(&n->raft, &n->transfer_req, to, nodeTransferDone) == 0) {
         n->transferring = true;
+        n->clock_transfer_ms = now;
     }
 }
 
@@ -253,10 +266,6 @@ static void nodeWatch(uv_timer_t *t)
         n->last_leader = leader;
     }
     n->last_term = term;
-    if (role_changed) {
-        /* measurements made for an earlier leadership count for nothing */
-        clock_quorum_reset(&n->clockq);
-    }
     if (role_changed && n->on_role != NULL) {
         n->on_role(n->role_ctx, state == RAFT_LEADER, term);
     }

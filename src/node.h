@@ -47,6 +47,7 @@ struct node {
     clock_quorum clockq;
     struct raft_transfer transfer_req;
     bool transferring;
+    uint64_t clock_transfer_ms; /* loop time of the last clock hand-over */
     uint64_t clock_refusals; /* loop turns the leader held writes for its clock */
 };
 
