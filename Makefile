@@ -81,7 +81,7 @@ integration: $(BUILD)/seqd
 integration-asan: $(BUILD)/asan/seqd
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 /usr/bin/python3 tests/integration/run.py \
 	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger \
-	  test_modes
+	  test_modes test_guarantees
 
 test: deps
 	$(MAKE) all unit unit-asan
