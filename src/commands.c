@@ -4,6 +4,7 @@
 #include "membership.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -430,6 +431,13 @@ static void nextCommand(command_env *env, command_call *call)
             }
             if (res.status != SEQ_ERR_STALE) {
                 commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
+                if (res.status == SEQ_OK && res.n_runs > 0) {
+                    call->report_runs = malloc(sizeof(*res.runs) * res.n_runs);
+                    if (call->report_runs != NULL) {
+                        memcpy(call->report_runs, res.runs, sizeof(*res.runs) * res.n_runs);
+                        call->report_n_runs = res.n_runs;
+                    }
+                }
                 seq_result_free(&res);
                 return;
             }

@@ -86,6 +86,10 @@ typedef struct command_call {
     /* A NEXT or RESERVE without KEY forwarded to the leader: its sequence,
      * to report the numbers should the reply find the client gone. */
     resp_arg report_name;
+    /* A cached NEXT answered at once from memory: its runs (malloc'd, the
+     * connection takes them), to report should the reply never leave. */
+    seq_run *report_runs;
+    size_t report_n_runs;
 } command_call;
 
 /* Runs one request (argc >= 1). Never fails: every outcome is a reply. */

@@ -10,6 +10,21 @@
 #define CONN_READ_CHUNK 16384u
 #define CONN_OUT_HIGH_WATER (1u << 20) /* pause reading above this many unsent bytes */
 #define CONN_SLOTS_INITIAL 16u
+#define CONN_REPORT_RUNS_MAX 4096u /* runs one merged report holds (an UNDELIVERED's runs) */
+
+/* A reply that handed out numbers (a NEXT, INCR or RESERVE without KEY),
+ * kept until its bytes have left for the client: should the connection
+ * close first (the client left, or passed the output cap), the numbers
+ * are reported undelivered. Bytes in the kernel's socket buffer count as
+ * sent: nobody can tell whether they arrive. */
+typedef struct conn_report {
+    char *name; /* NUL-terminated; NULL: no report */
+    seq_run *runs;
+    size_t n_runs;
+    uint64_t grant; /* a RESERVE's */
+    bool local;     /* applied by this process (see undelivered_report) */
+    uint64_t end;   /* the reply's end in the connection's output stream */
+} conn_report;
 
 typedef struct conn_slot {
     char *data; /* the reply, once ready and not at the head */
@@ -19,6 +34,7 @@ typedef struct conn_slot {
     uint8_t proto;
     char *report; /* forwarded NEXT/RESERVE without KEY: its sequence name */
     bool logged;  /* deferred through the log or a forward link (counted in conn.logged) */
+    conn_report rep; /* a ready reply's report, until it moves to the output */
 } conn_slot;
 
 struct conn {
@@ -36,6 +52,11 @@ struct conn {
     uint64_t head_abs; /* absolute number of the reply at head */
     size_t refs;       /* commands of this client inside batches */
     size_t logged;     /* deferred replies that wait on the log or the leader */
+    conn_report *reports; /* FIFO of replies in out or wbuf with numbers in them */
+    size_t n_reports, reports_cap;
+    uint64_t out_total;   /* bytes ever appended to out */
+    uint64_t sent_total;  /* bytes ever written to the socket */
+    size_t queued;        /* bytes of wbuf in the write request in flight */
     conn *dirty_prev, *dirty_next; /* in the server's flush list when dirty */
     command_client client;
     int proto;
@@ -53,6 +74,78 @@ static void *connXrealloc(void *p, size_t n)
         abort();
     }
     return q;
+}
+
+static void connReportFree(conn_report *r)
+{
+    free(r->name);
+    free(r->runs);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Reports a reply's numbers undelivered (and frees the report). */
+static void connReportLost(conn *c, conn_report *r, const char *cause)
+{
+    if (r->name != NULL && c->srv->env->undelivered != NULL) {
+        undelivered_report(c->srv->env->undelivered, r->name, strlen(r->name), r->runs, r->n_runs,
+                           r->grant, r->local, cause);
+    }
+    connReportFree(r);
+}
+
+/* Replies whose bytes were written are delivered as far as we can know. */
+static void connReportsSent(conn *c)
+{
+    size_t k = 0;
+    while (k < c->n_reports && c->reports[k].end <= c->sent_total) {
+        connReportFree(&c->reports[k]);
+        k++;
+    }
+    if (k > 0) {
+        memmove(c->reports, c->reports + k, sizeof(*c->reports) * (c->n_reports - k));
+        c->n_reports -= k;
+    }
+}
+
+/* Appends r's runs to last, which is for the same sequence and kind,
+ * merging a run that continues the last one (a stream of NEXTs becomes
+ * one run: a client that never reads costs a report, not one per reply). */
+static void connReportMerge(conn_report *last, conn_report *r)
+{
+    last->runs = connXrealloc(last->runs, sizeof(*last->runs) * (last->n_runs + r->n_runs));
+    for (size_t i = 0; i < r->n_runs; i++) {
+        seq_run *tail = &last->runs[last->n_runs - 1];
+        /* one UNDELIVERED run holds fewer than SEQ_COUNT_MAX numbers */
+        uint64_t merged = (uint64_t)r->runs[i].last - (uint64_t)tail->first;
+        if (tail->last != INT64_MAX && tail->last + 1 == r->runs[i].first &&
+            merged < SEQ_COUNT_MAX) {
+            tail->last = r->runs[i].last;
+        } else {
+            last->runs[last->n_runs++] = r->runs[i];
+        }
+    }
+    connReportFree(r);
+}
+
+static void connReportPush(conn *c, conn_report *r)
+{
+    if (r == NULL || r->name == NULL) {
+        return;
+    }
+    conn_report *last = c->n_reports > 0 ? &c->reports[c->n_reports - 1] : NULL;
+    if (last != NULL && last->grant == 0 && r->grant == 0 && last->local == r->local &&
+        last->n_runs + r->n_runs <= CONN_REPORT_RUNS_MAX && strcmp(last->name, r->name) == 0) {
+        connReportMerge(last, r);
+        last->end = c->out_total;
+        return;
+    }
+    if (c->n_reports == c->reports_cap) {
+        c->reports_cap = c->reports_cap == 0 ? 16 : c->reports_cap * 2;
+        c->reports = connXrealloc(c->reports, sizeof(*c->reports) * c->reports_cap);
+    }
+    r->end = c->out_total;
+    c->reports[c->n_reports++] = *r;
+    memset(r, 0, sizeof(*r));
 }
 
 static void connUndirty(conn *c)
@@ -97,7 +190,12 @@ static void connMaybeFree(conn *c)
     for (size_t i = 0; i < c->n_slots; i++) {
         free(c->slots[(c->head + i) & (c->slots_cap - 1)].data);
         free(c->slots[(c->head + i) & (c->slots_cap - 1)].report);
+        connReportFree(&c->slots[(c->head + i) & (c->slots_cap - 1)].rep);
     }
+    for (size_t i = 0; i < c->n_reports; i++) {
+        connReportFree(&c->reports[i]);
+    }
+    free(c->reports);
     free(c->slots);
     free(c->in);
     resp_buf_free(&c->out);
@@ -127,6 +225,19 @@ static void connClose(conn *c)
     if (c->closing) {
         return;
     }
+    /* Replies that never left: the client cannot have their numbers. */
+    const char *cause = "reply undelivered: the client disconnected";
+    for (size_t i = 0; i < c->n_reports; i++) {
+        if (c->reports[i].end > c->sent_total) {
+            connReportLost(c, &c->reports[i], cause);
+        } else {
+            connReportFree(&c->reports[i]);
+        }
+    }
+    c->n_reports = 0;
+    for (size_t i = 0; i < c->n_slots; i++) {
+        connReportLost(c, &c->slots[(c->head + i) & (c->slots_cap - 1)].rep, cause);
+    }
     c->closing = true;
     c->reading = false;
     uv_close((uv_handle_t *)&c->tcp, connOnClose);
@@ -134,15 +245,20 @@ static void connClose(conn *c)
 
 /* Appends a finished reply to the output; a client whose unsent replies
  * pass the cap is dropped, as Redis does with its output buffer limit. */
-static bool connAppend(conn *c, const char *p, size_t n)
+static bool connAppend(conn *c, const char *p, size_t n, conn_report *rep)
 {
     if (resp_write_raw(&c->out, p, n) != 0) {
         log_warn("client output buffer over %zu bytes: closing the client",
                  c->srv->cfg->client_output_max);
         c->srv->env->stats->output_limit_drops++;
+        if (rep != NULL) {
+            connReportLost(c, rep, "reply undelivered: the client passed the output limit");
+        }
         connClose(c);
         return false;
     }
+    c->out_total += n;
+    connReportPush(c, rep);
     return true;
 }
 
@@ -188,7 +304,7 @@ static void connDrain(conn *c)
         if (!slot->ready) {
             break;
         }
-        bool ok = connAppend(c, slot->data, slot->len);
+        bool ok = connAppend(c, slot->data, slot->len, &slot->rep);
         free(slot->data);
         slot->data = NULL;
         connPopHead(c);
@@ -199,11 +315,12 @@ static void connDrain(conn *c)
 }
 
 /* A reply is ready: at the head it goes straight out, else it waits. */
-static void connComplete(conn *c, uint64_t abs, const char *p, size_t n)
+/* A reply is ready; rep (may be NULL) is its report, which this takes. */
+static void connComplete(conn *c, uint64_t abs, const char *p, size_t n, conn_report *rep)
 {
     if (abs == c->head_abs) {
         connPopHead(c);
-        if (connAppend(c, p, n)) {
+        if (connAppend(c, p, n, rep)) {
             connDrain(c);
         }
         return;
@@ -213,6 +330,10 @@ static void connComplete(conn *c, uint64_t abs, const char *p, size_t n)
     memcpy(slot->data, p, n);
     slot->len = n;
     slot->ready = true;
+    if (rep != NULL) {
+        slot->rep = *rep;
+        memset(rep, 0, sizeof(*rep));
+    }
 }
 
 static void connResumeMaybe(conn *c);
@@ -222,6 +343,11 @@ static void connOnWrite(uv_write_t *req, int status)
     conn *c = req->data;
     c->writing = false;
     c->wbuf.len = 0;
+    if (status == 0) {
+        c->sent_total += c->queued;
+        connReportsSent(c);
+    }
+    c->queued = 0;
     if (c->wbuf.alloc > (4u << 20)) {
         resp_buf_free(&c->wbuf); /* do not keep a burst's memory forever */
         resp_buf_init(&c->wbuf, c->srv->cfg->client_output_max);
@@ -265,6 +391,10 @@ static void connFlush(conn *c)
      * request (no callback, no epoll change); queue only what is left. */
     uv_buf_t now = uv_buf_init(c->out.data, (unsigned)c->out.len);
     int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+    if (n > 0) {
+        c->sent_total += (uint64_t)n;
+        connReportsSent(c);
+    }
     if (n == (int)c->out.len) {
         c->out.len = 0;
         if (connDone(c)) {
@@ -283,8 +413,10 @@ static void connFlush(conn *c)
     c->out = t;
     uv_buf_t b = uv_buf_init(c->wbuf.data + sent, (unsigned)(c->wbuf.len - sent));
     c->wreq.data = c;
+    c->queued = c->wbuf.len - sent;
     int rv = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, connOnWrite);
     if (rv != 0) {
+        c->queued = 0;
         log_debug("write to client: %s", uv_strerror(rv));
         c->wbuf.len = 0;
         connClose(c);
@@ -314,7 +446,7 @@ static void connOnPrepare(uv_prepare_t *h)
 }
 
 /* A deferred reply is ready: put it in its slot, in request order. */
-static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len)
+static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len, conn_report *rep)
 {
     assert(c->refs > 0);
     c->refs--;
@@ -328,7 +460,7 @@ static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len)
         slot->logged = false;
         c->logged--;
     }
-    connComplete(c, tag, reply, len);
+    connComplete(c, tag, reply, len, rep);
     connMarkDirty(c);
 }
 
@@ -337,9 +469,20 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
     conn *c = owner;
     resp_buf *scratch = &c->srv->scratch;
     scratch->len = 0;
+    conn_report rep = {0};
     if (!c->closing) {
         conn_slot *slot = connSlot(c, tag);
         commands_format_result(res, err, slot->style, slot->proto, scratch);
+        if (err == BATCH_OK && res->status == SEQ_OK && res->name != NULL && res->n_runs > 0) {
+            rep.name = connXrealloc(NULL, res->name_len + 1);
+            memcpy(rep.name, res->name, res->name_len);
+            rep.name[res->name_len] = '\0';
+            rep.runs = connXrealloc(NULL, sizeof(*rep.runs) * res->n_runs);
+            memcpy(rep.runs, res->runs, sizeof(*rep.runs) * res->n_runs);
+            rep.n_runs = res->n_runs;
+            rep.grant = res->op == SEQ_OP_RESERVE ? res->grant : 0;
+            rep.local = true;
+        }
     } else if (err == BATCH_OK && res->status == SEQ_OK && res->name != NULL &&
                c->srv->env->undelivered != NULL) {
         /* the client is gone: its numbers must not be taken for delivered */
@@ -347,7 +490,8 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
                            res->n_runs, res->op == SEQ_OP_RESERVE ? res->grant : 0, true,
                            "reply undelivered: the client disconnected");
     }
-    connDeliver(c, tag, scratch->data, scratch->len);
+    connDeliver(c, tag, scratch->data, scratch->len, &rep);
+    connReportFree(&rep); /* not taken when the connection was closing */
 }
 
 /* An integer reply ":n\r\n" at reply[*at], bounded by len. */
@@ -431,6 +575,14 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
             free(runs);
         }
     }
+    conn_report rep = {0};
+    if (slot->report != NULL && !c->closing && err == BATCH_OK) {
+        rep.runs = connReplyRuns(reply, len, &rep.n_runs);
+        if (rep.runs != NULL) {
+            rep.name = slot->report; /* the report takes the name */
+            slot->report = NULL;
+        }
+    }
     free(slot->report);
     slot->report = NULL;
     if (err != BATCH_OK && !c->closing) {
@@ -440,12 +592,13 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
         reply = scratch->data;
         len = scratch->len;
     }
-    connDeliver(c, tag, reply, len);
+    connDeliver(c, tag, reply, len, &rep);
+    connReportFree(&rep);
 }
 
 void conn_reply_raw(void *owner, uint64_t tag, const char *reply, size_t len)
 {
-    connDeliver(owner, tag, reply, len);
+    connDeliver(owner, tag, reply, len, NULL);
 }
 
 static void connAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -475,7 +628,7 @@ static void connProtocolError(conn *c, const char *msg)
     resp_buf *scratch = &c->srv->scratch;
     scratch->len = 0;
     resp_write_error(scratch, msg);
-    connComplete(c, abs, scratch->data, scratch->len);
+    connComplete(c, abs, scratch->data, scratch->len, NULL);
     c->close_when_flushed = true;
     c->reading = false;
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -557,7 +710,18 @@ static void connDispatch(conn *c, const resp_request *req)
         c->refs++;
         return;
     }
-    connComplete(c, abs, s->scratch.data, s->scratch.len);
+    conn_report rep = {0};
+    if (call.report_runs != NULL) {
+        /* a cached NEXT answered from memory at once */
+        rep.name = connXrealloc(NULL, call.argv[1].len + 1);
+        memcpy(rep.name, call.argv[1].ptr, call.argv[1].len);
+        rep.name[call.argv[1].len] = '\0';
+        rep.runs = call.report_runs;
+        rep.n_runs = call.report_n_runs;
+        rep.local = true;
+    }
+    connComplete(c, abs, s->scratch.data, s->scratch.len, &rep);
+    connReportFree(&rep);
     if (call.close) {
         c->close_when_flushed = true;
         c->reading = false;

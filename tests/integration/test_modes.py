@@ -575,12 +575,14 @@ class GaplessTest(SeqdTestCase):
         t0 = r.execute_command("LOOKUP", "g", 1)
         look = lookup(r, "g", 1)
         self.assertEqual(look["state"], "reserved", t0)
-        self.assertEqual(int(look["until_ms"]) - int(look["time_ms"]), 300000)  # default TTL 300 s
+        # until_ms: the wall clock now plus the TTL left on the elapsed clock (docs/clock.md),
+        # which rounds a millisecond apart from the wall clock
+        self.assertAlmostEqual(int(look["until_ms"]) - int(look["time_ms"]), 300000, delta=2)  # default TTL 300 s
         look4 = lookup(r, "g", 4)
         self.assertEqual(look4["state"], "reserved")
         self.assertNotIn("until_ms", look4)                                   # TTL 0: never runs out
         look5 = lookup(r, "g", 5)
-        self.assertEqual(int(look5["until_ms"]) - int(look5["time_ms"]), 2592000 * 1000)
+        self.assertAlmostEqual(int(look5["until_ms"]) - int(look5["time_ms"]), 2592000 * 1000, delta=2)
         self.assertEqual(look5["key"], "doc-5")
         self.assertEqual(r.execute_command("CONFIRM", "g", 1), b"OK")
         self.assertEqual(r.execute_command("CONFIRM", "g", 1), b"OK")       # idempotent
@@ -1110,7 +1112,7 @@ class LedgerModesTest(SeqdTestCase):
             self.assertEqual(c.cmd("RESERVE", "g", "KEY", "inv-1", "TTL", 60), 1)
             look = lookup(c, "g", 1)
             self.assertEqual((look["state"], look["key"]), ("reserved", "inv-1"))
-            self.assertEqual(int(look["until_ms"]) - int(look["time_ms"]), 60000)
+            self.assertAlmostEqual(int(look["until_ms"]) - int(look["time_ms"]), 60000, delta=2)
             self.assertGreater(int(look["time_ms"]), 1_600_000_000_000)
             self.assertEqual(c.cmd("CONFIRM", "g", 1), "OK")
             look = lookup(c, "g", 1)
