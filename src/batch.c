@@ -30,6 +30,7 @@ struct batch {
     size_t n, items_cap;
     seq_result *results; /* n, filled by the fsm through batcher_claim */
     bool claimed;
+    batch_window window; /* the narrowest window of its forwarded commands */
     uint8_t *entry; /* raft_malloc'd; header space reserved at the front */
     size_t entry_len, entry_cap;
     batch *next;
@@ -147,6 +148,14 @@ static void batchPropose(batcher *b)
          * the node-local limits it applies (determinism rule, seq.h). */
         int64_t wall_ms, mono_ms;
         clock_read(&b->clock, &wall_ms, &mono_ms);
+        if (x->window.term != 0 && (x->window.term != raft_current_term(&b->node->raft) ||
+                                    wall_ms > x->window.deadline_ms)) {
+            /* A forwarded request outside the window its follower waits
+             * in (another term, or past its deadline) never takes effect:
+             * its client was or will be told so (docs: README, forwarding). */
+            batchFail(b, batchPop(&b->waiting_head, &b->waiting_tail), BATCH_ERR_TRYAGAIN);
+            continue;
+        }
         codec_header h = {
             .time_ms = wall_ms,
             .mono_ms = mono_ms,
@@ -256,10 +265,26 @@ static void batchApplied(struct raft_apply *req, int status, void *result)
 
 void batcher_submit(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag)
 {
+    batcher_submit_in(b, cmd, owner, tag, NULL);
+}
+
+void batcher_submit_in(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag,
+                       const batch_window *win)
+{
+    if (b->open != NULL && win != NULL && b->open->window.term != 0 &&
+        b->open->window.term != win->term) {
+        batchSeal(b); /* one term per batch */
+    }
     if (b->open == NULL) {
         b->open = batchNew(b);
     }
     batch *x = b->open;
+    if (win != NULL && win->term != 0) {
+        x->window.term = win->term;
+        if (x->window.deadline_ms == 0 || win->deadline_ms < x->window.deadline_ms) {
+            x->window.deadline_ms = win->deadline_ms;
+        }
+    }
     size_t need = codec_cmd_size(cmd);
     if (x->entry_len + need > x->entry_cap) {
         size_t cap = x->entry_cap * 2;

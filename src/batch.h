@@ -75,6 +75,19 @@ int batcher_init(batcher *b, uv_loop_t *loop, node *n, const config *cfg, uint64
  * done callback runs later, never from inside this call. */
 void batcher_submit(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag);
 
+/* The window a forwarded request may take effect in: proposed only in the
+ * Raft term its follower sent it for, and before deadline_ms on this
+ * node's wall clock (the follower stops waiting then). term 0: none. */
+typedef struct batch_window {
+    uint64_t term;
+    int64_t deadline_ms;
+} batch_window;
+
+/* batcher_submit for a forwarded request: its batch is refused
+ * (BATCH_ERR_TRYAGAIN: never applied) should it reach proposal outside w. */
+void batcher_submit_in(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag,
+                       const batch_window *w);
+
 /* The fsm claim hook (see fsm.h); ctx is the batcher. */
 seq_result *batcher_claim(void *ctx, const codec_header *h);
 

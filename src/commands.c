@@ -117,7 +117,7 @@ static bool must_forward(command_env *env, const command_call *call)
 static void forward(command_env *env, command_call *call)
 {
     forwarder_submit(env->forwarder, call->proto, call->argv, call->argc, call->owner,
-                     call->tag);
+                     call->tag, call->report_name.len > 0 ? &call->report_name : NULL);
     call->deferred = true;
 }
 
@@ -135,9 +135,50 @@ static void submit(command_env *env, command_call *call, const seq_cmd *cmd, uin
         forward(env, call);
         return;
     }
-    batcher_submit(env->batcher, cmd, call->owner, call->tag);
+    batcher_submit_in(env->batcher, cmd, call->owner, call->tag,
+                      call->window.term != 0 ? &call->window : NULL);
     call->deferred = true;
     call->style = style;
+}
+
+/* FWD term deadline_ms command ...: a request a follower forwards
+ * (forward.c), to take effect only while that follower still waits for it:
+ * in the Raft term it was sent for, and before its deadline (the follower
+ * tells its client "outcome unknown" only past the deadline plus the
+ * largest clock offset a leader may have). Outside that window it is
+ * refused with TRYAGAIN here, or when its batch would be proposed. So a
+ * request that waited in a paused leader's socket cannot take effect
+ * seconds later, after its client's retry went elsewhere. */
+static void fwdCommand(command_env *env, command_call *call)
+{
+    int64_t term, deadline_ms;
+    if (!call->client->forward_link) {
+        reply_error(call, "ERR FWD is sent between seqd nodes only");
+        return;
+    }
+    if (call->window.term != 0) {
+        reply_error(call, "ERR FWD inside FWD");
+        return;
+    }
+    if (!parse_i64(&call->argv[1], &term) || term < 1 || !parse_i64(&call->argv[2], &deadline_ms)) {
+        reply_error(call, err_integer);
+        return;
+    }
+    if (!node_is_leader(env->node) || (uint64_t)term != raft_current_term(&env->node->raft)) {
+        reply_error(call, "TRYAGAIN this node does not lead the term the request was forwarded "
+                          "for; it was not applied, retry");
+        return;
+    }
+    if (clock_wall_ms() > deadline_ms) {
+        reply_error(call, "TRYAGAIN the forwarded request arrived past its deadline; it was not "
+                          "applied, retry");
+        return;
+    }
+    call->window = (batch_window){(uint64_t)term, deadline_ms};
+    call->argv += 3;
+    call->argc -= 3;
+    env->stats->total_commands--; /* one request, counted once */
+    commands_dispatch(env, call);
 }
 
 /* ---- sequence commands ------------------------------------------------ */
@@ -994,6 +1035,7 @@ static const command_def command_table[] = {
     {"confirm", -3, confirmCommand, "write"},
     {"release", -3, releaseCommand, "write"},
     {"undelivered", -5, undeliveredCommand, "write"},
+    {"fwd", -4, fwdCommand, "write"},
     {"next", -2, nextCommand, "write"},
     {"incr", 2, incrCommand, "write"},
     {"incrby", 3, incrbyCommand, "write"},

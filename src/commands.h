@@ -77,6 +77,7 @@ typedef struct command_call {
     resp_buf *out; /* where an immediate reply goes */
     command_client *client;
     bool logged_pending; /* this connection has earlier requests in the log, unanswered */
+    batch_window window; /* FWD: the window the forwarded request may take effect in */
     /* out */
     bool deferred;  /* reply comes later, with style */
     bool via_cache; /* deferred behind a cached-mode block, not in the log */

@@ -2,8 +2,10 @@
 #include "conn.h"
 
 #include <assert.h>
+#include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "log.h"
 
@@ -11,6 +13,13 @@
 #define CONN_OUT_HIGH_WATER (1u << 20) /* pause reading above this many unsent bytes */
 #define CONN_SLOTS_INITIAL 16u
 #define CONN_REPORT_RUNS_MAX 4096u /* runs one merged report holds (an UNDELIVERED's runs) */
+/* More than a socket's send buffer ever holds (Linux tcp_wmem's 4 MiB
+ * maximum, doubled for the kernel's bookkeeping). */
+#define CONN_KERNEL_BYTES_MAX (8u << 20)
+/* Output bytes one merged report spans: a report straddling the point the
+ * client's host acknowledged is kept final, not released (it may have been
+ * read), so this bounds what a drop leaves unlisted. */
+#define CONN_REPORT_BYTES_MAX 4096u
 
 /* A reply that handed out numbers (a NEXT, INCR or RESERVE without KEY),
  * kept until its bytes have left for the client: should the connection
@@ -23,7 +32,7 @@ typedef struct conn_report {
     size_t n_runs;
     uint64_t grant; /* a RESERVE's */
     bool local;     /* applied by this process (see undelivered_report) */
-    uint64_t end;   /* the reply's end in the connection's output stream */
+    uint64_t begin, end; /* the replies' bytes in the connection's output stream */
 } conn_report;
 
 typedef struct conn_slot {
@@ -61,6 +70,7 @@ struct conn {
     command_client client;
     int proto;
     bool reading, paused, closing, handle_closed, close_when_flushed, dirty;
+    bool reset_on_close; /* dropped at the output cap: RST, not FIN */
 };
 
 static void connProcess(conn *c);
@@ -93,11 +103,13 @@ static void connReportLost(conn *c, conn_report *r, const char *cause)
     connReportFree(r);
 }
 
-/* Replies whose bytes were written are delivered as far as we can know. */
+/* Replies whose bytes were written are delivered as far as we can know,
+ * once they are further back than any socket buffer holds: until then a
+ * drop at the output cap (a reset) may still discard them unsent. */
 static void connReportsSent(conn *c)
 {
     size_t k = 0;
-    while (k < c->n_reports && c->reports[k].end <= c->sent_total) {
+    while (k < c->n_reports && c->reports[k].end + CONN_KERNEL_BYTES_MAX <= c->sent_total) {
         connReportFree(&c->reports[k]);
         k++;
     }
@@ -134,6 +146,7 @@ static void connReportPush(conn *c, conn_report *r)
     }
     conn_report *last = c->n_reports > 0 ? &c->reports[c->n_reports - 1] : NULL;
     if (last != NULL && last->grant == 0 && r->grant == 0 && last->local == r->local &&
+        last->end == r->begin && c->out_total - last->begin <= CONN_REPORT_BYTES_MAX &&
         last->n_runs + r->n_runs <= CONN_REPORT_RUNS_MAX && strcmp(last->name, r->name) == 0) {
         connReportMerge(last, r);
         last->end = c->out_total;
@@ -225,10 +238,11 @@ static void connClose(conn *c)
     if (c->closing) {
         return;
     }
-    /* Replies that never left: the client cannot have their numbers. */
+    /* Replies none of whose bytes left: the client cannot have their
+     * numbers (one partly written counts as delivered: it may be enough). */
     const char *cause = "reply undelivered: the client disconnected";
     for (size_t i = 0; i < c->n_reports; i++) {
-        if (c->reports[i].end > c->sent_total) {
+        if (c->reports[i].begin >= c->sent_total) {
             connReportLost(c, &c->reports[i], cause);
         } else {
             connReportFree(&c->reports[i]);
@@ -240,7 +254,30 @@ static void connClose(conn *c)
     }
     c->closing = true;
     c->reading = false;
-    uv_close((uv_handle_t *)&c->tcp, connOnClose);
+    if (c->reset_on_close) {
+        uv_tcp_close_reset(&c->tcp, connOnClose);
+    } else {
+        uv_close((uv_handle_t *)&c->tcp, connOnClose);
+    }
+}
+
+/* Drops a client at the output cap: with a reset, so that what the kernel
+ * still holds unacknowledged is discarded, not sent; those bytes count as
+ * never sent, and their replies' numbers are reported with the rest. What
+ * the client's kernel acknowledged may still be read: it counts as sent. */
+static void connDropAtCap(conn *c)
+{
+    uv_os_fd_t fd;
+    int unacked = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, SIOCOUTQ, &unacked) == 0 &&
+        unacked > 0 && (uint64_t)unacked <= c->sent_total) {
+        c->sent_total -= (uint64_t)unacked;
+    }
+    log_info("client dropped at the output cap: %llu bytes written, %d of them not acknowledged by "
+             "its host: their replies are reported undelivered",
+             (unsigned long long)(c->sent_total + (uint64_t)unacked), unacked);
+    c->reset_on_close = true;
+    connClose(c);
 }
 
 /* Appends a finished reply to the output; a client whose unsent replies
@@ -254,8 +291,11 @@ static bool connAppend(conn *c, const char *p, size_t n, conn_report *rep)
         if (rep != NULL) {
             connReportLost(c, rep, "reply undelivered: the client passed the output limit");
         }
-        connClose(c);
+        connDropAtCap(c);
         return false;
+    }
+    if (rep != NULL) {
+        rep->begin = c->out_total;
     }
     c->out_total += n;
     connReportPush(c, rep);
@@ -524,7 +564,7 @@ static bool connReplyInt(const char *reply, size_t len, size_t *at, int64_t *v)
 /* The runs in a leader's reply to NEXT: an integer, or a flat array of
  * first/last integers. Returns a malloc'd array (caller frees) and its
  * length in *n, or NULL when the reply is neither. */
-static seq_run *connReplyRuns(const char *reply, size_t len, size_t *n)
+seq_run *conn_reply_runs(const char *reply, size_t len, size_t *n)
 {
     size_t at = 0;
     int64_t v;
@@ -568,7 +608,7 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
         /* the client left while the leader answered: its numbers must not be
          * taken for delivered */
         size_t n = 0;
-        seq_run *runs = connReplyRuns(reply, len, &n);
+        seq_run *runs = conn_reply_runs(reply, len, &n);
         if (runs != NULL) {
             undelivered_report(c->srv->env->undelivered, slot->report, strlen(slot->report), runs,
                                n, 0, false, "reply undelivered: the client disconnected");
@@ -577,7 +617,7 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
     }
     conn_report rep = {0};
     if (slot->report != NULL && !c->closing && err == BATCH_OK) {
-        rep.runs = connReplyRuns(reply, len, &rep.n_runs);
+        rep.runs = conn_reply_runs(reply, len, &rep.n_runs);
         if (rep.runs != NULL) {
             rep.name = slot->report; /* the report takes the name */
             slot->report = NULL;
@@ -739,7 +779,10 @@ static void connProcess(conn *c)
         resp_request req = {.argv = s->argv, .argc = 0};
         size_t used = 0;
         const char *err = NULL;
-        int rv = resp_parse_scratch(&s->limits, c->in + pos, c->in_len - pos, &req,
+        /* a node's forward link wraps each request in FWD term deadline */
+        resp_limits limits = s->limits;
+        limits.args_max += c->client.forward_link ? 3 : 0;
+        int rv = resp_parse_scratch(&limits, c->in + pos, c->in_len - pos, &req,
                                     s->inline_scratch, s->cfg->inline_max, &used, &err);
         if (rv == RESP_PARSE_INCOMPLETE) {
             break;
@@ -820,7 +863,7 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
     s->limits.args_max = cfg->args_max;
     s->limits.bulk_max = cfg->bulk_max;
     s->limits.inline_max = cfg->inline_max;
-    s->argv = calloc(cfg->args_max, sizeof(resp_arg));
+    s->argv = calloc(cfg->args_max + 3, sizeof(resp_arg));
     s->inline_scratch = malloc(cfg->inline_max);
     if (s->argv == NULL || s->inline_scratch == NULL) {
         return UV_ENOMEM;

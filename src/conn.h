@@ -57,6 +57,10 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err);
 /* The forwarder's done callback: the leader's reply, or err (batch_error). */
 void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err);
 
+/* The numbers in a NEXT/INCR/RESERVE reply (":n" or a flat array of runs)
+ * as a malloc'd array of runs (*n of them), or NULL when it holds none. */
+seq_run *conn_reply_runs(const char *reply, size_t len, size_t *n);
+
 /* Completes a deferred call with a reply that is ready (command_env.reply_raw). */
 void conn_reply_raw(void *owner, uint64_t tag, const char *reply, size_t len);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "batch.h"
 #include "log.h"
@@ -18,10 +19,12 @@
 #define FORWARD_RETRY_MS 100 /* before connecting again to a leader that refused */
 
 typedef struct forward_req {
-    void *owner; /* NULL: the link's own set-up command */
+    void *owner; /* NULL: the link's own set-up command, or abandoned */
     uint64_t tag;
     uint64_t created_ms; /* when the client's request arrived: a requeued
                           * request keeps it, so its wait stays bounded */
+    char *report;        /* the sequence of a reportable request, or NULL */
+    bool windowed;       /* sent in FWD: it waits at most fwWaitMs */
 } forward_req;
 
 struct forward_wait {
@@ -30,8 +33,9 @@ struct forward_wait {
     uint64_t tag;
     int proto;
     uint64_t created_ms;
+    char *report;
     size_t len;
-    char bytes[]; /* the request, RESP-encoded */
+    char bytes[]; /* the request, RESP-encoded (not yet wrapped in FWD) */
 };
 
 struct forward_link {
@@ -47,6 +51,8 @@ struct forward_link {
     size_t in_len, in_alloc;
     forward_req *pending; /* ring, in send order */
     size_t p_head, p_n, p_cap;
+    bool draining;        /* its node leads no more: answers are still read */
+    uint64_t drain_since; /* loop time it started draining */
 };
 
 static void *fwXrealloc(void *p, size_t n)
@@ -59,7 +65,8 @@ static void *fwXrealloc(void *p, size_t n)
     return q;
 }
 
-static void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_ms)
+static void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_ms,
+                   char *report)
 {
     if (l->p_n == l->p_cap) {
         size_t cap = l->p_cap == 0 ? 64 : l->p_cap * 2;
@@ -72,7 +79,8 @@ static void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_
         l->p_cap = cap;
         l->p_head = 0;
     }
-    l->pending[(l->p_head + l->p_n) % l->p_cap] = (forward_req){owner, tag, created_ms};
+    l->pending[(l->p_head + l->p_n) % l->p_cap] =
+        (forward_req){owner, tag, created_ms, report, report != NULL || owner != NULL};
     l->p_n++;
 }
 
@@ -88,8 +96,15 @@ static forward_req fwPop(forward_link *l)
 static void fwDone(forwarder *f, forward_req r, const char *reply, size_t len, int err)
 {
     if (r.owner == NULL) {
+        /* set-up, or a request whose client was told "outcome unknown":
+         * numbers in a late reply are reported, never lost silently */
+        if (r.report != NULL && err == BATCH_OK && f->lost != NULL) {
+            f->lost(f->lost_ctx, r.report, reply, len);
+        }
+        free(r.report);
         return;
     }
+    free(r.report);
     assert(f->n_pending > 0);
     f->n_pending--;
     f->done(r.owner, r.tag, reply, len, err);
@@ -116,6 +131,11 @@ static void fwLinkClose(forward_link *l, int err)
     if (f->links[l->proto == 3] == l) {
         f->links[l->proto == 3] = NULL;
     }
+    for (int i = 0; i < FORWARD_DRAINING_MAX; i++) {
+        if (f->draining[i] == l) {
+            f->draining[i] = NULL;
+        }
+    }
     while (l->p_n > 0) {
         fwDone(f, fwPop(l), NULL, 0, err);
     }
@@ -123,6 +143,7 @@ static void fwLinkClose(forward_link *l, int err)
 }
 
 static void fwFlush(forward_link *l);
+static void fwEncode(resp_buf *b, const resp_arg *argv, size_t argc);
 
 static void fwOnWrite(uv_write_t *req, int status)
 {
@@ -205,6 +226,11 @@ static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         fwDone(l->fw, fwPop(l), l->in + pos, used, BATCH_OK);
         pos += used;
     }
+    if (l->draining && l->p_n == 0 && !l->closing) {
+        log_info("forward: the former leader %s answered everything: link closed", l->target);
+        fwLinkClose(l, BATCH_ERR_UNKNOWN); /* nothing left to fail */
+        return;
+    }
     if (pos > 0 && !l->closing) {
         memmove(l->in, l->in + pos, l->in_len - pos);
         l->in_len -= pos;
@@ -216,7 +242,7 @@ static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static forward_wait *fwWaitNew(void *owner, uint64_t tag, int proto, uint64_t created_ms,
-                               const char *bytes, size_t len)
+                               char *report, const char *bytes, size_t len)
 {
     forward_wait *w = malloc(sizeof(*w) + len);
     if (w == NULL) {
@@ -228,6 +254,7 @@ static forward_wait *fwWaitNew(void *owner, uint64_t tag, int proto, uint64_t cr
     w->tag = tag;
     w->proto = proto;
     w->created_ms = created_ms;
+    w->report = report;
     w->len = len;
     memcpy(w->bytes, bytes, len);
     return w;
@@ -240,7 +267,8 @@ static void fwRequeue(forward_link *l)
 {
     forwarder *f = l->fw;
     /* Every request here passed the client limits once already. */
-    resp_limits limits = {.args_max = f->cfg->args_max, .bulk_max = f->cfg->bulk_max,
+    resp_limits limits = {.args_max = f->cfg->args_max + 3, /* the FWD wrapper's */
+                          .bulk_max = f->cfg->bulk_max,
                           .inline_max = f->cfg->inline_max};
     resp_arg *argv = fwXrealloc(NULL, sizeof(resp_arg) * limits.args_max);
     forward_wait *head = NULL, *tail = NULL;
@@ -257,14 +285,22 @@ static void fwRequeue(forward_link *l)
             continue;
         }
         if (r.owner != NULL) {
-            forward_wait *w =
-                fwWaitNew(r.owner, r.tag, l->proto, r.created_ms, l->out.data + pos, used);
+            /* unwrapped: the next leader's term and deadline are stamped anew */
+            bool wrapped = req.argc > 3 && req.argv[0].len == 3 && memcmp(req.argv[0].ptr, "FWD", 3) == 0;
+            resp_buf inner;
+            resp_buf_init(&inner, FORWARD_OUT_MAX);
+            fwEncode(&inner, req.argv + (wrapped ? 3 : 0), req.argc - (wrapped ? 3 : 0));
+            forward_wait *w = fwWaitNew(r.owner, r.tag, l->proto, r.created_ms, r.report,
+                                        inner.data, inner.len);
+            resp_buf_free(&inner);
             if (tail != NULL) {
                 tail->next = w;
             } else {
                 head = w;
             }
             tail = w;
+        } else {
+            free(r.report);
         }
         pos += used;
     }
@@ -335,11 +371,11 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
     const resp_arg setname[] = {{"CLIENT", 6}, {"SETNAME", 7}, {FORWARD_CLIENT_NAME,
                                                                 strlen(FORWARD_CLIENT_NAME)}};
     fwEncode(&l->out, setname, 3);
-    fwPush(l, NULL, 0, 0);
+    fwPush(l, NULL, 0, 0, NULL);
     if (proto == 3) {
         const resp_arg hello[] = {{"HELLO", 5}, {"3", 1}};
         fwEncode(&l->out, hello, 2);
-        fwPush(l, NULL, 0, 0);
+        fwPush(l, NULL, 0, 0, NULL);
     }
     int rv = uv_tcp_connect(&l->connect_req, &l->tcp, (const struct sockaddr *)&addr, fwOnConnect);
     if (rv != 0) {
@@ -352,6 +388,40 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
     f->links[proto == 3] = l;
     log_info("forward: linking to leader at %s (RESP%d)", target, proto);
     return l;
+}
+
+static void fwAbandon(forwarder *f, forward_req *r);
+
+/* The leader moved: the requests sent to the former one get "outcome
+ * unknown" at once (their clients retry, with their KEY, on the new
+ * leader; a deposed leader cannot commit anything new, and the term each
+ * request carries keeps it from taking effect should that node lead
+ * again), but its link keeps reading the replies still owed: the former
+ * leader applies what was committed before it lost leadership, and those
+ * replies' numbers are reported undelivered rather than written into a
+ * closed socket and counted delivered. The link closes once they are all
+ * in, or past the wait bound. */
+static void fwDrain(forwarder *f, forward_link *l)
+{
+    f->links[l->proto == 3] = NULL;
+    if (l->p_n == 0 || !l->connected) {
+        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        return;
+    }
+    int slot = -1;
+    for (int i = 0; i < FORWARD_DRAINING_MAX && slot < 0; i++) {
+        slot = f->draining[i] == NULL ? i : -1;
+    }
+    if (slot < 0) {
+        fwLinkClose(l, BATCH_ERR_UNKNOWN); /* too many former leaders at once */
+        return;
+    }
+    l->draining = true;
+    l->drain_since = uv_now(f->loop);
+    f->draining[slot] = l;
+    for (size_t i = 0; i < l->p_n; i++) {
+        fwAbandon(f, &l->pending[(l->p_head + i) % l->p_cap]);
+    }
 }
 
 /* The link to the current leader for proto, opened on demand; NULL when no
@@ -374,46 +444,102 @@ static forward_link *fwLink(forwarder *f, int proto)
         if (!l->connected) {
             fwRequeue(l); /* nothing was sent: they go to the new leader */
         }
-        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        fwDrain(f, l);
     }
     return fwLinkOpen(f, proto, target);
 }
 
+/* How long after its arrival a request may still take effect on the
+ * leader (its deadline), and how long this node waits for its reply: the
+ * deadline plus the largest clock offset a leader may have. */
+static uint64_t fwWaitMs(const forwarder *f)
+{
+    return (uint64_t)f->cfg->request_timeout_ms + f->cfg->max_clock_offset_ms + 200;
+}
+
+/* Appends the request (RESP array bytes) wrapped as FWD term deadline ...
+ * to out; false when it does not fit. */
+static bool fwWrap(forwarder *f, resp_buf *out, const char *bytes, size_t len,
+                   uint64_t created_ms)
+{
+    /* bytes is "*N\r\n" and N elements; the wrapper adds three */
+    size_t argc = 0, i = 1;
+    while (i < len && bytes[i] >= '0' && bytes[i] <= '9') {
+        argc = argc * 10 + (size_t)(bytes[i] - '0');
+        i++;
+    }
+    assert(bytes[0] == '*' && i + 1 < len && bytes[i] == '\r');
+    uint64_t now = uv_now(f->loop);
+    uint64_t waited = now > created_ms ? now - created_ms : 0;
+    uint64_t left = waited < f->cfg->request_timeout_ms ? f->cfg->request_timeout_ms - waited : 0;
+    char term[24], deadline[24];
+    snprintf(term, sizeof(term), "%llu", (unsigned long long)raft_current_term(&f->node->raft));
+    snprintf(deadline, sizeof(deadline), "%lld", (long long)(clock_wall_ms() + (int64_t)left));
+    return resp_write_array(out, argc + 3) == 0 && resp_write_bulk(out, "FWD", 3) == 0 &&
+           resp_write_bulk(out, term, strlen(term)) == 0 &&
+           resp_write_bulk(out, deadline, strlen(deadline)) == 0 &&
+           resp_write_raw(out, bytes + i + 2, len - i - 2) == 0;
+}
+
+/* Whether the RESP request bytes are a CLUSTER command. */
+static bool fwIsCluster(const char *bytes, size_t len)
+{
+    const char *p = memchr(bytes, '\n', len);
+    if (p == NULL || (size_t)(p - bytes) + 1 >= len || p[1] != '$') {
+        return false;
+    }
+    const char *q = memchr(p + 1, '\n', len - (size_t)(p + 1 - bytes));
+    return q != NULL && (size_t)(q + 1 - bytes) + 7 <= len && strncasecmp(q + 1, "cluster", 7) == 0;
+}
+
 static bool fwSend(forwarder *f, int proto, const char *bytes, size_t len, void *owner,
-                   uint64_t tag, uint64_t created_ms)
+                   uint64_t tag, uint64_t created_ms, char *report)
 {
     forward_link *l = fwLink(f, proto);
     if (l == NULL) {
         return false;
     }
-    if (resp_write_raw(&l->out, bytes, len) != 0) {
-        fwDone(f, (forward_req){owner, tag, 0}, NULL, 0, BATCH_ERR_TRYAGAIN);
+    size_t mark = l->out.len;
+    /* Membership changes are not log commands: no window (and the leader
+     * may take longer than a request's timeout to answer them). */
+    bool windowed = !fwIsCluster(bytes, len);
+    if (windowed ? !fwWrap(f, &l->out, bytes, len, created_ms)
+                 : resp_write_raw(&l->out, bytes, len) != 0) {
+        l->out.len = mark;
+        fwDone(f, (forward_req){owner, tag, 0, report, false}, NULL, 0, BATCH_ERR_TRYAGAIN);
         return true;
     }
-    fwPush(l, owner, tag, created_ms);
+    fwPush(l, owner, tag, created_ms, report);
+    l->pending[(l->p_head + l->p_n - 1) % l->p_cap].windowed = windowed;
     fwFlush(l);
     f->forwarded++;
     return true;
 }
 
 void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc, void *owner,
-                      uint64_t tag)
+                      uint64_t tag, const resp_arg *report)
 {
     f->n_pending++;
     if (f->stopping) {
-        fwDone(f, (forward_req){owner, tag, 0}, NULL, 0, BATCH_ERR_SHUTDOWN);
+        fwDone(f, (forward_req){owner, tag, 0, NULL, false}, NULL, 0, BATCH_ERR_SHUTDOWN);
         return;
+    }
+    char *name = NULL;
+    if (report != NULL && report->len > 0) {
+        name = fwXrealloc(NULL, report->len + 1);
+        memcpy(name, report->ptr, report->len);
+        name[report->len] = '\0';
     }
     resp_buf b;
     resp_buf_init(&b, FORWARD_OUT_MAX);
     fwEncode(&b, argv, argc);
     uint64_t now = uv_now(f->loop);
-    if (f->wait_head == NULL && fwSend(f, proto, b.data, b.len, owner, tag, now)) {
+    if (f->wait_head == NULL && fwSend(f, proto, b.data, b.len, owner, tag, now, name)) {
         resp_buf_free(&b);
         return;
     }
     /* No leader yet: wait, in order, behind earlier waiters. */
-    forward_wait *w = fwWaitNew(owner, tag, proto, now, b.data, b.len);
+    forward_wait *w = fwWaitNew(owner, tag, proto, now, name, b.data, b.len);
     resp_buf_free(&b);
     if (f->wait_tail != NULL) {
         f->wait_tail->next = w;
@@ -445,16 +571,61 @@ static void fwReportClock(forwarder *f)
     snprintf(wall, sizeof(wall), "%lld", (long long)clock_wall_ms());
     const resp_arg argv[] = {{"CLUSTER", 7}, {"CLOCK", 5}, {id, strlen(id)}, {wall, strlen(wall)}};
     fwEncode(&l->out, argv, 4);
-    fwPush(l, NULL, 0, 0);
+    fwPush(l, NULL, 0, 0, NULL);
     fwFlush(l);
     snprintf(f->clock_target, sizeof(f->clock_target), "%s", target);
     f->clock_sent_ms = now;
+}
+
+/* Requests sent more than fwWaitMs ago get "outcome unknown" now (the
+ * leader can no longer take them up: their deadline passed); their slots
+ * stay, so later replies still match, and are dropped. */
+/* Tells r's client "outcome unknown" now; its slot stays (owner NULL),
+ * so a later reply still matches, and is reported. */
+static void fwAbandon(forwarder *f, forward_req *r)
+{
+    if (r->owner == NULL) {
+        return;
+    }
+    forward_req told = *r;
+    told.report = NULL; /* stays with the slot, for a late reply */
+    r->owner = NULL;
+    f->abandoned++;
+    fwDone(f, told, NULL, 0, BATCH_ERR_UNKNOWN);
+}
+
+static void fwAbandonOverdue(forwarder *f, forward_link *l, uint64_t now)
+{
+    for (size_t i = 0; i < l->p_n; i++) {
+        forward_req *r = &l->pending[(l->p_head + i) % l->p_cap];
+        if (r->windowed && now - r->created_ms > fwWaitMs(f)) {
+            fwAbandon(f, r);
+        }
+    }
 }
 
 static void fwTick(uv_timer_t *t)
 {
     forwarder *f = t->data;
     fwReportClock(f);
+    uint64_t now = uv_now(f->loop);
+    for (int p = 0; p < 2; p++) {
+        if (f->links[p] != NULL && f->links[p]->connected) {
+            fwAbandonOverdue(f, f->links[p], now);
+        }
+    }
+    for (int i = 0; i < FORWARD_DRAINING_MAX; i++) {
+        forward_link *l = f->draining[i];
+        if (l == NULL) {
+            continue;
+        }
+        fwAbandonOverdue(f, l, now);
+        if (now - l->drain_since > fwWaitMs(f) + 1000) {
+            log_info("forward: the former leader %s did not answer in time: link closed",
+                     l->target);
+            fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        }
+    }
     /* A leader change closes links to the old one (their requests' fate
      * is unknown); waiting requests go out as soon as a leader is known. */
     for (int p = 0; p < 2; p++) {
@@ -462,10 +633,10 @@ static void fwTick(uv_timer_t *t)
             fwLink(f, f->links[p]->proto);
         }
     }
-    uint64_t now = uv_now(f->loop);
     while (f->wait_head != NULL) {
         forward_wait *w = f->wait_head;
-        bool sent = fwSend(f, w->proto, w->bytes, w->len, w->owner, w->tag, w->created_ms);
+        bool sent =
+            fwSend(f, w->proto, w->bytes, w->len, w->owner, w->tag, w->created_ms, w->report);
         if (!sent && now - w->created_ms < f->cfg->request_timeout_ms) {
             break;
         }
@@ -474,7 +645,7 @@ static void fwTick(uv_timer_t *t)
             f->wait_tail = NULL;
         }
         if (!sent) {
-            fwDone(f, (forward_req){w->owner, w->tag, 0}, NULL, 0,
+            fwDone(f, (forward_req){w->owner, w->tag, 0, w->report, false}, NULL, 0,
                    node_cluster_down(f->node) ? BATCH_ERR_CLUSTERDOWN : BATCH_ERR_TRYAGAIN);
         }
         free(w);
@@ -504,13 +675,18 @@ void forwarder_stop(forwarder *f, int err)
     while (f->wait_head != NULL) {
         forward_wait *w = f->wait_head;
         f->wait_head = w->next;
-        fwDone(f, (forward_req){w->owner, w->tag, 0}, NULL, 0, err);
+        fwDone(f, (forward_req){w->owner, w->tag, 0, w->report, false}, NULL, 0, err);
         free(w);
     }
     f->wait_tail = NULL;
     for (int p = 0; p < 2; p++) {
         if (f->links[p] != NULL) {
             fwLinkClose(f->links[p], BATCH_ERR_UNKNOWN);
+        }
+    }
+    for (int i = 0; i < FORWARD_DRAINING_MAX; i++) {
+        if (f->draining[i] != NULL) {
+            fwLinkClose(f->draining[i], BATCH_ERR_UNKNOWN);
         }
     }
     uv_timer_stop(&f->timer);

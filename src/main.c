@@ -76,6 +76,20 @@ static void onForwarded(void *owner, uint64_t tag, const char *reply, size_t len
 
 /* An entry of ours committed after we gave up on it: its numbers reached
  * no client. */
+/* A forwarded reply that came after its client was told "outcome
+ * unknown": its numbers reached nobody. */
+static void onForwardLost(void *ctx, const char *name, const char *reply, size_t len)
+{
+    size_t n = 0;
+    seq_run *runs = conn_reply_runs(reply, len, &n);
+    if (runs != NULL) {
+        undelivered_report(ctx, name, strlen(name), runs, n, 0, false,
+                           "reply undelivered: it came after the client was told the outcome "
+                           "is unknown");
+        free(runs);
+    }
+}
+
 static void onOrphan(void *ctx, const seq_cmd *cmd, const seq_result *res)
 {
     (void)ctx;
@@ -271,6 +285,10 @@ int main(int argc, char **argv)
     srv.node.role_ctx = &srv.cache;
     undelivered_init(&srv.undelivered, &srv.batcher, &srv.node, srv.env.forwarder);
     srv.env.undelivered = &srv.undelivered;
+    if (srv.env.forwarder != NULL) {
+        srv.forwarder.lost = onForwardLost;
+        srv.forwarder.lost_ctx = &srv.undelivered;
+    }
     srv.node.fsm.origin = srv.batcher.origin;
     srv.node.fsm.orphan = onOrphan;
     uv_signal_init(&srv.loop, &srv.sigterm);

@@ -58,6 +58,7 @@ void undelivered_report(undelivered *u, const char *name, size_t name_len, const
         resp_arg argv[7] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
                             {last, strlen(last)}, {cause, strlen(cause)}, {"GRANT", 5},
                             {grant_text, strlen(grant_text)}};
-        forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->base, BATCH_TAG_INTERNAL);
+        forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->base, BATCH_TAG_INTERNAL,
+                         NULL);
     }
 }

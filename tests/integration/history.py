@@ -532,11 +532,13 @@ class History(object):
         self.extra += v
         return v
 
-    def check_ledger(self, name, describe, gaps, start=None):
+    def check_ledger(self, name, describe, gaps, start=None, allow_unknown=True):
         """The ledger at quiescence, against DESCRIBE and GAPS (see the module
-        doc). Returns the violations found (also kept for check_all)."""
+        doc). Returns the violations found (also kept for check_all).
+        allow_unknown=False: numbers of requests whose outcome stayed unknown
+        must be listed too (the server knows what it could not deliver)."""
         b = self._build()
-        v = b.ledger(name, describe, gaps, start)
+        v = b.ledger(name, describe, gaps, start, allow_unknown)
         self.extra += v
         return v
 
@@ -820,7 +822,7 @@ class _Build(object):
 
     # ledger -----------------------------------------------------------------------
 
-    def ledger(self, name, describe, gaps, start):
+    def ledger(self, name, describe, gaps, start, allow_unknown=True):
         out = []
         d = _fields(describe)
         incs = self.incs.get(name, [])
@@ -897,6 +899,8 @@ class _Build(object):
                                  (len(stray), issued, start, stray[0], gap_state[stray[0]])))
         unaccounted = sorted(x for x in below if x not in gap_state and x not in finals and
                              x not in confirmed and x not in maybe)
+        if not allow_unknown:
+            budget = 0
         if len(unaccounted) > budget:
             out.append(Violation("ledger", name, unaccounted[0], "%d number(s) below the high-water mark are "
                                  "neither held final by a caller nor listed by GAPS, and only %d can be explained by "
