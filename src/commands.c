@@ -1259,6 +1259,20 @@ static void infoCommand(command_env *env, command_call *call)
     resp_write_bulk(call->out, text, n);
 }
 
+int commands_lane(command_env *env, const command_call *call)
+{
+    const command_def *d = commandLookup(&call->argv[0]);
+    bool sequences = d != NULL && (strcmp(d->flags, "write") == 0 || strcmp(d->flags, "readonly") == 0);
+    bool membership = d != NULL && d->fn == clusterCommand && call->argc == 3;
+    if (!sequences && !membership) {
+        return COMMAND_LANE_NONE;
+    }
+    if (must_forward(env, call)) {
+        return call->proto == 3 ? COMMAND_LANE_FORWARD3 : COMMAND_LANE_FORWARD2;
+    }
+    return COMMAND_LANE_LOCAL;
+}
+
 void commands_dispatch(command_env *env, command_call *call)
 {
     env->stats->total_commands++;

@@ -96,6 +96,20 @@ typedef struct command_call {
 /* Runs one request (argc >= 1). Never fails: every outcome is a reply. */
 void commands_dispatch(command_env *env, command_call *call);
 
+/* The path a request would take: through this node (its log or cache),
+ * through the forward link of one protocol to the leader, or none (it is
+ * answered here at once, from nothing a pipeline orders). One connection's
+ * requests take effect in the order sent only if a request waits while
+ * earlier ones of that connection are still out on another path (conn.c). */
+enum command_lane {
+    COMMAND_LANE_NONE = 0,
+    COMMAND_LANE_LOCAL = 1,
+    COMMAND_LANE_FORWARD2 = 2,
+    COMMAND_LANE_FORWARD3 = 3,
+};
+#define COMMAND_LANES 4
+int commands_lane(command_env *env, const command_call *call);
+
 /* Formats the reply of a deferred call. res is valid when err == BATCH_OK. */
 void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
                             resp_buf *out);

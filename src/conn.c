@@ -44,6 +44,7 @@ typedef struct conn_slot {
     char *report; /* forwarded NEXT/RESERVE without KEY: its sequence name */
     bool logged;  /* deferred through the log or a forward link (counted in conn.logged) */
     conn_report rep; /* a ready reply's report, until it moves to the output */
+    uint8_t lane;    /* enum command_lane of a deferred request (counted in conn.lane_n) */
 } conn_slot;
 
 struct conn {
@@ -61,6 +62,8 @@ struct conn {
     uint64_t head_abs; /* absolute number of the reply at head */
     size_t refs;       /* commands of this client inside batches */
     size_t logged;     /* deferred replies that wait on the log or the leader */
+    size_t lane_n[COMMAND_LANES]; /* deferred requests out on each path */
+    bool blocked;      /* the next request waits for another path to drain */
     conn_report *reports; /* FIFO of replies in out or wbuf with numbers in them */
     size_t n_reports, reports_cap;
     uint64_t out_total;   /* bytes ever appended to out */
@@ -500,6 +503,13 @@ static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len, co
         slot->logged = false;
         c->logged--;
     }
+    if (slot->lane != COMMAND_LANE_NONE) {
+        assert(c->lane_n[slot->lane] > 0);
+        c->lane_n[slot->lane]--;
+        slot->lane = COMMAND_LANE_NONE;
+        /* a request held back for this path may go now (connResumeMaybe) */
+        c->blocked = false;
+    }
     connComplete(c, tag, reply, len, rep);
     connMarkDirty(c);
 }
@@ -704,23 +714,37 @@ static void connResumeMaybe(conn *c)
     if (c->closing || !c->reading) {
         return;
     }
-    bool room = c->n_slots < c->srv->cfg->max_pipeline && c->out.len < CONN_OUT_HIGH_WATER;
+    bool room = c->n_slots < c->srv->cfg->max_pipeline && c->out.len < CONN_OUT_HIGH_WATER &&
+                !c->blocked;
     if (!room) {
         return;
     }
     if (c->in_len > 0 && !c->close_when_flushed) {
         connProcess(c); /* requests left unparsed when we paused */
     }
-    if (c->paused && c->reading && !c->closing &&
+    if (c->paused && c->reading && !c->closing && !c->blocked &&
         c->n_slots < c->srv->cfg->max_pipeline && c->out.len < CONN_OUT_HIGH_WATER) {
         c->paused = false;
         uv_read_start((uv_stream_t *)&c->tcp, connAlloc, connOnRead);
     }
 }
 
-static void connDispatch(conn *c, const resp_request *req)
+/* Runs one request; false when it must wait (nothing done): earlier
+ * requests of this connection are still out on another path (this
+ * node's log and a forward link, or two links), and it could take effect
+ * before them. One connection's requests take effect in the order sent. */
+static bool connDispatch(conn *c, const resp_request *req)
 {
     conn_server *s = c->srv;
+    command_call probe = {
+        .argc = req->argc, .argv = req->argv, .proto = c->proto, .client = &c->client};
+    int lane = commands_lane(s->env, &probe);
+    for (int other = 1; lane != COMMAND_LANE_NONE && other < COMMAND_LANES; other++) {
+        if (other != lane && c->lane_n[other] > 0) {
+            c->blocked = true;
+            return false;
+        }
+    }
     uint64_t abs = connReserve(c);
     s->scratch.len = 0;
     command_call call = {
@@ -742,13 +766,15 @@ static void connDispatch(conn *c, const resp_request *req)
         slot->style = call.style;
         slot->logged = !call.via_cache;
         c->logged += slot->logged ? 1 : 0;
+        slot->lane = (uint8_t)lane;
+        c->lane_n[lane] += lane != COMMAND_LANE_NONE ? 1 : 0;
         if (call.report_name.len > 0) {
             slot->report = connXrealloc(NULL, call.report_name.len + 1);
             memcpy(slot->report, call.report_name.ptr, call.report_name.len);
             slot->report[call.report_name.len] = '\0';
         }
         c->refs++;
-        return;
+        return true;
     }
     conn_report rep = {0};
     if (call.report_runs != NULL) {
@@ -767,6 +793,7 @@ static void connDispatch(conn *c, const resp_request *req)
         c->reading = false;
         uv_read_stop((uv_stream_t *)&c->tcp);
     }
+    return true;
 }
 
 /* Parses and runs every whole request in the input, until the input runs
@@ -791,10 +818,10 @@ static void connProcess(conn *c)
             connProtocolError(c, err);
             break;
         }
-        pos += used;
-        if (req.argc > 0) {
-            connDispatch(c, &req);
+        if (req.argc > 0 && !connDispatch(c, &req)) {
+            break; /* it waits for another path: parsed again when that drains */
         }
+        pos += used;
     }
     if (c->closing) {
         return;
@@ -803,7 +830,7 @@ static void connProcess(conn *c)
         memmove(c->in, c->in + pos, c->in_len - pos);
         c->in_len -= pos;
     }
-    if (c->n_slots >= s->cfg->max_pipeline || c->out.len >= CONN_OUT_HIGH_WATER) {
+    if (c->n_slots >= s->cfg->max_pipeline || c->out.len >= CONN_OUT_HIGH_WATER || c->blocked) {
         connPause(c);
     }
     connMarkDirty(c);

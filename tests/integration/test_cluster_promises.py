@@ -213,3 +213,83 @@ class ClusterPromisesTest(SeqdTestCase):
         problems = h.check_ledger("g", {"issued": issued, "ranges": [[1, 10 ** 8]]},
                                   [list(g) + [0] for g in gaps])
         self.assertLessEqual(len(problems), 1, [str(p) for p in problems][:3])
+
+    def test_pipeline_across_hello_keeps_order(self):
+        """Through a follower whose RESP3 link is warm (another client used
+        it), one connection pipelines CREATE r1, HELLO 3, NEXT r1: the NEXT
+        takes effect after the CREATE although the two travel on different
+        links (it answered -NOSEQ before)."""
+        c = self.start_cluster(3, args=CLUSTER_ARGS)
+        lead = c.wait_stable_leader()
+        fol = c.followers(lead)[0]
+        with Raw(fol.port) as warm:
+            warm.cmd("HELLO", "3")
+            self.assertEqual(warm.cmd("CREATE", "warm", 1, 10), "OK")
+            self.assertEqual(warm.cmd("NEXT", "warm"), 1)
+        for i in range(5):
+            with Raw(fol.port) as r:
+                name = "r%d" % i
+                r.send(encode("CREATE", name, 1, 100) + encode("HELLO", "3") + encode("NEXT", name))
+                self.assertEqual(r.read(), "OK")
+                hello = r.read()
+                self.assertNotIsInstance(hello, RespError, hello)
+                self.assertEqual(r.read(), 1, "NEXT %s ran before its CREATE" % name)
+                # and back to RESP2 in the middle of a pipeline
+                r.send(encode("DROP", name) + encode("HELLO", "2") + encode("NEXT", name))
+                self.assertEqual(r.read(), "OK")
+                r.read()
+                rep = r.read()
+                self.assertIsInstance(rep, RespError)
+                self.assertTrue(rep.startswith("NOSEQ"), rep)
+
+    def test_follower_becoming_leader_keeps_order(self):
+        """kill -9 of the leader while each follower gets, on one connection,
+        CREATE ra then NEXT ra every 2 ms: on the follower that wins the
+        election, requests still waiting in its forwarder must take effect
+        before newer ones that go straight to its own log: after +OK, every
+        reply is the next number (it answered -NOSEQ in the middle before,
+        then went on)."""
+        c = self.start_cluster(3, args=CLUSTER_ARGS)
+        lead = c.wait_stable_leader()
+        fols = c.followers(lead)
+        results = {}
+        stop = threading.Event()
+
+        def pipe(node, name):
+            got = []
+            with Raw(node.port, timeout=30) as r:
+                r.send(encode("CREATE", name, 1, 10 ** 6))
+                sent = 1
+                t_end = time.monotonic() + 4.0
+                while time.monotonic() < t_end and not stop.is_set():
+                    r.send(encode("NEXT", name, "KEY", "k%d" % sent))
+                    sent += 1
+                    time.sleep(0.002)
+                for _ in range(sent):
+                    rep = r.read()
+                    got.append(rep.text if isinstance(rep, RespError) else rep)
+            results[name] = got
+
+        threads = [threading.Thread(target=pipe, args=(f, "ra%d" % i), daemon=True)
+                   for i, f in enumerate(fols)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        lead.kill9()
+        for t in threads:
+            t.join(60)
+        stop.set()
+        for name, got in results.items():
+            self.assertTrue(got, name)
+            if got[0] != "OK":
+                continue  # the CREATE itself was refused: nothing to order
+            numbers = []
+            for rep in got[1:]:
+                if isinstance(rep, int):
+                    numbers.append(rep)
+                else:
+                    self.assertFalse(rep.startswith("NOSEQ"),
+                                     "%s: a NEXT ran before the CREATE that preceded it: %r" %
+                                     (name, got[:40]))
+            self.assertEqual(numbers, sorted(numbers), name)
+            self.assertEqual(len(set(numbers)), len(numbers), name)
