@@ -5,6 +5,7 @@
 #include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 
 #include "log.h"
@@ -12,6 +13,7 @@
 #define CONN_READ_CHUNK 16384u
 #define CONN_OUT_HIGH_WATER (1u << 20) /* pause reading above this many unsent bytes */
 #define CONN_SLOTS_INITIAL 16u
+#define CONN_NODE_HEADROOM 16u /* node links accepted past --max-clients */
 #define CONN_REPORT_RUNS_MAX 4096u /* runs one merged report holds (an UNDELIVERED's runs) */
 /* More than a socket's send buffer ever holds (Linux tcp_wmem's 4 MiB
  * maximum, doubled for the kernel's bookkeeping). */
@@ -74,6 +76,7 @@ struct conn {
     int proto;
     bool reading, paused, closing, handle_closed, close_when_flushed, dirty;
     bool reset_on_close; /* dropped at the output cap: RST, not FIN */
+    bool over_limit;     /* accepted past --max-clients: only a node link may stay */
 };
 
 static void connProcess(conn *c);
@@ -736,6 +739,18 @@ static void connResumeMaybe(conn *c)
 static bool connDispatch(conn *c, const resp_request *req)
 {
     conn_server *s = c->srv;
+    if (c->over_limit) {
+        bool node_link = req->argc == 3 && req->argv[0].len == 6 &&
+                         strncasecmp(req->argv[0].ptr, "client", 6) == 0 &&
+                         req->argv[2].len == strlen(FORWARD_CLIENT_NAME) &&
+                         memcmp(req->argv[2].ptr, FORWARD_CLIENT_NAME, req->argv[2].len) == 0;
+        if (!node_link) {
+            s->env->stats->rejected_connections++;
+            connProtocolError(c, "ERR max number of clients reached");
+            return true;
+        }
+        c->over_limit = false;
+    }
     command_call probe = {
         .argc = req->argc, .argv = req->argv, .proto = c->proto, .client = &c->client};
     int lane = commands_lane(s->env, &probe);
@@ -869,7 +884,12 @@ static void connOnConnection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (s->env->stats->connected_clients > s->cfg->max_clients || s->env->shutting_down) {
+    /* Past --max-clients a connection is kept only if it is another node's
+     * forward link (its first request names it: see connDispatch), within
+     * a small headroom: a full leader must not refuse its own followers. */
+    c->over_limit = s->env->stats->connected_clients > s->cfg->max_clients;
+    if (s->env->stats->connected_clients > s->cfg->max_clients + CONN_NODE_HEADROOM ||
+        s->env->shutting_down) {
         s->env->stats->rejected_connections++;
         static const char msg[] = "-ERR max number of clients reached\r\n";
         uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);

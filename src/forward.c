@@ -51,6 +51,7 @@ struct forward_link {
     size_t in_len, in_alloc;
     forward_req *pending; /* ring, in send order */
     size_t p_head, p_n, p_cap;
+    uint64_t opened_ms;   /* loop time the connect began */
     bool draining;        /* its node leads no more: answers are still read */
     uint64_t drain_since; /* loop time it started draining */
 };
@@ -361,6 +362,7 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
     }
     l->fw = f;
     l->proto = proto;
+    l->opened_ms = uv_now(f->loop);
     snprintf(l->target, sizeof(l->target), "%s", target);
     resp_buf_init(&l->out, FORWARD_OUT_MAX);
     resp_buf_init(&l->wbuf, FORWARD_OUT_MAX);
@@ -610,8 +612,19 @@ static void fwTick(uv_timer_t *t)
     fwReportClock(f);
     uint64_t now = uv_now(f->loop);
     for (int p = 0; p < 2; p++) {
-        if (f->links[p] != NULL && f->links[p]->connected) {
-            fwAbandonOverdue(f, f->links[p], now);
+        forward_link *l = f->links[p];
+        if (l != NULL && l->connected) {
+            fwAbandonOverdue(f, l, now);
+        } else if (l != NULL && now - l->opened_ms > f->cfg->request_timeout_ms) {
+            /* a leader whose port drops SYNs: give up on the connect (its
+             * requests never left: they wait for the next attempt) rather
+             * than wait for the kernel's connect timeout */
+            log_warn("forward: no connection to leader %s after %u ms", l->target,
+                     f->cfg->request_timeout_ms);
+            snprintf(f->unreachable, sizeof(f->unreachable), "%s", l->target);
+            f->unreachable_until_ms = now + FORWARD_RETRY_MS;
+            fwRequeue(l);
+            fwLinkClose(l, BATCH_ERR_TRYAGAIN);
         }
     }
     for (int i = 0; i < FORWARD_DRAINING_MAX; i++) {

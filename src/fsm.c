@@ -39,10 +39,13 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
     codec_header h;
     *result = NULL;
     if (codec_get_header(&r, &h) != 0) {
-        /* Deterministic on every replica (same bytes), so skipping keeps
-         * them in agreement; it means a bug or a newer writer. */
+        /* A bug or a newer writer: a replica of a newer version would
+         * apply it, so skipping it here could diverge. Stop instead. */
         f->bad_entries++;
-        log_error("fsm: skipping a log entry with a bad header (%zu bytes)", buf->len);
+        log_error("fsm: a log entry with a bad header (%zu bytes)", buf->len);
+        if (f->halt != NULL) {
+            f->halt(f->halt_ctx, "unknown entry header");
+        }
         return 0;
     }
     seq_result *slots = f->claim != NULL ? f->claim(f->claim_ctx, &h) : NULL;
@@ -58,6 +61,9 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
         if (codec_get_cmd(&r, &cmd) != 0) {
             f->bad_entries++;
             log_error("fsm: log entry truncated at command %u of %u", i, h.n_cmds);
+            if (f->halt != NULL) {
+                f->halt(f->halt_ctx, "a command it cannot decode");
+            }
             for (uint32_t j = i; slots != NULL && j < h.n_cmds; j++) {
                 memset(&slots[j], 0, sizeof(slots[j]));
                 slots[j].status = SEQ_ERR_BADCMD;
@@ -65,6 +71,9 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
             break;
         }
         seq_apply(f->state, &cmd, res);
+        if (res->status == SEQ_ERR_BADCMD && f->halt != NULL) {
+            f->halt(f->halt_ctx, "an operation it does not know");
+        }
         bool handed = res->status == SEQ_OK && !res->replayed &&
                       (cmd.op == SEQ_OP_NEXT || cmd.op == SEQ_OP_RESERVE);
         if (handed) {

@@ -33,6 +33,10 @@ typedef struct fsm {
     uint64_t commands_applied;
     uint64_t numbers_issued;
     uint64_t bad_entries; /* entries that failed to decode (never expected) */
+    /* Told of an entry this version cannot decode or apply (then apply
+     * must not go on: see fsmApply); NULL: count it and skip it (tests). */
+    void (*halt)(void *ctx, const char *why);
+    void *halt_ctx;
     /* what the stamps told of the clocks (INFO; never read by the core) */
     uint64_t last_origin;        /* the origin of the last entry applied */
     bool has_offset;

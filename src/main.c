@@ -76,6 +76,18 @@ static void onForwarded(void *owner, uint64_t tag, const char *reply, size_t len
 
 /* An entry of ours committed after we gave up on it: its numbers reached
  * no client. */
+/* An entry this version cannot apply (a newer writer, or a bug): applying
+ * the rest without it would make this replica diverge, so the node stops
+ * at once, saying which entry; every replica of this version stops at the
+ * same entry. Upgrade the node and start it again. */
+static void onHalt(uint64_t index, const char *why)
+{
+    log_error("fsm: log entry %llu cannot be applied by seqd %s (%s): this node stops here; "
+              "upgrade it and start it again",
+              (unsigned long long)index, SEQD_VERSION, why);
+    exit(3);
+}
+
 /* A forwarded reply that came after its client was told "outcome
  * unknown": its numbers reached nobody. */
 static void onForwardLost(void *ctx, const char *name, const char *reply, size_t len)
@@ -265,6 +277,13 @@ int main(int argc, char **argv)
         log_error("batcher: %s", uv_strerror(rv));
         return 1;
     }
+    /* Signals are caught before the log is loaded (that can take a while):
+     * one that arrives meanwhile is handled once the loop runs, in order. */
+    uv_signal_init(&srv.loop, &srv.sigterm);
+    uv_signal_init(&srv.loop, &srv.sigint);
+    uv_signal_start(&srv.sigterm, onSignal, SIGTERM);
+    uv_signal_start(&srv.sigint, onSignal, SIGINT);
+    srv.node.fsm_halt = onHalt;
     rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
     if (rv != 0) {
         log_error("cannot start Raft in %s (is the directory writable? is raft port %d free?)",
@@ -291,10 +310,6 @@ int main(int argc, char **argv)
     }
     srv.node.fsm.origin = srv.batcher.origin;
     srv.node.fsm.orphan = onOrphan;
-    uv_signal_init(&srv.loop, &srv.sigterm);
-    uv_signal_init(&srv.loop, &srv.sigint);
-    uv_signal_start(&srv.sigterm, onSignal, SIGTERM);
-    uv_signal_start(&srv.sigint, onSignal, SIGINT);
     uv_timer_init(&srv.loop, &srv.shutdown_timer);
     log_info("seqd %s listening on %s:%d, data in %s", SEQD_VERSION, srv.cfg.bind, srv.cfg.port,
              srv.cfg.dir);

@@ -36,6 +36,8 @@ static int nodeBootstrap(node *n, const config *c)
     return rv;
 }
 
+static void nodeHalt(void *ctx, const char *why);
+
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx)
 {
     int rv;
@@ -52,6 +54,8 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         return RAFT_IOERR;
     }
     fsm_init(&n->fsm, claim, claim_ctx);
+    n->fsm.halt = nodeHalt;
+    n->fsm.halt_ctx = n;
 
     rv = transport_init(&n->transport, loop);
     if (rv != 0) {
@@ -121,6 +125,15 @@ err_after_transport:
 err_after_fsm:
     fsm_close(&n->fsm);
     return rv;
+}
+
+static void nodeHalt(void *ctx, const char *why)
+{
+    node *n = ctx;
+    uint64_t index = n->started ? raft_last_applied(&n->raft) + 1 : 0;
+    if (n->fsm_halt != NULL) {
+        n->fsm_halt(index, why);
+    }
 }
 
 bool node_is_leader(node *n)

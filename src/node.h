@@ -49,6 +49,8 @@ struct node {
     bool transferring;
     uint64_t clock_transfer_ms; /* loop time of the last clock hand-over */
     uint64_t clock_refusals; /* loop turns the leader held writes for its clock */
+    /* set before node_start: told of an entry the fsm cannot apply */
+    void (*fsm_halt)(uint64_t index, const char *why);
 };
 
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the

@@ -3513,6 +3513,62 @@ static void test_fsm_restore_ownership(void **state)
     fsm_close(&bad);
 }
 
+/* An entry this version cannot apply halts the fsm (through its hook)
+ * instead of being skipped: a newer replica would apply it, and skipping
+ * would diverge. Without a hook (tests) it is counted and skipped. */
+typedef struct halt_seen {
+    int n;
+    char why[96];
+} halt_seen;
+
+static void haltSeen(void *ctx, const char *why)
+{
+    halt_seen *h = ctx;
+    h->n++;
+    snprintf(h->why, sizeof(h->why), "%s", why);
+}
+
+static void apply_bytes(fsm *f, const uint8_t *bytes, size_t len)
+{
+    struct raft_buffer buf = {(void *)bytes, len};
+    void *result = NULL;
+    assert_int_equal(f->raft.apply(&f->raft, &buf, &result), 0);
+}
+
+static void test_fsm_halts_on_what_it_cannot_apply(void **state)
+{
+    (void)state;
+    fsm f;
+    assert_int_equal(fsm_init(&f, NULL, NULL), 0);
+    halt_seen seen = {0, ""};
+    f.halt = haltSeen;
+    f.halt_ctx = &seen;
+    /* a header of a version this build does not know */
+    uint8_t bad_header[CODEC_HEADER_SIZE] = {CODEC_VERSION + 1};
+    apply_bytes(&f, bad_header, sizeof(bad_header));
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.why, "unknown entry header");
+    /* a good header, then an op byte nobody defined */
+    seq_cmd list = {.op = SEQ_OP_LIST};
+    uint8_t entry[CODEC_HEADER_SIZE + 16] = {0};
+    seq_writer w = {entry, 0, sizeof(entry), false};
+    codec_header h = {.time_ms = 1, .n_cmds = 2, .keys_max = 10, .mono_ms = 1};
+    codec_put_header(&w, &h);
+    codec_put_cmd(&w, &list);
+    size_t at = w.len;
+    codec_put_cmd(&w, &list);
+    entry[at] = 0x7f; /* the second command's op */
+    apply_bytes(&f, entry, w.len);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.why, "a command it cannot decode");
+    assert_int_equal(f.bad_entries, 2);
+    /* without a hook: counted, skipped, the rest of the log goes on */
+    f.halt = NULL;
+    apply_bytes(&f, bad_header, sizeof(bad_header));
+    assert_int_equal(f.bad_entries, 3);
+    fsm_close(&f);
+}
+
 /* ---- determinism: the same log, every combination of node-local flags --- */
 
 typedef struct sim_replay_opts {
@@ -3701,6 +3757,7 @@ int main(void)
         cmocka_unit_test(test_broad_3_nodes),
         cmocka_unit_test(test_broad_5_nodes),
         cmocka_unit_test(test_determinism_replay),
+        cmocka_unit_test(test_fsm_halts_on_what_it_cannot_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
