@@ -7,7 +7,7 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla -Isrc
 CFLAGS   ?= -O2
 CFLAGS   += $(CFLAGS_COMMON)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS     := -lraft -luv -llz4
+LIBS     := -lraft -luv -llz4 -lz
 PORT     ?= 7379
 DIR      ?= ./seqd-data
 FUZZ_SECONDS ?= 60
@@ -53,10 +53,10 @@ $(BUILD)/asan/seqd: $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SHELL_OBJ:$(BUILD)/
 # pattern rules below.
 SIM_OBJ := $(BUILD)/fsm.o $(BUILD)/log.o $(BUILD)/clock.o
 $(BUILD)/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) $(HDRS) $(TEST_HDRS)
-	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(SIM_OBJ) -lcmocka -lraft -luv
+	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(SIM_OBJ) -lcmocka -lraft -luv -lz
 
 $(BUILD)/asan/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka -lraft -luv
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka -lraft -luv -lz
 
 $(BUILD)/test_%: tests/unit/test_%.c $(CORE_OBJ) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka

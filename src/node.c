@@ -1,11 +1,14 @@
 /* node — libraft + raft_uv set-up (see node.h). */
 #include "node.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -37,6 +40,71 @@ static int nodeBootstrap(node *n, const config *c)
 }
 
 static void nodeHalt(void *ctx, const char *why);
+
+/* <dir>/applied: the last log index this node applied, kept outside the
+ * log (written about once a second, atomically), so that a log that lost
+ * entries (a corrupt segment libraft set aside, a file deleted) is noticed
+ * at start instead of served from. 0 when there is none yet. */
+static void nodeAppliedPath(const node *n, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/applied", n->cfg->dir);
+}
+
+static uint64_t nodeReadApplied(const node *n)
+{
+    char path[1100];
+    nodeAppliedPath(n, path, sizeof(path));
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        return 0;
+    }
+    unsigned long long v = 0;
+    if (fscanf(fp, "applied %llu", &v) != 1) {
+        v = 0;
+    }
+    fclose(fp);
+    return v;
+}
+
+static void nodeWriteApplied(node *n, uint64_t applied)
+{
+    char path[1100], tmp[1120];
+    nodeAppliedPath(n, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+    if (fd < 0) {
+        log_warn("cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    char text[64];
+    int len = snprintf(text, sizeof(text), "applied %llu\n", (unsigned long long)applied);
+    bool ok = write(fd, text, (size_t)len) == len && fdatasync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        log_warn("cannot write %s: %s", path, strerror(errno));
+        return;
+    }
+    n->recorded_applied = applied;
+}
+
+/* The newest file in the raft directory whose name starts with prefix
+ * (libraft names them with their indexes), for an error message. */
+static void nodeNewestFile(const node *n, const char *prefix, char *out, size_t cap)
+{
+    out[0] = '\0';
+    DIR *d = opendir(n->raft_dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && strstr(e->d_name, ".meta") == NULL &&
+            strcmp(e->d_name, out) > 0) {
+            snprintf(out, cap, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+}
 
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx)
 {
@@ -96,12 +164,37 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         log_info("not in --cluster: waiting to be added (CLUSTER ADD %s:%d@%d on the leader)",
                  c->bind, c->port, c->raft_port);
     }
+    uint64_t had_applied = nodeReadApplied(n);
     rv = raft_start(&n->raft);
     if (rv != 0) {
         log_error("raft start: %s (%s; %s)", raft_strerror(rv), raft_errmsg(&n->raft),
                   n->io.errmsg);
+        if (n->fsm.bad_snapshots > 0) {
+            char name[256];
+            nodeNewestFile(n, "snapshot-", name, sizeof(name));
+            log_error("data check: the snapshot %s/%s fails its check: this node refuses to "
+                      "serve from less than it had (move the directory away to rebuild the node "
+                      "from the others, or restore a backup)",
+                      n->raft_dir, name);
+        }
         goto err_after_raft;
     }
+    if (raft_last_index(&n->raft) < had_applied) {
+        /* libraft sets a segment it finds corrupt aside (corrupt-...) and
+         * starts from what is left: never serve from less than was applied */
+        char name[256];
+        nodeNewestFile(n, "corrupt-", name, sizeof(name));
+        log_error("data check: this node had applied log entry %llu, but its log now ends at "
+                  "%llu (%s%s): it refuses to serve from less than it had (move the directory "
+                  "away to rebuild the node from the others, or restore a backup)",
+                  (unsigned long long)had_applied,
+                  (unsigned long long)raft_last_index(&n->raft),
+                  name[0] != '\0' ? "set aside as corrupt: " : "files missing",
+                  name[0] != '\0' ? name : "");
+        rv = RAFT_CORRUPT;
+        goto err_after_raft;
+    }
+    n->recorded_applied = had_applied;
     n->started = true;
     n->last_state = -1;
     n->leader_seen_ms = uv_now(loop);
@@ -229,6 +322,7 @@ static void nodeCheckClock(node *n)
 }
 
 #define NODE_LAG_CHECK_MS 5000
+#define NODE_APPLIED_EVERY_MS 1000 /* how often <dir>/applied is brought up to date */
 #define NODE_LAG_ENTRIES 10000
 
 /* On the leader: a voter whose log is far behind (a full or failing disk
@@ -268,6 +362,11 @@ static void nodeWatch(uv_timer_t *t)
     }
     if (state == RAFT_LEADER) {
         nodeCheckClock(n);
+    }
+    if (now - n->applied_written_ms >= NODE_APPLIED_EVERY_MS &&
+        raft_last_applied(&n->raft) > n->recorded_applied) {
+        n->applied_written_ms = now;
+        nodeWriteApplied(n, raft_last_applied(&n->raft));
     }
     raft_term term = raft_current_term(&n->raft);
     bool role_changed = (state == RAFT_LEADER) != (n->last_state == RAFT_LEADER) ||

@@ -49,6 +49,8 @@ struct node {
     bool transferring;
     uint64_t clock_transfer_ms; /* loop time of the last clock hand-over */
     uint64_t clock_refusals; /* loop turns the leader held writes for its clock */
+    uint64_t recorded_applied;   /* what <dir>/applied says */
+    uint64_t applied_written_ms; /* loop time it was last written */
     /* set before node_start: told of an entry the fsm cannot apply */
     void (*fsm_halt)(uint64_t index, const char *why);
 };

@@ -300,3 +300,36 @@ class ClusterPromisesTest(SeqdTestCase):
                                      (name, got[:40]))
             self.assertEqual(numbers, sorted(numbers), name)
             self.assertEqual(len(set(numbers)), len(numbers), name)
+
+    def test_corrupt_snapshot_is_refused_with_its_name(self):
+        """--snapshot-threshold 16, 61 NEXTs, stop; a flipped bit in the newest
+        snapshot (it moved the cursor from 62 back to 30 before, and NEXT
+        answered 30): the node refuses to start, naming the file; the intact
+        copy of the directory starts and goes on past 61."""
+        import os
+        import shutil
+        s = self.start_server("--snapshot-threshold", "16", "--snapshot-trailing", "16")
+        with Raw(s.port) as c:
+            c.cmd("CREATE", "s", 1, 1000)
+            for _ in range(61):
+                c.cmd("NEXT", "s")
+        time.sleep(1.2)  # <dir>/applied is brought up to date once a second
+        s.stop()
+        raft = os.path.join(s.data_dir, "raft")
+        snaps = sorted(f for f in os.listdir(raft) if f.startswith("snapshot-") and not f.endswith(".meta"))
+        self.assertTrue(snaps, os.listdir(raft))
+        intact = s.data_dir + "-intact"
+        shutil.copytree(s.data_dir, intact, ignore=shutil.ignore_patterns("seqd.lock"))
+        path = os.path.join(raft, snaps[-1])
+        with open(path, "r+b") as f:
+            data = bytearray(f.read())
+            data[min(0x7b, len(data) - 1)] ^= 0x20
+            f.seek(0)
+            f.write(data)
+        s.spawn()
+        self.assertEqual(s.proc.wait(20), 1)
+        self.assertIn("fails its check", s.log_since_start())
+        self.assertIn(snaps[-1], s.log_since_start())
+        good = self.start_server(data_dir=intact)
+        with Raw(good.port) as c:
+            self.assertEqual(c.cmd("NEXT", "s"), 62)
