@@ -7,6 +7,7 @@
 #include <time.h>
 #include <uthash.h>
 
+#include "clock.h"
 #include "log.h"
 
 typedef struct cache_waiter {
@@ -45,13 +46,6 @@ struct cache_req {
     uint32_t asked;
 };
 
-/* The leader's clock, as the batcher stamps it into entries. */
-static int64_t cacheWallMs(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *cacheXmalloc(size_t n)
 {
@@ -311,7 +305,7 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
     }
     int64_t until = res->status == SEQ_OK && res->until_ms < cs->until_ms ? res->until_ms
                                                                           : cs->until_ms;
-    if (until != INT64_MAX && cacheWallMs() > until) {
+    if (until != INT64_MAX && clock_wall_ms() > until) {
         /* A range of the blocks expired (NOTAFTER) while this one was on
          * its way: give them all up; the waiting requests retry. */
         free(req);
@@ -372,7 +366,7 @@ static cache_seq *cacheSeqFor(cache *c, const char *name, size_t name_len)
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN); /* dropped or created again */
         cs = NULL;
     }
-    if (cs != NULL && cs->until_ms != INT64_MAX && cacheWallMs() > cs->until_ms) {
+    if (cs != NULL && cs->until_ms != INT64_MAX && clock_wall_ms() > cs->until_ms) {
         /* A range of the block expired (NOTAFTER): its numbers may not be
          * served any more. A new holder's block makes the log skip them. */
         cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);

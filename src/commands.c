@@ -1228,16 +1228,8 @@ static void infoCommand(command_env *env, command_call *call)
     if (infoWants(call, "clock") && f->state != NULL) {
         /* docs/clock.md: what each of these means */
         const clock_watch *cw = &env->batcher->clock;
-        size_t agree = 0;
+        size_t agree = node_clock_agreeing(env->node);
         bool ok = node_clock_ok(env->node);
-        for (size_t i = 0; i < env->node->clockq.n; i++) {
-            const clock_peer *p = &env->node->clockq.peers[i];
-            int64_t off = p->offset_ms < 0 ? -p->offset_ms : p->offset_ms;
-            agree += uv_now(loop) - p->at_ms <= CLOCK_REPORT_FRESH_MS &&
-                             off <= (int64_t)env->cfg->max_clock_offset_ms
-                         ? 1
-                         : 0;
-        }
         INFO_ADD("# Clock\r\nclock_replicated_ms:%lld\r\nclock_elapsed_ms:%lld\r\n"
                  "clock_local_ms:%lld\r\nclock_offset_ms:%lld\r\nclock_jumps:%llu\r\n"
                  "clock_last_jump_ms:%lld\r\nclock_leader_steps:%llu\r\n"

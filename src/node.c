@@ -274,6 +274,14 @@ bool node_clock_ok(node *n)
     return voters <= 1 || 2 * (1 + agree) > voters;
 }
 
+size_t node_clock_agreeing(node *n)
+{
+    size_t agree, disagree;
+    int64_t worst;
+    nodeClockCount(n, &agree, &disagree, &worst);
+    return agree;
+}
+
 void node_clock_report(node *n, uint64_t id, int64_t wall_ms)
 {
     clock_quorum_report(&n->clockq, id, wall_ms - clock_wall_ms(), uv_now(n->loop));

@@ -68,6 +68,9 @@ bool node_is_leader(node *n);
  * that is not clock-ok proposes nothing (its writes wait, then TRYAGAIN). */
 bool node_clock_ok(node *n);
 
+/* On a leader: followers whose fresh clock report lies within the bound. */
+size_t node_clock_agreeing(node *n);
+
 /* A follower's clock report (CLUSTER CLOCK id wall_ms), on the leader. */
 void node_clock_report(node *n, uint64_t id, int64_t wall_ms);
 
