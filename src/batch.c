@@ -141,7 +141,7 @@ static void batchPropose(batcher *b)
     /* A leader whose clock its followers do not vouch for proposes nothing:
      * its stamps would judge windows wrongly (docs/clock.md). */
     while (b->waiting_head != NULL && b->n_inflight < b->cfg->max_inflight &&
-           node_is_leader(b->node) && node_clock_ok(b->node)) {
+           node_is_leader(b->node) && node_formed(b->node) && node_clock_ok(b->node)) {
         batch *x = b->waiting_head;
         /* Stamp the time at proposal: the leader's clocks, carried in the
          * entry, are the only clocks the state machine ever sees; so are
@@ -342,9 +342,11 @@ static void batchOnTimer(uv_timer_t *t)
     uint64_t now = uv_now(b->loop);
     while (b->waiting_head != NULL &&
            now - b->waiting_head->created_ms >= b->cfg->request_timeout_ms) {
-        int err = node_cluster_down(b->node)                       ? BATCH_ERR_CLUSTERDOWN
-                  : node_is_leader(b->node) && !node_clock_ok(b->node) ? BATCH_ERR_CLOCK
-                                                                       : BATCH_ERR_TRYAGAIN;
+        bool leads = node_is_leader(b->node);
+        int err = node_cluster_down(b->node)           ? BATCH_ERR_CLUSTERDOWN
+                  : leads && !node_formed(b->node)     ? BATCH_ERR_FORMING
+                  : leads && !node_clock_ok(b->node)   ? BATCH_ERR_CLOCK
+                                                       : BATCH_ERR_TRYAGAIN;
         batchFail(b, batchPop(&b->waiting_head, &b->waiting_tail), err);
     }
 }

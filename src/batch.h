@@ -28,6 +28,7 @@ enum batch_error {
     BATCH_ERR_SHUTDOWN = 4, /* the server is stopping; never reached the log */
     BATCH_ERR_CLUSTERDOWN = 5, /* no leader for long: no quorum; never reached the log */
     BATCH_ERR_CLOCK = 6, /* the leader's clock is off from its followers'; never reached the log */
+    BATCH_ERR_FORMING = 7, /* a new cluster that has not met all its founders; never reached the log */
 };
 
 /* Called once per submitted command. res is valid (and owned by the batch)

@@ -454,7 +454,8 @@ static void nextCommand(command_env *env, command_call *call)
         call->report_name = call->argv[1];
     }
     if (env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
-        !must_forward(env, call) && node_is_leader(env->node) && node_clock_ok(env->node) &&
+        !must_forward(env, call) && node_is_leader(env->node) && node_formed(env->node) &&
+        node_clock_ok(env->node) &&
         seq_mode_of(env->node->fsm.state, cmd.name, cmd.name_len) == SEQ_MODE_CACHED) {
         if (has_key) {
             reply_error(call, "ERR KEY is not supported in cached mode (blocks are served "
@@ -1184,10 +1185,18 @@ static void infoCommand(command_env *env, command_call *call)
         if (!node_leader_client(env->node, leader_at, sizeof(leader_at))) {
             leader_at[0] = '\0';
         }
+        char cluster_hex[40], waiting[256];
+        identity_cluster_hex(&env->node->ident, cluster_hex, sizeof(cluster_hex));
+        node_waiting_for(env->node, waiting, sizeof(waiting));
         INFO_ADD("# Cluster\r\ncluster_enabled:%d\r\nmembers:%u\r\nleader_client_address:%s\r\n"
-                 "forwarded_requests:%llu\r\n\r\n",
+                 "forwarded_requests:%llu\r\ncluster_id:%s\r\ncluster_formed:%d\r\n"
+                 "cluster_waiting_for:%s\r\ndata_dir_kind:%s\r\nbus_refused_connections:%llu"
+                 "\r\n\r\n",
                  env->forwarder != NULL ? 1 : 0, env->node->raft.configuration.n, leader_at,
-                 (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0));
+                 (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0),
+                 cluster_hex, node_formed(env->node) ? 1 : 0, waiting,
+                 env->node->ident.kind == IDENTITY_SINGLE ? "single" : "cluster",
+                 (unsigned long long)env->node->transport.refused_incoming);
         INFO_ADD("# Raft\r\nrole:%s\r\nnode_id:%llu\r\nraft_term:%llu\r\n"
                  "raft_commit_index:%llu\r\nraft_last_applied:%llu\r\nraft_last_index:%llu\r\n"
                  "snapshot_threshold:%u\r\nentries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
@@ -1468,6 +1477,11 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
         resp_write_error(out, "TRYAGAIN clock offset: this leader's clock is further than "
                               "--max-clock-offset-ms from its followers'; the request was "
                               "not applied, retry");
+        return;
+    case BATCH_ERR_FORMING:
+        resp_write_error(out, "CLUSTERDOWN forming: this new cluster serves once its leader has "
+                              "reached every founding member (INFO cluster_waiting_for); the "
+                              "request was not applied");
         return;
     default:
         resp_write_error(out, "ERR this node hit a disk error and stopped serving");

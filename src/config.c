@@ -269,6 +269,12 @@ int config_parse(config *c, int argc, char **argv)
         } else if (strcmp(f, "--heartbeat-ms") == 0) {
             rv = configInt(f, v, 10, 60000, &n);
             c->heartbeat_ms = (unsigned)n;
+        } else if (strcmp(f, "--initial-cluster-state") == 0) {
+            rv = v != NULL && (strcmp(v, "new") == 0 || strcmp(v, "existing") == 0) ? 0 : -1;
+            c->join_existing = v != NULL && strcmp(v, "existing") == 0;
+            if (rv != 0) {
+                fprintf(stderr, "seqd: --initial-cluster-state must be new or existing\n");
+            }
         } else if (strcmp(f, "--log-level") == 0) {
             static const char *names[] = {"debug", "info", "warn", "error"};
             rv = -1;
@@ -294,6 +300,11 @@ int config_parse(config *c, int argc, char **argv)
     }
     if (c->raft_port > 65535) {
         fprintf(stderr, "seqd: the Raft port (port + 10000) is past 65535: set --raft-port\n");
+        return -1;
+    }
+    if (c->join_existing && c->n_members == 0) {
+        fprintf(stderr, "seqd: --initial-cluster-state existing needs --cluster (the members "
+                        "of the cluster it joins, itself among them)\n");
         return -1;
     }
     if (c->heartbeat_ms >= c->election_timeout_ms) {

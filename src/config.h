@@ -5,6 +5,7 @@
 #ifndef SEQD_CONFIG_H
 #define SEQD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ typedef struct config {
     int n_members; /* 0: single node */
     config_member members[CONFIG_CLUSTER_MAX];
     int self; /* index of this node in members, or -1: it joins later (CLUSTER ADD) */
+    bool join_existing; /* --initial-cluster-state existing: never bootstrap */
     size_t max_clients;
     size_t max_pipeline;      /* replies pending per client */
     size_t client_output_max; /* bytes of replies buffered per client */

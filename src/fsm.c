@@ -6,6 +6,7 @@
  * entries behind it and replays what follows on restart. */
 #include "fsm.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -33,12 +34,40 @@ static void fsmWatchClock(fsm *f, const codec_header *h, int64_t before_ms)
     }
 }
 
+/* The first identity entry names the cluster for good; a later one (two
+ * leaders of one forming term each proposed one) changes nothing. */
+static void fsmApplyIdentity(fsm *f, const uint8_t *cluster)
+{
+    if (f->has_cluster) {
+        return;
+    }
+    memcpy(f->cluster, cluster, IDENTITY_CLUSTER_BYTES);
+    f->has_cluster = true;
+    if (f->on_identity != NULL) {
+        f->on_identity(f->identity_ctx, f->cluster);
+    }
+}
+
+size_t fsm_identity_entry(uint8_t *out, const uint8_t *cluster)
+{
+    memset(out, 0, FSM_IDENTITY_ENTRY_LEN);
+    out[0] = FSM_IDENTITY_ENTRY;
+    memcpy(out + 1, cluster, IDENTITY_CLUSTER_BYTES);
+    return FSM_IDENTITY_ENTRY_LEN;
+}
+
 static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
 {
     fsm *f = rf->data;
     seq_reader r = {buf->base, buf->len, 0, false};
     codec_header h;
     *result = NULL;
+    if (buf->len == FSM_IDENTITY_ENTRY_LEN &&
+        ((const uint8_t *)buf->base)[0] == FSM_IDENTITY_ENTRY) {
+        fsmApplyIdentity(f, (const uint8_t *)buf->base + 1);
+        f->entries_applied++;
+        return 0;
+    }
     if (codec_get_header(&r, &h) != 0) {
         /* A bug or a newer writer: a replica of a newer version would
          * apply it, so skipping it here could diverge. Stop instead. */
@@ -110,14 +139,17 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
     return 0;
 }
 
-/* A snapshot on disk: "SQFS", the CRC-32 (zlib) of the rest, the length of
- * the core's bytes, then those bytes (seq_snapshot.c), so that a flipped
- * bit anywhere is refused rather than restored (libraft checksums its
- * entries and its snapshot metadata, not the snapshot data). A snapshot
- * that starts with the core's own magic ("SEQS") was written before the
- * checksum existed and is still read. */
-#define FSM_SNAPSHOT_MAGIC "SQFS"
-#define FSM_SNAPSHOT_HEADER (4 + 4 + 8)
+/* A snapshot on disk: "SQF2", the CRC-32 (zlib) of the rest, the length of
+ * the core's bytes, flags u8 (1: the cluster id follows is set), the
+ * cluster id [16], then the core's bytes (seq_snapshot.c), so that a
+ * flipped bit anywhere is refused rather than restored (libraft checksums
+ * its entries and its snapshot metadata, not the snapshot data). Older
+ * layouts are still read: "SQFS" (no cluster id) and a bare core snapshot
+ * ("SEQS", from before the checksum). */
+#define FSM_SNAPSHOT_MAGIC "SQF2"
+#define FSM_SNAPSHOT_MAGIC_V1 "SQFS"
+#define FSM_SNAPSHOT_HEADER_V1 (4 + 4 + 8)
+#define FSM_SNAPSHOT_HEADER (FSM_SNAPSHOT_HEADER_V1 + 1 + IDENTITY_CLUSTER_BYTES)
 
 static uint32_t fsmCrc(const uint8_t *p, size_t len)
 {
@@ -152,6 +184,9 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     seq_put_bytes(&w, FSM_SNAPSHOT_MAGIC, 4);
     seq_put_u32(&w, 0); /* the CRC, below */
     seq_put_u64(&w, len);
+    seq_put_u8(&w, f->has_cluster ? 1 : 0);
+    seq_put_bytes(&w, f->cluster, IDENTITY_CLUSTER_BYTES);
+    assert(!w.overflow && w.len == FSM_SNAPSHOT_HEADER);
     memcpy(copy + FSM_SNAPSHOT_HEADER, bytes, len);
     free(bytes);
     uint32_t crc = fsmCrc(copy + 8, FSM_SNAPSHOT_HEADER - 8 + len);
@@ -166,26 +201,53 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     return 0;
 }
 
+/* Checks a framed snapshot and finds the core's bytes and the cluster id
+ * in it. Returns 0, or RAFT_CORRUPT when its checksum or lengths fail. */
+static int fsmUnframe(const uint8_t *p, size_t len, size_t header, const uint8_t **core,
+                      size_t *core_len, bool *has_cluster, uint8_t *cluster)
+{
+    seq_reader r = {p, len, 4, false};
+    uint32_t crc = seq_get_u32(&r);
+    uint64_t n = seq_get_u64(&r);
+    if (r.bad || len < header || n != len - header || fsmCrc(p + 8, len - 8) != crc) {
+        return RAFT_CORRUPT;
+    }
+    if (header == FSM_SNAPSHOT_HEADER) {
+        uint8_t flags = seq_get_u8(&r);
+        const uint8_t *id = seq_get_bytes(&r, IDENTITY_CLUSTER_BYTES);
+        if (r.bad || flags > 1) {
+            return RAFT_CORRUPT;
+        }
+        *has_cluster = flags == 1;
+        memcpy(cluster, id, IDENTITY_CLUSTER_BYTES);
+    }
+    *core = p + header;
+    *core_len = len - header;
+    return 0;
+}
+
 static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
 {
     fsm *f = rf->data;
     size_t len = buf->len;
     const uint8_t *core = buf->base;
     size_t core_len = len;
+    bool has_cluster = false;
+    uint8_t cluster[IDENTITY_CLUSTER_BYTES] = {0};
+    int rv = 0;
     if (len >= 4 && memcmp(buf->base, FSM_SNAPSHOT_MAGIC, 4) == 0) {
-        seq_reader r = {buf->base, len, 4, false};
-        uint32_t crc = seq_get_u32(&r);
-        uint64_t n = seq_get_u64(&r);
-        if (r.bad || n != len - FSM_SNAPSHOT_HEADER ||
-            fsmCrc((const uint8_t *)buf->base + 8, len - 8) != crc) {
-            /* On failure the buffer stays raft's: it frees it with the
-             * snapshot (freeing it here too was a double free). */
-            log_error("fsm: snapshot of %zu bytes fails its checksum: refused", len);
-            f->bad_snapshots++;
-            return RAFT_CORRUPT;
-        }
-        core += FSM_SNAPSHOT_HEADER;
-        core_len -= FSM_SNAPSHOT_HEADER;
+        rv = fsmUnframe(buf->base, len, FSM_SNAPSHOT_HEADER, &core, &core_len, &has_cluster,
+                        cluster);
+    } else if (len >= 4 && memcmp(buf->base, FSM_SNAPSHOT_MAGIC_V1, 4) == 0) {
+        rv = fsmUnframe(buf->base, len, FSM_SNAPSHOT_HEADER_V1, &core, &core_len, &has_cluster,
+                        cluster);
+    }
+    if (rv != 0) {
+        /* On failure the buffer stays raft's: it frees it with the
+         * snapshot (freeing it here too was a double free). */
+        log_error("fsm: snapshot of %zu bytes fails its checksum: refused", len);
+        f->bad_snapshots++;
+        return rv;
     }
     seq_state *s = seq_snapshot_decode(core, core_len);
     if (s == NULL) {
@@ -196,6 +258,9 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
     raft_free(buf->base); /* on success restore owns the buffer */
     seq_state_free(f->state);
     f->state = s;
+    if (has_cluster) {
+        fsmApplyIdentity(f, cluster);
+    }
     log_info("fsm: restored a snapshot of %zu bytes (%zu sequences)", len, seq_count_live(s));
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <raft.h>
 
 #include "codec.h"
+#include "identity.h"
 #include "seq.h"
 
 /* Asked once per applied entry: where to put its n results. Returns an
@@ -44,7 +45,23 @@ typedef struct fsm {
     int64_t clock_offset_ms;     /* local wall minus the stamp, last entry of another origin */
     uint64_t clock_leader_steps; /* leader changes that moved the wall clock back > 1 s */
     int64_t clock_last_step_ms;
+    /* the cluster's id, from its identity entry (or a snapshot) */
+    bool has_cluster;
+    uint8_t cluster[IDENTITY_CLUSTER_BYTES];
+    /* told once, when the id is first applied */
+    void (*on_identity)(void *ctx, const uint8_t *cluster);
+    void *identity_ctx;
 } fsm;
+
+/* An identity entry: FSM_IDENTITY_ENTRY, the cluster id, zeros. Its first
+ * byte is no codec version, so older binaries halt on it (as they must on
+ * anything they cannot apply) instead of skipping it. */
+#define FSM_IDENTITY_ENTRY 0xC1
+#define FSM_IDENTITY_ENTRY_LEN 24 /* 1 + the id, padded: raft wants entries of 8-byte multiples */
+
+/* Writes the identity entry for cluster into out (FSM_IDENTITY_ENTRY_LEN
+ * bytes); its length. */
+size_t fsm_identity_entry(uint8_t *out, const uint8_t *cluster);
 
 int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx);
 void fsm_close(fsm *f);

@@ -88,6 +88,14 @@ static void onHalt(uint64_t index, const char *why)
     exit(3);
 }
 
+/* This node's data directory belongs to another cluster than its peers'
+ * (node.c): it never served, and must not. */
+static void onRefuse(const char *why)
+{
+    log_error("%s", why);
+    exit(2);
+}
+
 /* A forwarded reply that came after its client was told "outcome
  * unknown": its numbers reached nobody. */
 static void onForwardLost(void *ctx, const char *name, const char *reply, size_t len)
@@ -284,6 +292,7 @@ int main(int argc, char **argv)
     uv_signal_start(&srv.sigterm, onSignal, SIGTERM);
     uv_signal_start(&srv.sigint, onSignal, SIGINT);
     srv.node.fsm_halt = onHalt;
+    srv.node.refuse = onRefuse;
     rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
     if (rv != 0) {
         log_error("cannot start Raft in %s (is the directory writable? is raft port %d free?)",

@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static void nodeWatch(uv_timer_t *t);
+static void nodeOnIdentity(void *ctx, const uint8_t *cluster);
+static void nodeOnPeer(void *ctx, raft_id id, const char *address, const identity *peer,
+                       identity_verdict verdict, bool outgoing);
 
 /* The founding configuration: this node alone, or every --cluster member. */
 static int nodeBootstrap(node *n, const config *c)
@@ -20,10 +24,10 @@ static int nodeBootstrap(node *n, const config *c)
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     int rv = 0;
-    if (c->n_members == 0) {
+    if (n->ident.kind == IDENTITY_SINGLE) {
         rv = raft_configuration_add(&conf, n->id, n->address, RAFT_VOTER);
     }
-    for (int i = 0; i < c->n_members && rv == 0; i++) {
+    for (int i = 0; i < c->n_members && rv == 0 && n->ident.kind == IDENTITY_CLUSTER; i++) {
         rv = raft_configuration_add(&conf, c->members[i].id, c->members[i].raft, RAFT_VOTER);
     }
     if (rv == 0) {
@@ -37,6 +41,111 @@ static int nodeBootstrap(node *n, const config *c)
     }
     raft_configuration_close(&conf);
     return rv;
+}
+
+
+/* Whether the raft directory holds a log (libraft's metadata files). */
+static bool nodeHasLog(const node *n)
+{
+    char path[1300];
+    struct stat st;
+    for (int i = 1; i <= 2; i++) {
+        snprintf(path, sizeof(path), "%s/metadata%d", n->raft_dir, i);
+        if (stat(path, &st) == 0 && st.st_size > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int nodeRandomCluster(identity *id)
+{
+    if (getrandom(id->cluster, IDENTITY_CLUSTER_BYTES, 0) != IDENTITY_CLUSTER_BYTES) {
+        log_error("cannot make a cluster id: getrandom: %s", strerror(errno));
+        return -1;
+    }
+    id->has_cluster = true;
+    return 0;
+}
+
+/* The identity of a directory that has none yet. A single node decides
+ * its cluster id alone; founding members hash their bootstrap
+ * configuration and wait for the first leader to choose the id; a joiner
+ * learns both from the cluster. A directory with a log and no identity
+ * (written before identities existed) is adopted as it is. */
+static int nodeNewIdentity(node *n, const config *c, bool has_log, identity *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->kind = c->n_members == 0 ? IDENTITY_SINGLE : IDENTITY_CLUSTER;
+    /* A single node keeps id 1 whatever its address, so it can move;
+     * cluster ids come from bus addresses (see config_raft_id). */
+    id->raft_id = c->n_members == 0 ? 1 : config_raft_id(n->address);
+    if (has_log) {
+        n->adopted = true;
+        log_warn("%s/%s: none yet; this directory's log is adopted as a %s", c->dir,
+                 IDENTITY_FILE, c->n_members == 0 ? "single node" : "cluster member");
+        return c->n_members == 0 ? nodeRandomCluster(id) : 0;
+    }
+    if (c->n_members == 0) {
+        const char *addr = n->address;
+        id->founding = identity_founding_hash(&id->raft_id, &addr, 1);
+        return nodeRandomCluster(id);
+    }
+    if (c->self >= 0 && !c->join_existing) {
+        uint64_t ids[CONFIG_CLUSTER_MAX];
+        const char *addrs[CONFIG_CLUSTER_MAX];
+        for (int i = 0; i < c->n_members; i++) {
+            ids[i] = c->members[i].id;
+            addrs[i] = c->members[i].raft;
+        }
+        id->founding = identity_founding_hash(ids, addrs, (size_t)c->n_members);
+    }
+    return 0;
+}
+
+/* Loads or makes <dir>/identity, and refuses a directory that does not fit
+ * the flags: a single node's data started as a cluster member, or the
+ * reverse. Returns 0, or -1 after logging why. */
+static int nodeLoadIdentity(node *n, const config *c)
+{
+    char err[1200];
+    bool has_log = nodeHasLog(n);
+    int rv = identity_load(c->dir, &n->ident, err, sizeof(err));
+    if (rv < 0) {
+        log_error("data check: %s: this node refuses to start (restore the file, or move the "
+                  "directory away to rebuild the node from the others)", err);
+        return -1;
+    }
+    if (rv == 1) {
+        if (nodeNewIdentity(n, c, has_log, &n->ident) != 0) {
+            return -1;
+        }
+        int e = identity_save(c->dir, &n->ident);
+        if (e != 0) {
+            log_error("cannot write %s/%s: %s", c->dir, IDENTITY_FILE, strerror(-e));
+            return -1;
+        }
+        return 0;
+    }
+    char hex[40];
+    identity_cluster_hex(&n->ident, hex, sizeof(hex));
+    if (n->ident.kind == IDENTITY_SINGLE && c->n_members > 0) {
+        log_error("data check: %s holds a single node's data (cluster %s), but --cluster makes "
+                  "this node a cluster member: it refuses to start. To grow a single node into "
+                  "a cluster, keep it running as it is, start each new node on an empty "
+                  "directory with --cluster and --initial-cluster-state existing, and CLUSTER "
+                  "ADD them on this node (README, \"Growing a single node into a cluster\")",
+                  c->dir, hex);
+        return -1;
+    }
+    if (n->ident.kind == IDENTITY_CLUSTER && c->n_members == 0) {
+        log_error("data check: %s belongs to a cluster (cluster %s, this node's Raft id %llu), "
+                  "but it was started as a single node: it refuses to start. Start it with the "
+                  "--cluster list of its cluster",
+                  c->dir, hex, (unsigned long long)n->ident.raft_id);
+        return -1;
+    }
+    return 0;
 }
 
 static void nodeHalt(void *ctx, const char *why);
@@ -113,19 +222,25 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
     n->loop = loop;
     n->cfg = c;
     snprintf(n->address, sizeof(n->address), "%s:%d", c->bind, c->raft_port);
-    /* A single node keeps id 1 whatever its address, so it can move; cluster
-     * ids come from bus addresses (see config_raft_id). */
-    n->id = c->n_members == 0 ? 1 : config_raft_id(n->address);
     snprintf(n->raft_dir, sizeof(n->raft_dir), "%s/raft", c->dir);
     if (mkdir(n->raft_dir, 0750) != 0 && errno != EEXIST) {
         log_error("cannot create %s: %s", n->raft_dir, strerror(errno));
         return RAFT_IOERR;
     }
+    if (nodeLoadIdentity(n, c) != 0) {
+        return RAFT_INVALID;
+    }
+    /* the id the directory was made with, whatever the flags say now */
+    n->id = n->ident.raft_id;
     fsm_init(&n->fsm, claim, claim_ctx);
     n->fsm.halt = nodeHalt;
     n->fsm.halt_ctx = n;
+    n->fsm.on_identity = nodeOnIdentity;
+    n->fsm.identity_ctx = n;
 
-    rv = transport_init(&n->transport, loop);
+    rv = transport_init(&n->transport, loop, &n->ident);
+    n->transport.on_peer = nodeOnPeer;
+    n->transport.peer_ctx = n;
     if (rv != 0) {
         log_error("raft transport: %s", raft_strerror(rv));
         goto err_after_fsm;
@@ -135,6 +250,9 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         log_error("raft log in %s: %s", n->raft_dir, n->io.errmsg);
         goto err_after_transport;
     }
+    /* libraft would set a segment that fails its checksum aside and start
+     * from what is left: a node must refuse to serve from less instead */
+    raft_uv_set_auto_recovery(&n->io, false);
     rv = raft_init(&n->raft, &n->io, &n->fsm.raft, n->id, n->address);
     if (rv != 0) {
         log_error("raft init: %s", raft_errmsg(&n->raft));
@@ -154,15 +272,15 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
     raft_set_snapshot_trailing(&n->raft, c->snapshot_trailing);
     raft_set_max_inflight_entries(&n->raft, 1024);
 
-    if (c->n_members == 0 || c->self >= 0) {
+    if (n->ident.kind == IDENTITY_SINGLE || (c->self >= 0 && n->ident.founding != 0)) {
         rv = nodeBootstrap(n, c);
         if (rv != 0) {
             log_error("raft bootstrap: %s", raft_errmsg(&n->raft));
             goto err_after_raft;
         }
     } else {
-        log_info("not in --cluster: waiting to be added (CLUSTER ADD %s:%d@%d on the leader)",
-                 c->bind, c->port, c->raft_port);
+        log_info("joining: waiting to be added (CLUSTER ADD %s:%d@%d on the leader)", c->bind,
+                 c->port, c->raft_port);
     }
     uint64_t had_applied = nodeReadApplied(n);
     rv = raft_start(&n->raft);
@@ -229,6 +347,240 @@ static void nodeHalt(void *ctx, const char *why)
     }
 }
 
+/* The identity entry was applied (or restored): the cluster's id is known
+ * for good. A directory that already names another cluster must not take
+ * this log: the handshake should have kept it out, so stop. */
+static void nodeOnIdentity(void *ctx, const uint8_t *cluster)
+{
+    node *n = ctx;
+    if (n->ident.has_cluster) {
+        if (memcmp(n->ident.cluster, cluster, IDENTITY_CLUSTER_BYTES) != 0) {
+            nodeHalt(n, "the log names another cluster than this data directory");
+        }
+        return;
+    }
+    memcpy(n->ident.cluster, cluster, IDENTITY_CLUSTER_BYTES);
+    n->ident.has_cluster = true;
+    char hex[40];
+    identity_cluster_hex(&n->ident, hex, sizeof(hex));
+    int e = identity_save(n->cfg->dir, &n->ident);
+    if (e != 0) {
+        log_warn("cannot write %s/%s: %s", n->cfg->dir, IDENTITY_FILE, strerror(-e));
+    }
+    log_info("cluster id %s (in %s/%s)", hex, n->cfg->dir, IDENTITY_FILE);
+}
+
+static node_peer *nodePeer(node *n, const char *address)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        if (strcmp(n->peers[i].address, address) == 0) {
+            return &n->peers[i];
+        }
+    }
+    size_t at = n->n_peers;
+    if (at == NODE_PEERS_MAX) {
+        at = 0; /* forget the longest unheard */
+        for (size_t i = 1; i < n->n_peers; i++) {
+            if (n->peers[i].seen_ms < n->peers[at].seen_ms) {
+                at = i;
+            }
+        }
+    } else {
+        n->n_peers++;
+    }
+    memset(&n->peers[at], 0, sizeof(n->peers[at]));
+    snprintf(n->peers[at].address, sizeof(n->peers[at].address), "%s", address);
+    n->peers[at].verdict = -1;
+    return &n->peers[at];
+}
+
+static const char *nodeVerdictName(identity_verdict v)
+{
+    switch (v) {
+    case IDENTITY_OK:
+        return "ok";
+    case IDENTITY_FOREIGN_CLUSTER:
+        return "another cluster";
+    case IDENTITY_FOREIGN_FOUNDING:
+        return "bootstrapped with other founding members";
+    default:
+        return "not a seqd bus handshake";
+    }
+}
+
+/* A finished bus handshake (transport.c): remembered per address, so that
+ * the first leader knows whom it has met and a node among strangers knows
+ * it is one. A change of verdict is logged once. */
+static void nodeOnPeer(void *ctx, raft_id id, const char *address, const identity *peer,
+                       identity_verdict verdict, bool outgoing)
+{
+    node *n = ctx;
+    node_peer *p = nodePeer(n, address);
+    p->id = id;
+    p->seen_ms = uv_now(n->loop);
+    identity_cluster_hex(peer, p->cluster_hex, sizeof(p->cluster_hex));
+    if ((int)verdict == p->verdict) {
+        return;
+    }
+    p->verdict = (int)verdict;
+    if (verdict == IDENTITY_OK) {
+        log_info("raft bus: %s %s (cluster %s)", outgoing ? "connected to" : "connection from",
+                 address, p->cluster_hex);
+        return;
+    }
+    char mine[40];
+    identity_cluster_hex(&n->ident, mine, sizeof(mine));
+    log_warn("raft bus: %s %s refused: it belongs to %s (cluster %s there, %s here; founding "
+             "%016llx there, %016llx here)",
+             outgoing ? "connection to" : "connection from", address, nodeVerdictName(verdict),
+             p->cluster_hex, mine, (unsigned long long)peer->founding,
+             (unsigned long long)n->ident.founding);
+}
+
+/* The peer entry of a configuration member, NULL when never heard from. */
+static const node_peer *nodeMemberPeer(const node *n, const struct raft_server *srv)
+{
+    for (size_t i = 0; i < n->n_peers; i++) {
+        if (strcmp(n->peers[i].address, srv->address) == 0) {
+            return &n->peers[i];
+        }
+    }
+    return NULL;
+}
+
+size_t node_waiting_for(node *n, char *out, size_t cap)
+{
+    const struct raft_configuration *c = &n->raft.configuration;
+    size_t missing = 0, used = 0;
+    if (cap > 0) {
+        out[0] = '\0';
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        const node_peer *p = nodeMemberPeer(n, &c->servers[i]);
+        if (c->servers[i].id == n->id || c->servers[i].role != RAFT_VOTER ||
+            (p != NULL && p->verdict == IDENTITY_OK)) {
+            continue;
+        }
+        missing++;
+        int k = snprintf(out + used, cap > used ? cap - used : 0, "%s%s", used > 0 ? "," : "",
+                         c->servers[i].address);
+        if (k > 0 && used + (size_t)k < cap) {
+            used += (size_t)k;
+        }
+    }
+    return missing;
+}
+
+bool node_formed(node *n)
+{
+    return n->ident.has_cluster || n->adopted;
+}
+
+static void nodeIdentityProposed(struct raft_apply *req, int status, void *result)
+{
+    (void)status;
+    (void)result;
+    node *n = req->data;
+    n->identity_inflight = false;
+}
+
+/* On a leader whose log has no identity entry yet: a single node's own id,
+ * or (a new cluster) a fresh one, once every founding voter has answered
+ * a handshake as one of this cluster's: until then the cluster serves no
+ * writes, so two clusters can never both hand out numbers from one set of
+ * addresses (a founder that holds another cluster's data never answers). */
+static void nodeProposeIdentity(node *n)
+{
+    char waiting[256];
+    if (n->fsm.has_cluster || n->identity_inflight ||
+        (!n->ident.has_cluster && n->ident.founding != 0 &&
+         node_waiting_for(n, waiting, sizeof(waiting)) > 0)) {
+        return;
+    }
+    identity chosen = n->ident;
+    if (!chosen.has_cluster && nodeRandomCluster(&chosen) != 0) {
+        return;
+    }
+    uint8_t *buf = raft_malloc(FSM_IDENTITY_ENTRY_LEN);
+    if (buf == NULL) {
+        return;
+    }
+    size_t len = fsm_identity_entry(buf, chosen.cluster);
+    n->identity_req.data = n;
+    int rv = node_propose(n, &n->identity_req, buf, len, nodeIdentityProposed);
+    if (rv != 0) {
+        log_warn("cannot propose the cluster id: %s", raft_strerror(rv));
+        if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST || rv == RAFT_NOMEM ||
+            rv == RAFT_INVALID) {
+            raft_free(buf); /* still ours (raft frees it on disk errors) */
+        }
+        return;
+    }
+    n->identity_inflight = true;
+}
+
+#define NODE_FOREIGN_FRESH_MS 30000 /* how long a refusal counts */
+
+/* A node that most of its fellow voters refuse as a stranger (its data
+ * directory belongs to another cluster, or it founded another one) stops:
+ * it can serve nothing, and an operator must look. */
+static void nodeCheckForeign(node *n)
+{
+    const struct raft_configuration *c = &n->raft.configuration;
+    size_t others = 0, foreign = 0;
+    char list[256] = "", theirs[40] = "";
+    size_t used = 0;
+    uint64_t now = uv_now(n->loop);
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].id == n->id || c->servers[i].role != RAFT_VOTER) {
+            continue;
+        }
+        others++;
+        const node_peer *p = nodeMemberPeer(n, &c->servers[i]);
+        if (p == NULL || p->verdict == IDENTITY_OK || p->verdict < 0 ||
+            now - p->seen_ms > NODE_FOREIGN_FRESH_MS) {
+            continue;
+        }
+        foreign++;
+        snprintf(theirs, sizeof(theirs), "%s", p->cluster_hex);
+        int k = snprintf(list + used, sizeof(list) - used, "%s%s", used > 0 ? ", " : "",
+                         p->address);
+        if (k > 0 && used + (size_t)k < sizeof(list)) {
+            used += (size_t)k;
+        }
+    }
+    if (others == 0 || 2 * foreign <= others || n->refuse == NULL) {
+        return;
+    }
+    char mine[40], why[2048];
+    identity_cluster_hex(&n->ident, mine, sizeof(mine));
+    snprintf(why, sizeof(why),
+             "data check: %s belongs to cluster %s, but the members at %s belong to another "
+             "(cluster %s): this node refuses to serve (was it started on another cluster's "
+             "--dir?). Give it its own directory back, or move this one away to rebuild the "
+             "node from the others",
+             n->cfg->dir, mine, list, theirs);
+    n->refuse(why);
+}
+
+/* A single node that was given members (CLUSTER ADD) is a cluster member
+ * from now on: its directory says so, and it must be started with
+ * --cluster. */
+static void nodeCheckGrown(node *n)
+{
+    if (n->ident.kind != IDENTITY_SINGLE || n->raft.configuration.n <= 1) {
+        return;
+    }
+    n->ident.kind = IDENTITY_CLUSTER;
+    int e = identity_save(n->cfg->dir, &n->ident);
+    if (e != 0) {
+        log_warn("cannot write %s/%s: %s", n->cfg->dir, IDENTITY_FILE, strerror(-e));
+    }
+    log_info("this single node has members now: %s is a cluster member's directory; start it "
+             "with --cluster from now on",
+             n->cfg->dir);
+}
+
 bool node_is_leader(node *n)
 {
     return n->started && raft_state(&n->raft) == RAFT_LEADER;
@@ -265,7 +617,7 @@ static size_t nodeClockCount(node *n, size_t *agree, size_t *disagree, int64_t *
 
 bool node_clock_ok(node *n)
 {
-    if (n->cfg->max_clock_offset_ms == 0 || n->cfg->n_members == 0 || !node_is_leader(n)) {
+    if (n->cfg->max_clock_offset_ms == 0 || !node_is_leader(n)) {
         return true;
     }
     size_t agree, disagree;
@@ -304,7 +656,7 @@ static void nodeTransferDone(struct raft_transfer *req)
 static void nodeCheckClock(node *n)
 {
     uint64_t now = uv_now(n->loop);
-    if (n->cfg->max_clock_offset_ms == 0 || n->cfg->n_members == 0 || n->transferring ||
+    if (n->cfg->max_clock_offset_ms == 0 || n->transferring ||
         now - n->clock_transfer_ms < NODE_TRANSFER_PAUSE_MS || node_clock_ok(n)) {
         return;
     }
@@ -370,7 +722,10 @@ static void nodeWatch(uv_timer_t *t)
     }
     if (state == RAFT_LEADER) {
         nodeCheckClock(n);
+        nodeProposeIdentity(n);
     }
+    nodeCheckGrown(n);
+    nodeCheckForeign(n);
     if (now - n->applied_written_ms >= NODE_APPLIED_EVERY_MS &&
         raft_last_applied(&n->raft) > n->recorded_applied) {
         n->applied_written_ms = now;
@@ -394,7 +749,9 @@ static void nodeWatch(uv_timer_t *t)
 bool node_client_address(node *n, raft_id id, const char *raft_address, char *out, size_t cap)
 {
     for (int i = 0; i < n->cfg->n_members; i++) {
-        if (n->cfg->members[i].id == id) {
+        /* by bus address: a node that grew from a single one keeps id 1 */
+        if (n->cfg->members[i].id == id ||
+            (raft_address != NULL && strcmp(n->cfg->members[i].raft, raft_address) == 0)) {
             snprintf(out, cap, "%s", n->cfg->members[i].client);
             return true;
         }

@@ -16,9 +16,21 @@
 #include "clock.h"
 #include "config.h"
 #include "fsm.h"
+#include "identity.h"
 #include "transport.h"
 
 typedef struct node node;
+
+#define NODE_PEERS_MAX 16
+
+/* What the last bus handshake with one address said (nodeOnPeer). */
+typedef struct node_peer {
+    raft_id id;
+    char address[TRANSPORT_ADDRESS_MAX + 1];
+    int verdict; /* identity_verdict, -1 before the first */
+    char cluster_hex[40];
+    uint64_t seen_ms;
+} node_peer;
 typedef void (*node_close_cb)(node *n);
 
 struct node {
@@ -53,6 +65,15 @@ struct node {
     uint64_t applied_written_ms; /* loop time it was last written */
     /* set before node_start: told of an entry the fsm cannot apply */
     void (*fsm_halt)(uint64_t index, const char *why);
+    /* set before node_start: told why this node must not serve (its
+     * directory belongs to another cluster); it does not return */
+    void (*refuse)(const char *why);
+    identity ident; /* <dir>/identity; the transport reads it at every handshake */
+    bool adopted;   /* the directory had a log but no identity (older seqd) */
+    node_peer peers[NODE_PEERS_MAX];
+    size_t n_peers;
+    struct raft_apply identity_req;
+    bool identity_inflight;
 };
 
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the
@@ -60,6 +81,14 @@ struct node {
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx);
 
 bool node_is_leader(node *n);
+
+/* Whether the cluster has its id (a single node always does): until then a
+ * new cluster's leader proposes no writes. */
+bool node_formed(node *n);
+
+/* The voters whose bus handshake has not (yet) said "one of ours", as a
+ * comma-separated list into out; their count. */
+size_t node_waiting_for(node *n, char *out, size_t cap);
 
 /* On a leader of a cluster: whether its wall clock is within
  * --max-clock-offset-ms of enough followers' that, with itself, they are a

@@ -1,110 +1,554 @@
-/* transport — raft_uv_tcp with TCP_NODELAY (see transport.h). */
+/* transport — the Raft bus with an identity handshake (see transport.h). */
 #include "transport.h"
 
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "seq_bytes.h"
 
-typedef struct transport_connect {
-    struct raft_uv_connect inner_req;
-    struct raft_uv_connect *outer_req;
-    raft_uv_connect_cb outer_cb;
-} transport_connect;
+#define HELLO_MAGIC "SEQDBUS"
+#define HELLO_VERSION 1
+#define HELLO_FIXED (8 + 2 + 2 + 2 + 2 + 8 + IDENTITY_CLUSTER_BYTES + 8)
+#define HELLO_MAX (HELLO_FIXED + TRANSPORT_ADDRESS_MAX)
+#define REPLY_LEN (8 + 2 + 2 + 4 + IDENTITY_CLUSTER_BYTES + 8)
+#define FLAG_HAS_CLUSTER 1
 
-static void transportNoDelay(struct uv_stream_s *stream)
+typedef struct transport_handshake {
+    transport *t;
+    struct transport_handshake *next, *prev;
+    uv_tcp_t *tcp; /* raft_malloc'd; NULL once it is raft's */
+    uv_timer_t timer;
+    uv_connect_t connect_req;
+    uv_write_t write_req;
+    int closes_pending; /* handles still closing */
+    bool outgoing, wrote, read_done, failed, linked;
+    int fail_status; /* for raft's connect callback */
+    struct raft_uv_connect *req; /* outgoing: raft's request */
+    raft_uv_connect_cb cb;
+    raft_id peer_id;
+    char peer_address[TRANSPORT_ADDRESS_MAX + 1];
+    identity peer;
+    identity_verdict verdict;
+    uint8_t out[HELLO_MAX];
+    uint8_t in[HELLO_MAX];
+    size_t in_len, in_want;
+} transport_handshake;
+
+static void transportMaybeClosed(transport *t);
+
+static void hsLink(transport_handshake *h)
 {
-    if (stream != NULL && stream->type == UV_TCP) {
-        uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+    transport *t = h->t;
+    h->next = t->handshakes;
+    h->prev = NULL;
+    if (t->handshakes != NULL) {
+        t->handshakes->prev = h;
     }
+    t->handshakes = h;
+    h->linked = true;
+    if (!h->outgoing) {
+        t->incoming++;
+    }
+}
+
+static void hsUnlink(transport_handshake *h)
+{
+    transport *t = h->t;
+    if (!h->linked) {
+        return;
+    }
+    if (h->prev != NULL) {
+        h->prev->next = h->next;
+    } else {
+        t->handshakes = h->next;
+    }
+    if (h->next != NULL) {
+        h->next->prev = h->prev;
+    }
+    h->linked = false;
+    if (!h->outgoing) {
+        assert(t->incoming > 0);
+        t->incoming--;
+    }
+}
+
+/* The last handle of a handshake closed: tell raft of a failed connect,
+ * then free it. */
+static void hsReleased(transport_handshake *h)
+{
+    transport *t = h->t;
+    if (h->outgoing && h->cb != NULL) {
+        raft_uv_connect_cb cb = h->cb;
+        h->cb = NULL;
+        cb(h->req, NULL, h->fail_status);
+    }
+    free(h);
+    assert(t->live > 0);
+    t->live--;
+    transportMaybeClosed(t);
+}
+
+static void hsTcpClosed(uv_handle_t *handle)
+{
+    transport_handshake *h = handle->data;
+    raft_free(handle);
+    if (--h->closes_pending == 0) {
+        hsReleased(h);
+    }
+}
+
+static void hsTimerClosed(uv_handle_t *handle)
+{
+    transport_handshake *h = handle->data;
+    if (--h->closes_pending == 0) {
+        hsReleased(h);
+    }
+}
+
+static void hsFail(transport_handshake *h, int status)
+{
+    if (h->failed) {
+        return;
+    }
+    h->failed = true;
+    h->fail_status = status;
+    hsUnlink(h);
+    uv_timer_stop(&h->timer);
+    if (h->tcp != NULL) {
+        h->tcp->data = h;
+        uv_close((uv_handle_t *)h->tcp, hsTcpClosed);
+        h->tcp = NULL;
+    }
+    uv_close((uv_handle_t *)&h->timer, hsTimerClosed);
+}
+
+/* Both directions said yes: the stream is raft's. */
+static void hsSucceed(transport_handshake *h)
+{
+    transport *t = h->t;
+    uv_tcp_t *tcp = h->tcp;
+    h->tcp = NULL;
+    h->closes_pending--; /* the stream is no longer ours to close */
+    hsUnlink(h);
+    uv_timer_stop(&h->timer);
+    uv_read_stop((uv_stream_t *)tcp);
+    tcp->data = NULL;
+    if (h->outgoing) {
+        raft_uv_connect_cb cb = h->cb;
+        h->cb = NULL;
+        cb(h->req, (struct uv_stream_s *)tcp, 0);
+    } else {
+        t->accept_cb(&t->outer, h->peer_id, h->peer_address, (struct uv_stream_s *)tcp);
+    }
+    h->failed = true; /* nothing more happens to it */
+    uv_close((uv_handle_t *)&h->timer, hsTimerClosed);
+}
+
+static void hsTimeout(uv_timer_t *timer)
+{
+    transport_handshake *h = timer->data;
+    if (!h->outgoing) {
+        h->t->refused_incoming++;
+    }
+    hsFail(h, RAFT_NOCONNECTION);
+}
+
+static transport_handshake *hsNew(transport *t, bool outgoing)
+{
+    transport_handshake *h = calloc(1, sizeof(*h));
+    uv_tcp_t *tcp = raft_malloc(sizeof(*tcp));
+    if (h == NULL || tcp == NULL) {
+        free(h);
+        raft_free(tcp);
+        return NULL;
+    }
+    h->t = t;
+    h->outgoing = outgoing;
+    h->tcp = tcp;
+    uv_tcp_init(t->loop, tcp);
+    uv_timer_init(t->loop, &h->timer);
+    tcp->data = h;
+    h->timer.data = h;
+    h->closes_pending = 2;
+    t->live++;
+    hsLink(h);
+    uv_timer_start(&h->timer, hsTimeout, TRANSPORT_HANDSHAKE_MS, 0);
+    return h;
+}
+
+static void putIdentity(seq_writer *w, const identity *id)
+{
+    if (id->has_cluster) {
+        seq_put_bytes(w, id->cluster, IDENTITY_CLUSTER_BYTES);
+    } else {
+        uint8_t zero[IDENTITY_CLUSTER_BYTES] = {0};
+        seq_put_bytes(w, zero, sizeof(zero));
+    }
+}
+
+static void getIdentity(seq_reader *r, uint16_t flags, identity *id)
+{
+    const uint8_t *cluster = seq_get_bytes(r, IDENTITY_CLUSTER_BYTES);
+    id->has_cluster = (flags & FLAG_HAS_CLUSTER) != 0 && cluster != NULL;
+    if (id->has_cluster) {
+        memcpy(id->cluster, cluster, IDENTITY_CLUSTER_BYTES);
+    }
+    id->founding = seq_get_u64(r);
+}
+
+static void hsAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    transport_handshake *h = handle->data;
+    /* never more than the handshake: what follows is raft's */
+    *buf = uv_buf_init((char *)h->in + h->in_len, (unsigned)(h->in_want - h->in_len));
+}
+
+static void hsWrote(uv_write_t *req, int status);
+
+static void hsWrite(transport_handshake *h, size_t len)
+{
+    uv_buf_t buf = uv_buf_init((char *)h->out, (unsigned)len);
+    h->write_req.data = h;
+    int rv = uv_write(&h->write_req, (uv_stream_t *)h->tcp, &buf, 1, hsWrote);
+    if (rv != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+    }
+}
+
+/* Logs a refusal, at most once per peer address and verdict in a row. */
+static void hsLogVerdict(transport_handshake *h, const char *side)
+{
+    char mine[40], theirs[40];
+    identity_cluster_hex(h->t->self, mine, sizeof(mine));
+    identity_cluster_hex(&h->peer, theirs, sizeof(theirs));
+    log_debug("raft bus: %s %s (id %llu) refused: %s (cluster %s here, %s there; founding "
+              "%016llx here, %016llx there)",
+              side, h->peer_address[0] != '\0' ? h->peer_address : "a peer",
+              (unsigned long long)h->peer_id,
+              h->verdict == IDENTITY_FOREIGN_CLUSTER    ? "another cluster"
+              : h->verdict == IDENTITY_FOREIGN_FOUNDING ? "bootstrapped with other members"
+                                                        : "not a seqd bus handshake",
+              mine, theirs, (unsigned long long)h->t->self->founding,
+              (unsigned long long)h->peer.founding);
+}
+
+static void hsTell(transport_handshake *h)
+{
+    transport *t = h->t;
+    if (t->on_peer != NULL && h->verdict != IDENTITY_BAD_HELLO) {
+        t->on_peer(t->peer_ctx, h->peer_id, h->peer_address, &h->peer, h->verdict, h->outgoing);
+    }
+}
+
+/* The acceptor judged an incoming hello (h->in, h->in_len bytes). */
+static void hsJudgeHello(transport_handshake *h)
+{
+    transport *t = h->t;
+    seq_reader r = {h->in, h->in_len, 8, false};
+    uint16_t version = seq_get_u16(&r);
+    uint16_t flags = seq_get_u16(&r);
+    uint16_t addr_len = seq_get_u16(&r);
+    (void)seq_get_u16(&r);
+    h->peer_id = seq_get_u64(&r);
+    getIdentity(&r, flags, &h->peer);
+    const uint8_t *addr = seq_get_bytes(&r, addr_len);
+    if (addr != NULL) {
+        memcpy(h->peer_address, addr, addr_len);
+        h->peer_address[addr_len] = '\0';
+    }
+    bool printable = addr != NULL && strlen(h->peer_address) == addr_len;
+    h->verdict = version != HELLO_VERSION || r.bad || !printable || h->peer_id == 0
+                     ? IDENTITY_BAD_HELLO
+                     : identity_compatible(t->self, &h->peer);
+    seq_writer w = {h->out, 0, REPLY_LEN, false};
+    seq_put_bytes(&w, HELLO_MAGIC, 8);
+    seq_put_u16(&w, (uint16_t)h->verdict);
+    seq_put_u16(&w, t->self->has_cluster ? FLAG_HAS_CLUSTER : 0);
+    seq_put_u32(&w, 0);
+    putIdentity(&w, t->self);
+    seq_put_u64(&w, t->self->founding);
+    assert(!w.overflow && w.len == REPLY_LEN);
+    if (h->verdict != IDENTITY_OK) {
+        t->refused_incoming++;
+        hsLogVerdict(h, "connection from");
+    }
+    hsTell(h);
+    uv_read_stop((uv_stream_t *)h->tcp);
+    h->read_done = true;
+    hsWrite(h, REPLY_LEN);
+}
+
+/* The connector judged the acceptor's reply. */
+static void hsJudgeReply(transport_handshake *h)
+{
+    transport *t = h->t;
+    seq_reader r = {h->in, h->in_len, 8, false};
+    uint16_t verdict = seq_get_u16(&r);
+    uint16_t flags = seq_get_u16(&r);
+    (void)seq_get_u32(&r);
+    getIdentity(&r, flags, &h->peer);
+    identity_verdict mine = identity_compatible(t->self, &h->peer);
+    h->verdict = r.bad || verdict > IDENTITY_BAD_HELLO ? IDENTITY_BAD_HELLO
+                 : verdict != IDENTITY_OK              ? (identity_verdict)verdict
+                                                       : mine;
+    h->read_done = true;
+    uv_read_stop((uv_stream_t *)h->tcp);
+    if (h->verdict != IDENTITY_OK) {
+        hsLogVerdict(h, "connection to");
+    }
+    hsTell(h);
+    if (h->verdict != IDENTITY_OK) {
+        hsFail(h, RAFT_NOCONNECTION);
+    } else if (h->wrote) {
+        hsSucceed(h);
+    }
+}
+
+static void hsRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    transport_handshake *h = stream->data;
+    if (nread < 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    h->in_len += (size_t)nread;
+    assert(h->in_len <= h->in_want);
+    if (h->in_len < h->in_want) {
+        return;
+    }
+    if (memcmp(h->in, HELLO_MAGIC, 8) != 0) {
+        if (!h->outgoing) {
+            h->t->refused_incoming++;
+        }
+        hsFail(h, RAFT_NOCONNECTION); /* not a seqd node: not even a reply */
+        return;
+    }
+    if (h->outgoing) {
+        hsJudgeReply(h);
+        return;
+    }
+    if (h->in_want == HELLO_FIXED) {
+        seq_reader r = {h->in, h->in_len, 12, false};
+        uint16_t addr_len = seq_get_u16(&r);
+        if (addr_len == 0 || addr_len > TRANSPORT_ADDRESS_MAX) {
+            h->t->refused_incoming++;
+            hsFail(h, RAFT_NOCONNECTION);
+            return;
+        }
+        h->in_want += addr_len;
+        return;
+    }
+    hsJudgeHello(h);
+}
+
+static void hsWrote(uv_write_t *req, int status)
+{
+    transport_handshake *h = req->data;
+    h->wrote = true;
+    if (h->failed) {
+        return;
+    }
+    if (status != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    if (!h->outgoing) {
+        /* the reply is out: a refused peer has read why, now it goes */
+        if (h->verdict == IDENTITY_OK) {
+            hsSucceed(h);
+        } else {
+            hsFail(h, RAFT_NOCONNECTION);
+        }
+    } else if (h->read_done) {
+        hsSucceed(h);
+    }
+}
+
+static void hsConnected(uv_connect_t *req, int status)
+{
+    transport_handshake *h = req->data;
+    if (h->failed) {
+        return;
+    }
+    if (status != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    uv_tcp_nodelay(h->tcp, 1);
+    transport *t = h->t;
+    size_t addr_len = strlen(t->address);
+    seq_writer w = {h->out, 0, HELLO_MAX, false};
+    seq_put_bytes(&w, HELLO_MAGIC, 8);
+    seq_put_u16(&w, HELLO_VERSION);
+    seq_put_u16(&w, t->self->has_cluster ? FLAG_HAS_CLUSTER : 0);
+    seq_put_u16(&w, (uint16_t)addr_len);
+    seq_put_u16(&w, 0);
+    seq_put_u64(&w, t->id);
+    putIdentity(&w, t->self);
+    seq_put_u64(&w, t->self->founding);
+    seq_put_bytes(&w, t->address, addr_len);
+    assert(!w.overflow);
+    h->in_want = REPLY_LEN;
+    if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    hsWrite(h, w.len);
+}
+
+/* "a.b.c.d:port" into addr; false when it is not one. */
+static bool parseAddress(const char *address, struct sockaddr_in *addr)
+{
+    char host[32];
+    unsigned port;
+    char tail;
+    if (sscanf(address, "%31[0-9.]:%u%c", host, &port, &tail) != 2 || port == 0 || port > 65535) {
+        return false;
+    }
+    return uv_ip4_addr(host, (int)port, addr) == 0;
 }
 
 static int transportInit(struct raft_uv_transport *outer, raft_id id, const char *address)
 {
     transport *t = outer->impl;
-    int rv = t->inner.init(&t->inner, id, address);
-    if (rv != 0) {
-        memcpy(outer->errmsg, t->inner.errmsg, sizeof(outer->errmsg));
+    if (strlen(address) > TRANSPORT_ADDRESS_MAX) {
+        snprintf(outer->errmsg, sizeof(outer->errmsg), "address too long: %s", address);
+        return RAFT_NAMETOOLONG;
     }
-    return rv;
+    t->id = id;
+    snprintf(t->address, sizeof(t->address), "%s", address);
+    return 0;
 }
 
-static void transportAccepted(struct raft_uv_transport *inner, raft_id id, const char *address,
-                              struct uv_stream_s *stream)
+static void transportIncoming(uv_stream_t *listener, int status)
 {
-    transport *t = inner->data;
-    transportNoDelay(stream);
-    t->accept_cb(&t->outer, id, address, stream);
+    transport *t = listener->data;
+    if (status != 0 || t->closing) {
+        return;
+    }
+    if (t->incoming >= TRANSPORT_PENDING_MAX) {
+        /* too many half-open peers: take this one off the backlog and drop it */
+        uv_tcp_t *drop = raft_malloc(sizeof(*drop));
+        if (drop != NULL) {
+            uv_tcp_init(t->loop, drop);
+            if (uv_accept(listener, (uv_stream_t *)drop) == 0) {
+                t->refused_incoming++;
+            }
+            uv_close((uv_handle_t *)drop, (uv_close_cb)raft_free);
+        }
+        return;
+    }
+    transport_handshake *h = hsNew(t, false);
+    if (h == NULL) {
+        return;
+    }
+    if (uv_accept(listener, (uv_stream_t *)h->tcp) != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    uv_tcp_nodelay(h->tcp, 1);
+    h->in_want = HELLO_FIXED;
+    if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+    }
 }
 
 static int transportListen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
 {
     transport *t = outer->impl;
+    struct sockaddr_in addr;
+    if (!parseAddress(t->address, &addr)) {
+        snprintf(outer->errmsg, sizeof(outer->errmsg), "bad bus address %s", t->address);
+        return RAFT_INVALID;
+    }
     t->accept_cb = cb;
-    int rv = t->inner.listen(&t->inner, transportAccepted);
+    uv_tcp_init(t->loop, &t->listener);
+    t->listener.data = t;
+    t->listening = true;
+    int rv = uv_tcp_bind(&t->listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)&t->listener, 128, transportIncoming);
+    }
     if (rv != 0) {
-        memcpy(outer->errmsg, t->inner.errmsg, sizeof(outer->errmsg));
+        snprintf(outer->errmsg, sizeof(outer->errmsg), "listen on %s: %s", t->address,
+                 uv_strerror(rv));
+        return RAFT_IOERR;
     }
-    return rv;
-}
-
-static void transportConnected(struct raft_uv_connect *inner_req, struct uv_stream_s *stream,
-                               int status)
-{
-    transport_connect *c = inner_req->data;
-    if (status == 0) {
-        transportNoDelay(stream);
-    }
-    struct raft_uv_connect *outer_req = c->outer_req;
-    raft_uv_connect_cb cb = c->outer_cb;
-    free(c);
-    cb(outer_req, stream, status);
+    return 0;
 }
 
 static int transportConnect(struct raft_uv_transport *outer, struct raft_uv_connect *req,
                             raft_id id, const char *address, raft_uv_connect_cb cb)
 {
     transport *t = outer->impl;
-    transport_connect *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
+    struct sockaddr_in addr;
+    if (t->closing) {
+        return RAFT_CANCELED;
+    }
+    if (!parseAddress(address, &addr) || strlen(address) > TRANSPORT_ADDRESS_MAX) {
+        snprintf(outer->errmsg, sizeof(outer->errmsg), "bad peer address %s", address);
+        return RAFT_NOCONNECTION;
+    }
+    transport_handshake *h = hsNew(t, true);
+    if (h == NULL) {
         return RAFT_NOMEM;
     }
-    c->inner_req.data = c;
-    c->outer_req = req;
-    c->outer_cb = cb;
+    h->req = req;
+    h->cb = cb;
     req->cb = cb;
-    int rv = t->inner.connect(&t->inner, &c->inner_req, id, address, transportConnected);
+    h->peer_id = id;
+    snprintf(h->peer_address, sizeof(h->peer_address), "%s", address);
+    h->connect_req.data = h;
+    int rv = uv_tcp_connect(&h->connect_req, h->tcp, (const struct sockaddr *)&addr, hsConnected);
     if (rv != 0) {
-        memcpy(outer->errmsg, t->inner.errmsg, sizeof(outer->errmsg));
-        free(c);
+        /* raft retries after its delay; the callback still runs, once */
+        hsFail(h, RAFT_NOCONNECTION);
     }
-    return rv;
+    return 0;
 }
 
-static void transportClosed(struct raft_uv_transport *inner)
+static void transportListenerClosed(uv_handle_t *handle)
 {
-    transport *t = inner->data;
-    if (t->close_cb != NULL) {
-        t->close_cb(&t->outer);
+    transport *t = handle->data;
+    t->listening = false;
+    transportMaybeClosed(t);
+}
+
+static void transportMaybeClosed(transport *t)
+{
+    if (!t->closing || t->listening || t->live > 0 || t->close_cb == NULL) {
+        return;
     }
+    raft_uv_transport_close_cb cb = t->close_cb;
+    t->close_cb = NULL;
+    cb(&t->outer);
 }
 
 static void transportCloseOuter(struct raft_uv_transport *outer, raft_uv_transport_close_cb cb)
 {
     transport *t = outer->impl;
+    t->closing = true;
     t->close_cb = cb;
-    t->inner.close(&t->inner, transportClosed);
+    while (t->handshakes != NULL) {
+        hsFail(t->handshakes, RAFT_CANCELED);
+    }
+    if (t->listening) {
+        uv_close((uv_handle_t *)&t->listener, transportListenerClosed);
+    } else {
+        transportMaybeClosed(t);
+    }
 }
 
-int transport_init(transport *t, uv_loop_t *loop)
+int transport_init(transport *t, uv_loop_t *loop, const identity *self)
 {
     memset(t, 0, sizeof(*t));
-    t->inner.version = 1;
-    int rv = raft_uv_tcp_init(&t->inner, loop);
-    if (rv != 0) {
-        return rv;
-    }
-    t->inner.data = t;
+    t->loop = loop;
+    t->self = self;
     t->outer.version = 1;
     t->outer.impl = t;
     t->outer.init = transportInit;
@@ -116,5 +560,7 @@ int transport_init(transport *t, uv_loop_t *loop)
 
 void transport_close(transport *t)
 {
-    raft_uv_tcp_close(&t->inner);
+    /* everything was released before raft_uv's close callback ran */
+    assert(t->live == 0 && !t->listening);
+    (void)t;
 }

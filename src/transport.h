@@ -1,26 +1,70 @@
-/* transport — the Raft bus: libraft's raft_uv_tcp transport, wrapped so that
- * every connection it makes or accepts has TCP_NODELAY set.
+/* transport — the Raft bus: a raft_uv_transport over TCP whose handshake
+ * carries the cluster identity, so that a node of another cluster (or one
+ * started on another cluster's data directory) is never spoken to.
  *
- * Why: raft_uv_tcp leaves Nagle's algorithm on, and a leader's small
- * AppendEntries then wait for the follower's delayed ACK: pipelined load on
- * a three-node cluster showed a ~45 ms p99 floor and a sixth of the
- * single-node throughput. Everything else is passed through unchanged. */
+ * Why not libraft's raft_uv_tcp: its handshake is the protocol, the server
+ * id the peer claims and an address whose length comes from the wire; there
+ * is no room for an identity, and no bound on the address or on the number
+ * of half-open peers. Here:
+ *
+ *   connector -> acceptor  "SEQDBUS\0", version u16, flags u16 (1: has a
+ *                          cluster id), address length u16 (1..64), 0 u16,
+ *                          raft id u64, cluster id [16], founding u64,
+ *                          address
+ *   acceptor  -> connector "SEQDBUS\0", verdict u16, flags u16, 0 u32,
+ *                          cluster id [16], founding u64
+ *
+ * (little endian). Both sides judge with identity_compatible; the stream
+ * goes to raft only on IDENTITY_OK from both. A handshake that does not
+ * finish within TRANSPORT_HANDSHAKE_MS is dropped, and at most
+ * TRANSPORT_PENDING_MAX incoming ones wait at a time. Every connection has
+ * TCP_NODELAY set (with Nagle's algorithm a leader's small AppendEntries
+ * waited for the follower's delayed ACK: a ~45 ms p99 floor).
+ *
+ * Ownership: a stream handed to raft was allocated with raft_malloc and is
+ * raft's from then on (it uv_close()s and raft_free()s it). */
 #ifndef SEQD_TRANSPORT_H
 #define SEQD_TRANSPORT_H
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdbool.h>
 #include <uv.h>
 
-typedef struct transport {
+#include "identity.h"
+
+#define TRANSPORT_ADDRESS_MAX 64
+#define TRANSPORT_HANDSHAKE_MS 5000
+#define TRANSPORT_PENDING_MAX 64
+
+typedef struct transport transport;
+
+/* Told of every finished handshake: the peer's claimed id and address, its
+ * identity, the verdict, and whether this node made the connection. */
+typedef void (*transport_peer_fn)(void *ctx, raft_id id, const char *address,
+                                  const identity *peer, identity_verdict verdict, bool outgoing);
+
+struct transport {
     struct raft_uv_transport outer; /* what raft_uv uses (it owns outer.data) */
-    struct raft_uv_transport inner; /* raft_uv_tcp; inner.data points back here */
+    uv_loop_t *loop;
+    raft_id id;
+    char address[TRANSPORT_ADDRESS_MAX + 1];
+    const identity *self; /* read at every handshake: it changes as the cluster forms */
+    transport_peer_fn on_peer;
+    void *peer_ctx;
+    uv_tcp_t listener;
+    bool listening;
     raft_uv_accept_cb accept_cb;
     raft_uv_transport_close_cb close_cb;
-} transport;
+    bool closing;
+    struct transport_handshake *handshakes; /* in progress, both directions */
+    size_t incoming; /* of them, accepted ones */
+    size_t live;     /* handshakes not yet freed (closing ones too) */
+    uint64_t refused_incoming; /* handshakes refused or dropped (INFO) */
+};
 
-/* Initialises the wrapped raft_uv_tcp transport. Returns 0 or a raft error. */
-int transport_init(transport *t, uv_loop_t *loop);
+/* Sets the transport up (no I/O yet); self must outlive it. */
+int transport_init(transport *t, uv_loop_t *loop, const identity *self);
 
 /* Releases it, after raft has closed it (raft_uv_close). */
 void transport_close(transport *t);

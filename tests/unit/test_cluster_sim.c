@@ -3612,10 +3612,11 @@ static void *simReplay(const sim_entry *e, size_t n, const sim_replay_opts *o, s
             assert_int_equal(f->raft.snapshot(&f->raft, &bufs, &n_bufs), 0);
             assert_int_equal(n_bufs, 1);
             size_t dlen = 0;
-            /* the fsm frames the core's bytes: "SQFS", CRC-32, length (16 bytes) */
-            assert_true(bufs[0].len > 16 && memcmp(bufs[0].base, "SQFS", 4) == 0);
-            const uint8_t *core = (const uint8_t *)bufs[0].base + 16;
-            size_t core_len = bufs[0].len - 16;
+            /* the fsm frames the core's bytes: "SQF2", CRC-32, length, the
+             * cluster id's flag and bytes (33 bytes) */
+            assert_true(bufs[0].len > 33 && memcmp(bufs[0].base, "SQF2", 4) == 0);
+            const uint8_t *core = (const uint8_t *)bufs[0].base + 33;
+            size_t core_len = bufs[0].len - 33;
             seq_state *d = seq_snapshot_decode(core, core_len);
             assert_non_null(d);
             void *again = seq_snapshot_encode(d, &dlen);
