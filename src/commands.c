@@ -1180,7 +1180,7 @@ static void infoCommand(command_env *env, command_call *call)
         INFO_ADD("# Clients\r\nconnected_clients:%llu\r\nmaxclients:%zu\r\n\r\n",
                  (unsigned long long)st->connected_clients, env->cfg->max_clients);
     }
-    if (infoWants(call, "raft")) {
+    if (infoWants(call, "raft") || infoWants(call, "cluster")) {
         char leader_at[48] = "";
         if (!node_leader_client(env->node, leader_at, sizeof(leader_at))) {
             leader_at[0] = '\0';

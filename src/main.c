@@ -294,6 +294,9 @@ int main(int argc, char **argv)
     srv.node.fsm_halt = onHalt;
     srv.node.refuse = onRefuse;
     rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
+    if (rv == NODE_REFUSED) {
+        return 1;
+    }
     if (rv != 0) {
         log_error("cannot start Raft in %s (is the directory writable? is raft port %d free?)",
                   srv.cfg.dir, srv.cfg.raft_port);

@@ -218,7 +218,12 @@ static void nodeNewestFile(const node *n, const char *prefix, char *out, size_t 
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx)
 {
     int rv;
+    /* the hooks the caller set before the start survive the reset */
+    void (*halt)(uint64_t, const char *) = n->fsm_halt;
+    void (*refuse)(const char *) = n->refuse;
     memset(n, 0, sizeof(*n));
+    n->fsm_halt = halt;
+    n->refuse = refuse;
     n->loop = loop;
     n->cfg = c;
     snprintf(n->address, sizeof(n->address), "%s:%d", c->bind, c->raft_port);
@@ -228,7 +233,7 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
         return RAFT_IOERR;
     }
     if (nodeLoadIdentity(n, c) != 0) {
-        return RAFT_INVALID;
+        return NODE_REFUSED;
     }
     /* the id the directory was made with, whatever the flags say now */
     n->id = n->ident.raft_id;
@@ -400,9 +405,9 @@ static const char *nodeVerdictName(identity_verdict v)
     case IDENTITY_OK:
         return "ok";
     case IDENTITY_FOREIGN_CLUSTER:
-        return "another cluster";
+        return "it belongs to another cluster";
     case IDENTITY_FOREIGN_FOUNDING:
-        return "bootstrapped with other founding members";
+        return "it was bootstrapped with other founding members";
     default:
         return "not a seqd bus handshake";
     }
@@ -430,7 +435,7 @@ static void nodeOnPeer(void *ctx, raft_id id, const char *address, const identit
     }
     char mine[40];
     identity_cluster_hex(&n->ident, mine, sizeof(mine));
-    log_warn("raft bus: %s %s refused: it belongs to %s (cluster %s there, %s here; founding "
+    log_warn("raft bus: %s %s refused: %s (cluster %s there, %s here; founding "
              "%016llx there, %016llx here)",
              outgoing ? "connection to" : "connection from", address, nodeVerdictName(verdict),
              p->cluster_hex, mine, (unsigned long long)peer->founding,

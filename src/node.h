@@ -76,8 +76,11 @@ struct node {
     bool identity_inflight;
 };
 
+#define NODE_REFUSED (-1000) /* node_start: the data directory does not fit (logged) */
+
 /* Sets up the log in <dir>/raft, bootstraps a fresh directory, replays the
- * log and starts Raft. Returns 0, or a raft error code after logging why. */
+ * log and starts Raft. Returns 0, NODE_REFUSED when the directory's
+ * identity does not fit the flags, or a raft error code; after logging why. */
 int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, void *claim_ctx);
 
 bool node_is_leader(node *n);

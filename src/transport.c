@@ -477,6 +477,7 @@ static int transportListen(struct raft_uv_transport *outer, raft_uv_accept_cb cb
     if (rv != 0) {
         snprintf(outer->errmsg, sizeof(outer->errmsg), "listen on %s: %s", t->address,
                  uv_strerror(rv));
+        log_error("raft bus: cannot listen on %s: %s", t->address, uv_strerror(rv));
         return RAFT_IOERR;
     }
     return 0;
