@@ -14,6 +14,12 @@
 #include "log.h"
 
 static void nodeWatch(uv_timer_t *t);
+
+/* What every refusal to serve damaged or foreign data tells the operator. */
+#define NODE_REBUILD                                                                               \
+    "to rebuild it from the others: CLUSTER REMOVE it on the leader, start it on an empty "       \
+    "directory with --initial-cluster-state existing, CLUSTER ADD it (README, \"Rebuilding a "    \
+    "member\")"
 static void nodeOnIdentity(void *ctx, const uint8_t *cluster);
 static void nodeOnPeer(void *ctx, raft_id id, const char *address, const identity *peer,
                        identity_verdict verdict, bool outgoing);
@@ -112,8 +118,8 @@ static int nodeLoadIdentity(node *n, const config *c)
     bool has_log = nodeHasLog(n);
     int rv = identity_load(c->dir, &n->ident, err, sizeof(err));
     if (rv < 0) {
-        log_error("data check: %s: this node refuses to start (restore the file, or move the "
-                  "directory away to rebuild the node from the others)", err);
+        log_error("data check: %s: this node refuses to start (restore the file, or "
+                  "%s)", err, NODE_REBUILD);
         return -1;
     }
     if (rv == 1) {
@@ -290,32 +296,34 @@ int node_start(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn claim, vo
     uint64_t had_applied = nodeReadApplied(n);
     rv = raft_start(&n->raft);
     if (rv != 0) {
-        log_error("raft start: %s (%s; %s)", raft_strerror(rv), raft_errmsg(&n->raft),
-                  n->io.errmsg);
+        log_error("raft start: %s (%s)", raft_strerror(rv), n->io.errmsg);
         if (n->fsm.bad_snapshots > 0) {
             char name[256];
             nodeNewestFile(n, "snapshot-", name, sizeof(name));
             log_error("data check: the snapshot %s/%s fails its check: this node refuses to "
-                      "serve from less than it had (move the directory away to rebuild the node "
-                      "from the others, or restore a backup)",
-                      n->raft_dir, name);
+                      "serve from less than it had (%s, or restore a backup)",
+                      n->raft_dir, name, NODE_REBUILD);
+            return NODE_REFUSED;
+        }
+        if (rv == RAFT_CORRUPT || rv == RAFT_MALFORMED) {
+            /* auto-recovery is off: libraft names the file that failed */
+            log_error("data check: the Raft log in %s fails its checksum (the file is named "
+                      "above): this node refuses to serve from damaged data (%s, or "
+                      "restore a backup)",
+                      n->raft_dir, NODE_REBUILD);
+            return NODE_REFUSED;
         }
         goto err_after_raft;
     }
     if (raft_last_index(&n->raft) < had_applied) {
-        /* libraft sets a segment it finds corrupt aside (corrupt-...) and
-         * starts from what is left: never serve from less than was applied */
-        char name[256];
-        nodeNewestFile(n, "corrupt-", name, sizeof(name));
-        log_error("data check: this node had applied log entry %llu, but its log now ends at "
-                  "%llu (%s%s): it refuses to serve from less than it had (move the directory "
-                  "away to rebuild the node from the others, or restore a backup)",
-                  (unsigned long long)had_applied,
-                  (unsigned long long)raft_last_index(&n->raft),
-                  name[0] != '\0' ? "set aside as corrupt: " : "files missing",
-                  name[0] != '\0' ? name : "");
-        rv = RAFT_CORRUPT;
-        goto err_after_raft;
+        /* entries this node applied are gone (a segment deleted or cut
+         * short): never serve from less than was applied */
+        log_error("data check: this node had applied log entry %llu (%s/applied), but its log "
+                  "in %s now ends at %llu: files are missing; it refuses to serve from less "
+                  "than it had (%s, or restore a backup)",
+                  (unsigned long long)had_applied, c->dir, n->raft_dir,
+                  (unsigned long long)raft_last_index(&n->raft), NODE_REBUILD);
+        return NODE_REFUSED;
     }
     n->recorded_applied = had_applied;
     n->started = true;
@@ -562,9 +570,8 @@ static void nodeCheckForeign(node *n)
     snprintf(why, sizeof(why),
              "data check: %s belongs to cluster %s, but the members at %s belong to another "
              "(cluster %s): this node refuses to serve (was it started on another cluster's "
-             "--dir?). Give it its own directory back, or move this one away to rebuild the "
-             "node from the others",
-             n->cfg->dir, mine, list, theirs);
+             "--dir?). Give it its own directory back, or %s",
+             n->cfg->dir, mine, list, theirs, NODE_REBUILD);
     n->refuse(why);
 }
 
