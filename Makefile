@@ -58,6 +58,13 @@ $(BUILD)/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) 
 $(BUILD)/asan/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka -lraft -luv -lz
 
+# The identity file and the bus's compatibility rule (pure but for two file functions).
+$(BUILD)/test_identity: tests/unit/test_identity.c $(BUILD)/identity.o $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/identity.o -lcmocka
+
+$(BUILD)/asan/test_identity: tests/unit/test_identity.c $(BUILD)/asan/identity.o $(HDRS)
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(BUILD)/asan/identity.o -lcmocka
+
 $(BUILD)/test_%: tests/unit/test_%.c $(CORE_OBJ) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka
 

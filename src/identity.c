@@ -161,11 +161,17 @@ int identity_parse(const char *text, size_t len, identity *id, int *line)
         if (n >= sizeof(buf)) {
             return -1;
         }
+        for (size_t i = 0; i < n; i++) {
+            if (text[at + i] < 0x20 || text[at + i] > 0x7e) {
+                return -1; /* only printable text: a damaged byte is not skipped over */
+            }
+        }
         memcpy(buf, text + at, n);
         buf[n] = '\0';
         at = end + 1;
-        if (sscanf(buf, "%31s %95s %c", key, value, &extra) != 2) {
-            return -1;
+        if (sscanf(buf, "%31s %95s %c", key, value, &extra) != 2 ||
+            strlen(key) + 1 + strlen(value) != n) {
+            return -1; /* exactly "key value": one space, nothing around */
         }
         if (*line == 1) {
             if (strcmp(key, "seqd-identity") != 0 || strcmp(value, "1") != 0) {

@@ -114,6 +114,8 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
+#include <zlib.h>
+
 #include "codec.h"
 #include "fsm.h"
 #include "log.h"
@@ -3569,6 +3571,92 @@ static void test_fsm_halts_on_what_it_cannot_apply(void **state)
     fsm_close(&f);
 }
 
+typedef struct identity_seen {
+    int n;
+    uint8_t cluster[IDENTITY_CLUSTER_BYTES];
+} identity_seen;
+
+static void identitySeen(void *ctx, const uint8_t *cluster)
+{
+    identity_seen *seen = ctx;
+    seen->n++;
+    memcpy(seen->cluster, cluster, IDENTITY_CLUSTER_BYTES);
+}
+
+/* The identity entry: the first names the cluster for good, a later one
+ * changes nothing; a snapshot carries the id to a fresh fsm (a new member
+ * learns it there); a snapshot of the layout before the id ("SQFS") is
+ * still restored, without one; a flipped bit in the id is refused. */
+static void test_fsm_identity_entry_and_snapshot(void **state)
+{
+    (void)state;
+    fsm f;
+    assert_int_equal(fsm_init(&f, NULL, NULL), 0);
+    identity_seen seen = {0, {0}};
+    f.on_identity = identitySeen;
+    f.identity_ctx = &seen;
+    uint8_t a[IDENTITY_CLUSTER_BYTES], b[IDENTITY_CLUSTER_BYTES];
+    memset(a, 0xa1, sizeof(a));
+    memset(b, 0xb2, sizeof(b));
+    uint8_t entry[FSM_IDENTITY_ENTRY_LEN];
+    assert_int_equal(fsm_identity_entry(entry, a), FSM_IDENTITY_ENTRY_LEN);
+    assert_int_equal(FSM_IDENTITY_ENTRY_LEN % 8, 0); /* raft's rule for entries */
+    apply_bytes(&f, entry, sizeof(entry));
+    fsm_identity_entry(entry, b);
+    apply_bytes(&f, entry, sizeof(entry));
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.cluster, a, sizeof(a));
+    assert_true(f.has_cluster);
+    assert_memory_equal(f.cluster, a, sizeof(a));
+    assert_int_equal(f.bad_entries, 0);
+
+    struct raft_buffer *bufs = NULL;
+    unsigned n_bufs = 0;
+    assert_int_equal(f.raft.snapshot(&f.raft, &bufs, &n_bufs), 0);
+    assert_int_equal(n_bufs, 1);
+    fsm g;
+    assert_int_equal(fsm_init(&g, NULL, NULL), 0);
+    identity_seen seen_g = {0, {0}};
+    g.on_identity = identitySeen;
+    g.identity_ctx = &seen_g;
+    /* a flipped bit in the id is refused (the buffer stays ours) */
+    uint8_t *bytes = bufs[0].base;
+    bytes[20] ^= 0x04;
+    assert_int_equal(g.raft.restore(&g.raft, &bufs[0]), RAFT_CORRUPT);
+    assert_false(g.has_cluster);
+    bytes[20] ^= 0x04;
+    assert_int_equal(g.raft.restore(&g.raft, &bufs[0]), 0); /* takes the buffer */
+    raft_free(bufs);
+    assert_true(g.has_cluster);
+    assert_memory_equal(g.cluster, a, sizeof(a));
+    assert_int_equal(seen_g.n, 1);
+
+    /* the layout before the id: "SQFS", CRC-32, length, the core's bytes */
+    size_t core_len = 0;
+    void *core = seq_snapshot_encode(f.state, &core_len);
+    assert_non_null(core);
+    uint8_t *old = raft_malloc(16 + core_len);
+    assert_non_null(old);
+    seq_writer w = {old, 0, 16 + core_len, false};
+    seq_put_bytes(&w, "SQFS", 4);
+    seq_put_u32(&w, 0);
+    seq_put_u64(&w, core_len);
+    seq_put_bytes(&w, core, core_len);
+    free(core);
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), old + 8, (uInt)(8 + core_len));
+    w = (seq_writer){old, 4, 8, false};
+    seq_put_u32(&w, (uint32_t)crc);
+    fsm h;
+    assert_int_equal(fsm_init(&h, NULL, NULL), 0);
+    struct raft_buffer ob = {old, 16 + core_len};
+    assert_int_equal(h.raft.restore(&h.raft, &ob), 0);
+    assert_false(h.has_cluster);
+    assert_int_equal(seq_count_live(h.state), seq_count_live(f.state));
+    fsm_close(&h);
+    fsm_close(&g);
+    fsm_close(&f);
+}
+
 /* ---- determinism: the same log, every combination of node-local flags --- */
 
 typedef struct sim_replay_opts {
@@ -3763,6 +3851,7 @@ int main(void)
         cmocka_unit_test(test_broad_5_nodes),
         cmocka_unit_test(test_determinism_replay),
         cmocka_unit_test(test_fsm_halts_on_what_it_cannot_apply),
+        cmocka_unit_test(test_fsm_identity_entry_and_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
