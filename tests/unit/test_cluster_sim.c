@@ -66,6 +66,11 @@
  *    not expired, opened or not on that clock); a strict KEY replays its
  *    numbers while it cannot have aged out (less than the smallest retention
  *    of fixture time since it was stored); "orders" issues without gaps.
+ *  - the ledger invariant, for every gapless sequence's last incarnation:
+ *    every number the replayed state calls final was told to its client,
+ *    is a KEY's, or was named by an UNDELIVERED report (one the sim lost,
+ *    as a dead process's is lost, may leave it final); every other issued
+ *    number has a ledger state (reserved, released, voided, unknown).
  * The clients keep to the rule that makes CONFIRM and RELEASE safe: without
  * a KEY only while their TTL runs, counted from their proposal (after it, or
  * after an op of unknown outcome, the number alone may name somebody else's
@@ -402,6 +407,8 @@ struct sim {
     size_t n_holds, holds_cap;
     sim_report *reports;
     size_t n_reports, reports_cap;
+    sim_report *ever_reported; /* every report queued: its numbers may stay final and unheld */
+    size_t n_ever_reported, ever_reported_cap;
     sim_report past_grants[SIM_PAST_GRANTS];
     unsigned n_past_grants;
     sim_truth truth[SIM_SLOTS_MAX];
@@ -413,6 +420,7 @@ struct sim {
     unsigned n_left, n_orphans, n_reported, n_recovers, n_served, n_blocks;
     unsigned n_ok[SEQ_OP_UNDELIVERED + 1], n_err[SEQ_OP_UNDELIVERED + 1];
     unsigned n_tells, n_lapsed_keys, n_keys_full, n_expired, n_entries;
+    size_t n_ledger_finals; /* final gapless numbers the ledger check accounted for */
     size_t n_hist;
 
     unsigned failures;
@@ -1157,6 +1165,11 @@ static void simQueueReport(sim *s, unsigned server, unsigned slot, int64_t first
         s->reports = simGrow(s->reports, &s->reports_cap, sizeof(*s->reports));
     }
     s->reports[s->n_reports++] = (sim_report){server, slot, first, last, grant, local};
+    if (s->n_ever_reported == s->ever_reported_cap) {
+        s->ever_reported =
+            simGrow(s->ever_reported, &s->ever_reported_cap, sizeof(*s->ever_reported));
+    }
+    s->ever_reported[s->n_ever_reported++] = s->reports[s->n_reports - 1];
 }
 
 static int simSlotOf(const sim *s, const char *name, size_t len)
@@ -1420,6 +1433,7 @@ static void simClose(sim *s)
     free(s->ivs);
     free(s->holds);
     free(s->reports);
+    free(s->ever_reported);
 }
 
 /* ---- faults ------------------------------------------------------------- */
@@ -2070,6 +2084,81 @@ static bool simTouches(const sim_cmd *c, const seq_result *r, int64_t v)
 /* Replays the committed log (server src's applied entries) into a fresh
  * fsm that claims every entry, checks it against what the replicas and the
  * proposers saw, and feeds the history checker. */
+/* Whether v of slot lies in a run some command of the last incarnation
+ * accounts for: told to its client, a KEY's (a retry of the key gets it
+ * back), or in an UNDELIVERED report (queued: one the sim lost, as a dead
+ * process's report is lost, may leave its numbers final). */
+static bool simAccounted(const sim *s, const sim_tcmd *tcs, size_t n_tc, unsigned slot,
+                         uint64_t inc, int64_t v)
+{
+    for (size_t k = 0; k < n_tc; k++) {
+        const sim_tcmd *tc = &tcs[k];
+        const sim_cmd *c = &tc->b->cmds[tc->i];
+        if (c->slot != slot || tc->status != SEQ_OK || tc->inc != inc ||
+            (c->op != SEQ_OP_NEXT && c->op != SEQ_OP_RESERVE)) {
+            continue;
+        }
+        bool told = tc->b->claimed && tc->b->told[tc->i];
+        if (!told && c->key < 0) {
+            continue;
+        }
+        for (size_t j = 0; j < tc->n_runs; j++) {
+            if (v >= tc->runs[j].first && v <= tc->runs[j].last) {
+                return true;
+            }
+        }
+    }
+    for (size_t k = 0; k < s->n_ever_reported; k++) {
+        const sim_report *r = &s->ever_reported[k];
+        if (r->slot == slot && v >= r->first && v <= r->last) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The ledger invariant (issue 9): in the last incarnation of every gapless
+ * sequence, each number the replayed state calls final is accounted for
+ * (simAccounted); every other issued number has a ledger state (LOOKUP:
+ * reserved, released, voided, unknown), which is what GAPS lists. A number
+ * final and held by nobody, unreported, is the hole a paused leader once
+ * made. */
+static void simCheckLedger(sim *s, seq_state *truth, const sim_tcmd *tcs, size_t n_tc)
+{
+    for (unsigned k = 0; k < s->n_slots; k++) {
+        const sim_truth *ts = &s->truth[k];
+        if (!ts->live || ts->mode != SEQ_MODE_GAPLESS) {
+            continue;
+        }
+        size_t finals = 0;
+        for (size_t r = 0; r < ts->n_r; r++) {
+            for (int64_t v = ts->r[r].min; v <= ts->r[r].max; v++) {
+                seq_cmd look = {.op = SEQ_OP_LOOKUP,
+                                .name = s->slots[k].name,
+                                .name_len = strlen(s->slots[k].name),
+                                .min = v};
+                seq_result res;
+                memset(&res, 0, sizeof(res));
+                seq_apply(truth, &look, &res);
+                uint8_t st = res.state;
+                int status = res.status;
+                seq_result_free(&res);
+                SIM_CHECK(s, status == SEQ_OK, "LOOKUP %s %" PRId64 ": status %d",
+                          s->slots[k].name, v, status);
+                if (st != SEQ_NUM_FINAL) {
+                    continue;
+                }
+                finals++;
+                SIM_CHECK(s, simAccounted(s, tcs, n_tc, k, ts->inc, v),
+                          "ledger: %s %" PRId64 " is final, nobody was told it, no KEY has it, "
+                          "no report named it, and GAPS does not list it",
+                          s->slots[k].name, v);
+            }
+        }
+        s->n_ledger_finals += finals;
+    }
+}
+
 static void simVerify(sim *s)
 {
     unsigned src = s->n;
@@ -2332,6 +2421,9 @@ static void simVerify(sim *s)
     s->n_hist = hist_event_count(hh);
     SIM_CHECK(s, bad == 0, "history checker: %d violations, first: %s", bad, msg);
     hist_free(hh);
+    if (s->broad) {
+        simCheckLedger(s, tf.state, tcs, n_tc);
+    }
     free(tcs);
 
     /* every claimed batch was committed, and the replay ends where the replicas are */
@@ -3049,7 +3141,8 @@ static void simPrintBroadStats(sim *s, const char *what)
            "NEXT %u/%u RESERVE %u/%u CONFIRM %u/%u RELEASE %u/%u VOID %u/%u UNDELIVERED %u/%u "
            "ALLOCBLOCK %u/%u USED %u/%u RECOVER %u CREATE %u/%u DROP %u; keys full %u, "
            "keys anew %u, confirms too late %u; clients left %u, orphans %u, reports %u, cache served %u from %u "
-           "blocks; %u log entries, %u tells, %zu history calls, term %llu\n",
+           "blocks; %u log entries, %u tells, %zu history calls, %zu final gapless numbers "
+           "accounted, term %llu\n",
            (unsigned long long)s->seed, s->n, what, (double)s->f.time / 1000.0,
            (unsigned long long)s->steps, s->n_proposed, s->n_acked, s->n_lost, s->n_notleader,
            s->skew_kind, s->n_ok[SEQ_OP_NEXT], s->n_err[SEQ_OP_NEXT], s->n_ok[SEQ_OP_RESERVE],
@@ -3061,7 +3154,8 @@ static void simPrintBroadStats(sim *s, const char *what)
            s->n_err[SEQ_OP_CREATE], s->n_ok[SEQ_OP_DROP], s->n_keys_full, s->n_lapsed_keys,
            s->n_expired,
            s->n_left, s->n_orphans, s->n_reported, s->n_served, s->n_blocks, s->n_entries,
-           s->n_tells, s->n_hist, (unsigned long long)raft_current_term(simRaft(s, 0)));
+           s->n_tells, s->n_hist, s->n_ledger_finals,
+           (unsigned long long)raft_current_term(simRaft(s, 0)));
 }
 
 /* ---- the random schedule ------------------------------------------------ */
