@@ -88,9 +88,11 @@ static int nodeNewIdentity(node *n, const config *c, bool has_log, identity *id)
     id->raft_id = c->n_members == 0 ? 1 : config_raft_id(n->address);
     if (has_log) {
         n->adopted = true;
+        /* the cluster id comes from the log if it has one (a lost file),
+         * else the leader proposes one (written by an older seqd) */
         log_warn("%s/%s: none yet; this directory's log is adopted as a %s", c->dir,
                  IDENTITY_FILE, c->n_members == 0 ? "single node" : "cluster member");
-        return c->n_members == 0 ? nodeRandomCluster(id) : 0;
+        return 0;
     }
     if (c->n_members == 0) {
         const char *addr = n->address;
@@ -368,6 +370,19 @@ static void nodeOnIdentity(void *ctx, const uint8_t *cluster)
     node *n = ctx;
     if (n->ident.has_cluster) {
         if (memcmp(n->ident.cluster, cluster, IDENTITY_CLUSTER_BYTES) != 0) {
+            char mine[40], hex[40], why[2048];
+            identity theirs = {.has_cluster = true};
+            memcpy(theirs.cluster, cluster, IDENTITY_CLUSTER_BYTES);
+            identity_cluster_hex(&n->ident, mine, sizeof(mine));
+            identity_cluster_hex(&theirs, hex, sizeof(hex));
+            snprintf(why, sizeof(why),
+                     "data check: %s/%s names cluster %s, but this node's log names cluster %s: "
+                     "this node refuses to serve (restore the directory's own identity file, or "
+                     "%s)",
+                     n->cfg->dir, IDENTITY_FILE, mine, hex, NODE_REBUILD);
+            if (n->refuse != NULL) {
+                n->refuse(why);
+            }
             nodeHalt(n, "the log names another cluster than this data directory");
         }
         return;

@@ -310,3 +310,32 @@ class ClusterIdentityTest(SeqdTestCase):
         third.stop()
         with Raw(victim.port) as r:
             self.assertEqual(next_until(r, "s"), 301)
+
+    def test_identity_file_lost_or_swapped(self):
+        """A lost identity file is adopted from the log (which names the
+        cluster); another directory's identity file beside this log is
+        refused (exit 2), naming both clusters."""
+        s = self.start_server()
+        with Raw(s.port) as c:
+            self.assertEqual(c.cmd("CREATE", "s", 1, 100), "OK")
+            self.assertEqual(c.cmd("NEXT", "s"), 1)
+        s.stop()
+        path = os.path.join(s.data_dir, "identity")
+        with open(path) as f:
+            original = f.read()
+        os.unlink(path)
+        s.start()
+        with Raw(s.port) as c:
+            self.assertEqual(c.cmd("NEXT", "s"), 2)
+        s.stop()
+        def cluster_line(text):
+            return [l for l in text.splitlines() if l.startswith("cluster ")][0]
+        with open(path) as f:
+            self.assertEqual(cluster_line(f.read()), cluster_line(original),
+                             "the log gave the same cluster id back")
+        other = self.start_server()
+        other.stop()
+        shutil.copy(os.path.join(other.data_dir, "identity"), path)
+        s.spawn()
+        self.assertEqual(s.proc.wait(20), 2, s.log_tail())
+        self.assertIn("this node's log names cluster", s.log_since_start())
