@@ -24,7 +24,7 @@ HDRS := $(wildcard src/*.h)
 # Included by the unit tests that check histories (one translation unit each).
 TEST_HDRS := tests/unit/history.c tests/unit/history.h
 
-.PHONY: all deps run test unit unit-asan integration integration-asan crash bench fuzz clean
+.PHONY: all deps run test unit unit-asan integration integration-asan crash bench fuzz clean golden
 # Keep objects built by pattern rules (make would delete them as intermediates).
 .SECONDARY:
 
@@ -110,6 +110,13 @@ fuzz:
 	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_core tests/fuzz/fuzz_core.c src/seq.c src/seq_snapshot.c src/codec.c
 	@mkdir -p $(BUILD)/fuzz/corpus_core
 	$(BUILD)/fuzz/fuzz_core -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus_core
+
+# Writes tests/unit/golden/entries.bin again (only to add a layout: see
+# tests/unit/golden/gen_entries.c). The snapshot files come from
+# tests/unit/golden/make_snapshots.sh run with the seqd of each version.
+golden: $(CORE_OBJ)
+	$(CC) $(CFLAGS) -o $(BUILD)/gen_entries tests/unit/golden/gen_entries.c $(CORE_OBJ)
+	$(BUILD)/gen_entries tests/unit/golden/entries.bin
 
 clean:
 	rm -rf $(BUILD)
