@@ -3,7 +3,11 @@
 
 CC       ?= cc
 BUILD    := build
-CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla -Isrc
+# src/ is grouped by layer, innermost first; a file may include headers of
+# its own layer and of inner ones only (make check-layers, docs/architecture.md).
+LAYERS   := core proto base raft server
+SRC_DIRS := $(addprefix src/,$(LAYERS))
+CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla $(addprefix -I,$(SRC_DIRS))
 CFLAGS   ?= -O2
 CFLAGS   += $(CFLAGS_COMMON)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -12,19 +16,21 @@ PORT     ?= 7379
 DIR      ?= ./seqd-data
 FUZZ_SECONDS ?= 60
 
+vpath %.c $(SRC_DIRS)
+
 # The pure leaves (no libuv, no libraft): what unit tests and fuzzers link.
-CORE_SRC := src/seq.c src/seq_snapshot.c src/codec.c src/resp.c
-SHELL_SRC := $(filter-out $(CORE_SRC), $(wildcard src/*.c))
-CORE_OBJ := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
-SHELL_OBJ := $(SHELL_SRC:src/%.c=$(BUILD)/%.o)
+CORE_SRC := $(wildcard src/core/*.c src/proto/*.c)
+SHELL_SRC := $(wildcard src/base/*.c src/raft/*.c src/server/*.c)
+CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(notdir $(CORE_SRC)))
+SHELL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(notdir $(SHELL_SRC)))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
 UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
-HDRS := $(wildcard src/*.h)
+HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 # Included by the unit tests that check histories (one translation unit each).
 TEST_HDRS := tests/unit/history.c tests/unit/history.h
 
-.PHONY: all deps run test unit unit-asan integration integration-asan crash bench fuzz clean golden
+.PHONY: all deps run test check-layers unit unit-asan integration integration-asan crash bench fuzz clean golden
 # Keep objects built by pattern rules (make would delete them as intermediates).
 .SECONDARY:
 
@@ -33,11 +39,11 @@ all: $(BUILD)/seqd
 deps:
 	@bash scripts/install-deps.sh
 
-$(BUILD)/%.o: src/%.c $(HDRS)
+$(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/asan/%.o: src/%.c $(HDRS)
+$(BUILD)/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -c $< -o $@
 
@@ -91,7 +97,13 @@ integration-asan: $(BUILD)/asan/seqd
 	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger \
 	  test_modes
 
+# The arrows between the layers of src/ run inward only (scripts/check-layers.sh).
+check-layers:
+	@bash scripts/check-layers.sh --self-test
+	@bash scripts/check-layers.sh src
+
 test: deps
+	$(MAKE) check-layers
 	$(MAKE) all unit unit-asan
 	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) integration
@@ -104,10 +116,10 @@ bench: $(BUILD)/seqd
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
-	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c src/resp.c
+	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c src/proto/resp.c
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/corpus_resp
-	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_core tests/fuzz/fuzz_core.c src/seq.c src/seq_snapshot.c src/codec.c
+	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_core tests/fuzz/fuzz_core.c src/core/seq.c src/core/seq_snapshot.c src/core/codec.c
 	@mkdir -p $(BUILD)/fuzz/corpus_core
 	$(BUILD)/fuzz/fuzz_core -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus_core
 

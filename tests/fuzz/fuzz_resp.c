@@ -1,4 +1,4 @@
-/* fuzz_resp — libFuzzer target for src/resp.c.
+/* fuzz_resp — libFuzzer target for src/proto/resp.c.
  *
  * The input is parsed as a pipeline (request after request until one is
  * incomplete or an error) under small and default limits, with and without

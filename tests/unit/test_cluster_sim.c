@@ -1,5 +1,5 @@
 /* Deterministic cluster simulation of seqd's replicated state machine: the
- * real fsm (src/fsm.c) over the real core (src/seq.c), driven by libraft's
+ * real fsm (src/raft/fsm.c) over the real core (src/core/seq.c), driven by libraft's
  * raft_fixture (an in-memory, simulated-time cluster of 3 or 5 servers), with
  * a seeded random schedule of proposals and faults, and oracles that check
  * what clients were told against the guarantees of the design brief.
@@ -26,7 +26,7 @@
  * NEXT with and without COUNT and KEY, RESERVE with short TTLs (some lapse)
  * and KEYs, CONFIRM, RELEASE, VOID, UNDELIVERED (trusted, untrusted, with a
  * grant, late duplicates), the reads, DROP and CREATE churn, and a model of
- * the leader's cache (src/cache.c): a leader submits RECOVER (its term, its
+ * the leader's cache (src/server/cache.c): a leader submits RECOVER (its term, its
  * process) when it becomes leader, asks ALLOCBLOCK for a holder (term, node,
  * incarnation, fresh), serves NEXT from memory and reports USED. Clients
  * sometimes leave before their reply (the proposer reports UNDELIVERED, as
@@ -36,7 +36,7 @@
  * Every server has its own node-local flags (sim_node_cfg): key limit, key
  * retention, a wall clock skew (0 on some seeds, up to +-3 days on others)
  * and a monotonic clock base. A proposal is one log entry built like
- * src/batch.c builds it: the header stamped with the proposing server's
+ * src/server/batch.c builds it: the header stamped with the proposing server's
  * clocks and flags, origin = its nonce and batch_seq = its counter, the
  * commands, zero padding to a multiple of 8 bytes. Each server's fsm has a
  * claim hook that hands over the results array of the batch proposed on that
@@ -280,7 +280,7 @@ typedef struct sim_entry {
     size_t len;
 } sim_entry;
 
-/* A leader's cache of one cached sequence (src/cache.c's cache_seq). */
+/* A leader's cache of one cached sequence (src/server/cache.c's cache_seq). */
 typedef struct sim_holder {
     bool active;
     unsigned id;          /* low 16 bits of its node */

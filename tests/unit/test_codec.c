@@ -1,4 +1,4 @@
-/* Unit tests for src/codec.c and src/seq_bytes.h: log entries to bytes and
+/* Unit tests for src/core/codec.c and src/core/seq_bytes.h: log entries to bytes and
  * back. Every op round-trips with edge values; a full batch round-trips;
  * every truncation and each class of malformed input (bad version, name or
  * key too long, unknown op, too many commands, bad flag) is refused with -1

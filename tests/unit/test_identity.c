@@ -1,4 +1,4 @@
-/* Unit tests for src/identity.c: when two nodes may speak on the Raft bus,
+/* Unit tests for src/raft/identity.c: when two nodes may speak on the Raft bus,
  * the founding hash, and the identity file's text (round trip, every way it
  * can be wrong, atomic save and load). */
 #include <stdarg.h>

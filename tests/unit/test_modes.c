@@ -1,4 +1,4 @@
-/* Unit tests for the sequence modes of the core (src/seq.c, src/seq_snapshot.c):
+/* Unit tests for the sequence modes of the core (src/core/seq.c, src/core/seq_snapshot.c):
  * strict, gapless and cached sequences, range windows (NOTBEFORE/NOTAFTER),
  * RESERVE/CONFIRM/RELEASE with TTLs and permanent keys, VOID in every
  * ledger state, cached blocks (ALLOCBLOCK/USED/RECOVER), UNDELIVERED, WARN

@@ -1,4 +1,4 @@
-/* Unit tests for the sequence state machine (src/seq.c, src/seq_snapshot.c):
+/* Unit tests for the sequence state machine (src/core/seq.c, src/core/seq_snapshot.c):
  * every command and every error it can return, the int64 edges, DROP history,
  * idempotency keys and their clock, snapshots (round trip, every truncation,
  * corruption), and a seeded random-operation test against an independent
