@@ -23,9 +23,14 @@ CORE_SRC := $(wildcard src/core/*.c src/proto/*.c)
 SHELL_SRC := $(wildcard src/base/*.c src/raft/*.c src/server/*.c)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(notdir $(CORE_SRC)))
 SHELL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(notdir $(SHELL_SRC)))
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/%)
-UNIT_ASAN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
+# Unit tests mirror src/ (tests/unit/core, proto, raft); the history checker
+# they share stays in tests/unit.
+UNIT_DIRS := tests/unit $(addprefix tests/unit/,core proto raft)
+vpath test_%.c $(UNIT_DIRS)
+UNIT_SRC := $(wildcard $(addsuffix /test_*.c,$(UNIT_DIRS)))
+UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(notdir $(UNIT_SRC)))
+UNIT_ASAN := $(patsubst %.c,$(BUILD)/asan/%,$(notdir $(UNIT_SRC)))
+TEST_INC := -Itests/unit
 HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 # Included by the unit tests that check histories (one translation unit each).
 TEST_HDRS := tests/unit/history.c tests/unit/history.h
@@ -58,24 +63,24 @@ $(BUILD)/asan/seqd: $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SHELL_OBJ:$(BUILD)/
 # whose raft_fixture simulates the cluster.  Explicit rules win over the
 # pattern rules below.
 SIM_OBJ := $(BUILD)/fsm.o $(BUILD)/log.o $(BUILD)/clock.o
-$(BUILD)/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) $(HDRS) $(TEST_HDRS)
-	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) $(SIM_OBJ) -lcmocka -lraft -luv -lz
+$(BUILD)/test_cluster_sim: tests/unit/raft/test_cluster_sim.c $(CORE_OBJ) $(SIM_OBJ) $(HDRS) $(TEST_HDRS)
+	$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(CORE_OBJ) $(SIM_OBJ) -lcmocka -lraft -luv -lz
 
-$(BUILD)/asan/test_cluster_sim: tests/unit/test_cluster_sim.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka -lraft -luv -lz
+$(BUILD)/asan/test_cluster_sim: tests/unit/raft/test_cluster_sim.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
+	$(CC) $(CFLAGS_COMMON) $(TEST_INC) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(SIM_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka -lraft -luv -lz
 
 # The identity file and the bus's compatibility rule (pure but for two file functions).
-$(BUILD)/test_identity: tests/unit/test_identity.c $(BUILD)/identity.o $(HDRS)
+$(BUILD)/test_identity: tests/unit/raft/test_identity.c $(BUILD)/identity.o $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/identity.o -lcmocka
 
-$(BUILD)/asan/test_identity: tests/unit/test_identity.c $(BUILD)/asan/identity.o $(HDRS)
+$(BUILD)/asan/test_identity: tests/unit/raft/test_identity.c $(BUILD)/asan/identity.o $(HDRS)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(BUILD)/asan/identity.o -lcmocka
 
-$(BUILD)/test_%: tests/unit/test_%.c $(CORE_OBJ) $(HDRS) $(TEST_HDRS)
-	$(CC) $(CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka
+$(BUILD)/test_%: test_%.c $(CORE_OBJ) $(HDRS) $(TEST_HDRS)
+	$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(CORE_OBJ) -lcmocka
 
-$(BUILD)/asan/test_%: tests/unit/test_%.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka
+$(BUILD)/asan/test_%: test_%.c $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) $(HDRS) $(TEST_HDRS)
+	$(CC) $(CFLAGS_COMMON) $(TEST_INC) -O1 $(SAN) -o $@ $< $(CORE_OBJ:$(BUILD)/%=$(BUILD)/asan/%) -lcmocka
 
 run: deps $(BUILD)/seqd
 	$(BUILD)/seqd --port $(PORT) --bind 127.0.0.1 --dir $(DIR)
@@ -123,12 +128,12 @@ fuzz:
 	@mkdir -p $(BUILD)/fuzz/corpus_core
 	$(BUILD)/fuzz/fuzz_core -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus_core
 
-# Writes tests/unit/golden/entries.bin again (only to add a layout: see
-# tests/unit/golden/gen_entries.c). The snapshot files come from
-# tests/unit/golden/make_snapshots.sh run with the seqd of each version.
+# Writes tests/unit/core/golden/entries.bin again (only to add a layout: see
+# tests/unit/core/golden/gen_entries.c). The snapshot files come from
+# tests/unit/core/golden/make_snapshots.sh run with the seqd of each version.
 golden: $(CORE_OBJ)
-	$(CC) $(CFLAGS) -o $(BUILD)/gen_entries tests/unit/golden/gen_entries.c $(CORE_OBJ)
-	$(BUILD)/gen_entries tests/unit/golden/entries.bin
+	$(CC) $(CFLAGS) -o $(BUILD)/gen_entries tests/unit/core/golden/gen_entries.c $(CORE_OBJ)
+	$(BUILD)/gen_entries tests/unit/core/golden/entries.bin
 
 clean:
 	rm -rf $(BUILD)

@@ -1,4 +1,4 @@
-/* gen_entries — writes tests/unit/golden/entries.bin: one log entry per op
+/* gen_entries — writes tests/unit/core/golden/entries.bin: one log entry per op
  * and per layout, as src/core/codec.c wrote them when the file was made
  * (`make golden`). The file is committed; test_golden decodes it. Run it
  * again only to add a layout, never to "fix" an old one: an old entry that

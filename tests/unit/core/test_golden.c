@@ -1,5 +1,5 @@
 /* Golden files: every on-disk format seqd has written, decoded by today's
- * code (tests/unit/golden/).
+ * code (tests/unit/core/golden/).
  *
  *  - snapshot-v1.bin … snapshot-v3.bin: core snapshots written by the seqd
  *    of their time (the last commit before each version bump, driven through
@@ -29,7 +29,7 @@
 
 static uint8_t *read_file(const char *name, size_t *len)
 {
-    const char *dir = getenv("GOLDEN_DIR") != NULL ? getenv("GOLDEN_DIR") : "tests/unit/golden";
+    const char *dir = getenv("GOLDEN_DIR") != NULL ? getenv("GOLDEN_DIR") : "tests/unit/core/golden";
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *fp = fopen(path, "rb");
