@@ -384,7 +384,7 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
     return true;
 }
 
-/* Live gapless sequences by incarnation, for the permanent keys. */
+/* Live sequences by incarnation, for the keys. */
 typedef struct seq_owner_index {
     const seq_sequence **by_incarnation;
     size_t n;
@@ -402,11 +402,28 @@ static void seqOwnerIndexBuild(const seq_state *s, seq_owner_index *ix)
     ix->by_incarnation = seq_xmalloc(sizeof(*ix->by_incarnation) * (s->n_live + 1));
     ix->n = 0;
     for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        if (q->live && q->mode == SEQ_MODE_GAPLESS) {
+        if (q->live) {
             ix->by_incarnation[ix->n++] = q;
         }
     }
     qsort(ix->by_incarnation, ix->n, sizeof(*ix->by_incarnation), seqIncarnationCompare);
+}
+
+/* Incarnations are handed out once each: none is 0 or past the state's
+ * counter, and no two live sequences share one (their keys would mix). */
+static bool seqIncarnationsValid(const seq_state *s, const seq_owner_index *ix)
+{
+    for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
+        if (q->incarnation == 0 || q->incarnation > s->incarnations) {
+            return false;
+        }
+    }
+    for (size_t i = 1; i < ix->n; i++) {
+        if (ix->by_incarnation[i - 1]->incarnation == ix->by_incarnation[i]->incarnation) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t incarnation)
@@ -453,7 +470,7 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
         incarnation |= (uint64_t)hkey[i] << (8 * i);
     }
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
-    if (owner == NULL || !seq_issued(owner, v)) {
+    if (owner == NULL || owner->mode != SEQ_MODE_GAPLESS || !seq_issued(owner, v)) {
         return false;
     }
     e = seq_xcalloc(1, sizeof(*e));
@@ -484,7 +501,10 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
     return true;
 }
 
-static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version)
+/* A retained key: runs covering exactly count numbers, which its
+ * incarnation issued if it is live (a dropped one's key waits for its
+ * retention; it can replay nothing). */
+static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_owner_index *ix)
 {
     size_t hkey_len = seq_get_u16(r);
     const uint8_t *hkey = seq_get_bytes(r, hkey_len);
@@ -520,6 +540,16 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version)
             return false;
         }
         covered += span + 1;
+    }
+    uint64_t incarnation = 0;
+    for (int i = 0; i < 8; i++) {
+        incarnation |= (uint64_t)hkey[i] << (8 * i);
+    }
+    const seq_sequence *owner = seqOwnerFind(ix, incarnation);
+    for (size_t i = 0; owner != NULL && covered == count && i < n_runs; i++) {
+        if (!seq_issued(owner, runs[i].min) || !seq_issued(owner, runs[i].max)) {
+            covered = 0; /* a key that names numbers its sequence never issued */
+        }
     }
     if (covered != count) {
         free(runs);
@@ -582,17 +612,23 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len)
     if (r.bad) {
         goto err;
     }
+    seq_owner_index ix;
+    seqOwnerIndexBuild(s, &ix);
+    if (!seqIncarnationsValid(s, &ix)) {
+        free(ix.by_incarnation);
+        goto err;
+    }
     for (size_t i = 0; i < n_keys; i++) {
-        if (!seqReadKey(s, &r, version)) {
+        if (!seqReadKey(s, &r, version, &ix)) {
+            free(ix.by_incarnation);
             goto err;
         }
     }
     size_t n_pkeys = version >= 3 ? seq_get_u32(&r) : 0;
     if (r.bad || n_pkeys > SEQ_PKEYS_MAX) {
+        free(ix.by_incarnation);
         goto err;
     }
-    seq_owner_index ix;
-    seqOwnerIndexBuild(s, &ix);
     for (size_t i = 0; i < n_pkeys; i++) {
         if (!seqReadPkey(s, &r, version, &ix)) {
             free(ix.by_incarnation);
