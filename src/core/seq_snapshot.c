@@ -444,6 +444,13 @@ static const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t inca
     return NULL;
 }
 
+/* The incarnation a key's hash key starts with (8 bytes LE). */
+static uint64_t seqKeyIncarnation(const uint8_t *hkey)
+{
+    seq_reader r = {hkey, 8, 0, false};
+    return seq_get_u64(&r);
+}
+
 /* A permanent (gapless) key: one number, which its sequence issued. */
 static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
                         const seq_owner_index *ix)
@@ -465,10 +472,7 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
     if (e != NULL) {
         return false;
     }
-    uint64_t incarnation = 0;
-    for (int i = 0; i < 8; i++) {
-        incarnation |= (uint64_t)hkey[i] << (8 * i);
-    }
+    uint64_t incarnation = seqKeyIncarnation(hkey);
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
     if (owner == NULL || owner->mode != SEQ_MODE_GAPLESS || !seq_issued(owner, v)) {
         return false;
@@ -541,10 +545,7 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_
         }
         covered += span + 1;
     }
-    uint64_t incarnation = 0;
-    for (int i = 0; i < 8; i++) {
-        incarnation |= (uint64_t)hkey[i] << (8 * i);
-    }
+    uint64_t incarnation = seqKeyIncarnation(hkey);
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
     for (size_t i = 0; owner != NULL && covered == count && i < n_runs; i++) {
         if (!seq_issued(owner, runs[i].min) || !seq_issued(owner, runs[i].max)) {
