@@ -1,5 +1,10 @@
-/* seq_internal — the state machine's data structures, shared by seq.c (the
- * transitions) and seq_snapshot.c (serialization). Nothing else includes it.
+/* seq_internal — the state machine's data structures and the functions its
+ * files share: seq.c (the entry point, seq_apply) and one file per concept
+ * (seq_keys, seq_sequence, seq_range, seq_ledger, seq_warn, seq_next,
+ * seq_gapless, seq_cached, seq_undelivered, seq_report, seq_check,
+ * seq_snapshot). Nothing outside src/core includes it; seq.h is the
+ * contract. Every function here keeps the invariants below unless it says
+ * otherwise, and none does I/O or reads a clock.
  *
  * Invariants of a live sequence (checked by seq_sequence_valid in debug
  * builds and by the snapshot decoder always):
@@ -113,17 +118,260 @@ struct seq_state {
     size_t n_pkeys;
 };
 
-/* Helpers seq_snapshot.c shares with seq.c. */
+/* ---- seq.c: memory, validation, clocks -------------------------------- */
+
+/* malloc/calloc that abort on failure: a replica that skipped a command
+ * would diverge, so the state machine never sees NULL. */
 void *seq_xmalloc(size_t n);
 void *seq_xcalloc(size_t n, size_t size);
-seq_sequence *seq_sequence_add(seq_state *s, const char *name, size_t len);
+void *seq_xrealloc(void *p, size_t n);
+/* A NUL-terminated malloc'd copy of p[0..len). */
+char *seqStrdup(const char *p, size_t len);
+/* 1..SEQ_REASON_MAX bytes of printable ASCII, spaces allowed. */
+bool seq_reason_valid(const char *reason, size_t len);
+
+/* The state's two clocks (see seq_stamp_entry): wall judges windows,
+ * elapsed judges TTLs. */
+typedef struct seq_now {
+    int64_t wall, el;
+} seq_now;
+
+seq_now seqNow(const seq_state *s);
+/* A point on the elapsed clock as a wall time, judged from now: what a
+ * reply shows for a reservation's end or lapse. */
+int64_t seqWallOf(seq_now now, int64_t el);
+
+/* ---- seq_keys.c: idempotency keys (FIFO, retained) and permanent keys --- */
+
+void seqKeyFree(seq_key_entry *e);
+/* Appends a retained key at the FIFO's new end: its elapsed time must not
+ * be below the newest's. */
 void seq_key_insert(seq_state *s, seq_key_entry *e);
+/* Adds a permanent (gapless) key: one number, found by key and by number. */
 void seq_pkey_insert(seq_state *s, seq_key_entry *e);
+/* Drops retained keys older than retention_ms on the elapsed clock. */
+void seqKeysExpire(seq_state *s, int64_t retention_ms);
+/* The hash key of (incarnation, key): keys of a dropped incarnation can
+ * never match a later one. Writes at most 8 + SEQ_KEY_MAX bytes. */
+size_t seqKeyHash(uint8_t *out, uint64_t incarnation, const char *key, size_t key_len);
+/* The key entry of (incarnation, key), or NULL. */
+seq_key_entry *seqKeyFind(const seq_state *s, uint64_t incarnation, const char *key,
+                          size_t key_len);
+/* The number-hash key of a permanent key entry. */
+void seqNumberKey(uint8_t out[16], uint64_t incarnation, int64_t v);
+/* The permanent key that holds number v of that incarnation, or NULL. */
+seq_key_entry *seqPkeyByNumber(const seq_state *s, uint64_t incarnation, int64_t v);
+void seqPkeyDelete(seq_state *s, seq_key_entry *e);
+/* Lets go of the permanent key holding v, if any. */
+void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t v);
+/* Frees every permanent key of an incarnation (its sequence was dropped). */
+void seqPkeysDropIncarnation(seq_state *s, uint64_t incarnation);
+/* A new key entry remembering runs[0..n_runs) (copied), inserted at now. */
+seq_key_entry *seqKeyNew(const uint8_t *hkey, size_t hkey_len, seq_now now, uint32_t count,
+                         const seq_run *runs, size_t n_runs);
+/* With CONFIRM/RELEASE ... KEY k: whether k is the gapless key that holds
+ * v. Without a key the number alone is trusted. */
+int seqKeyHolds(const seq_state *s, const seq_sequence *q, const seq_cmd *cmd, int64_t v);
+
+/* ---- seq_sequence.c: sequences and tombstones (CREATE, ADDRANGE, DROP) -- */
+
+void seqSequenceFree(seq_sequence *q);
+seq_sequence *seq_sequence_add(seq_state *s, const char *name, size_t len);
+/* The live sequence of that name, or NULL. */
+seq_sequence *seqFindLive(const seq_state *s, const char *name, size_t len);
+bool seqOverlap(int64_t a_min, int64_t a_max, int64_t b_min, int64_t b_max);
+/* qsort order of seq_range by min. */
+int seqRangeCompare(const void *a, const void *b);
+/* The invariants above for one sequence (O(n log n) in its ranges and
+ * ledger): what the decoder demands of every sequence it reads. */
 bool seq_sequence_valid(const seq_sequence *q);
+int seqCreate(seq_state *s, const seq_cmd *cmd);
+int seqAddRange(seq_state *s, const seq_cmd *cmd);
+int seqDrop(seq_state *s, const seq_cmd *cmd);
+
+/* ---- seq_range.c: ranges, the burned history, and the take plan -------- */
+
+/* Index of the last burned interval with min <= v, or -1. */
+long seqBurnedFloor(const seq_sequence *q, int64_t v);
+/* a + d, where the caller guarantees the true result fits in int64. */
+int64_t seqAdd(int64_t a, uint64_t d);
+bool seqSpanValidAt(const seq_span *r, int64_t t);
+/* Moves *p (a number of range i) past burned numbers; false when none of
+ * range i is left from *p on. */
+bool seqSpanSettle(const seq_sequence *q, size_t i, int64_t *p);
+
+/* A plan for taking numbers, applied only once the whole command is known
+ * to succeed (all or nothing). */
+typedef struct seq_take {
+    seq_run *runs;
+    size_t *span_of; /* the range each run came from */
+    size_t n_runs, cap;
+    uint64_t taken;
+    seq_run inline_runs[4];
+    size_t inline_span[4];
+} seq_take;
+
+void seqTakeInit(seq_take *tk, const seq_sequence *q);
+void seqTakeFree(seq_take *tk);
+/* Plans to take `need` numbers valid at time t, from the ranges in order
+ * (skipping full, expired and not-yet-open ones). With partial, takes as
+ * many as there are up to need. Changes nothing. Returns SEQ_OK, or
+ * SEQ_ERR_EXHAUSTED when none (partial) or fewer than need were there. */
+int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial, seq_take *tk);
+/* Applies a successful plan: moves the ranges' cursors past its runs. */
+void seqTakeApply(seq_sequence *q, const seq_take *tk);
+/* Numbers still to take at time t: valid now (now_only), or valid now or
+ * later (not expired). Saturated at UINT64_MAX. */
+uint64_t seqRemaining(const seq_sequence *q, int64_t t, bool now_only);
+/* Fills an EXHAUSTED result (what is left now, when more opens) and
+ * returns SEQ_ERR_EXHAUSTED. */
+int seqExhausted(const seq_sequence *q, int64_t t, seq_result *out);
+/* Index of the range holding v, or -1. */
+long seqSpanOf(const seq_sequence *q, int64_t v);
+/* The lowest number of range i this incarnation can issue. */
+int64_t seqSpanLow(const seq_sequence *q, size_t i);
 /* Whether this incarnation of q issued v: v lies before the cursor in a
  * range, not below the CREATE's START, and not in the burned history. */
 bool seq_issued(const seq_sequence *q, int64_t v);
-/* 1..SEQ_REASON_MAX bytes of printable ASCII, spaces allowed. */
-bool seq_reason_valid(const char *reason, size_t len);
+/* Pushes the numbers of [lo, hi] that are not burned onto out. out must
+ * have room for one more interval than the burned ones inside [lo, hi]. */
+void seqPushUnburned(const seq_sequence *q, int64_t lo, int64_t hi, seq_range *out, size_t *n);
+/* The numbers this incarnation issued (exactly those seq_issued accepts),
+ * as sorted, disjoint, non-adjacent intervals in a malloc'd array the
+ * caller frees; *n may be 0. O((ranges + burned) log ranges). */
+seq_range *seqIssuedIntervals(const seq_sequence *q, size_t *n);
+
+/* ---- seq_ledger.c: the ledger of exceptions among issued numbers, VOID -- */
+
+/* Index of the last ledger run with first <= v, or -1. */
+long seqLedgerFloor(const seq_sequence *q, int64_t v);
+/* The ledger run holding v, or NULL. */
+seq_ledger_run *seqLedgerAt(const seq_sequence *q, int64_t v);
+/* Reserved or released: what n_open counts. */
+bool seqIsOpen(uint8_t state);
+/* A reservation whose TTL ran out counts as released (nothing stores the
+ * change: it follows from the elapsed clock, identically on every
+ * replica). deadline_ms INT64_MAX (no TTL, or one saturated at the end of
+ * time) never runs out, even when the clock reaches INT64_MAX. */
+bool seqReservationLapsed(const seq_ledger_run *e, seq_now now);
+uint8_t seqEffectiveState(const seq_ledger_run *e, seq_now now);
+/* Whether the ledger can take `extra` more runs. */
+bool seqLedgerRoom(const seq_sequence *q, size_t extra);
+/* Removes the numbers [a, b] from the ledger, splitting runs that reach
+ * outside it (needs room for one more run). */
+void seqLedgerCut(seq_sequence *q, int64_t a, int64_t b);
+/* Removes every number of pieces[0..n) from the ledger in one pass:
+ * O(runs + n), where a seqLedgerCut per piece shifts the array each time
+ * (quadratic: 20k reused runs took 0.4 s of apply). The pieces are sorted,
+ * disjoint, and each lies inside one run; the runs that remain keep their
+ * order, so the ledger stays sorted, and none of them merges anew (a run
+ * only shrinks). */
+void seqLedgerCutSorted(seq_sequence *q, const seq_run *pieces, size_t n);
+/* Puts [a, b], which no run holds, into the ledger with a state; merges it
+ * with equal neighbours. Needs room for one more run. */
+void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t time_ms,
+                  int64_t deadline_ms, const char *reason, size_t reason_len);
+void seqLedgerPutText(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t time_ms,
+                      const char *reason);
+/* Frees the ledger's runs and reasons and leaves it empty. */
+void seqLedgerClear(seq_sequence *q);
+/* The invariants above for the ledger and the block, except the time (the
+ * decoder checks that against the state's clock). */
+bool seqLedgerValid(const seq_sequence *q);
+/* Marks unknown-fate numbers among runs final again: a KEY replay has just
+ * delivered them. */
+void seqUnknownDelivered(seq_sequence *q, const seq_run *runs, size_t n);
+/* Whether the ledger lists any number of runs as voided. */
+bool seqRunsVoided(const seq_sequence *q, const seq_run *runs, size_t n);
+/* VOID name n reason: an issued number that is not final any more and is
+ * never issued again. Voiding a voided number changes nothing (the first
+ * reason and time stand). */
+int seqVoid(seq_state *s, const seq_cmd *cmd);
+
+/* ---- seq_warn.c: rates and the WARN threshold -------------------------- */
+
+/* Counts n numbers issued at wall time t in its minute's bucket. */
+void seqRateAdd(seq_sequence *q, int64_t t, uint64_t n);
+/* Numbers issued in the last 60 s and the last hour before t. */
+void seqRates(const seq_sequence *q, int64_t t, uint64_t *per_min, uint64_t *per_hour);
+/* Numbers still to hand out, now or later: the ranges' unissued numbers
+ * that have not expired and, in gapless mode, the released ones (and lapsed
+ * reservations) that may be issued again. Saturated at UINT64_MAX. */
+uint64_t seqLeft(const seq_sequence *q, seq_now now);
+/* After numbers were taken: sets warned (and tells the result) the first
+ * time the numbers left reach the WARN threshold. */
+void seqWarnCheck(seq_sequence *q, seq_now now, seq_result *out);
+/* After numbers went back (RELEASE, UNDELIVERED, ADDRANGE): a warning whose
+ * cause is gone is cleared. */
+void seqWarnLift(seq_sequence *q, seq_now now);
+
+/* ---- seq_next.c: NEXT, and strict numbering with idempotency keys ------ */
+
+/* Copies runs[0..n) into the result (one run stays inline, no malloc). */
+void seqCopyRuns(seq_result *out, const seq_run *runs, size_t n);
+int seqNext(seq_state *s, const seq_cmd *cmd, seq_result *out);
+
+/* ---- seq_gapless.c: gapless numbering, reservations and reissue -------- */
+
+/* The released (or lapsed reserved) numbers of run e that may be issued
+ * again are those whose range has not expired. A run may span numerically
+ * adjacent ranges, so this is judged per range: finds the first stretch
+ * [*first, *last] of such numbers at or after `from` (a number of e) that
+ * lies in one range. False when there is none. */
+bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, seq_now now,
+                        int64_t *first, int64_t *last, int64_t from);
+/* Gapless NEXT (reserve = false: the numbers are final at once) and
+ * RESERVE (one number, held until CONFIRM, RELEASE or its TTL). Released
+ * numbers go first, lowest first; then new ones from the ranges. */
+int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, bool reserve,
+                   seq_result *out);
+int seqReserve(seq_state *s, const seq_cmd *cmd, seq_result *out);
+/* CONFIRM name n: a live reservation (or an unknown-fate number) becomes
+ * final. Confirming a final number again is a no-op. */
+int seqConfirm(seq_state *s, const seq_cmd *cmd);
+/* RELEASE name n: a reservation (live or lapsed) is returned, to be issued
+ * again before any new number; its key lets go of it. */
+int seqRelease(seq_state *s, const seq_cmd *cmd);
+/* The lowest number NEXT would issue now, if any. */
+bool seqPeek(const seq_sequence *q, seq_now now, int64_t *v);
+
+/* ---- seq_cached.c: cached blocks (ALLOCBLOCK, USED, RECOVER) ----------- */
+
+/* Whether cached-mode block runs hold v. */
+bool seqInBlock(const seq_sequence *q, int64_t v);
+/* Clips the stretch [v, end] to one side of the block's edges: *in tells
+ * whether v is in a block run; the stretch then ends at that run's end, or
+ * else before the next block run. */
+int64_t seqBlockClip(const seq_sequence *q, int64_t v, int64_t end, bool *in);
+/* ALLOCBLOCK name count term node: hands up to count numbers valid now to
+ * the leader (term, node), to serve from memory in the order of the runs.
+ * The block of a previous owner is skipped first. */
+int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out);
+/* USED name count term node: the owner served the first count numbers of
+ * its block; they are final. From an owner that lost the block: nothing. */
+int seqUsed(seq_state *s, const seq_cmd *cmd);
+/* RECOVER term node: a new leader skips the blocks of other leaders: of
+ * another term, or of another process (the high 48 bits of node; the low
+ * 16 tell a process's block holders apart, see seq_cmd). */
+int seqRecover(seq_state *s, const seq_cmd *cmd);
+
+/* ---- seq_undelivered.c: reports of replies that reached no client ------ */
+
+/* UNDELIVERED name first last cause: see seq_undelivered.c. */
+int seqUndelivered(seq_state *s, const seq_cmd *cmd);
+
+/* ---- seq_report.c: DESCRIBE, LIST, GAPS, LOOKUP (read only) ------------- */
+
+int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out);
+int seqList(const seq_state *s, seq_result *out);
+/* GAPS name from to: every number of [from, to] below the ranges' cursors
+ * that is not final, plus the expired rest of ranges past NOTAFTER, as
+ * runs clipped to [from, to], ascending, at most SEQ_GAPS_MAX (more = true
+ * when cut). */
+int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out);
+/* LOOKUP name n: what the ledger knows of n. */
+int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out);
+/* LOOKUP name KEY k: the numbers a key got, if it is still kept. */
+int seqLookupKey(const seq_state *s, const seq_cmd *cmd, seq_result *out);
 
 #endif

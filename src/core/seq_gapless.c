@@ -1,0 +1,297 @@
+/* seq_gapless — gapless numbering: NEXT and RESERVE take released numbers
+ * first (lowest first), then new ones; CONFIRM makes a reservation final;
+ * RELEASE returns it to be issued again. Keeps: a number is held by at most
+ * one live reservation, named by its grant; a permanent key names exactly
+ * the number its holder got; a lapsed reservation counts as released,
+ * judged on the elapsed clock so that every replica agrees. */
+#include "seq_internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, seq_now now,
+                               int64_t *first, int64_t *last, int64_t from)
+{
+    if (seqEffectiveState(e, now) != SEQ_NUM_RELEASED) {
+        return false;
+    }
+    for (int64_t p = from;;) {
+        long i = seqSpanOf(q, p);
+        assert(i >= 0); /* ledger numbers were issued: each lies in a range */
+        int64_t end = q->ranges[i].max < e->last ? q->ranges[i].max : e->last;
+        if (now.wall <= q->ranges[i].not_after) {
+            *first = p;
+            *last = end;
+            return true;
+        }
+        if (end == e->last) {
+            return false;
+        }
+        p = end + 1;
+    }
+}
+
+int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, bool reserve,
+                          seq_result *out)
+{
+    int64_t t = s->clock_ms;
+    seq_now now = seqNow(s);
+    uint32_t count = reserve ? 1 : cmd->count;
+    int64_t deadline = INT64_MAX; /* on the elapsed clock */
+    if (reserve && cmd->ttl_ms != 0) {
+        if (cmd->ttl_ms < 1 || cmd->ttl_ms > SEQ_TTL_MAX_MS) {
+            return SEQ_ERR_TTL;
+        }
+        deadline = now.el > INT64_MAX - cmd->ttl_ms ? INT64_MAX : now.el + cmd->ttl_ms;
+    }
+    uint8_t hkey[8 + SEQ_KEY_MAX];
+    size_t hkey_len = 0;
+    seq_key_entry *stale = NULL;
+    if (cmd->key_len > 0) {
+        if (count != 1) {
+            return SEQ_ERR_MODE; /* a gapless key names one number */
+        }
+        hkey_len = seqKeyHash(hkey, q->incarnation, cmd->key, cmd->key_len);
+        seq_key_entry *e = NULL;
+        HASH_FIND(hh, s->keys, hkey, hkey_len, e);
+        if (e != NULL) {
+            int64_t v = e->runs[0].first;
+            const seq_ledger_run *run = seqLedgerAt(q, v);
+            uint8_t st = run == NULL ? SEQ_NUM_FINAL : seqEffectiveState(run, now);
+            if (st == SEQ_NUM_VOIDED) {
+                return SEQ_ERR_KEY_VOIDED;
+            }
+            if (st == SEQ_NUM_FINAL || st == SEQ_NUM_RESERVED || st == SEQ_NUM_UNKNOWN) {
+                /* NEXT promises a final number: the key's own reservation
+                 * (or its unknown-fate number) is confirmed by it, else a
+                 * lapse would hand the number to a second caller. */
+                if (!reserve && st != SEQ_NUM_FINAL) {
+                    if (run->first < v && v < run->last && !seqLedgerRoom(q, 1)) {
+                        return SEQ_ERR_TOO_MANY;
+                    }
+                    seqLedgerCut(q, v, v);
+                }
+                seqCopyRuns(out, e->runs, 1);
+                out->replayed = true;
+                return SEQ_OK;
+            }
+            stale = e; /* its reservation lapsed: the key gets a number anew */
+        } else if (s->n_pkeys >= SEQ_PKEYS_MAX) {
+            return SEQ_ERR_KEYS_FULL;
+        }
+    }
+    /* Plan: released numbers first (lowest first), then new. `grow` counts
+     * the ledger runs the commit adds: cutting a piece out of a run keeps
+     * the part before it and the part after it. */
+    seq_run stack_reuse[4];
+    seq_run *reuse = stack_reuse;
+    size_t n_reuse = 0, reuse_cap = 4;
+    uint64_t need = count;
+    long grow = reserve ? 1 : 0; /* the reservation's own run */
+    /* Scanned from open_from, below which no run is open: a ledger of
+     * voided runs before the released ones costs a binary search, not a
+     * walk, on every NEXT. */
+    int64_t reuse_from = INT64_MAX; /* the first open run seen */
+    long scan = seqLedgerFloor(q, q->open_from);
+    for (size_t i = scan < 0 ? 0 : (size_t)scan; i < q->n_ledger && q->n_open > 0 && need > 0;
+         i++) {
+        const seq_ledger_run *e = &q->ledger[i];
+        if (reuse_from == INT64_MAX && seqIsOpen(e->state)) {
+            reuse_from = e->first;
+        }
+        int64_t run_from = e->first; /* where the run starts after earlier cuts */
+        int64_t a, z;
+        while (need > 0 && seqReissuablePiece(q, e, now, &a, &z, run_from)) {
+            uint64_t span = (uint64_t)z - (uint64_t)a;
+            int64_t last = span >= need - 1 ? seqAdd(a, need - 1) : z;
+            if (n_reuse == reuse_cap) {
+                reuse_cap *= 2;
+                seq_run *grown = seq_xmalloc(sizeof(*grown) * reuse_cap);
+                memcpy(grown, reuse, sizeof(*grown) * n_reuse);
+                if (reuse != stack_reuse) {
+                    free(reuse);
+                }
+                reuse = grown;
+            }
+            reuse[n_reuse].first = a;
+            reuse[n_reuse].last = last;
+            n_reuse++;
+            need -= (uint64_t)last - (uint64_t)a + 1;
+            grow += (a > run_from ? 1 : 0) + (last < e->last ? 1 : 0) - 1;
+            if (last == e->last) {
+                break;
+            }
+            run_from = last + 1;
+        }
+    }
+    seq_take tk;
+    seqTakeInit(&tk, q);
+    int rv = SEQ_OK;
+    if (need > 0) {
+        rv = seqTakePlan(q, t, need, false, &tk);
+    }
+    if (rv == SEQ_OK && grow > 0 && !seqLedgerRoom(q, (size_t)grow)) {
+        rv = SEQ_ERR_TOO_MANY;
+    }
+    if (rv != SEQ_OK) {
+        if (rv == SEQ_ERR_EXHAUSTED) {
+            seqExhausted(q, t, out);
+            out->remaining += count - need; /* the released ones count too */
+        }
+        goto out;
+    }
+    /* Commit. */
+    for (size_t k = 0; k < n_reuse; k++) {
+        /* A lapsed reservation (one number) lets go of its key; released
+         * runs hold no keys (RELEASE dropped them). */
+        if (seqLedgerAt(q, reuse[k].first)->state == SEQ_NUM_RESERVED) {
+            seq_key_entry *held = seqPkeyByNumber(s, q->incarnation, reuse[k].first);
+            if (held != NULL && held != stale) {
+                seqPkeyDelete(s, held);
+            }
+        }
+    }
+    seqLedgerCutSorted(q, reuse, n_reuse);
+    if (reuse_from != INT64_MAX) {
+        q->open_from = reuse_from; /* no open run starts below the first one seen */
+    }
+    if (stale != NULL) {
+        seqPkeyDelete(s, stale);
+    }
+    if (need > 0) {
+        seqTakeApply(q, &tk);
+    }
+    size_t n_out = n_reuse + tk.n_runs;
+    seq_run *all = seq_xmalloc(sizeof(*all) * n_out);
+    memcpy(all, reuse, sizeof(*all) * n_reuse);
+    if (tk.n_runs > 0) {
+        memcpy(all + n_reuse, tk.runs, sizeof(*all) * tk.n_runs);
+    }
+    seqCopyRuns(out, all, n_out);
+    free(all);
+    if (reserve) {
+        int64_t v = out->runs[0].first;
+        seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, deadline, "reserved", 8);
+        /* The grant: what names this reservation, and only it, to an
+         * UNDELIVERED report (the number may be reserved again later). */
+        seqLedgerAt(q, v)->grant = ++q->grants;
+        out->grant = q->grants;
+    }
+    if (hkey_len > 0) {
+        seq_key_entry *e = seqKeyNew(hkey, hkey_len, now, 1, out->runs, 1);
+        e->permanent = true;
+        seqNumberKey(e->nkey, q->incarnation, out->runs[0].first);
+        seq_pkey_insert(s, e);
+    }
+    seqRateAdd(q, t, count);
+    seqWarnCheck(q, now, out); /* reissued numbers count as left too */
+out:
+    seqTakeFree(&tk);
+    if (reuse != stack_reuse) {
+        free(reuse);
+    }
+    return rv;
+}
+
+int seqReserve(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    if (cmd->key_len > 0 && !seq_key_valid(cmd->key, cmd->key_len)) {
+        return SEQ_ERR_KEY;
+    }
+    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    if (q->mode != SEQ_MODE_GAPLESS) {
+        return SEQ_ERR_MODE;
+    }
+    return seqGaplessTake(s, q, cmd, true, out);
+}
+
+int seqConfirm(seq_state *s, const seq_cmd *cmd)
+{
+    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    int64_t v = cmd->min;
+    if (!seq_issued(q, v)) {
+        return SEQ_ERR_NOTISSUED;
+    }
+    if (seqInBlock(q, v)) {
+        return SEQ_ERR_CACHED;
+    }
+    int rv = seqKeyHolds(s, q, cmd, v);
+    if (rv != SEQ_OK) {
+        return rv;
+    }
+    seq_ledger_run *e = seqLedgerAt(q, v);
+    if (e == NULL) {
+        return SEQ_OK;
+    }
+    if (seqReservationLapsed(e, seqNow(s))) {
+        return SEQ_ERR_EXPIRED;
+    }
+    if (e->state != SEQ_NUM_RESERVED && e->state != SEQ_NUM_UNKNOWN) {
+        return SEQ_ERR_NOTRESERVED;
+    }
+    /* Only a cut inside a run (of unknown numbers) adds one. */
+    if (e->first < v && v < e->last && !seqLedgerRoom(q, 1)) {
+        return SEQ_ERR_TOO_MANY;
+    }
+    seqLedgerCut(q, v, v);
+    return SEQ_OK;
+}
+
+int seqRelease(seq_state *s, const seq_cmd *cmd)
+{
+    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    if (q->mode != SEQ_MODE_GAPLESS) {
+        return SEQ_ERR_MODE;
+    }
+    int64_t v = cmd->min;
+    if (!seq_issued(q, v)) {
+        return SEQ_ERR_NOTISSUED;
+    }
+    seq_ledger_run *e = seqLedgerAt(q, v);
+    if (e != NULL && e->state == SEQ_NUM_RELEASED) {
+        return SEQ_OK;
+    }
+    int rv = seqKeyHolds(s, q, cmd, v);
+    if (rv != SEQ_OK) {
+        return rv;
+    }
+    if (e == NULL || e->state != SEQ_NUM_RESERVED) {
+        return SEQ_ERR_NOTRESERVED;
+    }
+    /* A reserved run is one number: it becomes a released one, no growth. */
+    seqPkeyRelease(s, q->incarnation, v);
+    seqLedgerCut(q, v, v);
+    seqLedgerPutText(q, v, v, SEQ_NUM_RELEASED, s->clock_ms, "released");
+    seqWarnLift(q, seqNow(s));
+    return SEQ_OK;
+}
+
+bool seqPeek(const seq_sequence *q, seq_now now, int64_t *v)
+{
+    if (q->mode == SEQ_MODE_GAPLESS) {
+        for (size_t i = 0; i < q->n_ledger && q->n_open > 0; i++) {
+            int64_t last;
+            if (seqReissuablePiece(q, &q->ledger[i], now, v, &last, q->ledger[i].first)) {
+                return true;
+            }
+        }
+    }
+    for (size_t i = q->cur; i < q->n_ranges; i++) {
+        int64_t p = q->ranges[i].next;
+        if (seqSpanValidAt(&q->ranges[i], now.wall) && seqSpanSettle(q, i, &p)) {
+            *v = p;
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,223 @@
+/* seq_report — the read-only commands: DESCRIBE, LIST, GAPS, LOOKUP and
+ * LOOKUP KEY. They change nothing (const state) and answer what the ledger,
+ * the ranges and the clocks say at the state's time. */
+#include "seq_internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    int64_t t = s->clock_ms;
+    out->name = seq_xmalloc(q->name_len + 1);
+    memcpy(out->name, q->name, q->name_len + 1);
+    out->name_len = q->name_len;
+    out->ranges = seq_xcalloc(q->n_ranges, sizeof(*out->ranges));
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        const seq_span *r = &q->ranges[i];
+        out->ranges[i] = (seq_range_info){r->min, r->max, r->not_before, r->not_after,
+                                          t > r->not_after};
+    }
+    out->n_ranges = q->n_ranges;
+    out->has_next = seqPeek(q, seqNow(s), &out->next);
+    out->issued = q->issued;
+    out->left = seqLeft(q, seqNow(s));
+    out->remaining = out->left;
+    out->mode = q->mode;
+    out->cache = q->cache;
+    out->warn = q->warn;
+    out->warned = q->warned;
+    seqRates(q, t, &out->rate_1m, &out->rate_1h);
+    out->eta_s = -1;
+    unsigned __int128 eta = 0;
+    if (out->rate_1m > 0) {
+        eta = (unsigned __int128)out->left * 60 / out->rate_1m;
+    } else if (out->rate_1h > 0) {
+        eta = (unsigned __int128)out->left * 3600 / out->rate_1h;
+    }
+    if (out->rate_1m > 0 || out->rate_1h > 0) {
+        out->eta_s = eta > INT64_MAX ? INT64_MAX : (int64_t)eta;
+    }
+    return SEQ_OK;
+}
+
+static int seqNameCompare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int seqList(const seq_state *s, seq_result *out)
+{
+    out->names = seq_xmalloc(sizeof(char *) * (s->n_live == 0 ? 1 : s->n_live));
+    size_t n = 0;
+    for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
+        if (q->live) {
+            assert(n < s->n_live);
+            out->names[n] = seq_xmalloc(q->name_len + 1);
+            memcpy(out->names[n], q->name, q->name_len + 1);
+            n++;
+        }
+    }
+    assert(n == s->n_live);
+    out->n_names = n;
+    /* names hold no NUL bytes (printable ASCII), so strcmp orders them bytewise */
+    qsort(out->names, n, sizeof(char *), seqNameCompare);
+    return SEQ_OK;
+}
+
+static int seqLedgerRunCompare(const void *a, const void *b)
+{
+    const seq_ledger_run *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Appends a GAPS row clipped to [lo, hi] (reason copied) if it overlaps. */
+static void seqGapsPush(seq_ledger_run **rows, size_t *n, size_t *cap, seq_ledger_run e,
+                        int64_t lo, int64_t hi)
+{
+    if (e.last < lo || e.first > hi) {
+        return;
+    }
+    if (*n == *cap) {
+        *cap = *cap == 0 ? 16 : *cap * 2;
+        seq_ledger_run *grown = seq_xrealloc(*rows, sizeof(*grown) * *cap);
+        *rows = grown;
+    }
+    e.first = e.first < lo ? lo : e.first;
+    e.last = e.last > hi ? hi : e.last;
+    e.reason = seqStrdup(e.reason, strlen(e.reason));
+    (*rows)[(*n)++] = e;
+}
+
+int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    if (cmd->min > cmd->max) {
+        return SEQ_ERR_RANGE;
+    }
+    const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    int64_t t = s->clock_ms, lo = cmd->min, hi = cmd->max;
+    seq_ledger_run *rows = NULL;
+    size_t n = 0, cap = 0;
+    long at = seqLedgerFloor(q, lo);
+    for (size_t i = at < 0 ? 0 : (size_t)at; i < q->n_ledger && q->ledger[i].first <= hi &&
+                                              n <= SEQ_GAPS_MAX;
+         i++) {
+        seq_ledger_run e = q->ledger[i];
+        e.until_ms = e.state == SEQ_NUM_RESERVED && e.deadline_ms != INT64_MAX
+                         ? seqWallOf(seqNow(s), e.deadline_ms)
+                         : INT64_MAX;
+        if (seqReservationLapsed(&e, seqNow(s))) {
+            e.until_ms = INT64_MAX;
+            e.state = SEQ_NUM_RELEASED;
+            e.time_ms = seqWallOf(seqNow(s), e.deadline_ms);
+            e.reason = "reservation ran out";
+        }
+        seqGapsPush(&rows, &n, &cap, e, lo, hi);
+    }
+    for (size_t i = 0; i < q->n_block; i++) {
+        seq_ledger_run e = {q->block[i].first, q->block[i].last, SEQ_NUM_CACHED, t, INT64_MAX, 0,
+                            (char *)"in the leader's cache block, not yet reported served", INT64_MAX};
+        seqGapsPush(&rows, &n, &cap, e, lo, hi);
+    }
+    for (size_t i = q->cur; i < q->n_ranges; i++) {
+        const seq_span *r = &q->ranges[i];
+        int64_t p = r->next;
+        if (r->full || t <= r->not_after || !seqSpanSettle(q, i, &p) || p > hi ||
+            r->max < lo) {
+            continue;
+        }
+        /* the unissued rest, minus burned numbers */
+        seq_range *pieces = seq_xmalloc(sizeof(*pieces) * (q->n_burned + 1));
+        size_t np = 0;
+        seqPushUnburned(q, p, r->max, pieces, &np);
+        for (size_t k = 0; k < np; k++) {
+            seq_ledger_run e = {pieces[k].min, pieces[k].max, SEQ_NUM_EXPIRED, r->not_after,
+                                INT64_MAX, 0, (char *)"range expired (NOTAFTER passed)", INT64_MAX};
+            seqGapsPush(&rows, &n, &cap, e, lo, hi);
+        }
+        free(pieces);
+    }
+    if (n > 1) { /* rows is NULL when there are none */
+        qsort(rows, n, sizeof(*rows), seqLedgerRunCompare);
+    }
+    out->more = n > SEQ_GAPS_MAX;
+    while (n > SEQ_GAPS_MAX) {
+        free(rows[--n].reason);
+    }
+    out->ledger = rows;
+    out->n_ledger = n;
+    return SEQ_OK;
+}
+
+int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    int64_t v = cmd->min, t = s->clock_ms;
+    const seq_ledger_run *e = seqLedgerAt(q, v);
+    const char *reason = NULL;
+    if (e != NULL) {
+        seq_now now = seqNow(s);
+        bool lapsed = seqReservationLapsed(e, now);
+        out->state = seqEffectiveState(e, now);
+        out->time_ms = lapsed ? seqWallOf(now, e->deadline_ms) : e->time_ms;
+        out->until_ms = e->state == SEQ_NUM_RESERVED && !lapsed && e->deadline_ms != INT64_MAX
+                            ? seqWallOf(now, e->deadline_ms)
+                            : INT64_MAX;
+        reason = lapsed ? "reservation ran out" : e->reason;
+    } else if (seq_issued(q, v)) {
+        bool cached = seqInBlock(q, v);
+        out->state = cached ? SEQ_NUM_CACHED : SEQ_NUM_FINAL;
+        out->time_ms = INT64_MIN;
+    } else {
+        long i = seqSpanOf(q, v);
+        int64_t p = i >= 0 ? q->ranges[i].next : 0;
+        bool expired = i >= 0 && t > q->ranges[i].not_after && !q->ranges[i].full &&
+                       seqSpanSettle(q, (size_t)i, &p) && v >= p && v >= seqSpanLow(q, (size_t)i);
+        long b = seqBurnedFloor(q, v);
+        expired = expired && (b < 0 || q->burned[b].max < v);
+        out->state = expired ? SEQ_NUM_EXPIRED : SEQ_NUM_NOT_ISSUED;
+        out->time_ms = expired ? q->ranges[i].not_after : INT64_MIN;
+        reason = expired ? "range expired (NOTAFTER passed)" : NULL;
+    }
+    if (reason != NULL) {
+        out->reason = seqStrdup(reason, strlen(reason));
+    }
+    const seq_key_entry *k = q->mode == SEQ_MODE_GAPLESS && out->state != SEQ_NUM_RELEASED
+                                 ? seqPkeyByNumber(s, q->incarnation, v)
+                                 : NULL;
+    if (k != NULL) {
+        out->key = seqStrdup((const char *)k->hkey + 8, k->hkey_len - 8);
+        if (out->time_ms == INT64_MIN) {
+            out->time_ms = k->inserted_ms;
+        }
+    }
+    return SEQ_OK;
+}
+
+int seqLookupKey(const seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    if (!seq_key_valid(cmd->key, cmd->key_len)) {
+        return SEQ_ERR_KEY;
+    }
+    const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    const seq_key_entry *e = seqKeyFind(s, q->incarnation, cmd->key, cmd->key_len);
+    if (e != NULL) {
+        seqCopyRuns(out, e->runs, e->n_runs);
+        out->time_ms = e->inserted_ms;
+    }
+    return SEQ_OK;
+}
