@@ -547,6 +547,9 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_
     }
     uint64_t incarnation = seqKeyIncarnation(hkey);
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
+    if (owner != NULL && owner->mode != SEQ_MODE_STRICT) {
+        covered = 0; /* only strict NEXT retains keys: gapless ones are permanent */
+    }
     for (size_t i = 0; owner != NULL && covered == count && i < n_runs; i++) {
         if (!seq_issued(owner, runs[i].min) || !seq_issued(owner, runs[i].max)) {
             covered = 0; /* a key that names numbers its sequence never issued */

@@ -1826,6 +1826,102 @@ static seq_state *decode_copy(const uint8_t *src, size_t len)
     return d;
 }
 
+/* Replaces the one occurrence of `from` in buf (n bytes) by `to`. */
+static void patch_once(uint8_t *buf, size_t n, const uint8_t *from, const uint8_t *to,
+                       size_t len)
+{
+    uint8_t *hit = NULL;
+    for (size_t i = 0; i + len <= n; i++) {
+        if (memcmp(buf + i, from, len) == 0) {
+            assert_null(hit); /* the pattern must be unique */
+            hit = buf + i;
+        }
+    }
+    assert_non_null(hit);
+    memcpy(hit, to, len);
+}
+
+/* Snapshot bytes of: strict "a" (incarnation 1) whose NEXT ... KEY
+ * kkkkkkkk got 1, and "b" (incarnation 2, in mode b_mode) that issued
+ * b_issued numbers from 1. */
+static uint8_t *two_incarnations(uint8_t b_mode, int b_issued, size_t *len)
+{
+    seq_state *s = mk(100);
+    seq_tick(s, 1000, 60000);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "kkkkkkkk"), 1);
+    seq_cmd c = cmd_of(SEQ_OP_CREATE, "b");
+    c.min = 1;
+    c.max = 100;
+    c.mode = b_mode;
+    c.cache = b_mode == SEQ_MODE_CACHED ? 10 : 0;
+    assert_int_equal(apply_status(s, &c), SEQ_OK);
+    for (int i = 0; i < b_issued; i++) {
+        assert_int_equal(next_one(s, "b"), i + 1);
+    }
+    uint8_t *buf = seq_snapshot_encode(s, len);
+    seq_state_free(s);
+    return buf;
+}
+
+/* The key's hash names its incarnation: 8 bytes LE, then the key. */
+static void key_hash(uint8_t out[16], uint64_t incarnation)
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(incarnation >> (8 * i));
+    }
+    memcpy(out + 8, "kkkkkkkk", 8);
+}
+
+/* A damaged snapshot whose retained KEY names another live incarnation is
+ * refused when that incarnation never issued the key's numbers, or is not
+ * strict (only strict NEXT retains keys: a gapless one would be taken for a
+ * permanent key), and accepted when it is strict and issued them. */
+static void test_snapshot_refuses_foreign_retained_key(void **state)
+{
+    (void)state;
+    uint8_t own[16], other[16];
+    key_hash(own, 1);
+    key_hash(other, 2);
+    struct {
+        uint8_t mode;
+        int issued;
+        bool accepted;
+    } cases[] = {
+        {SEQ_MODE_STRICT, 1, true},   /* b issued 1 too: a valid (if odd) state */
+        {SEQ_MODE_STRICT, 0, false},  /* b never issued 1 */
+        {SEQ_MODE_GAPLESS, 1, false}, /* a retained key of a gapless incarnation */
+        {SEQ_MODE_CACHED, 0, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        uint8_t *buf = two_incarnations(cases[i].mode, cases[i].issued, &len);
+        seq_state *intact = decode_copy(buf, len);
+        assert_non_null(intact); /* the patch below is the only damage */
+        seq_state_free(intact);
+        patch_once(buf, len, own, other, sizeof(own));
+        seq_state *d = decode_copy(buf, len);
+        assert_true((d != NULL) == cases[i].accepted);
+        seq_state_free(d);
+        free(buf);
+    }
+}
+
+/* Two live sequences may not share an incarnation: their keys would be
+ * each other's. */
+static void test_snapshot_refuses_shared_incarnation(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = two_incarnations(SEQ_MODE_STRICT, 1, &len);
+    /* b's record: name_len u16 1, "b", live 1, incarnation 2 */
+    const uint8_t from[] = {1, 0, 'b', 1, 2, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t to[] = {1, 0, 'b', 1, 1, 0, 0, 0, 0, 0, 0, 0};
+    patch_once(buf, len, from, to, sizeof(from));
+    assert_null(decode_copy(buf, len));
+    free(buf);
+}
+
 static void test_snapshot_truncations(void **state)
 {
     (void)state;
@@ -3393,6 +3489,8 @@ int main(void)
         cmocka_unit_test(test_describe_values),
         cmocka_unit_test(test_snapshot_roundtrip_behaviour),
         cmocka_unit_test(test_snapshot_truncations),
+        cmocka_unit_test(test_snapshot_refuses_foreign_retained_key),
+        cmocka_unit_test(test_snapshot_refuses_shared_incarnation),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_void_basic),
         cmocka_unit_test(test_void_not_issued),
