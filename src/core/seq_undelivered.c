@@ -18,6 +18,66 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Judges the stretch of issued numbers that starts at v and ends at *end
+ * (at most hi), which the ledger and the block treat alike: whether the
+ * report changes it. A RESERVE's report (granted) changes only the number
+ * still reserved under its grant; a NEXT's only final numbers (outside the
+ * ledger and outside a cache block). */
+static bool seqUndeliveredStretch(const seq_sequence *q, int64_t v, int64_t hi, bool granted,
+                                  uint64_t grant, int64_t *end)
+{
+    assert(v <= hi);
+    const seq_ledger_run *e = seqLedgerAt(q, v);
+    if (e != NULL) {
+        *end = e->last < hi ? e->last : hi;
+        return granted && e->state == SEQ_NUM_RESERVED && e->grant == grant;
+    }
+    long at = seqLedgerFloor(q, v);
+    size_t nx = (size_t)(at + 1);
+    int64_t stop = nx < q->n_ledger && q->ledger[nx].first <= hi ? q->ledger[nx].first - 1 : hi;
+    bool in_block;
+    *end = seqBlockClip(q, v, stop, &in_block);
+    assert(v <= *end && *end <= hi);
+    return !granted && !in_block;
+}
+
+/* The pieces of [cmd->min, cmd->max] the report changes, found before
+ * anything changes, as a malloc'd array of *n sorted, disjoint intervals. */
+static seq_range *seqUndeliveredPieces(const seq_sequence *q, const seq_cmd *cmd, size_t *n)
+{
+    bool granted = cmd->has_start; /* term: the grant */
+    size_t n_iv = 0;
+    seq_range *iv = seqIssuedIntervals(q, &n_iv);
+    size_t cap = 16;
+    seq_range *pieces = seq_xmalloc(sizeof(*pieces) * cap);
+    *n = 0;
+    for (size_t i = 0; i < n_iv; i++) {
+        int64_t lo = iv[i].min > cmd->min ? iv[i].min : cmd->min;
+        int64_t hi = iv[i].max < cmd->max ? iv[i].max : cmd->max;
+        if (lo > hi) {
+            continue;
+        }
+        for (int64_t v = lo;;) {
+            int64_t end;
+            if (seqUndeliveredStretch(q, v, hi, granted, cmd->term, &end)) {
+                if (*n == cap) {
+                    cap *= 2;
+                    pieces = seq_xrealloc(pieces, sizeof(*pieces) * cap);
+                }
+                pieces[*n].min = v;
+                pieces[*n].max = end;
+                (*n)++;
+            }
+            if (end == hi) {
+                break;
+            }
+            v = end + 1;
+        }
+    }
+    free(iv);
+    return pieces;
+}
+
 int seqUndelivered(seq_state *s, const seq_cmd *cmd)
 {
     if (!seq_reason_valid(cmd->text, cmd->text_len)) {
@@ -30,63 +90,20 @@ int seqUndelivered(seq_state *s, const seq_cmd *cmd)
     if (q == NULL) {
         return SEQ_ERR_NOSEQ;
     }
-    bool gapless = q->mode == SEQ_MODE_GAPLESS;
-    bool granted = cmd->has_start; /* term: the grant */
-    bool release = gapless && (granted || cmd->count == 1);
+    bool release = q->mode == SEQ_MODE_GAPLESS && (cmd->has_start || cmd->count == 1);
     uint8_t to = release ? SEQ_NUM_RELEASED : SEQ_NUM_UNKNOWN;
-    /* The pieces to change, found before anything changes: a RESERVE's
-     * numbers still reserved under its grant, or a NEXT's still final. */
-    size_t n_iv = 0;
-    seq_range *iv = seqIssuedIntervals(q, &n_iv);
-    size_t cap = 16, n = 0;
-    seq_range *pieces = seq_xmalloc(sizeof(*pieces) * cap);
-    for (size_t i = 0; i < n_iv; i++) {
-        int64_t lo = iv[i].min > cmd->min ? iv[i].min : cmd->min;
-        int64_t hi = iv[i].max < cmd->max ? iv[i].max : cmd->max;
-        for (int64_t v = lo; lo <= hi;) {
-            const seq_ledger_run *e = seqLedgerAt(q, v);
-            int64_t end; /* the last number of the stretch that starts at v */
-            bool change;
-            if (e != NULL) {
-                end = e->last < hi ? e->last : hi;
-                change = granted && e->state == SEQ_NUM_RESERVED && e->grant == cmd->term;
-            } else {
-                long at = seqLedgerFloor(q, v);
-                size_t nx = (size_t)(at + 1);
-                end = nx < q->n_ledger && q->ledger[nx].first <= hi ? q->ledger[nx].first - 1 : hi;
-                bool in_block;
-                end = seqBlockClip(q, v, end, &in_block);
-                change = !granted && !in_block;
-            }
-            if (change) {
-                if (n == cap) {
-                    cap *= 2;
-                    seq_range *grown = seq_xrealloc(pieces, sizeof(*grown) * cap);
-                    pieces = grown;
-                }
-                pieces[n].min = v;
-                pieces[n].max = end;
-                n++;
-            }
-            if (end == hi) {
-                break;
-            }
-            v = end + 1;
-        }
-    }
-    free(iv);
-    int rv = SEQ_OK;
+    size_t n = 0;
+    seq_range *pieces = seqUndeliveredPieces(q, cmd, &n);
+    /* each piece may split the run it is cut from in two */
     if (!seqLedgerRoom(q, 2 * n)) {
-        rv = SEQ_ERR_TOO_MANY;
-        goto out;
+        free(pieces);
+        return SEQ_ERR_TOO_MANY;
     }
     for (size_t i = 0; i < n; i++) {
-        if (release) {
-            for (int64_t v = pieces[i].min;; v++) {
-                seqPkeyRelease(s, q->incarnation, v);
-                if (v == pieces[i].max) {
-                    break;
-                }
+        for (int64_t v = pieces[i].min; release; v++) {
+            seqPkeyRelease(s, q->incarnation, v);
+            if (v == pieces[i].max) {
+                break;
             }
         }
         seqLedgerCut(q, pieces[i].min, pieces[i].max);
@@ -94,7 +111,6 @@ int seqUndelivered(seq_state *s, const seq_cmd *cmd)
                      cmd->text_len);
     }
     seqWarnLift(q, seqNow(s));
-out:
     free(pieces);
-    return rv;
+    return SEQ_OK;
 }
