@@ -1,47 +1,246 @@
 /* codec — log entries to bytes and back (format in codec.h). */
 #include "codec.h"
 
+#include <assert.h>
 #include <string.h>
 
-/* CREATE and ADDRANGE with a mode, WARN or a window use their own op byte,
- * so entries without them keep the original layout. */
+/* One row per op names the fields of its command in the order they are
+ * written: the layout of codec.h, in one place, for the writer, the reader
+ * and the size alike. An op whose extended fields are in use writes its op
+ * byte | CODEC_EXTENDED and adds them after its plain fields; entries
+ * without them keep the original layout. */
 #define CODEC_EXTENDED 0x80
-#define CODEC_WINDOW_SIZE (1 + 8 + 8)
+#define CODEC_FIELDS_MAX 6
 
-static bool codecExtended(const seq_cmd *cmd)
+typedef enum codec_field {
+    CODEC_END = 0,
+    CODEC_MIN,         /* min i64 */
+    CODEC_MAX,         /* max i64 */
+    CODEC_START,       /* has_start u8, start i64 (0 when absent) */
+    CODEC_TTL,         /* ttl_ms i64 */
+    CODEC_COUNT,       /* count u32 */
+    CODEC_TERM,        /* term u64 */
+    CODEC_NODE,        /* node u64 */
+    CODEC_FRESH,       /* has_start u8: a new block holder */
+    CODEC_TRUSTED,     /* count u8: 1 when the report is the applying process's own */
+    CODEC_GRANT,       /* has_start u8, then term u64 (the grant; 0 when absent) */
+    CODEC_KEY,         /* key_len u16, key */
+    CODEC_TEXT,        /* text_len u16, text */
+    CODEC_MODE,        /* mode u8 */
+    CODEC_CACHE,       /* cache u32 */
+    CODEC_WARN,        /* warn u64 */
+    CODEC_WINDOW,      /* flags u8 (1 not_before, 2 not_after), not_before i64, not_after i64 */
+    CODEC_INCARNATION, /* incarnation u64, never 0 (0 is the plain layout) */
+} codec_field;
+
+typedef struct codec_layout {
+    uint8_t op;
+    uint8_t plain[CODEC_FIELDS_MAX];    /* codec_field, CODEC_END-terminated */
+    uint8_t extended[CODEC_FIELDS_MAX]; /* after plain, with op | CODEC_EXTENDED */
+} codec_layout;
+
+static const codec_layout codec_layouts[] = {
+    {SEQ_OP_CREATE, {CODEC_MIN, CODEC_MAX, CODEC_START},
+     {CODEC_MODE, CODEC_CACHE, CODEC_WARN, CODEC_WINDOW}},
+    {SEQ_OP_ADDRANGE, {CODEC_MIN, CODEC_MAX}, {CODEC_WINDOW}},
+    {SEQ_OP_NEXT, {CODEC_COUNT, CODEC_KEY}, {0}},
+    {SEQ_OP_DESCRIBE, {0}, {0}},
+    {SEQ_OP_LIST, {0}, {0}},
+    {SEQ_OP_DROP, {0}, {0}},
+    {SEQ_OP_VOID, {CODEC_MIN, CODEC_TEXT}, {0}},
+    {SEQ_OP_GAPS, {CODEC_MIN, CODEC_MAX}, {0}},
+    {SEQ_OP_LOOKUP, {CODEC_MIN}, {0}},
+    {SEQ_OP_LOOKUP_KEY, {CODEC_KEY}, {0}},
+    {SEQ_OP_RESERVE, {CODEC_TTL, CODEC_KEY}, {0}},
+    {SEQ_OP_CONFIRM, {CODEC_MIN, CODEC_KEY}, {0}},
+    {SEQ_OP_RELEASE, {CODEC_MIN, CODEC_KEY}, {0}},
+    {SEQ_OP_ALLOCBLOCK, {CODEC_COUNT, CODEC_TERM, CODEC_NODE, CODEC_FRESH}, {CODEC_INCARNATION}},
+    {SEQ_OP_USED, {CODEC_COUNT, CODEC_TERM, CODEC_NODE}, {CODEC_INCARNATION}},
+    {SEQ_OP_RECOVER, {CODEC_TERM, CODEC_NODE}, {0}},
+    {SEQ_OP_UNDELIVERED, {CODEC_MIN, CODEC_MAX, CODEC_TRUSTED, CODEC_GRANT, CODEC_TEXT}, {0}},
+};
+
+static const codec_layout *codecLayout(uint8_t op)
 {
-    switch (cmd->op) {
-    case SEQ_OP_CREATE:
-        return cmd->mode != 0 || cmd->cache != 0 || cmd->warn != 0 || cmd->has_not_before ||
-               cmd->has_not_after;
-    case SEQ_OP_ADDRANGE: return cmd->has_not_before || cmd->has_not_after;
-    case SEQ_OP_ALLOCBLOCK:
-    case SEQ_OP_USED: return cmd->incarnation != 0;
-    default: return false;
+    for (size_t i = 0; i < sizeof(codec_layouts) / sizeof(codec_layouts[0]); i++) {
+        if (codec_layouts[i].op == op) {
+            return &codec_layouts[i];
+        }
+    }
+    return NULL;
+}
+
+/* Whether a field holds something other than what its absence reads as:
+ * an extended field in use is what makes an entry take the extended layout. */
+static bool codecFieldInUse(codec_field f, const seq_cmd *cmd)
+{
+    switch (f) {
+    case CODEC_MODE: return cmd->mode != 0;
+    case CODEC_CACHE: return cmd->cache != 0;
+    case CODEC_WARN: return cmd->warn != 0;
+    case CODEC_WINDOW: return cmd->has_not_before || cmd->has_not_after;
+    case CODEC_INCARNATION: return cmd->incarnation != 0;
+    default: return true;
+    }
+}
+
+static bool codecExtended(const codec_layout *l, const seq_cmd *cmd)
+{
+    for (size_t i = 0; l != NULL && i < CODEC_FIELDS_MAX && l->extended[i] != CODEC_END; i++) {
+        if (codecFieldInUse((codec_field)l->extended[i], cmd)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static size_t codecFieldSize(codec_field f, const seq_cmd *cmd)
+{
+    switch (f) {
+    case CODEC_MIN:
+    case CODEC_MAX:
+    case CODEC_TTL:
+    case CODEC_TERM:
+    case CODEC_NODE:
+    case CODEC_WARN:
+    case CODEC_INCARNATION: return 8;
+    case CODEC_START:
+    case CODEC_GRANT: return 1 + 8;
+    case CODEC_COUNT:
+    case CODEC_CACHE: return 4;
+    case CODEC_FRESH:
+    case CODEC_TRUSTED:
+    case CODEC_MODE: return 1;
+    case CODEC_KEY: return 2 + cmd->key_len;
+    case CODEC_TEXT: return 2 + cmd->text_len;
+    case CODEC_WINDOW: return 1 + 8 + 8;
+    default: return 0;
+    }
+}
+
+static void codecPutField(seq_writer *w, codec_field f, const seq_cmd *cmd)
+{
+    switch (f) {
+    case CODEC_MIN: seq_put_i64(w, cmd->min); break;
+    case CODEC_MAX: seq_put_i64(w, cmd->max); break;
+    case CODEC_START:
+        seq_put_u8(w, cmd->has_start ? 1 : 0);
+        seq_put_i64(w, cmd->has_start ? cmd->start : 0);
+        break;
+    case CODEC_TTL: seq_put_i64(w, cmd->ttl_ms); break;
+    case CODEC_COUNT: seq_put_u32(w, cmd->count); break;
+    case CODEC_TERM: seq_put_u64(w, cmd->term); break;
+    case CODEC_NODE: seq_put_u64(w, cmd->node); break;
+    case CODEC_FRESH: seq_put_u8(w, cmd->has_start ? 1 : 0); break;
+    case CODEC_TRUSTED: seq_put_u8(w, cmd->count == 1 ? 1 : 0); break;
+    case CODEC_GRANT:
+        seq_put_u8(w, cmd->has_start ? 1 : 0);
+        seq_put_u64(w, cmd->has_start ? cmd->term : 0);
+        break;
+    case CODEC_KEY:
+        assert(cmd->key_len <= SEQ_KEY_MAX);
+        seq_put_u16(w, (uint16_t)cmd->key_len);
+        seq_put_bytes(w, cmd->key, cmd->key_len);
+        break;
+    case CODEC_TEXT:
+        assert(cmd->text_len <= SEQ_REASON_MAX);
+        seq_put_u16(w, (uint16_t)cmd->text_len);
+        seq_put_bytes(w, cmd->text, cmd->text_len);
+        break;
+    case CODEC_MODE: seq_put_u8(w, cmd->mode); break;
+    case CODEC_CACHE: seq_put_u32(w, cmd->cache); break;
+    case CODEC_WARN: seq_put_u64(w, cmd->warn); break;
+    case CODEC_WINDOW:
+        seq_put_u8(w, (uint8_t)((cmd->has_not_before ? 1 : 0) | (cmd->has_not_after ? 2 : 0)));
+        seq_put_i64(w, cmd->has_not_before ? cmd->not_before : 0);
+        seq_put_i64(w, cmd->has_not_after ? cmd->not_after : 0);
+        break;
+    case CODEC_INCARNATION: seq_put_u64(w, cmd->incarnation); break;
+    default: assert(!"codec: a field without a writer"); break;
+    }
+}
+
+/* Reads a u8 that must be 0 or 1. */
+static int codecGetFlag(seq_reader *r, bool *flag)
+{
+    uint8_t v = seq_get_u8(r);
+    *flag = v == 1;
+    return v > 1 ? -1 : 0;
+}
+
+/* Reads a u16 length, at most max, and that many bytes (pointing into the
+ * entry). */
+static int codecGetBytes(seq_reader *r, size_t max, const char **p, size_t *len)
+{
+    *len = seq_get_u16(r);
+    if (*len > max) {
+        return -1;
+    }
+    *p = (const char *)seq_get_bytes(r, *len);
+    return 0;
+}
+
+static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
+{
+    switch (f) {
+    case CODEC_MIN: cmd->min = seq_get_i64(r); return 0;
+    case CODEC_MAX: cmd->max = seq_get_i64(r); return 0;
+    case CODEC_START: {
+        int rv = codecGetFlag(r, &cmd->has_start);
+        cmd->start = seq_get_i64(r);
+        return rv;
+    }
+    case CODEC_TTL: cmd->ttl_ms = seq_get_i64(r); return 0;
+    case CODEC_COUNT: cmd->count = seq_get_u32(r); return 0;
+    case CODEC_TERM: cmd->term = seq_get_u64(r); return 0;
+    case CODEC_NODE: cmd->node = seq_get_u64(r); return 0;
+    case CODEC_FRESH: return codecGetFlag(r, &cmd->has_start);
+    case CODEC_TRUSTED: {
+        bool trusted;
+        int rv = codecGetFlag(r, &trusted);
+        cmd->count = trusted ? 1 : 0;
+        return rv;
+    }
+    case CODEC_GRANT: {
+        int rv = codecGetFlag(r, &cmd->has_start);
+        cmd->term = seq_get_u64(r);
+        return rv;
+    }
+    case CODEC_KEY: return codecGetBytes(r, SEQ_KEY_MAX, &cmd->key, &cmd->key_len);
+    case CODEC_TEXT: return codecGetBytes(r, SEQ_REASON_MAX, &cmd->text, &cmd->text_len);
+    case CODEC_MODE: cmd->mode = seq_get_u8(r); return 0;
+    case CODEC_CACHE: cmd->cache = seq_get_u32(r); return 0;
+    case CODEC_WARN: cmd->warn = seq_get_u64(r); return 0;
+    case CODEC_WINDOW: {
+        uint8_t flags = seq_get_u8(r);
+        cmd->has_not_before = (flags & 1) != 0;
+        cmd->has_not_after = (flags & 2) != 0;
+        cmd->not_before = seq_get_i64(r);
+        cmd->not_after = seq_get_i64(r);
+        return flags > 3 ? -1 : 0;
+    }
+    case CODEC_INCARNATION:
+        cmd->incarnation = seq_get_u64(r);
+        return cmd->incarnation == 0 ? -1 : 0; /* 0 is written as the plain layout */
+    default: return -1;
     }
 }
 
 size_t codec_cmd_size(const seq_cmd *cmd)
 {
     size_t n = 1 + 2 + cmd->name_len;
-    bool ext = codecExtended(cmd);
-    switch (cmd->op) {
-    case SEQ_OP_CREATE: return n + 8 + 8 + 1 + 8 + (ext ? 1 + 4 + 8 + CODEC_WINDOW_SIZE : 0);
-    case SEQ_OP_ADDRANGE: return n + 8 + 8 + (ext ? CODEC_WINDOW_SIZE : 0);
-    case SEQ_OP_RESERVE: return n + 8 + 2 + cmd->key_len;
-    case SEQ_OP_CONFIRM:
-    case SEQ_OP_RELEASE: return n + 8 + 2 + cmd->key_len;
-    case SEQ_OP_ALLOCBLOCK: return n + 4 + 8 + 8 + 1 + (ext ? 8 : 0);
-    case SEQ_OP_USED: return n + 4 + 8 + 8 + (ext ? 8 : 0);
-    case SEQ_OP_RECOVER: return n + 8 + 8;
-    case SEQ_OP_UNDELIVERED: return n + 8 + 8 + 1 + 1 + 8 + 2 + cmd->text_len;
-    case SEQ_OP_NEXT: return n + 4 + 2 + cmd->key_len;
-    case SEQ_OP_VOID: return n + 8 + 2 + cmd->text_len;
-    case SEQ_OP_GAPS: return n + 8 + 8;
-    case SEQ_OP_LOOKUP: return n + 8;
-    case SEQ_OP_LOOKUP_KEY: return n + 2 + cmd->key_len;
-    default: return n;
+    const codec_layout *l = codecLayout(cmd->op);
+    if (l == NULL) {
+        return n;
     }
+    bool ext = codecExtended(l, cmd);
+    for (size_t i = 0; i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
+        n += codecFieldSize((codec_field)l->plain[i], cmd);
+    }
+    for (size_t i = 0; ext && i < CODEC_FIELDS_MAX && l->extended[i] != CODEC_END; i++) {
+        n += codecFieldSize((codec_field)l->extended[i], cmd);
+    }
+    return n;
 }
 
 void codec_put_header(seq_writer *w, const codec_header *h)
@@ -68,108 +267,19 @@ seq_stamp codec_stamp(const codec_header *h)
     return st;
 }
 
-static void codecPutWindow(seq_writer *w, const seq_cmd *cmd)
-{
-    seq_put_u8(w, (uint8_t)((cmd->has_not_before ? 1 : 0) | (cmd->has_not_after ? 2 : 0)));
-    seq_put_i64(w, cmd->has_not_before ? cmd->not_before : 0);
-    seq_put_i64(w, cmd->has_not_after ? cmd->not_after : 0);
-}
-
-static int codecGetWindow(seq_reader *r, seq_cmd *cmd)
-{
-    uint8_t flags = seq_get_u8(r);
-    cmd->has_not_before = (flags & 1) != 0;
-    cmd->has_not_after = (flags & 2) != 0;
-    cmd->not_before = seq_get_i64(r);
-    cmd->not_after = seq_get_i64(r);
-    return flags > 3 ? -1 : 0;
-}
-
 void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
 {
-    bool ext = codecExtended(cmd);
+    assert(cmd->name_len <= SEQ_NAME_MAX);
+    const codec_layout *l = codecLayout(cmd->op);
+    bool ext = codecExtended(l, cmd);
     seq_put_u8(w, (uint8_t)(cmd->op | (ext ? CODEC_EXTENDED : 0)));
     seq_put_u16(w, (uint16_t)cmd->name_len);
     seq_put_bytes(w, cmd->name, cmd->name_len);
-    switch (cmd->op) {
-    case SEQ_OP_CREATE:
-        seq_put_i64(w, cmd->min);
-        seq_put_i64(w, cmd->max);
-        seq_put_u8(w, cmd->has_start ? 1 : 0);
-        seq_put_i64(w, cmd->has_start ? cmd->start : 0);
-        if (ext) {
-            seq_put_u8(w, cmd->mode);
-            seq_put_u32(w, cmd->cache);
-            seq_put_u64(w, cmd->warn);
-            codecPutWindow(w, cmd);
-        }
-        break;
-    case SEQ_OP_ADDRANGE:
-        seq_put_i64(w, cmd->min);
-        seq_put_i64(w, cmd->max);
-        if (ext) {
-            codecPutWindow(w, cmd);
-        }
-        break;
-    case SEQ_OP_RESERVE:
-        seq_put_i64(w, cmd->ttl_ms);
-        seq_put_u16(w, (uint16_t)cmd->key_len);
-        seq_put_bytes(w, cmd->key, cmd->key_len);
-        break;
-    case SEQ_OP_CONFIRM:
-    case SEQ_OP_RELEASE:
-        seq_put_i64(w, cmd->min);
-        seq_put_u16(w, (uint16_t)cmd->key_len);
-        seq_put_bytes(w, cmd->key, cmd->key_len);
-        break;
-    case SEQ_OP_ALLOCBLOCK:
-    case SEQ_OP_USED:
-        seq_put_u32(w, cmd->count);
-        seq_put_u64(w, cmd->term);
-        seq_put_u64(w, cmd->node);
-        if (cmd->op == SEQ_OP_ALLOCBLOCK) {
-            seq_put_u8(w, cmd->has_start ? 1 : 0);
-        }
-        if (ext) {
-            seq_put_u64(w, cmd->incarnation);
-        }
-        break;
-    case SEQ_OP_RECOVER:
-        seq_put_u64(w, cmd->term);
-        seq_put_u64(w, cmd->node);
-        break;
-    case SEQ_OP_UNDELIVERED:
-        seq_put_i64(w, cmd->min);
-        seq_put_i64(w, cmd->max);
-        seq_put_u8(w, cmd->count == 1 ? 1 : 0);
-        seq_put_u8(w, cmd->has_start ? 1 : 0);
-        seq_put_u64(w, cmd->has_start ? cmd->term : 0);
-        seq_put_u16(w, (uint16_t)cmd->text_len);
-        seq_put_bytes(w, cmd->text, cmd->text_len);
-        break;
-    case SEQ_OP_NEXT:
-        seq_put_u32(w, cmd->count);
-        seq_put_u16(w, (uint16_t)cmd->key_len);
-        seq_put_bytes(w, cmd->key, cmd->key_len);
-        break;
-    case SEQ_OP_VOID:
-        seq_put_i64(w, cmd->min);
-        seq_put_u16(w, (uint16_t)cmd->text_len);
-        seq_put_bytes(w, cmd->text, cmd->text_len);
-        break;
-    case SEQ_OP_GAPS:
-        seq_put_i64(w, cmd->min);
-        seq_put_i64(w, cmd->max);
-        break;
-    case SEQ_OP_LOOKUP:
-        seq_put_i64(w, cmd->min);
-        break;
-    case SEQ_OP_LOOKUP_KEY:
-        seq_put_u16(w, (uint16_t)cmd->key_len);
-        seq_put_bytes(w, cmd->key, cmd->key_len);
-        break;
-    default:
-        break;
+    for (size_t i = 0; l != NULL && i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
+        codecPutField(w, (codec_field)l->plain[i], cmd);
+    }
+    for (size_t i = 0; ext && i < CODEC_FIELDS_MAX && l->extended[i] != CODEC_END; i++) {
+        codecPutField(w, (codec_field)l->extended[i], cmd);
     }
 }
 
@@ -203,136 +313,22 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
     uint8_t op = seq_get_u8(r);
     bool ext = (op & CODEC_EXTENDED) != 0;
     cmd->op = (uint8_t)(op & ~CODEC_EXTENDED);
-    if (ext && cmd->op != SEQ_OP_CREATE && cmd->op != SEQ_OP_ADDRANGE &&
-        cmd->op != SEQ_OP_ALLOCBLOCK && cmd->op != SEQ_OP_USED) {
+    const codec_layout *l = codecLayout(cmd->op);
+    if (l == NULL || (ext && l->extended[0] == CODEC_END)) {
         return -1;
     }
-    cmd->name_len = seq_get_u16(r);
-    if (cmd->name_len > SEQ_NAME_MAX) {
+    if (codecGetBytes(r, SEQ_NAME_MAX, &cmd->name, &cmd->name_len) != 0) {
         return -1;
     }
-    cmd->name = (const char *)seq_get_bytes(r, cmd->name_len);
-    switch (cmd->op) {
-    case SEQ_OP_CREATE: {
-        cmd->min = seq_get_i64(r);
-        cmd->max = seq_get_i64(r);
-        uint8_t has_start = seq_get_u8(r);
-        cmd->start = seq_get_i64(r);
-        if (has_start > 1) {
+    for (size_t i = 0; i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
+        if (codecGetField(r, (codec_field)l->plain[i], cmd) != 0) {
             return -1;
         }
-        cmd->has_start = has_start == 1;
-        if (ext) {
-            cmd->mode = seq_get_u8(r);
-            cmd->cache = seq_get_u32(r);
-            cmd->warn = seq_get_u64(r);
-            if (codecGetWindow(r, cmd) != 0) {
-                return -1;
-            }
-        }
-        break;
     }
-    case SEQ_OP_ADDRANGE:
-        cmd->min = seq_get_i64(r);
-        cmd->max = seq_get_i64(r);
-        if (ext && codecGetWindow(r, cmd) != 0) {
+    for (size_t i = 0; ext && i < CODEC_FIELDS_MAX && l->extended[i] != CODEC_END; i++) {
+        if (codecGetField(r, (codec_field)l->extended[i], cmd) != 0) {
             return -1;
         }
-        break;
-    case SEQ_OP_RESERVE:
-        cmd->ttl_ms = seq_get_i64(r);
-        cmd->key_len = seq_get_u16(r);
-        if (cmd->key_len > SEQ_KEY_MAX) {
-            return -1;
-        }
-        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
-        break;
-    case SEQ_OP_CONFIRM:
-    case SEQ_OP_RELEASE:
-        cmd->min = seq_get_i64(r);
-        cmd->key_len = seq_get_u16(r);
-        if (cmd->key_len > SEQ_KEY_MAX) {
-            return -1;
-        }
-        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
-        break;
-    case SEQ_OP_ALLOCBLOCK:
-    case SEQ_OP_USED:
-        cmd->count = seq_get_u32(r);
-        cmd->term = seq_get_u64(r);
-        cmd->node = seq_get_u64(r);
-        if (cmd->op == SEQ_OP_ALLOCBLOCK) {
-            uint8_t fresh = seq_get_u8(r);
-            if (fresh > 1) {
-                return -1;
-            }
-            cmd->has_start = fresh == 1;
-        }
-        if (ext) {
-            cmd->incarnation = seq_get_u64(r);
-            if (cmd->incarnation == 0) {
-                return -1; /* 0 is written as the plain layout */
-            }
-        }
-        break;
-    case SEQ_OP_RECOVER:
-        cmd->term = seq_get_u64(r);
-        cmd->node = seq_get_u64(r);
-        break;
-    case SEQ_OP_UNDELIVERED: {
-        cmd->min = seq_get_i64(r);
-        cmd->max = seq_get_i64(r);
-        uint8_t trusted = seq_get_u8(r);
-        uint8_t granted = seq_get_u8(r);
-        cmd->term = seq_get_u64(r);
-        if (trusted > 1 || granted > 1) {
-            return -1;
-        }
-        cmd->count = trusted;
-        cmd->has_start = granted == 1;
-        cmd->text_len = seq_get_u16(r);
-        if (cmd->text_len > SEQ_REASON_MAX) {
-            return -1;
-        }
-        cmd->text = (const char *)seq_get_bytes(r, cmd->text_len);
-        break;
-    }
-    case SEQ_OP_NEXT:
-        cmd->count = seq_get_u32(r);
-        cmd->key_len = seq_get_u16(r);
-        if (cmd->key_len > SEQ_KEY_MAX) {
-            return -1;
-        }
-        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
-        break;
-    case SEQ_OP_VOID:
-        cmd->min = seq_get_i64(r);
-        cmd->text_len = seq_get_u16(r);
-        if (cmd->text_len > SEQ_REASON_MAX) {
-            return -1;
-        }
-        cmd->text = (const char *)seq_get_bytes(r, cmd->text_len);
-        break;
-    case SEQ_OP_GAPS:
-        cmd->min = seq_get_i64(r);
-        cmd->max = seq_get_i64(r);
-        break;
-    case SEQ_OP_LOOKUP:
-        cmd->min = seq_get_i64(r);
-        break;
-    case SEQ_OP_LOOKUP_KEY:
-        cmd->key_len = seq_get_u16(r);
-        if (cmd->key_len > SEQ_KEY_MAX) {
-            return -1;
-        }
-        cmd->key = (const char *)seq_get_bytes(r, cmd->key_len);
-        break;
-    case SEQ_OP_DESCRIBE:
-    case SEQ_OP_LIST:
-    case SEQ_OP_DROP:
-        break;
-    default:
-        return -1;
     }
     return r->bad ? -1 : 0;
 }
