@@ -48,9 +48,11 @@ $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The sanitized objects also check the whole state after every apply
+# (SEQ_CHECK_INVARIANTS, src/core/seq_check.c).
 $(BUILD)/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -DSEQ_CHECK_INVARIANTS -c $< -o $@
 
 $(BUILD)/seqd: $(CORE_OBJ) $(SHELL_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)

@@ -278,5 +278,8 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     default: rv = SEQ_ERR_BADCMD; break;
     }
     out->status = rv;
+#ifdef SEQ_CHECK_INVARIANTS
+    seqCheckAfterApply(s, cmd->op);
+#endif
     return rv;
 }

@@ -116,6 +116,9 @@ struct seq_state {
     seq_key_entry *oldest_key, *newest_key;
     seq_key_entry *keys_by_number; /* uthash head (handle hn): permanent keys */
     size_t n_pkeys;
+    /* Test builds: applies left before the next whole-state check (not
+     * state: decides no result, and is never written). */
+    uint64_t check_countdown;
 };
 
 /* ---- seq.c: memory, validation, clocks -------------------------------- */
@@ -359,6 +362,32 @@ int seqRecover(seq_state *s, const seq_cmd *cmd);
 
 /* UNDELIVERED name first last cause: see seq_undelivered.c. */
 int seqUndelivered(seq_state *s, const seq_cmd *cmd);
+
+/* ---- seq_check.c: the whole-state invariants ---------------------------- */
+
+/* Live sequences by incarnation, for checking keys against their owners. */
+typedef struct seq_owner_index {
+    const seq_sequence **by_incarnation;
+    size_t n;
+} seq_owner_index;
+
+/* Fills ix (by_incarnation malloc'd: the caller frees it). */
+void seqOwnerIndexBuild(const seq_state *s, seq_owner_index *ix);
+/* Incarnations are handed out once each: none is 0 or past the state's
+ * counter, no two live sequences share one (their keys would mix), and the
+ * state's counts of sequences are right. */
+bool seqIncarnationsValid(const seq_state *s, const seq_owner_index *ix);
+/* The live sequence of that incarnation, or NULL. */
+const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t incarnation);
+/* The incarnation a key's hash key starts with (8 bytes LE). */
+uint64_t seqKeyIncarnation(const uint8_t *hkey);
+/* Every invariant of the whole state (see seq_check.c): O(size log size). */
+bool seq_state_valid(const seq_state *s);
+/* Elements a whole-state check may visit per apply, amortized. */
+#define SEQ_CHECK_WORK 256
+/* Test builds: checks the state after an apply (amortized: see seq_check.c)
+ * and aborts when it is invalid. */
+void seqCheckAfterApply(seq_state *s, uint8_t op);
 
 /* ---- seq_report.c: DESCRIBE, LIST, GAPS, LOOKUP (read only) ------------- */
 

@@ -98,6 +98,15 @@ bool seq_sequence_valid(const seq_sequence *q)
         q->cache > SEQ_CACHE_MAX) {
         return false;
     }
+    /* The first range is the CREATE's, and its cursor starts at START:
+     * numbers below START were never issued here, so a cursor below it
+     * would issue numbers seq_issued denies. */
+    const seq_span *first = &q->ranges[0];
+    if (first->min != q->def_min || first->max != q->def_max ||
+        (q->def_has_start && (q->def_start < q->def_min || q->def_start > q->def_max ||
+                              (!first->full && first->next < q->def_start)))) {
+        return false;
+    }
     /* Disjointness on a sorted copy: O(n log n), not O(n^2), since this
      * also guards every decoded snapshot. */
     seq_range *sorted = seq_xmalloc(sizeof(seq_range) * q->n_ranges);

@@ -384,73 +384,6 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
     return true;
 }
 
-/* Live sequences by incarnation, for the keys. */
-typedef struct seq_owner_index {
-    const seq_sequence **by_incarnation;
-    size_t n;
-} seq_owner_index;
-
-static int seqIncarnationCompare(const void *a, const void *b)
-{
-    const seq_sequence *x = *(const seq_sequence *const *)a;
-    const seq_sequence *y = *(const seq_sequence *const *)b;
-    return x->incarnation < y->incarnation ? -1 : x->incarnation > y->incarnation;
-}
-
-static void seqOwnerIndexBuild(const seq_state *s, seq_owner_index *ix)
-{
-    ix->by_incarnation = seq_xmalloc(sizeof(*ix->by_incarnation) * (s->n_live + 1));
-    ix->n = 0;
-    for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        if (q->live) {
-            ix->by_incarnation[ix->n++] = q;
-        }
-    }
-    qsort(ix->by_incarnation, ix->n, sizeof(*ix->by_incarnation), seqIncarnationCompare);
-}
-
-/* Incarnations are handed out once each: none is 0 or past the state's
- * counter, and no two live sequences share one (their keys would mix). */
-static bool seqIncarnationsValid(const seq_state *s, const seq_owner_index *ix)
-{
-    for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        if (q->incarnation == 0 || q->incarnation > s->incarnations) {
-            return false;
-        }
-    }
-    for (size_t i = 1; i < ix->n; i++) {
-        if (ix->by_incarnation[i - 1]->incarnation == ix->by_incarnation[i]->incarnation) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t incarnation)
-{
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint64_t at = ix->by_incarnation[mid]->incarnation;
-        if (at == incarnation) {
-            return ix->by_incarnation[mid];
-        }
-        if (at < incarnation) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return NULL;
-}
-
-/* The incarnation a key's hash key starts with (8 bytes LE). */
-static uint64_t seqKeyIncarnation(const uint8_t *hkey)
-{
-    seq_reader r = {hkey, 8, 0, false};
-    return seq_get_u64(&r);
-}
-
 /* A permanent (gapless) key: one number, which its sequence issued. */
 static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
                         const seq_owner_index *ix)
@@ -640,7 +573,8 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len)
         }
     }
     free(ix.by_incarnation);
-    if (r.bad || r.pos != r.len) {
+    /* Each record was checked as it was read; the whole must hold too. */
+    if (r.bad || r.pos != r.len || !seq_state_valid(s)) {
         goto err;
     }
     return s;

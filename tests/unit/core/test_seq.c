@@ -1922,6 +1922,99 @@ static void test_snapshot_refuses_shared_incarnation(void **state)
     free(buf);
 }
 
+/* Found by checking the whole state after every apply of the corruption
+ * sweep: two damaged snapshots each record's own check let through.
+ * A cursor below START would issue numbers seq_issued denies (LOOKUP says
+ * not-issued, VOID refuses them); a key of an incarnation not handed out
+ * yet would replay for the next CREATE. Both are refused now. */
+static void test_snapshot_refuses_cursor_below_start(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    assert_int_equal(do_create_start(s, "a", 1, 100, 50), SEQ_OK);
+    size_t len;
+    uint8_t *buf = seq_snapshot_encode(s, &len);
+    seq_state_free(s);
+    seq_state *intact = decode_copy(buf, len);
+    assert_non_null(intact);
+    seq_state_free(intact);
+    /* the range: ... not_after INT64_MAX, next 50 */
+    uint8_t from[16], to[16];
+    memset(from, 0xff, 7);
+    from[7] = 0x7f;
+    memset(from + 8, 0, 8);
+    from[8] = 50;
+    memcpy(to, from, 16);
+    to[8] = 10;
+    patch_once(buf, len, from, to, sizeof(from));
+    assert_null(decode_copy(buf, len));
+    free(buf);
+}
+
+static void test_snapshot_refuses_key_of_future_incarnation(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_tick(s, 1000, 60000);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "kkkkkkkk"), 1);
+    assert_int_equal(do_drop(s, "a"), SEQ_OK); /* the key stays, owner gone */
+    size_t len;
+    uint8_t *buf = seq_snapshot_encode(s, &len);
+    seq_state_free(s);
+    seq_state *intact = decode_copy(buf, len);
+    assert_non_null(intact);
+    seq_state_free(intact);
+    uint8_t own[16], future[16];
+    key_hash(own, 1);
+    key_hash(future, 2); /* the next CREATE's */
+    patch_once(buf, len, own, future, sizeof(own));
+    assert_null(decode_copy(buf, len));
+    free(buf);
+}
+
+/* The whole-state check (run after every apply in the sanitized build)
+ * can fail: each hand-made break of one invariant is caught, and the state
+ * it broke is valid again once the break is undone. */
+static void test_state_check_catches_each_break(void **state)
+{
+    (void)state;
+    seq_state *s = mk(100);
+    seq_tick(s, 1000, 60000);
+    assert_int_equal(do_create(s, "a", 1, 100), SEQ_OK);
+    assert_int_equal(do_addrange(s, "a", 200, 300), SEQ_OK);
+    assert_int_equal(next_key(s, "a", "kkkkkkkk"), 1);
+    assert_int_equal(do_void(s, "a", 1, "torn"), SEQ_OK);
+    assert_true(seq_state_valid(s));
+    seq_sequence *q = s->by_name;
+    /* a cursor outside its range */
+    int64_t next = q->ranges[0].next;
+    q->ranges[0].next = 101;
+    assert_false(seq_state_valid(s));
+    q->ranges[0].next = next;
+    /* overlapping ranges */
+    q->ranges[1].min = 100;
+    assert_false(seq_state_valid(s));
+    q->ranges[1].min = 200;
+    /* a ledger run outside the issued numbers */
+    q->ledger[0].last = 5;
+    assert_false(seq_state_valid(s));
+    q->ledger[0].last = 1;
+    /* counts */
+    s->n_keys++;
+    assert_false(seq_state_valid(s));
+    s->n_keys--;
+    s->n_live++;
+    assert_false(seq_state_valid(s));
+    s->n_live--;
+    /* a key naming a number its sequence never issued */
+    s->oldest_key->runs[0].first = s->oldest_key->runs[0].last = 50;
+    assert_false(seq_state_valid(s));
+    s->oldest_key->runs[0].first = s->oldest_key->runs[0].last = 1;
+    assert_true(seq_state_valid(s));
+    seq_state_free(s);
+}
+
 static void test_snapshot_truncations(void **state)
 {
     (void)state;
@@ -3489,8 +3582,11 @@ int main(void)
         cmocka_unit_test(test_describe_values),
         cmocka_unit_test(test_snapshot_roundtrip_behaviour),
         cmocka_unit_test(test_snapshot_truncations),
+        cmocka_unit_test(test_state_check_catches_each_break),
         cmocka_unit_test(test_snapshot_refuses_foreign_retained_key),
         cmocka_unit_test(test_snapshot_refuses_shared_incarnation),
+        cmocka_unit_test(test_snapshot_refuses_cursor_below_start),
+        cmocka_unit_test(test_snapshot_refuses_key_of_future_incarnation),
         cmocka_unit_test(test_snapshot_corruption),
         cmocka_unit_test(test_void_basic),
         cmocka_unit_test(test_void_not_issued),
