@@ -117,6 +117,7 @@ bool seq_reason_valid(const char *reason, size_t len)
 
 char *seqStrdup(const char *p, size_t len)
 {
+    assert(p != NULL || len == 0);
     char *d = seq_xmalloc(len + 1);
     memcpy(d, p, len);
     d[len] = '\0';
@@ -125,6 +126,7 @@ char *seqStrdup(const char *p, size_t len)
 
 void seq_result_free(seq_result *r)
 {
+    assert(r != NULL);
     if (r->runs != &r->run_inline) {
         free(r->runs);
     }
@@ -199,6 +201,8 @@ int64_t seq_elapsed_ms(const seq_state *s)
 
 void seq_stamp_entry(seq_state *s, const seq_stamp *st)
 {
+    assert(s != NULL && st != NULL);
+    int64_t elapsed_before = s->elapsed_ms;
     bool same = s->stamped && st->origin == s->stamp_origin;
     if (same && st->mono_ms > s->stamp_mono_ms) {
         /* in uint64: the difference of two int64 may not fit in one */
@@ -217,6 +221,7 @@ void seq_stamp_entry(seq_state *s, const seq_stamp *st)
     s->stamped = true;
     s->keys_max = st->keys_max;
     seqKeysExpire(s, st->retention_ms < 0 ? 0 : st->retention_ms);
+    assert(s->elapsed_ms >= elapsed_before); /* the elapsed clock never goes back */
 }
 
 void seq_tick(seq_state *s, int64_t now_ms, int64_t retention_ms)
@@ -248,6 +253,7 @@ int64_t seqWallOf(seq_now now, int64_t el)
 
 int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
+    assert(s != NULL && cmd != NULL && out != NULL);
     memset(out, 0, sizeof(*out));
     out->op = cmd->op;
     out->opens_ms = INT64_MAX;
@@ -278,6 +284,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     default: rv = SEQ_ERR_BADCMD; break;
     }
     out->status = rv;
+    assert(rv == SEQ_OK || out->n_runs == 0); /* a failed command hands out nothing */
 #ifdef SEQ_CHECK_INVARIANTS
     seqCheckAfterApply(s, cmd->op);
 #endif

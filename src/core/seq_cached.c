@@ -12,6 +12,7 @@
 
 bool seqInBlock(const seq_sequence *q, int64_t v)
 {
+    assert(q->n_block == 0 || q->mode == SEQ_MODE_CACHED);
     for (size_t i = 0; i < q->n_block; i++) {
         if (q->block[i].first <= v && v <= q->block[i].last) {
             return true;
@@ -22,6 +23,7 @@ bool seqInBlock(const seq_sequence *q, int64_t v)
 
 int64_t seqBlockClip(const seq_sequence *q, int64_t v, int64_t end, bool *in)
 {
+    assert(v <= end);
     *in = false;
     for (size_t i = 0; i < q->n_block; i++) {
         const seq_run *b = &q->block[i];
@@ -39,6 +41,7 @@ int64_t seqBlockClip(const seq_sequence *q, int64_t v, int64_t end, bool *in)
 /* The block of a cached sequence goes to the ledger as skipped. */
 static int seqSkipBlock(seq_sequence *q, int64_t t)
 {
+    assert(q->n_block == 0 || q->mode == SEQ_MODE_CACHED);
     if (!seqLedgerRoom(q, q->n_block)) {
         return SEQ_ERR_TOO_MANY;
     }
@@ -49,6 +52,7 @@ static int seqSkipBlock(seq_sequence *q, int64_t t)
     free(q->block);
     q->block = NULL;
     q->n_block = 0;
+    assert(q->n_ledger <= SEQ_LEDGER_MAX);
     return SEQ_OK;
 }
 
@@ -110,6 +114,7 @@ int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
             q->block[q->n_block++] = tk.runs[k];
         }
     }
+    assert(q->n_block >= 1 && q->n_block <= SEQ_RANGES_MAX + SEQ_BURNED_MAX);
     q->block_term = cmd->term;
     q->block_node = cmd->node;
     seqCopyRuns(out, tk.runs, tk.n_runs);
@@ -163,12 +168,14 @@ int seqUsed(seq_state *s, const seq_cmd *cmd)
         memmove(q->block, q->block + drop, sizeof(*q->block) * (q->n_block - drop));
         q->n_block -= drop;
     }
+    assert(used <= cmd->count && (left == 0 || q->n_block == 0));
     seqRateAdd(q, s->clock_ms, used);
     return SEQ_OK;
 }
 
 int seqRecover(seq_state *s, const seq_cmd *cmd)
 {
+    assert(cmd->op == SEQ_OP_RECOVER);
     /* Never fails: a sequence whose ledger is full keeps its block listed
      * as cached, and the next owner's ALLOCBLOCK tries again. */
     for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {

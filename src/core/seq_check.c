@@ -62,6 +62,7 @@ bool seqIncarnationsValid(const seq_state *s, const seq_owner_index *ix)
 
 const seq_sequence *seqOwnerFind(const seq_owner_index *ix, uint64_t incarnation)
 {
+    assert(ix != NULL && (ix->n == 0 || ix->by_incarnation != NULL));
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -190,6 +191,7 @@ static bool seqStateValidWhy(const seq_state *s, const char **why)
 
 bool seq_state_valid(const seq_state *s)
 {
+    assert(s != NULL);
     const char *why;
     return seqStateValidWhy(s, &why);
 }

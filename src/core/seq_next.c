@@ -11,6 +11,8 @@
 
 void seqCopyRuns(seq_result *out, const seq_run *runs, size_t n)
 {
+    assert(runs != NULL && n >= 1);
+    assert(out->n_runs == 0);
     /* One run is the common case: keep it inside the result, no malloc. */
     out->runs = n == 1 ? &out->run_inline : seq_xmalloc(sizeof(*runs) * n);
     memcpy(out->runs, runs, sizeof(*runs) * n);
@@ -21,6 +23,8 @@ void seqCopyRuns(seq_result *out, const seq_run *runs, size_t n)
  * only a leader without a block does: the block path is ALLOCBLOCK/USED). */
 static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_result *out)
 {
+    assert(q->live && q->mode != SEQ_MODE_GAPLESS);
+    assert(cmd->count >= 1 && cmd->count <= SEQ_COUNT_MAX);
     uint8_t hkey[8 + SEQ_KEY_MAX];
     size_t hkey_len = 0;
     if (cmd->key_len > 0) {

@@ -11,6 +11,7 @@
 
 long seqBurnedFloor(const seq_sequence *q, int64_t v)
 {
+    assert(q->n_burned == 0 || q->burned != NULL);
     long lo = 0, hi = (long)q->n_burned - 1, found = -1;
     while (lo <= hi) {
         long mid = lo + (hi - lo) / 2;
@@ -38,6 +39,8 @@ bool seqSpanValidAt(const seq_span *r, int64_t t)
 
 bool seqSpanSettle(const seq_sequence *q, size_t i, int64_t *p)
 {
+    assert(i < q->n_ranges);
+    assert(q->ranges[i].full || (q->ranges[i].min <= *p && *p <= q->ranges[i].max));
     const seq_span *r = &q->ranges[i];
     if (r->full) {
         return false;
@@ -59,6 +62,7 @@ bool seqSpanSettle(const seq_sequence *q, size_t i, int64_t *p)
 
 void seqTakeInit(seq_take *tk, const seq_sequence *q)
 {
+    assert(q->live && q->n_ranges >= 1);
     /* A run ends at a range end or before a burned interval. */
     tk->cap = q->n_ranges + q->n_burned + 1;
     tk->n_runs = 0;
@@ -83,6 +87,8 @@ void seqTakeFree(seq_take *tk)
 int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
                        seq_take *tk)
 {
+    assert(q->live && need > 0);
+    assert(tk->n_runs == 0 && tk->taken == 0);
     for (size_t i = q->cur; i < q->n_ranges && need > 0; i++) {
         const seq_span *r = &q->ranges[i];
         if (r->full || !seqSpanValidAt(r, t)) {
@@ -126,6 +132,7 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
 
 void seqTakeApply(seq_sequence *q, const seq_take *tk)
 {
+    assert(q->live && tk->n_runs <= tk->cap);
     for (size_t k = 0; k < tk->n_runs; k++) {
         seq_span *r = &q->ranges[tk->span_of[k]];
         if (tk->runs[k].last == r->max) {
@@ -143,6 +150,7 @@ void seqTakeApply(seq_sequence *q, const seq_take *tk)
 /* Numbers in [lo, hi] that are not burned: O(log burned + overlapping). */
 static unsigned __int128 seqFreeIn(const seq_sequence *q, int64_t lo, int64_t hi)
 {
+    assert(lo <= hi);
     unsigned __int128 n = (unsigned __int128)((uint64_t)hi - (uint64_t)lo) + 1;
     long first = seqBurnedFloor(q, lo);
     for (size_t i = first < 0 ? 0 : (size_t)first; i < q->n_burned; i++) {
@@ -160,6 +168,7 @@ static unsigned __int128 seqFreeIn(const seq_sequence *q, int64_t lo, int64_t hi
 
 uint64_t seqRemaining(const seq_sequence *q, int64_t t, bool now_only)
 {
+    assert(q->live);
     unsigned __int128 n = 0;
     for (size_t i = q->cur; i < q->n_ranges; i++) {
         const seq_span *r = &q->ranges[i];
@@ -205,6 +214,7 @@ long seqSpanOf(const seq_sequence *q, int64_t v)
 
 int64_t seqSpanLow(const seq_sequence *q, size_t i)
 {
+    assert(i < q->n_ranges);
     int64_t lo = q->ranges[i].min;
     if (i == 0 && q->def_has_start && q->def_start > lo) {
         lo = q->def_start;
@@ -233,6 +243,8 @@ bool seq_issued(const seq_sequence *q, int64_t v)
  * one. */
 static void seqIntervalPush(seq_range *out, size_t *n, int64_t lo, int64_t hi)
 {
+    assert(lo <= hi);
+    assert(*n == 0 || out[*n - 1].max < lo);
     if (*n > 0 && out[*n - 1].max != INT64_MAX && out[*n - 1].max + 1 == lo) {
         out[*n - 1].max = hi;
         return;
@@ -245,6 +257,7 @@ static void seqIntervalPush(seq_range *out, size_t *n, int64_t lo, int64_t hi)
 void seqPushUnburned(const seq_sequence *q, int64_t lo, int64_t hi, seq_range *out,
                             size_t *n)
 {
+    assert(lo <= hi);
     long b = seqBurnedFloor(q, lo);
     for (size_t j = b < 0 ? 0 : (size_t)b; j < q->n_burned; j++) {
         if (q->burned[j].min > hi) {

@@ -53,6 +53,7 @@ static int seqNameCompare(const void *a, const void *b)
 
 int seqList(const seq_state *s, seq_result *out)
 {
+    assert(out->names == NULL && out->n_names == 0);
     out->names = seq_xmalloc(sizeof(char *) * (s->n_live == 0 ? 1 : s->n_live));
     size_t n = 0;
     for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
@@ -80,6 +81,7 @@ static int seqLedgerRunCompare(const void *a, const void *b)
 static void seqGapsPush(seq_ledger_run **rows, size_t *n, size_t *cap, seq_ledger_run e,
                         int64_t lo, int64_t hi)
 {
+    assert(*n <= *cap && e.first <= e.last);
     if (e.last < lo || e.first > hi) {
         return;
     }

@@ -12,6 +12,7 @@
 
 void seqSequenceFree(seq_sequence *q)
 {
+    assert(q != NULL);
     seqLedgerClear(q);
     free(q->block);
     free(q->name);
@@ -35,6 +36,8 @@ seq_sequence *seqFindLive(const seq_state *s, const char *name, size_t len)
 
 seq_sequence *seq_sequence_add(seq_state *s, const char *name, size_t len)
 {
+    assert(seq_name_valid(name, len));
+    assert(seqFind(s, name, len) == NULL);
     seq_sequence *q = seq_xcalloc(1, sizeof(*q));
     q->name = seq_xmalloc(len + 1);
     memcpy(q->name, name, len);
@@ -131,6 +134,7 @@ bool seq_sequence_valid(const seq_sequence *q)
  * fit. */
 static int seqBurnHistory(seq_sequence *q)
 {
+    assert(q->live && q->n_ranges >= 1);
     size_t n_iv = 0;
     seq_range *iv = seqIssuedIntervals(q, &n_iv);
     size_t n = q->n_burned + n_iv;
@@ -172,6 +176,7 @@ static int seqBurnHistory(seq_sequence *q)
 
 static void seqSpanInit(seq_span *r, const seq_cmd *cmd)
 {
+    assert(cmd->min <= cmd->max);
     r->min = cmd->min;
     r->max = cmd->max;
     r->not_before = cmd->has_not_before ? cmd->not_before : INT64_MIN;
@@ -282,6 +287,7 @@ int seqAddRange(seq_state *s, const seq_cmd *cmd)
 
 int seqDrop(seq_state *s, const seq_cmd *cmd)
 {
+    assert(cmd->op == SEQ_OP_DROP);
     seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
     if (q == NULL) {
         return SEQ_ERR_NOSEQ;

@@ -26,6 +26,7 @@
 #include "seq_bytes.h"
 #include "seq_internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,8 @@ static size_t seqRatesUsed(const seq_sequence *q)
 
 static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
 {
+    assert(q->name_len <= SEQ_NAME_MAX && q->n_ranges <= SEQ_RANGES_MAX);
+    assert(q->n_ledger <= SEQ_LEDGER_MAX && q->n_burned <= SEQ_BURNED_MAX);
     seq_put_u16(w, (uint16_t)q->name_len);
     seq_put_bytes(w, q->name, q->name_len);
     seq_put_u8(w, q->live ? 1 : 0);
@@ -158,6 +161,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
 
 void *seq_snapshot_encode(const seq_state *s, size_t *len)
 {
+    assert(s != NULL && len != NULL);
     /* The exact size, from the tables; the writer checks it. */
     size_t total;
     total = 4 + 4 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 4 + 4 + 4;
@@ -341,6 +345,7 @@ static bool seqReadBlockAndRates(seq_sequence *q, seq_reader *r)
 
 static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
 {
+    assert(version >= SEQ_SNAPSHOT_VERSION_V1 && version <= SEQ_SNAPSHOT_VERSION);
     size_t name_len = seq_get_u16(r);
     const uint8_t *name = seq_get_bytes(r, name_len);
     if (name == NULL || !seq_name_valid((const char *)name, name_len)) {
@@ -388,6 +393,7 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
 static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
                         const seq_owner_index *ix)
 {
+    assert(version >= SEQ_SNAPSHOT_VERSION_V3 && version <= SEQ_SNAPSHOT_VERSION);
     size_t hkey_len = seq_get_u16(r);
     const uint8_t *hkey = seq_get_bytes(r, hkey_len);
     if (hkey == NULL || hkey_len <= 8 || hkey_len > 8 + SEQ_KEY_MAX ||
@@ -443,6 +449,7 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
  * retention; it can replay nothing). */
 static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_owner_index *ix)
 {
+    assert(version >= SEQ_SNAPSHOT_VERSION_V1 && version <= SEQ_SNAPSHOT_VERSION);
     size_t hkey_len = seq_get_u16(r);
     const uint8_t *hkey = seq_get_bytes(r, hkey_len);
     if (hkey == NULL || hkey_len <= 8 || hkey_len > 8 + SEQ_KEY_MAX) {

@@ -27,6 +27,7 @@ void seqRateAdd(seq_sequence *q, int64_t t, uint64_t n)
 
 void seqRates(const seq_sequence *q, int64_t t, uint64_t *per_min, uint64_t *per_hour)
 {
+    assert(per_min != NULL && per_hour != NULL);
     int64_t m = seqMinuteOf(t);
     unsigned __int128 hour = 0, cur = 0, prev = 0;
     for (size_t b = 0; b < SEQ_RATE_BUCKETS; b++) {
@@ -50,6 +51,7 @@ void seqRates(const seq_sequence *q, int64_t t, uint64_t *per_min, uint64_t *per
 
 void seqWarnCheck(seq_sequence *q, seq_now now, seq_result *out)
 {
+    assert(q->live);
     if (q->warn > 0 && !q->warned && seqLeft(q, now) <= q->warn) {
         q->warned = true;
         out->warn_crossed = true;
@@ -69,6 +71,7 @@ void seq_each_warned(const seq_state *s,
 
 uint64_t seqLeft(const seq_sequence *q, seq_now now)
 {
+    assert(q->live);
     unsigned __int128 n = seqRemaining(q, now.wall, false);
     for (size_t i = 0; q->mode == SEQ_MODE_GAPLESS && q->n_open > 0 && i < q->n_ledger; i++) {
         const seq_ledger_run *e = &q->ledger[i];
@@ -86,6 +89,7 @@ uint64_t seqLeft(const seq_sequence *q, seq_now now)
 
 void seqWarnLift(seq_sequence *q, seq_now now)
 {
+    assert(q->live);
     if (q->warned && seqLeft(q, now) > q->warn) {
         q->warned = false;
     }
