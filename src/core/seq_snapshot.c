@@ -517,6 +517,29 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_
     return true;
 }
 
+/* The retained keys, then (version 3 on) the permanent keys, each checked
+ * against the live sequence of its incarnation. */
+static bool seqReadAllKeys(seq_state *s, seq_reader *r, uint32_t version)
+{
+    size_t n_keys = seq_get_u32(r);
+    if (r->bad) {
+        return false;
+    }
+    seq_owner_index ix;
+    seqOwnerIndexBuild(s, &ix);
+    bool ok = seqIncarnationsValid(s, &ix);
+    for (size_t i = 0; ok && i < n_keys; i++) {
+        ok = seqReadKey(s, r, version, &ix);
+    }
+    size_t n_pkeys = ok && version >= 3 ? seq_get_u32(r) : 0;
+    ok = ok && !r->bad && n_pkeys <= SEQ_PKEYS_MAX;
+    for (size_t i = 0; ok && i < n_pkeys; i++) {
+        ok = seqReadPkey(s, r, version, &ix);
+    }
+    free(ix.by_incarnation);
+    return ok;
+}
+
 seq_state *seq_snapshot_decode(const void *buf, size_t len)
 {
     seq_reader r = {buf, len, 0, false};
@@ -552,34 +575,9 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len)
             goto err;
         }
     }
-    size_t n_keys = seq_get_u32(&r);
-    if (r.bad) {
+    if (!seqReadAllKeys(s, &r, version)) {
         goto err;
     }
-    seq_owner_index ix;
-    seqOwnerIndexBuild(s, &ix);
-    if (!seqIncarnationsValid(s, &ix)) {
-        free(ix.by_incarnation);
-        goto err;
-    }
-    for (size_t i = 0; i < n_keys; i++) {
-        if (!seqReadKey(s, &r, version, &ix)) {
-            free(ix.by_incarnation);
-            goto err;
-        }
-    }
-    size_t n_pkeys = version >= 3 ? seq_get_u32(&r) : 0;
-    if (r.bad || n_pkeys > SEQ_PKEYS_MAX) {
-        free(ix.by_incarnation);
-        goto err;
-    }
-    for (size_t i = 0; i < n_pkeys; i++) {
-        if (!seqReadPkey(s, &r, version, &ix)) {
-            free(ix.by_incarnation);
-            goto err;
-        }
-    }
-    free(ix.by_incarnation);
     /* Each record was checked as it was read; the whole must hold too. */
     if (r.bad || r.pos != r.len || !seq_state_valid(s)) {
         goto err;
