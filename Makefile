@@ -123,7 +123,7 @@ bench: $(BUILD)/seqd
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz
-	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c src/proto/resp.c
+	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c $(wildcard src/proto/*.c)
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/corpus_resp
 	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_core tests/fuzz/fuzz_core.c src/core/seq.c src/core/seq_snapshot.c src/core/codec.c

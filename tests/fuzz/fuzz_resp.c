@@ -1,4 +1,4 @@
-/* fuzz_resp — libFuzzer target for src/proto/resp.c.
+/* fuzz_resp — libFuzzer target for src/proto (resp.h).
  *
  * The input is parsed as a pipeline (request after request until one is
  * incomplete or an error) under small and default limits, with and without
@@ -18,7 +18,7 @@
 
 #define FUZZ_ARGV_CAP 1024
 #define FUZZ_SCRATCH_CAP (64u * 1024u)
-#define FUZZ_HEADER_MAX 32 /* resp.c's bound on a "*N" / "$L" line */
+#define FUZZ_HEADER_MAX 32 /* RESP_HEADER_MAX (resp_internal.h): the bound on a "*N" / "$L" line */
 #define FUZZ_WRITE_CAP_MAX 256
 
 static const char PROTO_ERR[] = "ERR Protocol error: ";

@@ -1,4 +1,4 @@
-/* Unit tests for src/proto/resp.c: the request parser (multibulk, inline, limits,
+/* Unit tests for src/proto (resp.h): the request parser (multibulk, inline, limits,
  * every malformed class, every split point), the reply writer (every
  * function, the cap, RESP2 vs RESP3) and the reply scanner (every type,
  * nesting and depth, limits, malformed replies, split points, and writer
