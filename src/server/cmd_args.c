@@ -1,0 +1,229 @@
+/* cmd_args — what every command family shares: error replies, strict
+ * parsing of integers, names, keys and reasons, CREATE/ADDRANGE options, and
+ * the path of a sequence command to the batcher or to the leader. Keeps:
+ * arguments are validated here, before any command reaches the log; a bad
+ * one gets an error reply and changes nothing. */
+#include "commands_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void cmd_error(command_call *call, const char *msg)
+{
+    resp_write_error(call->out, msg);
+}
+
+void cmd_errorf(command_call *call, const char *fmt, const char *arg)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), fmt, arg);
+    resp_write_error(call->out, msg);
+}
+
+bool cmd_arg_is(const resp_arg *a, const char *word)
+{
+    size_t n = strlen(word);
+    return a->len == n && strncasecmp(a->ptr, word, n) == 0;
+}
+
+bool cmd_parse_i64(const resp_arg *a, int64_t *out)
+{
+    const char *p = a->ptr;
+    size_t n = a->len;
+    bool neg = false;
+    if (n == 0 || n > 20) {
+        return false;
+    }
+    if (p[0] == '-') {
+        neg = true;
+        p++;
+        n--;
+        if (n == 0) {
+            return false;
+        }
+    }
+    if (n > 1 && p[0] == '0') {
+        return false;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        unsigned d = (unsigned)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) {
+            return false;
+        }
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+        return !(v == 0 && neg); /* "-0" is not a canonical integer */
+    }
+    if (v > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    *out = (int64_t)v;
+    return true;
+}
+
+const char cmd_err_integer[] = "ERR value is not an integer or out of range";
+
+bool cmd_take_name(command_call *call, const resp_arg *a, seq_cmd *cmd)
+{
+    if (!seq_name_valid(a->ptr, a->len)) {
+        cmd_error(call, seq_status_text(SEQ_ERR_NAME));
+        return false;
+    }
+    cmd->name = a->ptr;
+    cmd->name_len = a->len;
+    return true;
+}
+
+bool cmd_take_key(command_call *call, const resp_arg *a, seq_cmd *cmd)
+{
+    if (!seq_key_valid(a->ptr, a->len)) {
+        cmd_error(call, seq_status_text(SEQ_ERR_KEY));
+        return false;
+    }
+    cmd->key = a->ptr;
+    cmd->key_len = a->len;
+    return true;
+}
+
+bool cmd_must_forward(command_env *env, const command_call *call)
+{
+    return env->forwarder != NULL && !call->client->forward_link && !node_is_leader(env->node);
+}
+
+void cmd_forward(command_env *env, command_call *call)
+{
+    forwarder_submit(env->forwarder, call->proto, call->argv, call->argc, call->owner,
+                     call->tag, call->report_name.len > 0 ? &call->report_name : NULL);
+    call->deferred = true;
+}
+
+void cmd_submit(command_env *env, command_call *call, const seq_cmd *cmd, uint8_t style)
+{
+    if (env->batcher->failed) {
+        cmd_error(call, "ERR this node hit a disk error and stopped serving");
+        return;
+    }
+    if (env->shutting_down) {
+        cmd_error(call, "TRYAGAIN server is shutting down");
+        return;
+    }
+    if (cmd_must_forward(env, call)) {
+        cmd_forward(env, call);
+        return;
+    }
+    batcher_submit_in(env->batcher, cmd, call->owner, call->tag,
+                      call->window.term != 0 ? &call->window : NULL);
+    call->deferred = true;
+    call->style = style;
+}
+
+bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd)
+{
+    const char *syntax = create ? "ERR syntax: CREATE name min max [START n] [MODE "
+                                  "strict|gapless|cached] [CACHE k] [WARN n] [NOTBEFORE t] "
+                                  "[NOTAFTER t]"
+                                : "ERR syntax: ADDRANGE name min max [NOTBEFORE t] [NOTAFTER t]";
+    bool has_mode = false, has_cache = false, has_warn = false;
+    for (size_t i = from; i < call->argc; i += 2) {
+        const resp_arg *opt = &call->argv[i];
+        if (i + 1 >= call->argc) {
+            cmd_error(call, syntax);
+            return false;
+        }
+        const resp_arg *v = &call->argv[i + 1];
+        int64_t x;
+        if (create && cmd_arg_is(opt, "START") && !cmd->has_start) {
+            if (!cmd_parse_i64(v, &cmd->start)) {
+                cmd_error(call, cmd_err_integer);
+                return false;
+            }
+            cmd->has_start = true;
+        } else if (create && cmd_arg_is(opt, "MODE") && !has_mode) {
+            if (cmd_arg_is(v, "strict")) {
+                cmd->mode = SEQ_MODE_STRICT;
+            } else if (cmd_arg_is(v, "gapless")) {
+                cmd->mode = SEQ_MODE_GAPLESS;
+            } else if (cmd_arg_is(v, "cached")) {
+                cmd->mode = SEQ_MODE_CACHED;
+            } else {
+                cmd_error(call, "ERR MODE must be strict, gapless or cached");
+                return false;
+            }
+            has_mode = true;
+        } else if (create && cmd_arg_is(opt, "CACHE") && !has_cache) {
+            if (!cmd_parse_i64(v, &x) || x < 1 || x > SEQ_CACHE_MAX) {
+                cmd_error(call, "ERR CACHE must be between 1 and 1000000");
+                return false;
+            }
+            cmd->cache = (uint32_t)x;
+            has_cache = true;
+        } else if (create && cmd_arg_is(opt, "WARN") && !has_warn) {
+            if (!cmd_parse_i64(v, &x) || x < 0) {
+                cmd_error(call, "ERR WARN must be a number of remaining numbers, 0 or more");
+                return false;
+            }
+            cmd->warn = (uint64_t)x;
+            has_warn = true;
+        } else if (cmd_arg_is(opt, "NOTBEFORE") && !cmd->has_not_before) {
+            bool whole;
+            if (!cmd_parse_time(v, &cmd->not_before, &whole)) {
+                cmd_error(call, "ERR NOTBEFORE wants Unix seconds or RFC 3339 "
+                                  "(2026-01-01T00:00:00Z)");
+                return false;
+            }
+            cmd->has_not_before = true;
+        } else if (cmd_arg_is(opt, "NOTAFTER") && !cmd->has_not_after) {
+            bool whole;
+            if (!cmd_parse_time(v, &cmd->not_after, &whole)) {
+                cmd_error(call, "ERR NOTAFTER wants Unix seconds or RFC 3339 "
+                                  "(2026-06-30T23:59:59Z)");
+                return false;
+            }
+            if (whole) {
+                cmd->not_after += 999; /* 23:59:59 means up to 23:59:59.999 */
+            }
+            cmd->has_not_after = true;
+        } else {
+            cmd_error(call, syntax);
+            return false;
+        }
+    }
+    if (cmd->mode == SEQ_MODE_CACHED && !has_cache) {
+        cmd->cache = COMMANDS_DEFAULT_CACHE;
+    }
+    if (has_cache && cmd->mode != SEQ_MODE_CACHED) {
+        cmd_error(call, "ERR CACHE applies to MODE cached only");
+        return false;
+    }
+    if (cmd->min > cmd->max || (cmd->has_start && (cmd->start < cmd->min || cmd->start > cmd->max))) {
+        cmd_error(call, seq_status_text(SEQ_ERR_RANGE));
+        return false;
+    }
+    if (cmd->has_not_before && cmd->has_not_after && cmd->not_before > cmd->not_after) {
+        cmd_error(call, seq_status_text(SEQ_ERR_WINDOW));
+        return false;
+    }
+    return true;
+}
+
+bool cmd_reason_valid(const resp_arg *reason)
+{
+    bool ok = reason->len >= 1 && reason->len <= SEQ_REASON_MAX;
+    for (size_t i = 0; ok && i < reason->len; i++) {
+        ok = reason->ptr[i] >= 0x20 && reason->ptr[i] < 0x7f;
+    }
+    return ok;
+}

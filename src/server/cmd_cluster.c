@@ -1,0 +1,182 @@
+/* cmd_cluster — the commands of the cluster: FWD (a follower's forwarded
+ * request, taken only inside its term and deadline), ROLE, CLUSTER NODES,
+ * CLOCK, ADD and REMOVE. Keeps: a forwarded request outside its window is
+ * refused with TRYAGAIN and never takes effect. */
+#include "commands_internal.h"
+#include "membership.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void membershipDone(void *ctx, void *owner, uint64_t tag, int status, const char *msg);
+
+void fwdCommand(command_env *env, command_call *call)
+{
+    int64_t term, deadline_ms;
+    if (!call->client->forward_link) {
+        cmd_error(call, "ERR FWD is sent between seqd nodes only");
+        return;
+    }
+    if (call->window.term != 0) {
+        cmd_error(call, "ERR FWD inside FWD");
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[1], &term) || term < 1 || !cmd_parse_i64(&call->argv[2], &deadline_ms)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (!node_is_leader(env->node) || (uint64_t)term != raft_current_term(&env->node->raft)) {
+        cmd_error(call, "TRYAGAIN this node does not lead the term the request was forwarded "
+                          "for; it was not applied, retry");
+        return;
+    }
+    if (clock_wall_ms() > deadline_ms) {
+        cmd_error(call, "TRYAGAIN the forwarded request arrived past its deadline; it was not "
+                          "applied, retry");
+        return;
+    }
+    call->window = (batch_window){(uint64_t)term, deadline_ms};
+    call->argv += 3;
+    call->argc -= 3;
+    env->stats->total_commands--; /* one request, counted once */
+    commands_dispatch(env, call);
+}
+
+void roleCommand(command_env *env, command_call *call)
+{
+    bool leader = node_is_leader(env->node);
+    char where[48];
+    bool known = node_leader_client(env->node, where, sizeof(where));
+    raft_id leader_id = 0;
+    const char *leader_raft = NULL;
+    raft_leader(&env->node->raft, &leader_id, &leader_raft);
+    resp_write_array(call->out, 4);
+    resp_write_cstr(call->out, leader ? "leader" : "follower");
+    if (known) {
+        resp_write_cstr(call->out, where);
+    } else {
+        resp_write_null(call->out, call->proto);
+    }
+    resp_write_int(call->out, (int64_t)raft_current_term(&env->node->raft));
+    resp_write_int(call->out, (int64_t)leader_id);
+}
+
+static void clusterNodes(command_env *env, command_call *call)
+{
+    const struct raft_configuration *c = &env->node->raft.configuration;
+    raft_id leader_id = 0;
+    const char *leader_raft = NULL;
+    raft_leader(&env->node->raft, &leader_id, &leader_raft);
+    resp_write_array(call->out, c->n);
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct raft_server *srv = &c->servers[i];
+        char client[48] = "";
+        if (!node_client_address(env->node, srv->id, srv->address, client, sizeof(client))) {
+            client[0] = '\0';
+        }
+        /* On the leader, how far each member's log is known to match: a
+         * member that stops advancing (a full or failing disk) shows here. */
+        raft_index match = 0;
+        bool known = node_is_leader(env->node) &&
+                     raft_match_index(&env->node->raft, srv->id, &match) == 0;
+        resp_write_array(call->out, 6);
+        resp_write_int(call->out, (int64_t)srv->id);
+        resp_write_cstr(call->out, client);
+        resp_write_cstr(call->out, srv->address);
+        resp_write_cstr(call->out, membership_role_name(srv->role));
+        resp_write_cstr(call->out, srv->id == leader_id ? "leader" : "follower");
+        if (known) {
+            resp_write_int(call->out, (int64_t)match);
+        } else {
+            resp_write_null(call->out, call->proto);
+        }
+    }
+}
+
+/* CLUSTER NODES | ADD a.b.c.d:port | REMOVE a.b.c.d:port */
+/* CLUSTER CLOCK id wall_ms: a follower's wall clock, sent to the leader
+ * over its forward link a few times a second (docs/clock.md). Only a
+ * node's link may say it; elsewhere it changes nothing. */
+static void clusterClock(command_env *env, command_call *call)
+{
+    int64_t id, wall_ms;
+    if (!call->client->forward_link) {
+        cmd_error(call, "ERR CLUSTER CLOCK is sent between seqd nodes only");
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &id) || id <= 0 || !cmd_parse_i64(&call->argv[3], &wall_ms)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (node_is_leader(env->node)) {
+        node_clock_report(env->node, (uint64_t)id, wall_ms);
+    }
+    resp_write_simple(call->out, "OK");
+}
+
+void clusterCommand(command_env *env, command_call *call)
+{
+    const resp_arg *sub = &call->argv[1];
+    if (cmd_arg_is(sub, "NODES") && call->argc == 2) {
+        clusterNodes(env, call);
+        return;
+    }
+    if (cmd_arg_is(sub, "CLOCK") && call->argc == 4) {
+        clusterClock(env, call);
+        return;
+    }
+    bool add = cmd_arg_is(sub, "ADD");
+    if ((!add && !cmd_arg_is(sub, "REMOVE")) || call->argc != 3) {
+        cmd_error(call, "ERR syntax: CLUSTER NODES | CLUSTER ADD a.b.c.d:port | CLUSTER "
+                          "REMOVE a.b.c.d:port");
+        return;
+    }
+    if (cmd_must_forward(env, call)) {
+        cmd_forward(env, call);
+        return;
+    }
+    if (!node_is_leader(env->node)) {
+        cmd_error(call, "TRYAGAIN this node is not the leader; retry");
+        return;
+    }
+    char address[48];
+    if (call->argv[2].len >= sizeof(address)) {
+        cmd_error(call, "ERR wants a.b.c.d:port");
+        return;
+    }
+    memcpy(address, call->argv[2].ptr, call->argv[2].len);
+    address[call->argv[2].len] = '\0';
+    const char *msg = NULL;
+    int rv = add ? membership_add(env->node, address, env, call->owner, call->tag, membershipDone,
+                                    &msg)
+                 : membership_remove(env->node, address, env, call->owner, call->tag,
+                                       membershipDone, &msg);
+    if (rv == RAFT_DUPLICATEID || rv == RAFT_NOTFOUND) {
+        resp_write_simple(call->out, "OK"); /* already as asked */
+    } else if (rv != 0) {
+        char text[200];
+        snprintf(text, sizeof(text), "%s%s", strncmp(msg, "ERR", 3) == 0 ? "" : "ERR ", msg);
+        cmd_error(call, text);
+    } else {
+        call->deferred = true;
+    }
+}
+
+static void membershipDone(void *ctx, void *owner, uint64_t tag, int status, const char *msg)
+{
+    command_env *env = ctx;
+    char text[256];
+    int n;
+    if (status == 0) {
+        n = snprintf(text, sizeof(text), "+OK\r\n");
+    } else {
+        n = snprintf(text, sizeof(text), "-%s %s\r\n",
+                     status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER ? "TRYAGAIN" : "ERR",
+                     msg);
+    }
+    env->reply_raw(owner, tag, text, (size_t)n);
+}

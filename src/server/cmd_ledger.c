@@ -1,0 +1,120 @@
+/* cmd_ledger — the commands of the ledger, the record of every issued
+ * number that is not simply final: VOID, GAPS, LOOKUP, and UNDELIVERED
+ * (sent by seqd nodes about replies that reached no client). */
+#include "commands_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void undeliveredCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED};
+    if (env->forwarder == NULL || !call->client->forward_link) {
+        /* It releases numbers: only a node that saw the reply fail may say
+         * so, and a single node has no other node (its own reports never
+         * pass through a connection). */
+        cmd_error(call, "ERR UNDELIVERED is sent between seqd nodes only");
+        return;
+    }
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (!cmd_reason_valid(&call->argv[4])) {
+        cmd_error(call, seq_status_text(SEQ_ERR_REASON));
+        return;
+    }
+    cmd.text = call->argv[4].ptr;
+    cmd.text_len = call->argv[4].len;
+    if (call->argc == 7 && cmd_arg_is(&call->argv[5], "GRANT")) {
+        int64_t grant;
+        if (!cmd_parse_i64(&call->argv[6], &grant) || grant < 1) {
+            cmd_error(call, cmd_err_integer);
+            return;
+        }
+        cmd.term = (uint64_t)grant;
+        cmd.has_start = true;
+    } else if (call->argc != 5) {
+        cmd_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT n]");
+        return;
+    }
+    cmd_submit(env, call, &cmd, STYLE_OK);
+}
+
+void voidCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_VOID};
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    const resp_arg *reason = &call->argv[3];
+    if (!cmd_reason_valid(reason)) {
+        cmd_error(call, seq_status_text(SEQ_ERR_REASON));
+        return;
+    }
+    cmd.text = reason->ptr;
+    cmd.text_len = reason->len;
+    cmd_submit(env, call, &cmd, STYLE_OK);
+}
+
+void gapsCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_GAPS, .min = INT64_MIN, .max = INT64_MAX};
+    if (call->argc != 2 && call->argc != 4) {
+        cmd_error(call, "ERR syntax: GAPS name [from to]");
+        return;
+    }
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (call->argc == 4 &&
+        (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max))) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (cmd.min > cmd.max) {
+        cmd_error(call, seq_status_text(SEQ_ERR_RANGE));
+        return;
+    }
+    cmd_submit(env, call, &cmd, STYLE_GAPS);
+}
+
+void lookupCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_LOOKUP};
+    if (call->argc != 3 && call->argc != 4) {
+        cmd_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
+        return;
+    }
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (call->argc == 4) {
+        if (!cmd_arg_is(&call->argv[2], "KEY")) {
+            cmd_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
+            return;
+        }
+        if (!cmd_take_key(call, &call->argv[3], &cmd)) {
+            return;
+        }
+        cmd.op = SEQ_OP_LOOKUP_KEY;
+        cmd_submit(env, call, &cmd, STYLE_LOOKUP_KEY);
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    cmd_submit(env, call, &cmd, STYLE_LOOKUP);
+}

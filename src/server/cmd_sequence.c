@@ -1,0 +1,240 @@
+/* cmd_sequence — the commands that define sequences and issue numbers:
+ * CREATE, ADDRANGE, DROP, NEXT, INCR/INCRBY, RESERVE, CONFIRM, RELEASE,
+ * DESCRIBE, LIST. Each parses its arguments into one seq_cmd and submits
+ * it (cmd_submit): the reply is formatted once its entry is applied. */
+#include "commands_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void createCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_CREATE};
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (cmd_parse_range_options(call, 4, true, &cmd)) {
+        cmd_submit(env, call, &cmd, STYLE_OK);
+    }
+}
+
+void addrangeCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_ADDRANGE};
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (cmd_parse_range_options(call, 4, false, &cmd)) {
+        cmd_submit(env, call, &cmd, STYLE_OK);
+    }
+}
+
+void nextCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
+    bool has_count = false, has_key = false;
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    for (size_t i = 2; i < call->argc; i += 2) {
+        if (i + 1 >= call->argc) {
+            cmd_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
+            return;
+        }
+        const resp_arg *v = &call->argv[i + 1];
+        if (cmd_arg_is(&call->argv[i], "COUNT") && !has_count) {
+            int64_t k;
+            if (!cmd_parse_i64(v, &k) || k < 1 || k > SEQ_COUNT_MAX) {
+                cmd_error(call, seq_status_text(SEQ_ERR_COUNT));
+                return;
+            }
+            cmd.count = (uint32_t)k;
+            has_count = true;
+        } else if (cmd_arg_is(&call->argv[i], "KEY") && !has_key) {
+            if (!cmd_take_key(call, v, &cmd)) {
+                return;
+            }
+            has_key = true;
+        } else {
+            cmd_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
+            return;
+        }
+    }
+    uint8_t style = has_count ? STYLE_RUNS : STYLE_NUMBER;
+    if (!has_key && cmd_must_forward(env, call)) {
+        call->report_name = call->argv[1];
+    }
+    if (env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
+        !cmd_must_forward(env, call) && node_is_leader(env->node) && node_formed(env->node) &&
+        node_clock_ok(env->node) &&
+        seq_mode_of(env->node->fsm.state, cmd.name, cmd.name_len) == SEQ_MODE_CACHED) {
+        if (has_key) {
+            cmd_error(call, "ERR KEY is not supported in cached mode (blocks are served "
+                              "from memory); use strict or gapless for idempotent retries");
+            return;
+        }
+        if (!call->logged_pending) {
+            seq_result res;
+            if (!cache_next(env->cache, cmd.name, cmd.name_len, cmd.count, call->owner,
+                            call->tag, &res)) {
+                call->deferred = true;
+                call->via_cache = true;
+                call->style = style;
+                return;
+            }
+            if (res.status != SEQ_ERR_STALE) {
+                commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
+                if (res.status == SEQ_OK && res.n_runs > 0) {
+                    call->report_runs = malloc(sizeof(*res.runs) * res.n_runs);
+                    if (call->report_runs != NULL) {
+                        memcpy(call->report_runs, res.runs, sizeof(*res.runs) * res.n_runs);
+                        call->report_n_runs = res.n_runs;
+                    }
+                }
+                seq_result_free(&res);
+                return;
+            }
+            seq_result_free(&res);
+        }
+        /* Behind this connection's requests still in the log (a DROP and
+         * CREATE, say), a NEXT served from memory would take effect before
+         * them: it goes through the log too, in order. */
+    }
+    cmd_submit(env, call, &cmd, style);
+}
+
+void reserveCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_RESERVE, .ttl_ms = env->cfg->reserve_ttl_ms};
+    bool has_ttl = false, has_key = false;
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    for (size_t i = 2; i < call->argc; i += 2) {
+        if (i + 1 >= call->argc) {
+            cmd_error(call, "ERR syntax: RESERVE name [TTL seconds] [KEY key]");
+            return;
+        }
+        const resp_arg *v = &call->argv[i + 1];
+        int64_t ttl;
+        if (cmd_arg_is(&call->argv[i], "TTL") && !has_ttl) {
+            if (!cmd_parse_i64(v, &ttl) || ttl < 0 || ttl > SEQ_TTL_MAX_MS / 1000) {
+                cmd_error(call, "ERR TTL must be between 0 (none) and 2592000 seconds");
+                return;
+            }
+            cmd.ttl_ms = ttl * 1000;
+            has_ttl = true;
+        } else if (cmd_arg_is(&call->argv[i], "KEY") && !has_key) {
+            if (!cmd_take_key(call, v, &cmd)) {
+                return;
+            }
+            has_key = true;
+        } else {
+            cmd_error(call, "ERR syntax: RESERVE name [TTL seconds] [KEY key]");
+            return;
+        }
+    }
+    cmd_submit(env, call, &cmd, STYLE_NUMBER);
+}
+
+/* CONFIRM name n [KEY k] / RELEASE name n [KEY k]: with KEY, only if that
+ * key holds the number (a reservation that ran out may have gone to
+ * another caller since). */
+static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
+{
+    seq_cmd cmd = {.op = op};
+    if (call->argc != 3 && call->argc != 5) {
+        cmd_errorf(call, "ERR syntax: %s name n [KEY key]",
+                     op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
+        return;
+    }
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (call->argc == 5) {
+        if (!cmd_arg_is(&call->argv[3], "KEY")) {
+            cmd_errorf(call, "ERR syntax: %s name n [KEY key]",
+                         op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
+            return;
+        }
+        if (!cmd_take_key(call, &call->argv[4], &cmd)) {
+            return;
+        }
+    }
+    cmd_submit(env, call, &cmd, STYLE_OK);
+}
+
+void confirmCommand(command_env *env, command_call *call)
+{
+    confirmOrRelease(env, call, SEQ_OP_CONFIRM);
+}
+
+void releaseCommand(command_env *env, command_call *call)
+{
+    confirmOrRelease(env, call, SEQ_OP_RELEASE);
+}
+
+void incrCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (cmd_must_forward(env, call)) {
+        /* as for NEXT: the number is reported should the client be gone */
+        call->report_name = call->argv[1];
+    }
+    cmd_submit(env, call, &cmd, STYLE_NUMBER);
+}
+
+void incrbyCommand(command_env *env, command_call *call)
+{
+    int64_t step;
+    if (!cmd_parse_i64(&call->argv[2], &step)) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (step != 1) {
+        cmd_error(call, "ERR seqd increments by 1 only; use NEXT name COUNT k for blocks");
+        return;
+    }
+    incrCommand(env, call);
+}
+
+void describeCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_DESCRIBE};
+    if (cmd_take_name(call, &call->argv[1], &cmd)) {
+        cmd_submit(env, call, &cmd, STYLE_DESCRIBE);
+    }
+}
+
+void listCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_LIST};
+    cmd_submit(env, call, &cmd, STYLE_LIST);
+}
+
+void dropCommand(command_env *env, command_call *call)
+{
+    seq_cmd cmd = {.op = SEQ_OP_DROP};
+    if (cmd_take_name(call, &call->argv[1], &cmd)) {
+        cmd_submit(env, call, &cmd, STYLE_OK);
+    }
+}

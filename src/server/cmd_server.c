@@ -1,0 +1,291 @@
+/* cmd_server — server and connection commands, answered at once from this
+ * node: PING, ECHO, QUIT, SELECT, HELLO, CLIENT, CONFIG GET and INFO (one
+ * function per INFO section). None of them reaches the log. */
+#include "commands_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void pingCommand(command_env *env, command_call *call)
+{
+    (void)env;
+    if (call->argc == 1) {
+        resp_write_simple(call->out, "PONG");
+    } else if (call->argc == 2) {
+        resp_write_bulk(call->out, call->argv[1].ptr, call->argv[1].len);
+    } else {
+        cmd_error(call, "ERR wrong number of arguments for 'ping' command");
+    }
+}
+
+void echoCommand(command_env *env, command_call *call)
+{
+    (void)env;
+    resp_write_bulk(call->out, call->argv[1].ptr, call->argv[1].len);
+}
+
+void quitCommand(command_env *env, command_call *call)
+{
+    (void)env;
+    resp_write_simple(call->out, "OK");
+    call->close = true;
+}
+
+void selectCommand(command_env *env, command_call *call)
+{
+    (void)env;
+    int64_t db;
+    if (cmd_parse_i64(&call->argv[1], &db) && db == 0) {
+        resp_write_simple(call->out, "OK");
+    } else {
+        cmd_error(call, "ERR seqd has only database 0");
+    }
+}
+
+void helloCommand(command_env *env, command_call *call)
+{
+    int proto = call->proto;
+    if (call->argc >= 2) {
+        int64_t v;
+        if (!cmd_parse_i64(&call->argv[1], &v)) {
+            cmd_error(call, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (v != 2 && v != 3) {
+            cmd_error(call, "NOPROTO unsupported protocol version");
+            return;
+        }
+        proto = (int)v;
+    }
+    for (size_t i = 2; i < call->argc; i++) {
+        if (cmd_arg_is(&call->argv[i], "SETNAME") && i + 1 < call->argc) {
+            i++;
+            size_t n = call->argv[i].len < CLIENT_NAME_MAX ? call->argv[i].len : CLIENT_NAME_MAX;
+            memcpy(call->client->name, call->argv[i].ptr, n);
+            call->client->name[n] = '\0';
+        } else if (cmd_arg_is(&call->argv[i], "AUTH")) {
+            cmd_error(call, "ERR seqd has no authentication configured");
+            return;
+        } else {
+            cmd_error(call, "ERR syntax error in HELLO");
+            return;
+        }
+    }
+    call->new_proto = proto;
+    resp_write_map(call->out, 7, proto);
+    resp_write_cstr(call->out, "server");
+    resp_write_cstr(call->out, "seqd");
+    resp_write_cstr(call->out, "version");
+    resp_write_cstr(call->out, SEQD_VERSION);
+    resp_write_cstr(call->out, "proto");
+    resp_write_int(call->out, proto);
+    resp_write_cstr(call->out, "id");
+    resp_write_int(call->out, (int64_t)call->client->id);
+    resp_write_cstr(call->out, "mode");
+    resp_write_cstr(call->out, "standalone");
+    resp_write_cstr(call->out, "role");
+    resp_write_cstr(call->out, node_is_leader(env->node) ? "master" : "replica");
+    resp_write_cstr(call->out, "modules");
+    resp_write_array(call->out, 0);
+}
+
+void clientCommand(command_env *env, command_call *call)
+{
+    (void)env;
+    const resp_arg *sub = &call->argv[1];
+    if (cmd_arg_is(sub, "SETNAME") && call->argc == 3) {
+        const resp_arg *name = &call->argv[2];
+        bool ok = name->len <= CLIENT_NAME_MAX;
+        for (size_t i = 0; ok && i < name->len; i++) {
+            ok = name->ptr[i] > 0x20 && name->ptr[i] < 0x7f;
+        }
+        if (!ok) {
+            cmd_error(call, "ERR Client names cannot contain spaces, newlines or special "
+                              "characters, and are at most 64 bytes");
+            return;
+        }
+        memcpy(call->client->name, name->ptr, name->len);
+        call->client->name[name->len] = '\0';
+        call->client->forward_link = strcmp(call->client->name, FORWARD_CLIENT_NAME) == 0;
+        resp_write_simple(call->out, "OK");
+    } else if (cmd_arg_is(sub, "SETINFO") && call->argc == 4) {
+        resp_write_simple(call->out, "OK");
+    } else if (cmd_arg_is(sub, "GETNAME") && call->argc == 2) {
+        if (call->client->name[0] == '\0') {
+            resp_write_null(call->out, call->proto);
+        } else {
+            resp_write_cstr(call->out, call->client->name);
+        }
+    } else if (cmd_arg_is(sub, "ID") && call->argc == 2) {
+        resp_write_int(call->out, (int64_t)call->client->id);
+    } else {
+        cmd_error(call, "ERR CLIENT supports SETNAME name, GETNAME, SETINFO attr value and ID");
+    }
+}
+
+void configCommand(command_env *env, command_call *call)
+{
+    (void)env;
+    if (cmd_arg_is(&call->argv[1], "GET") && call->argc == 3) {
+        /* Nothing is settable at run time; clients such as redis-benchmark
+         * only probe persistence, which in seqd is always on: every reply
+         * follows an fsync of its log entry. */
+        static const char *const known[][2] = {
+            {"save", ""}, {"appendonly", "yes"}, {"appendfsync", "always"}};
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+            if (cmd_arg_is(&call->argv[2], known[i][0])) {
+                resp_write_map(call->out, 1, call->proto);
+                resp_write_cstr(call->out, known[i][0]);
+                resp_write_cstr(call->out, known[i][1]);
+                return;
+            }
+        }
+        resp_write_map(call->out, 0, call->proto);
+    } else {
+        cmd_error(call, "ERR CONFIG supports only GET; seqd is configured by flags");
+    }
+}
+
+static bool infoWants(const command_call *call, const char *section)
+{
+    if (call->argc < 2) {
+        return true;
+    }
+    for (size_t i = 1; i < call->argc; i++) {
+        if (cmd_arg_is(&call->argv[i], section) || cmd_arg_is(&call->argv[i], "all") ||
+            cmd_arg_is(&call->argv[i], "everything") || cmd_arg_is(&call->argv[i], "default")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+typedef struct info_warned {
+    char *text;
+    size_t cap;
+    size_t *n;
+    size_t count;
+} info_warned;
+
+/* One line per sequence at or below its WARN threshold (as many as fit). */
+static void infoWarned(void *ctx, const char *name, uint64_t left, uint64_t warn)
+{
+    info_warned *w = ctx;
+    w->count++;
+    if (*w->n + 300 < w->cap) {
+        int k = snprintf(w->text + *w->n, w->cap - *w->n, "warn:%s:remaining=%llu,warn=%llu\r\n",
+                         name, (unsigned long long)left, (unsigned long long)warn);
+        if (k > 0 && (size_t)k < w->cap - *w->n) {
+            *w->n += (size_t)k;
+        }
+    }
+}
+
+void infoCommand(command_env *env, command_call *call)
+{
+    char text[16384];
+    size_t n = 0;
+    const server_stats *st = env->stats;
+    struct raft *r = &env->node->raft;
+    const fsm *f = &env->node->fsm;
+#define INFO_ADD(...)                                                          \
+    do {                                                                       \
+        int w = snprintf(text + n, sizeof(text) - n, __VA_ARGS__);             \
+        if (w > 0) {                                                           \
+            n += (size_t)w < sizeof(text) - n ? (size_t)w : sizeof(text) - n - 1; \
+        }                                                                      \
+    } while (0)
+    uv_loop_t *loop = env->batcher->loop;
+    if (infoWants(call, "server")) {
+        INFO_ADD("# Server\r\nseqd_version:%s\r\nprocess_id:%d\r\ntcp_port:%d\r\n"
+                 "raft_port:%d\r\nuptime_in_seconds:%llu\r\n\r\n",
+                 SEQD_VERSION, (int)getpid(), env->cfg->port, env->cfg->raft_port,
+                 (unsigned long long)((uv_now(loop) - st->start_ms) / 1000));
+    }
+    if (infoWants(call, "clients")) {
+        INFO_ADD("# Clients\r\nconnected_clients:%llu\r\nmaxclients:%zu\r\n\r\n",
+                 (unsigned long long)st->connected_clients, env->cfg->max_clients);
+    }
+    if (infoWants(call, "raft") || infoWants(call, "cluster")) {
+        char leader_at[48] = "";
+        if (!node_leader_client(env->node, leader_at, sizeof(leader_at))) {
+            leader_at[0] = '\0';
+        }
+        char cluster_hex[40], waiting[256];
+        identity_cluster_hex(&env->node->ident, cluster_hex, sizeof(cluster_hex));
+        node_waiting_for(env->node, waiting, sizeof(waiting));
+        INFO_ADD("# Cluster\r\ncluster_enabled:%d\r\nmembers:%u\r\nleader_client_address:%s\r\n"
+                 "forwarded_requests:%llu\r\ncluster_id:%s\r\ncluster_formed:%d\r\n"
+                 "cluster_waiting_for:%s\r\ndata_dir_kind:%s\r\nbus_refused_connections:%llu"
+                 "\r\n\r\n",
+                 env->forwarder != NULL ? 1 : 0, env->node->raft.configuration.n, leader_at,
+                 (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0),
+                 cluster_hex, node_formed(env->node) ? 1 : 0, waiting,
+                 env->node->ident.kind == IDENTITY_SINGLE ? "single" : "cluster",
+                 (unsigned long long)env->node->transport.refused_incoming);
+        INFO_ADD("# Raft\r\nrole:%s\r\nnode_id:%llu\r\nraft_term:%llu\r\n"
+                 "raft_commit_index:%llu\r\nraft_last_applied:%llu\r\nraft_last_index:%llu\r\n"
+                 "snapshot_threshold:%u\r\nentries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
+                 node_is_leader(env->node) ? "leader" : "follower",
+                 (unsigned long long)env->node->id, (unsigned long long)raft_current_term(r),
+                 (unsigned long long)raft_commit_index(r),
+                 (unsigned long long)raft_last_applied(r), (unsigned long long)raft_last_index(r),
+                 env->cfg->snapshot_threshold, env->batcher->n_inflight,
+                 env->batcher->failed ? 1 : 0);
+    }
+    if (infoWants(call, "stats")) {
+        INFO_ADD("# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
+                 "total_commands_processed:%llu\r\nprotocol_errors:%llu\r\n"
+                 "output_limit_drops:%llu\r\nlog_entries_proposed:%llu\r\n"
+                 "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
+                 "numbers_issued:%llu\r\n\r\n",
+                 (unsigned long long)st->total_connections,
+                 (unsigned long long)st->rejected_connections,
+                 (unsigned long long)st->total_commands, (unsigned long long)st->protocol_errors,
+                 (unsigned long long)st->output_limit_drops,
+                 (unsigned long long)env->batcher->entries_proposed,
+                 (unsigned long long)env->batcher->commands_proposed,
+                 (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued);
+    }
+    if (infoWants(call, "keyspace") && f->state != NULL) {
+        INFO_ADD("# Keyspace\r\nsequences:%zu\r\nidempotency_keys:%zu\r\ngapless_keys:%zu\r\n"
+                 "max_keys:%zu\r\nkey_retention_seconds:%lld\r\n\r\n",
+                 seq_count_live(f->state), seq_count_keys(f->state), seq_count_pkeys(f->state),
+                 env->cfg->max_keys,
+                 (long long)(env->cfg->key_retention_ms / 1000));
+    }
+    if (infoWants(call, "warnings") && f->state != NULL) {
+        info_warned warned = {text, sizeof(text), &n, 0};
+        INFO_ADD("# Warnings\r\n");
+        seq_each_warned(f->state, infoWarned, &warned);
+        INFO_ADD("sequences_at_warn:%zu\r\n\r\n", warned.count);
+    }
+    if (infoWants(call, "clock") && f->state != NULL) {
+        /* docs/clock.md: what each of these means */
+        const clock_watch *cw = &env->batcher->clock;
+        size_t agree = node_clock_agreeing(env->node);
+        bool ok = node_clock_ok(env->node);
+        INFO_ADD("# Clock\r\nclock_replicated_ms:%lld\r\nclock_elapsed_ms:%lld\r\n"
+                 "clock_local_ms:%lld\r\nclock_offset_ms:%lld\r\nclock_jumps:%llu\r\n"
+                 "clock_last_jump_ms:%lld\r\nclock_leader_steps:%llu\r\n"
+                 "clock_last_step_ms:%lld\r\nmax_clock_offset_ms:%u\r\n"
+                 "clock_followers_agreeing:%zu\r\nclock_ok:%d\r\n\r\n",
+                 (long long)seq_clock_ms(f->state), (long long)seq_elapsed_ms(f->state),
+                 (long long)clock_wall_ms(), (long long)(f->has_offset ? f->clock_offset_ms : 0),
+                 (unsigned long long)cw->jumps, (long long)cw->last_jump_ms,
+                 (unsigned long long)f->clock_leader_steps, (long long)f->clock_last_step_ms,
+                 env->cfg->max_clock_offset_ms, agree, ok ? 1 : 0);
+    }
+    if (infoWants(call, "cache") && env->cache != NULL) {
+        INFO_ADD("# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n"
+                 "undelivered_reports:%llu\r\n\r\n",
+                 (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks,
+                 (unsigned long long)(env->undelivered != NULL ? env->undelivered->reported : 0));
+    }
+#undef INFO_ADD
+    resp_write_bulk(call->out, text, n);
+}

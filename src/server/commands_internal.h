@@ -1,0 +1,94 @@
+/* commands_internal — what the command families share (cmd_*.c,
+ * reply_format.c, commands.c). Internal: only those files include it;
+ * commands.h is the contract with the rest of the server.
+ *
+ * A handler is called by commands_dispatch with an argument count its
+ * table row allows, and either writes its reply into call->out at once or
+ * submits one seq_cmd (cmd_submit) and leaves the reply to
+ * commands_format_result. */
+#ifndef SEQD_COMMANDS_INTERNAL_H
+#define SEQD_COMMANDS_INTERNAL_H
+
+#include "commands.h"
+
+typedef void (*command_fn)(command_env *env, command_call *call);
+
+/* ---- cmd_args.c: argument checks and the path to the log --------------- */
+
+extern const char cmd_err_integer[];
+void cmd_error(command_call *call, const char *msg);
+/* An error reply from a format with one %s. */
+void cmd_errorf(command_call *call, const char *fmt, const char *arg);
+/* Whether the argument is `word`, ignoring case. */
+bool cmd_arg_is(const resp_arg *a, const char *word);
+/* Strict decimal int64: optional '-', digits, no spaces, no '+', no
+ * overflow, no leading zeros beyond a lone "0". */
+bool cmd_parse_i64(const resp_arg *a, int64_t *out);
+/* A sequence name / KEY argument into cmd: valid, or an error reply and
+ * false. */
+bool cmd_take_name(command_call *call, const resp_arg *a, seq_cmd *cmd);
+bool cmd_take_key(command_call *call, const resp_arg *a, seq_cmd *cmd);
+/* 1..SEQ_REASON_MAX bytes of printable ASCII, spaces allowed. */
+bool cmd_reason_valid(const resp_arg *reason);
+/* The options of CREATE and ADDRANGE from argv[from] on; false after an
+ * error reply. */
+bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd);
+/* True when the call must go to the leader: this node is not it, and the
+ * request did not already come from another node's forwarder. */
+bool cmd_must_forward(command_env *env, const command_call *call);
+/* Sends the call to the leader; its reply comes back on the link. */
+void cmd_forward(command_env *env, command_call *call);
+/* Hands cmd to the batcher (or forwards the call): the reply, in `style`,
+ * is formatted when its entry has been applied. */
+void cmd_submit(command_env *env, command_call *call, const seq_cmd *cmd, uint8_t style);
+
+/* ---- cmd_time.c: times in arguments and replies ------------------------- */
+
+/* A point in time as ms since the epoch: Unix seconds, or RFC 3339
+ * (2026-11-26T10:00:00Z, 2026-11-26T11:00:00.250+01:00). *whole_second
+ * tells whether it was given to the second (no fraction): a NOTAFTER then
+ * covers that whole second. */
+bool cmd_parse_time(const resp_arg *a, int64_t *ms, bool *whole_second);
+/* Writes ms since the epoch as RFC 3339 UTC (second precision). */
+void cmd_format_time(int64_t ms, char *out, size_t cap);
+
+/* ---- the handlers, by family (the table in commands.c lists them all) --- */
+
+/* cmd_sequence.c */
+void createCommand(command_env *env, command_call *call);
+void addrangeCommand(command_env *env, command_call *call);
+void dropCommand(command_env *env, command_call *call);
+void nextCommand(command_env *env, command_call *call);
+void incrCommand(command_env *env, command_call *call);
+void incrbyCommand(command_env *env, command_call *call);
+void reserveCommand(command_env *env, command_call *call);
+void confirmCommand(command_env *env, command_call *call);
+void releaseCommand(command_env *env, command_call *call);
+void describeCommand(command_env *env, command_call *call);
+void listCommand(command_env *env, command_call *call);
+
+/* cmd_ledger.c */
+void voidCommand(command_env *env, command_call *call);
+void gapsCommand(command_env *env, command_call *call);
+void lookupCommand(command_env *env, command_call *call);
+void undeliveredCommand(command_env *env, command_call *call);
+
+/* cmd_cluster.c */
+void fwdCommand(command_env *env, command_call *call);
+void roleCommand(command_env *env, command_call *call);
+void clusterCommand(command_env *env, command_call *call);
+
+/* cmd_server.c */
+void pingCommand(command_env *env, command_call *call);
+void echoCommand(command_env *env, command_call *call);
+void quitCommand(command_env *env, command_call *call);
+void selectCommand(command_env *env, command_call *call);
+void helloCommand(command_env *env, command_call *call);
+void clientCommand(command_env *env, command_call *call);
+void configCommand(command_env *env, command_call *call);
+void infoCommand(command_env *env, command_call *call);
+
+/* commands.c */
+void commandCommand(command_env *env, command_call *call);
+
+#endif

@@ -1,0 +1,253 @@
+/* reply_format — a deferred call's reply from its applied result
+ * (commands_format_result), in the style the handler chose and the
+ * connection's protocol (RESP2 or RESP3). Keeps: every result is answered
+ * with exactly one reply; numbers are written as given, never rounded. */
+#include "commands_internal.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void write_u64(resp_buf *out, uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX) {
+        resp_write_int(out, (int64_t)v);
+    } else {
+        char text[24];
+        int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
+        resp_write_bulk(out, text, (size_t)n);
+    }
+}
+
+static void write_time_or_null(resp_buf *out, int64_t ms, int64_t unset, int proto)
+{
+    if (ms == unset) {
+        resp_write_null(out, proto);
+    } else {
+        resp_write_int(out, ms);
+    }
+}
+
+static const char *mode_name(uint8_t mode)
+{
+    switch (mode) {
+    case SEQ_MODE_GAPLESS: return "gapless";
+    case SEQ_MODE_CACHED: return "cached";
+    default: return "strict";
+    }
+}
+
+static void format_describe(const seq_result *res, int proto, resp_buf *out)
+{
+    bool cached = res->mode == SEQ_MODE_CACHED;
+    resp_write_map(out, cached ? 12 : 11, proto);
+    resp_write_cstr(out, "name");
+    resp_write_bulk(out, res->name, res->name_len);
+    resp_write_cstr(out, "ranges");
+    resp_write_array(out, res->n_ranges);
+    for (size_t i = 0; i < res->n_ranges; i++) {
+        const seq_range_info *r = &res->ranges[i];
+        bool window = r->not_before != INT64_MIN || r->not_after != INT64_MAX;
+        /* [min, max], and with a window [min, max, not_before_ms, not_after_ms] */
+        resp_write_array(out, window ? 4 : 2);
+        resp_write_int(out, r->min);
+        resp_write_int(out, r->max);
+        if (window) {
+            write_time_or_null(out, r->not_before, INT64_MIN, proto);
+            write_time_or_null(out, r->not_after, INT64_MAX, proto);
+        }
+    }
+    resp_write_cstr(out, "next");
+    if (res->has_next) {
+        resp_write_int(out, res->next);
+    } else {
+        resp_write_null(out, proto);
+    }
+    resp_write_cstr(out, "issued");
+    write_u64(out, res->issued);
+    resp_write_cstr(out, "remaining");
+    write_u64(out, res->remaining);
+    resp_write_cstr(out, "mode");
+    resp_write_cstr(out, mode_name(res->mode));
+    if (cached) {
+        resp_write_cstr(out, "cache");
+        resp_write_int(out, res->cache);
+    }
+    resp_write_cstr(out, "warn");
+    write_u64(out, res->warn);
+    resp_write_cstr(out, "warning");
+    resp_write_int(out, res->warned ? 1 : 0);
+    resp_write_cstr(out, "rate_1m");
+    write_u64(out, res->rate_1m);
+    resp_write_cstr(out, "rate_1h");
+    write_u64(out, res->rate_1h);
+    resp_write_cstr(out, "eta_seconds");
+    if (res->eta_s < 0) {
+        resp_write_null(out, proto);
+    } else {
+        resp_write_int(out, res->eta_s);
+    }
+}
+
+static const char *state_name(uint8_t state)
+{
+    switch (state) {
+    case SEQ_NUM_FINAL: return "final";
+    case SEQ_NUM_VOIDED: return "voided";
+    case SEQ_NUM_RESERVED: return "reserved";
+    case SEQ_NUM_RELEASED: return "released";
+    case SEQ_NUM_SKIPPED: return "skipped";
+    case SEQ_NUM_EXPIRED: return "expired";
+    case SEQ_NUM_UNKNOWN: return "unknown";
+    case SEQ_NUM_CACHED: return "cached";
+    default: return "not-issued";
+    }
+}
+
+static void format_gaps(const seq_result *res, resp_buf *out)
+{
+    resp_write_array(out, res->n_ledger);
+    for (size_t i = 0; i < res->n_ledger; i++) {
+        const seq_ledger_run *run = &res->ledger[i];
+        resp_write_array(out, 5);
+        resp_write_int(out, run->first);
+        resp_write_int(out, run->last);
+        resp_write_cstr(out, state_name(run->state));
+        resp_write_cstr(out, run->reason != NULL ? run->reason : "");
+        resp_write_int(out, run->time_ms);
+    }
+}
+
+/* LOOKUP: state, then what is known: reason and time_ms for a ledger
+ * state, until_ms for a live reservation, key for a keyed gapless number. */
+static void format_lookup(const seq_result *res, int proto, resp_buf *out)
+{
+    bool reason = res->reason != NULL;
+    bool time = res->time_ms != INT64_MIN;
+    bool until = res->state == SEQ_NUM_RESERVED && res->until_ms != INT64_MAX;
+    bool key = res->key != NULL;
+    resp_write_map(out, 1 + reason + time + until + key, proto);
+    resp_write_cstr(out, "state");
+    resp_write_cstr(out, state_name(res->state));
+    if (reason) {
+        resp_write_cstr(out, "reason");
+        resp_write_cstr(out, res->reason);
+    }
+    if (time) {
+        resp_write_cstr(out, "time_ms");
+        resp_write_int(out, res->time_ms);
+    }
+    if (until) {
+        resp_write_cstr(out, "until_ms");
+        resp_write_int(out, res->until_ms);
+    }
+    if (key) {
+        resp_write_cstr(out, "key");
+        resp_write_cstr(out, res->key);
+    }
+}
+
+static void format_exhausted(const seq_result *res, resp_buf *out)
+{
+    char msg[200];
+    if (res->remaining == 0 && res->opens_ms != INT64_MAX) {
+        char when[40];
+        cmd_format_time(res->opens_ms, when, sizeof(when));
+        snprintf(msg, sizeof(msg),
+                 "EXHAUSTED no range of the sequence is valid now; the next opens at %s", when);
+    } else if (res->remaining == 0) {
+        snprintf(msg, sizeof(msg),
+                 "EXHAUSTED no numbers left: every range is used up or expired (NOTAFTER)");
+    } else {
+        snprintf(msg, sizeof(msg), "EXHAUSTED only %llu numbers left in the sequence's ranges",
+                 (unsigned long long)res->remaining);
+    }
+    resp_write_error(out, msg);
+}
+
+void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
+                            resp_buf *out)
+{
+    switch (err) {
+    case BATCH_OK: break;
+    case BATCH_ERR_TRYAGAIN:
+        resp_write_error(out, "TRYAGAIN no leader to commit the request; it was not applied, retry");
+        return;
+    case BATCH_ERR_UNKNOWN:
+        resp_write_error(out, "TRYAGAIN outcome unknown: the request may have been applied; "
+                              "retry with the same KEY to get its numbers");
+        return;
+    case BATCH_ERR_CLUSTERDOWN:
+        resp_write_error(out, "CLUSTERDOWN no leader: the cluster has no quorum; the request "
+                              "was not applied");
+        return;
+    case BATCH_ERR_SHUTDOWN:
+        resp_write_error(out, "TRYAGAIN server is shutting down; the request was not applied");
+        return;
+    case BATCH_ERR_CLOCK:
+        resp_write_error(out, "TRYAGAIN clock offset: this leader's clock is further than "
+                              "--max-clock-offset-ms from its followers'; the request was "
+                              "not applied, retry");
+        return;
+    case BATCH_ERR_FORMING:
+        resp_write_error(out, "CLUSTERDOWN forming: this new cluster serves once its leader has "
+                              "reached every founding member (INFO cluster_waiting_for); the "
+                              "request was not applied");
+        return;
+    default:
+        resp_write_error(out, "ERR this node hit a disk error and stopped serving");
+        return;
+    }
+    if (res->status == SEQ_ERR_EXHAUSTED) {
+        format_exhausted(res, out);
+        return;
+    }
+    if (res->status != SEQ_OK) {
+        resp_write_error(out, seq_status_text(res->status));
+        return;
+    }
+    switch (style) {
+    case STYLE_NUMBER:
+        resp_write_int(out, res->runs[0].first);
+        break;
+    case STYLE_RUNS:
+        resp_write_array(out, 2 * res->n_runs);
+        for (size_t i = 0; i < res->n_runs; i++) {
+            resp_write_int(out, res->runs[i].first);
+            resp_write_int(out, res->runs[i].last);
+        }
+        break;
+    case STYLE_DESCRIBE:
+        format_describe(res, proto, out);
+        break;
+    case STYLE_GAPS:
+        format_gaps(res, out);
+        break;
+    case STYLE_LOOKUP:
+        format_lookup(res, proto, out);
+        break;
+    case STYLE_LOOKUP_KEY:
+        if (res->n_runs == 0) {
+            resp_write_null(out, proto);
+            break;
+        }
+        resp_write_array(out, 2 * res->n_runs);
+        for (size_t i = 0; i < res->n_runs; i++) {
+            resp_write_int(out, res->runs[i].first);
+            resp_write_int(out, res->runs[i].last);
+        }
+        break;
+    case STYLE_LIST:
+        resp_write_array(out, res->n_names);
+        for (size_t i = 0; i < res->n_names; i++) {
+            resp_write_cstr(out, res->names[i]);
+        }
+        break;
+    default:
+        resp_write_simple(out, "OK");
+        break;
+    }
+}
