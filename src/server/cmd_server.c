@@ -4,6 +4,7 @@
 #include "commands_internal.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,10 +165,29 @@ static bool infoWants(const command_call *call, const char *section)
     return false;
 }
 
+/* The INFO text being built: at most INFO_TEXT_MAX bytes, cut (never
+ * overrun) when a section does not fit. */
+#define INFO_TEXT_MAX 16384
+typedef struct info_text {
+    char buf[INFO_TEXT_MAX];
+    size_t n; /* < INFO_TEXT_MAX */
+} info_text;
+
+__attribute__((format(printf, 2, 3))) static void infoAdd(info_text *t, const char *fmt, ...)
+{
+    assert(t->n < sizeof(t->buf));
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(t->buf + t->n, sizeof(t->buf) - t->n, fmt, ap);
+    va_end(ap);
+    if (w > 0) {
+        t->n += (size_t)w < sizeof(t->buf) - t->n ? (size_t)w : sizeof(t->buf) - t->n - 1;
+    }
+    assert(t->n < sizeof(t->buf));
+}
+
 typedef struct info_warned {
-    char *text;
-    size_t cap;
-    size_t *n;
+    info_text *text;
     size_t count;
 } info_warned;
 
@@ -176,116 +196,161 @@ static void infoWarned(void *ctx, const char *name, uint64_t left, uint64_t warn
 {
     info_warned *w = ctx;
     w->count++;
-    if (*w->n + 300 < w->cap) {
-        int k = snprintf(w->text + *w->n, w->cap - *w->n, "warn:%s:remaining=%llu,warn=%llu\r\n",
-                         name, (unsigned long long)left, (unsigned long long)warn);
-        if (k > 0 && (size_t)k < w->cap - *w->n) {
-            *w->n += (size_t)k;
-        }
+    if (w->text->n + 300 < sizeof(w->text->buf)) {
+        infoAdd(w->text, "warn:%s:remaining=%llu,warn=%llu\r\n", name, (unsigned long long)left,
+                (unsigned long long)warn);
     }
 }
 
+static void infoServer(command_env *env, info_text *t)
+{
+    uv_loop_t *loop = env->batcher->loop;
+    infoAdd(t,
+            "# Server\r\nseqd_version:%s\r\nprocess_id:%d\r\ntcp_port:%d\r\n"
+            "raft_port:%d\r\nuptime_in_seconds:%llu\r\n\r\n",
+            SEQD_VERSION, (int)getpid(), env->cfg->port, env->cfg->raft_port,
+            (unsigned long long)((uv_now(loop) - env->stats->start_ms) / 1000));
+}
+
+static void infoClients(command_env *env, info_text *t)
+{
+    infoAdd(t, "# Clients\r\nconnected_clients:%llu\r\nmaxclients:%zu\r\n\r\n",
+            (unsigned long long)env->stats->connected_clients, env->cfg->max_clients);
+}
+
+static void infoCluster(command_env *env, info_text *t)
+{
+    char leader_at[48] = "";
+    if (!node_leader_client(env->node, leader_at, sizeof(leader_at))) {
+        leader_at[0] = '\0';
+    }
+    char cluster_hex[40], waiting[256];
+    identity_cluster_hex(&env->node->ident, cluster_hex, sizeof(cluster_hex));
+    node_waiting_for(env->node, waiting, sizeof(waiting));
+    infoAdd(t,
+            "# Cluster\r\ncluster_enabled:%d\r\nmembers:%u\r\nleader_client_address:%s\r\n"
+            "forwarded_requests:%llu\r\ncluster_id:%s\r\ncluster_formed:%d\r\n"
+            "cluster_waiting_for:%s\r\ndata_dir_kind:%s\r\nbus_refused_connections:%llu"
+            "\r\n\r\n",
+            env->forwarder != NULL ? 1 : 0, env->node->raft.configuration.n, leader_at,
+            (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0),
+            cluster_hex, node_formed(env->node) ? 1 : 0, waiting,
+            env->node->ident.kind == IDENTITY_SINGLE ? "single" : "cluster",
+            (unsigned long long)env->node->transport.refused_incoming);
+}
+
+static void infoRaft(command_env *env, info_text *t)
+{
+    struct raft *r = &env->node->raft;
+    infoAdd(t,
+            "# Raft\r\nrole:%s\r\nnode_id:%llu\r\nraft_term:%llu\r\n"
+            "raft_commit_index:%llu\r\nraft_last_applied:%llu\r\nraft_last_index:%llu\r\n"
+            "snapshot_threshold:%u\r\nentries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
+            node_is_leader(env->node) ? "leader" : "follower", (unsigned long long)env->node->id,
+            (unsigned long long)raft_current_term(r), (unsigned long long)raft_commit_index(r),
+            (unsigned long long)raft_last_applied(r), (unsigned long long)raft_last_index(r),
+            env->cfg->snapshot_threshold, env->batcher->n_inflight,
+            env->batcher->failed ? 1 : 0);
+}
+
+static void infoStats(command_env *env, info_text *t)
+{
+    const server_stats *st = env->stats;
+    const fsm *f = &env->node->fsm;
+    infoAdd(t,
+            "# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
+            "total_commands_processed:%llu\r\nprotocol_errors:%llu\r\n"
+            "output_limit_drops:%llu\r\nlog_entries_proposed:%llu\r\n"
+            "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
+            "numbers_issued:%llu\r\n\r\n",
+            (unsigned long long)st->total_connections,
+            (unsigned long long)st->rejected_connections, (unsigned long long)st->total_commands,
+            (unsigned long long)st->protocol_errors, (unsigned long long)st->output_limit_drops,
+            (unsigned long long)env->batcher->entries_proposed,
+            (unsigned long long)env->batcher->commands_proposed,
+            (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued);
+}
+
+static void infoKeyspace(command_env *env, info_text *t)
+{
+    const seq_state *s = env->node->fsm.state;
+    infoAdd(t,
+            "# Keyspace\r\nsequences:%zu\r\nidempotency_keys:%zu\r\ngapless_keys:%zu\r\n"
+            "max_keys:%zu\r\nkey_retention_seconds:%lld\r\n\r\n",
+            seq_count_live(s), seq_count_keys(s), seq_count_pkeys(s), env->cfg->max_keys,
+            (long long)(env->cfg->key_retention_ms / 1000));
+}
+
+static void infoWarnings(command_env *env, info_text *t)
+{
+    info_warned warned = {t, 0};
+    infoAdd(t, "# Warnings\r\n");
+    seq_each_warned(env->node->fsm.state, infoWarned, &warned);
+    infoAdd(t, "sequences_at_warn:%zu\r\n\r\n", warned.count);
+}
+
+/* docs/clock.md: what each of these means */
+static void infoClock(command_env *env, info_text *t)
+{
+    const fsm *f = &env->node->fsm;
+    const clock_watch *cw = &env->batcher->clock;
+    size_t agree = node_clock_agreeing(env->node);
+    bool ok = node_clock_ok(env->node);
+    infoAdd(t,
+            "# Clock\r\nclock_replicated_ms:%lld\r\nclock_elapsed_ms:%lld\r\n"
+            "clock_local_ms:%lld\r\nclock_offset_ms:%lld\r\nclock_jumps:%llu\r\n"
+            "clock_last_jump_ms:%lld\r\nclock_leader_steps:%llu\r\n"
+            "clock_last_step_ms:%lld\r\nmax_clock_offset_ms:%u\r\n"
+            "clock_followers_agreeing:%zu\r\nclock_ok:%d\r\n\r\n",
+            (long long)seq_clock_ms(f->state), (long long)seq_elapsed_ms(f->state),
+            (long long)clock_wall_ms(), (long long)(f->has_offset ? f->clock_offset_ms : 0),
+            (unsigned long long)cw->jumps, (long long)cw->last_jump_ms,
+            (unsigned long long)f->clock_leader_steps, (long long)f->clock_last_step_ms,
+            env->cfg->max_clock_offset_ms, agree, ok ? 1 : 0);
+}
+
+static void infoCache(command_env *env, info_text *t)
+{
+    infoAdd(t,
+            "# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n"
+            "undelivered_reports:%llu\r\n\r\n",
+            (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks,
+            (unsigned long long)(env->undelivered != NULL ? env->undelivered->reported : 0));
+}
+
+/* The sections in the order INFO writes them; `also` is a second name
+ * that selects the section (Cluster and Raft come together). A section
+ * that needs the state (or the cache) is left out while there is none. */
+typedef struct info_section {
+    const char *name, *also;
+    void (*write)(command_env *env, info_text *t);
+    bool needs_state, needs_cache;
+} info_section;
+
+static const info_section info_sections[] = {
+    {"server", NULL, infoServer, false, false},
+    {"clients", NULL, infoClients, false, false},
+    {"raft", "cluster", infoCluster, false, false},
+    {"raft", "cluster", infoRaft, false, false},
+    {"stats", NULL, infoStats, false, false},
+    {"keyspace", NULL, infoKeyspace, true, false},
+    {"warnings", NULL, infoWarnings, true, false},
+    {"clock", NULL, infoClock, true, false},
+    {"cache", NULL, infoCache, false, true},
+};
+
 void infoCommand(command_env *env, command_call *call)
 {
-    char text[16384];
-    size_t n = 0;
-    const server_stats *st = env->stats;
-    struct raft *r = &env->node->raft;
-    const fsm *f = &env->node->fsm;
-#define INFO_ADD(...)                                                          \
-    do {                                                                       \
-        int w = snprintf(text + n, sizeof(text) - n, __VA_ARGS__);             \
-        if (w > 0) {                                                           \
-            n += (size_t)w < sizeof(text) - n ? (size_t)w : sizeof(text) - n - 1; \
-        }                                                                      \
-    } while (0)
-    uv_loop_t *loop = env->batcher->loop;
-    if (infoWants(call, "server")) {
-        INFO_ADD("# Server\r\nseqd_version:%s\r\nprocess_id:%d\r\ntcp_port:%d\r\n"
-                 "raft_port:%d\r\nuptime_in_seconds:%llu\r\n\r\n",
-                 SEQD_VERSION, (int)getpid(), env->cfg->port, env->cfg->raft_port,
-                 (unsigned long long)((uv_now(loop) - st->start_ms) / 1000));
-    }
-    if (infoWants(call, "clients")) {
-        INFO_ADD("# Clients\r\nconnected_clients:%llu\r\nmaxclients:%zu\r\n\r\n",
-                 (unsigned long long)st->connected_clients, env->cfg->max_clients);
-    }
-    if (infoWants(call, "raft") || infoWants(call, "cluster")) {
-        char leader_at[48] = "";
-        if (!node_leader_client(env->node, leader_at, sizeof(leader_at))) {
-            leader_at[0] = '\0';
+    info_text text;
+    info_text *t = &text;
+    t->n = 0;
+    bool has_state = env->node->fsm.state != NULL;
+    for (size_t i = 0; i < sizeof(info_sections) / sizeof(info_sections[0]); i++) {
+        const info_section *sec = &info_sections[i];
+        bool wanted = infoWants(call, sec->name) || (sec->also != NULL && infoWants(call, sec->also));
+        if (wanted && (!sec->needs_state || has_state) && (!sec->needs_cache || env->cache != NULL)) {
+            sec->write(env, t);
         }
-        char cluster_hex[40], waiting[256];
-        identity_cluster_hex(&env->node->ident, cluster_hex, sizeof(cluster_hex));
-        node_waiting_for(env->node, waiting, sizeof(waiting));
-        INFO_ADD("# Cluster\r\ncluster_enabled:%d\r\nmembers:%u\r\nleader_client_address:%s\r\n"
-                 "forwarded_requests:%llu\r\ncluster_id:%s\r\ncluster_formed:%d\r\n"
-                 "cluster_waiting_for:%s\r\ndata_dir_kind:%s\r\nbus_refused_connections:%llu"
-                 "\r\n\r\n",
-                 env->forwarder != NULL ? 1 : 0, env->node->raft.configuration.n, leader_at,
-                 (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0),
-                 cluster_hex, node_formed(env->node) ? 1 : 0, waiting,
-                 env->node->ident.kind == IDENTITY_SINGLE ? "single" : "cluster",
-                 (unsigned long long)env->node->transport.refused_incoming);
-        INFO_ADD("# Raft\r\nrole:%s\r\nnode_id:%llu\r\nraft_term:%llu\r\n"
-                 "raft_commit_index:%llu\r\nraft_last_applied:%llu\r\nraft_last_index:%llu\r\n"
-                 "snapshot_threshold:%u\r\nentries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
-                 node_is_leader(env->node) ? "leader" : "follower",
-                 (unsigned long long)env->node->id, (unsigned long long)raft_current_term(r),
-                 (unsigned long long)raft_commit_index(r),
-                 (unsigned long long)raft_last_applied(r), (unsigned long long)raft_last_index(r),
-                 env->cfg->snapshot_threshold, env->batcher->n_inflight,
-                 env->batcher->failed ? 1 : 0);
     }
-    if (infoWants(call, "stats")) {
-        INFO_ADD("# Stats\r\ntotal_connections_received:%llu\r\nrejected_connections:%llu\r\n"
-                 "total_commands_processed:%llu\r\nprotocol_errors:%llu\r\n"
-                 "output_limit_drops:%llu\r\nlog_entries_proposed:%llu\r\n"
-                 "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
-                 "numbers_issued:%llu\r\n\r\n",
-                 (unsigned long long)st->total_connections,
-                 (unsigned long long)st->rejected_connections,
-                 (unsigned long long)st->total_commands, (unsigned long long)st->protocol_errors,
-                 (unsigned long long)st->output_limit_drops,
-                 (unsigned long long)env->batcher->entries_proposed,
-                 (unsigned long long)env->batcher->commands_proposed,
-                 (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued);
-    }
-    if (infoWants(call, "keyspace") && f->state != NULL) {
-        INFO_ADD("# Keyspace\r\nsequences:%zu\r\nidempotency_keys:%zu\r\ngapless_keys:%zu\r\n"
-                 "max_keys:%zu\r\nkey_retention_seconds:%lld\r\n\r\n",
-                 seq_count_live(f->state), seq_count_keys(f->state), seq_count_pkeys(f->state),
-                 env->cfg->max_keys,
-                 (long long)(env->cfg->key_retention_ms / 1000));
-    }
-    if (infoWants(call, "warnings") && f->state != NULL) {
-        info_warned warned = {text, sizeof(text), &n, 0};
-        INFO_ADD("# Warnings\r\n");
-        seq_each_warned(f->state, infoWarned, &warned);
-        INFO_ADD("sequences_at_warn:%zu\r\n\r\n", warned.count);
-    }
-    if (infoWants(call, "clock") && f->state != NULL) {
-        /* docs/clock.md: what each of these means */
-        const clock_watch *cw = &env->batcher->clock;
-        size_t agree = node_clock_agreeing(env->node);
-        bool ok = node_clock_ok(env->node);
-        INFO_ADD("# Clock\r\nclock_replicated_ms:%lld\r\nclock_elapsed_ms:%lld\r\n"
-                 "clock_local_ms:%lld\r\nclock_offset_ms:%lld\r\nclock_jumps:%llu\r\n"
-                 "clock_last_jump_ms:%lld\r\nclock_leader_steps:%llu\r\n"
-                 "clock_last_step_ms:%lld\r\nmax_clock_offset_ms:%u\r\n"
-                 "clock_followers_agreeing:%zu\r\nclock_ok:%d\r\n\r\n",
-                 (long long)seq_clock_ms(f->state), (long long)seq_elapsed_ms(f->state),
-                 (long long)clock_wall_ms(), (long long)(f->has_offset ? f->clock_offset_ms : 0),
-                 (unsigned long long)cw->jumps, (long long)cw->last_jump_ms,
-                 (unsigned long long)f->clock_leader_steps, (long long)f->clock_last_step_ms,
-                 env->cfg->max_clock_offset_ms, agree, ok ? 1 : 0);
-    }
-    if (infoWants(call, "cache") && env->cache != NULL) {
-        INFO_ADD("# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n"
-                 "undelivered_reports:%llu\r\n\r\n",
-                 (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks,
-                 (unsigned long long)(env->undelivered != NULL ? env->undelivered->reported : 0));
-    }
-#undef INFO_ADD
-    resp_write_bulk(call->out, text, n);
+    resp_write_bulk(call->out, t->buf, t->n);
 }
