@@ -130,81 +130,96 @@ void cmd_submit(command_env *env, command_call *call, const seq_cmd *cmd, uint8_
     call->style = style;
 }
 
-bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd)
+/* What one option of CREATE or ADDRANGE did. */
+typedef enum range_option {
+    OPTION_TAKEN,   /* parsed into cmd */
+    OPTION_REFUSED, /* bad value: an error reply was written */
+    OPTION_UNKNOWN, /* not an option here, or given twice: a syntax error */
+} range_option;
+
+typedef struct range_seen {
+    bool mode, cache, warn;
+} range_seen;
+
+/* START, MODE, CACHE, WARN: CREATE's own options. */
+static range_option createOption(command_call *call, const resp_arg *opt, const resp_arg *v,
+                                 seq_cmd *cmd, range_seen *seen)
 {
-    const char *syntax = create ? "ERR syntax: CREATE name min max [START n] [MODE "
-                                  "strict|gapless|cached] [CACHE k] [WARN n] [NOTBEFORE t] "
-                                  "[NOTAFTER t]"
-                                : "ERR syntax: ADDRANGE name min max [NOTBEFORE t] [NOTAFTER t]";
-    bool has_mode = false, has_cache = false, has_warn = false;
-    for (size_t i = from; i < call->argc; i += 2) {
-        const resp_arg *opt = &call->argv[i];
-        if (i + 1 >= call->argc) {
-            cmd_error(call, syntax);
-            return false;
+    int64_t x;
+    if (cmd_arg_is(opt, "START") && !cmd->has_start) {
+        if (!cmd_parse_i64(v, &cmd->start)) {
+            cmd_error(call, cmd_err_integer);
+            return OPTION_REFUSED;
         }
-        const resp_arg *v = &call->argv[i + 1];
-        int64_t x;
-        if (create && cmd_arg_is(opt, "START") && !cmd->has_start) {
-            if (!cmd_parse_i64(v, &cmd->start)) {
-                cmd_error(call, cmd_err_integer);
-                return false;
-            }
-            cmd->has_start = true;
-        } else if (create && cmd_arg_is(opt, "MODE") && !has_mode) {
-            if (cmd_arg_is(v, "strict")) {
-                cmd->mode = SEQ_MODE_STRICT;
-            } else if (cmd_arg_is(v, "gapless")) {
-                cmd->mode = SEQ_MODE_GAPLESS;
-            } else if (cmd_arg_is(v, "cached")) {
-                cmd->mode = SEQ_MODE_CACHED;
-            } else {
-                cmd_error(call, "ERR MODE must be strict, gapless or cached");
-                return false;
-            }
-            has_mode = true;
-        } else if (create && cmd_arg_is(opt, "CACHE") && !has_cache) {
-            if (!cmd_parse_i64(v, &x) || x < 1 || x > SEQ_CACHE_MAX) {
-                cmd_error(call, "ERR CACHE must be between 1 and 1000000");
-                return false;
-            }
-            cmd->cache = (uint32_t)x;
-            has_cache = true;
-        } else if (create && cmd_arg_is(opt, "WARN") && !has_warn) {
-            if (!cmd_parse_i64(v, &x) || x < 0) {
-                cmd_error(call, "ERR WARN must be a number of remaining numbers, 0 or more");
-                return false;
-            }
-            cmd->warn = (uint64_t)x;
-            has_warn = true;
-        } else if (cmd_arg_is(opt, "NOTBEFORE") && !cmd->has_not_before) {
-            bool whole;
-            if (!cmd_parse_time(v, &cmd->not_before, &whole)) {
-                cmd_error(call, "ERR NOTBEFORE wants Unix seconds or RFC 3339 "
-                                  "(2026-01-01T00:00:00Z)");
-                return false;
-            }
-            cmd->has_not_before = true;
-        } else if (cmd_arg_is(opt, "NOTAFTER") && !cmd->has_not_after) {
-            bool whole;
-            if (!cmd_parse_time(v, &cmd->not_after, &whole)) {
-                cmd_error(call, "ERR NOTAFTER wants Unix seconds or RFC 3339 "
-                                  "(2026-06-30T23:59:59Z)");
-                return false;
-            }
-            if (whole) {
-                cmd->not_after += 999; /* 23:59:59 means up to 23:59:59.999 */
-            }
-            cmd->has_not_after = true;
+        cmd->has_start = true;
+    } else if (cmd_arg_is(opt, "MODE") && !seen->mode) {
+        if (cmd_arg_is(v, "strict")) {
+            cmd->mode = SEQ_MODE_STRICT;
+        } else if (cmd_arg_is(v, "gapless")) {
+            cmd->mode = SEQ_MODE_GAPLESS;
+        } else if (cmd_arg_is(v, "cached")) {
+            cmd->mode = SEQ_MODE_CACHED;
         } else {
-            cmd_error(call, syntax);
-            return false;
+            cmd_error(call, "ERR MODE must be strict, gapless or cached");
+            return OPTION_REFUSED;
         }
+        seen->mode = true;
+    } else if (cmd_arg_is(opt, "CACHE") && !seen->cache) {
+        if (!cmd_parse_i64(v, &x) || x < 1 || x > SEQ_CACHE_MAX) {
+            cmd_error(call, "ERR CACHE must be between 1 and 1000000");
+            return OPTION_REFUSED;
+        }
+        cmd->cache = (uint32_t)x;
+        seen->cache = true;
+    } else if (cmd_arg_is(opt, "WARN") && !seen->warn) {
+        if (!cmd_parse_i64(v, &x) || x < 0) {
+            cmd_error(call, "ERR WARN must be a number of remaining numbers, 0 or more");
+            return OPTION_REFUSED;
+        }
+        cmd->warn = (uint64_t)x;
+        seen->warn = true;
+    } else {
+        return OPTION_UNKNOWN;
     }
-    if (cmd->mode == SEQ_MODE_CACHED && !has_cache) {
+    return OPTION_TAKEN;
+}
+
+/* NOTBEFORE, NOTAFTER: the window, for CREATE and ADDRANGE. */
+static range_option windowOption(command_call *call, const resp_arg *opt, const resp_arg *v,
+                                 seq_cmd *cmd)
+{
+    bool whole;
+    if (cmd_arg_is(opt, "NOTBEFORE") && !cmd->has_not_before) {
+        if (!cmd_parse_time(v, &cmd->not_before, &whole)) {
+            cmd_error(call, "ERR NOTBEFORE wants Unix seconds or RFC 3339 "
+                            "(2026-01-01T00:00:00Z)");
+            return OPTION_REFUSED;
+        }
+        cmd->has_not_before = true;
+    } else if (cmd_arg_is(opt, "NOTAFTER") && !cmd->has_not_after) {
+        if (!cmd_parse_time(v, &cmd->not_after, &whole)) {
+            cmd_error(call, "ERR NOTAFTER wants Unix seconds or RFC 3339 "
+                            "(2026-06-30T23:59:59Z)");
+            return OPTION_REFUSED;
+        }
+        if (whole) {
+            cmd->not_after += 999; /* 23:59:59 means up to 23:59:59.999 */
+        }
+        cmd->has_not_after = true;
+    } else {
+        return OPTION_UNKNOWN;
+    }
+    return OPTION_TAKEN;
+}
+
+/* What must hold of the options together: CACHE with MODE cached only, a
+ * range with START inside it, a window that is not empty. */
+static bool rangeOptionsAgree(command_call *call, const range_seen *seen, seq_cmd *cmd)
+{
+    if (cmd->mode == SEQ_MODE_CACHED && !seen->cache) {
         cmd->cache = COMMANDS_DEFAULT_CACHE;
     }
-    if (has_cache && cmd->mode != SEQ_MODE_CACHED) {
+    if (seen->cache && cmd->mode != SEQ_MODE_CACHED) {
         cmd_error(call, "ERR CACHE applies to MODE cached only");
         return false;
     }
@@ -217,6 +232,34 @@ bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_c
         return false;
     }
     return true;
+}
+
+bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd)
+{
+    assert(from <= call->argc);
+    const char *syntax = create ? "ERR syntax: CREATE name min max [START n] [MODE "
+                                  "strict|gapless|cached] [CACHE k] [WARN n] [NOTBEFORE t] "
+                                  "[NOTAFTER t]"
+                                : "ERR syntax: ADDRANGE name min max [NOTBEFORE t] [NOTAFTER t]";
+    range_seen seen = {false, false, false};
+    for (size_t i = from; i < call->argc; i += 2) {
+        if (i + 1 >= call->argc) {
+            cmd_error(call, syntax);
+            return false;
+        }
+        const resp_arg *opt = &call->argv[i], *v = &call->argv[i + 1];
+        range_option r = create ? createOption(call, opt, v, cmd, &seen) : OPTION_UNKNOWN;
+        if (r == OPTION_UNKNOWN) {
+            r = windowOption(call, opt, v, cmd);
+        }
+        if (r == OPTION_UNKNOWN) {
+            cmd_error(call, syntax);
+        }
+        if (r != OPTION_TAKEN) {
+            return false;
+        }
+    }
+    return rangeOptionsAgree(call, &seen, cmd);
 }
 
 bool cmd_reason_valid(const resp_arg *reason)

@@ -41,76 +41,105 @@ void addrangeCommand(command_env *env, command_call *call)
     }
 }
 
-void nextCommand(command_env *env, command_call *call)
+/* NEXT's options: COUNT k and KEY key, each at most once. False after an
+ * error reply. */
+static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool *has_key)
 {
-    seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
-    bool has_count = false, has_key = false;
-    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
-        return;
-    }
+    *has_count = false;
+    *has_key = false;
     for (size_t i = 2; i < call->argc; i += 2) {
         if (i + 1 >= call->argc) {
             cmd_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
-            return;
+            return false;
         }
         const resp_arg *v = &call->argv[i + 1];
-        if (cmd_arg_is(&call->argv[i], "COUNT") && !has_count) {
+        if (cmd_arg_is(&call->argv[i], "COUNT") && !*has_count) {
             int64_t k;
             if (!cmd_parse_i64(v, &k) || k < 1 || k > SEQ_COUNT_MAX) {
                 cmd_error(call, seq_status_text(SEQ_ERR_COUNT));
-                return;
+                return false;
             }
-            cmd.count = (uint32_t)k;
-            has_count = true;
-        } else if (cmd_arg_is(&call->argv[i], "KEY") && !has_key) {
-            if (!cmd_take_key(call, v, &cmd)) {
-                return;
+            cmd->count = (uint32_t)k;
+            *has_count = true;
+        } else if (cmd_arg_is(&call->argv[i], "KEY") && !*has_key) {
+            if (!cmd_take_key(call, v, cmd)) {
+                return false;
             }
-            has_key = true;
+            *has_key = true;
         } else {
             cmd_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
-            return;
+            return false;
         }
+    }
+    return true;
+}
+
+/* Whether this node serves the sequence's NEXT from its cached blocks: it
+ * is the formed, healthy leader and the sequence is in cached mode. */
+static bool nextIsCached(command_env *env, command_call *call, const seq_cmd *cmd)
+{
+    return env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
+           !cmd_must_forward(env, call) && node_is_leader(env->node) && node_formed(env->node) &&
+           node_clock_ok(env->node) &&
+           seq_mode_of(env->node->fsm.state, cmd->name, cmd->name_len) == SEQ_MODE_CACHED;
+}
+
+/* A cached NEXT from the leader's memory: true when it was answered (or
+ * deferred until a block arrives), false when it must go through the log. */
+static bool nextFromCache(command_env *env, command_call *call, const seq_cmd *cmd,
+                          uint8_t style)
+{
+    /* Behind this connection's requests still in the log (a DROP and
+     * CREATE, say), a NEXT served from memory would take effect before
+     * them: it goes through the log too, in order. */
+    if (call->logged_pending) {
+        return false;
+    }
+    seq_result res;
+    if (!cache_next(env->cache, cmd->name, cmd->name_len, cmd->count, call->owner, call->tag,
+                    &res)) {
+        call->deferred = true;
+        call->via_cache = true;
+        call->style = style;
+        return true;
+    }
+    bool answered = res.status != SEQ_ERR_STALE;
+    if (answered) {
+        commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
+        if (res.status == SEQ_OK && res.n_runs > 0) {
+            call->report_runs = malloc(sizeof(*res.runs) * res.n_runs);
+            if (call->report_runs != NULL) {
+                memcpy(call->report_runs, res.runs, sizeof(*res.runs) * res.n_runs);
+                call->report_n_runs = res.n_runs;
+            }
+        }
+    }
+    seq_result_free(&res);
+    return answered;
+}
+
+void nextCommand(command_env *env, command_call *call)
+{
+    assert(call->argc >= 2);
+    seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
+    bool has_count, has_key;
+    if (!cmd_take_name(call, &call->argv[1], &cmd) ||
+        !nextOptions(call, &cmd, &has_count, &has_key)) {
+        return;
     }
     uint8_t style = has_count ? STYLE_RUNS : STYLE_NUMBER;
     if (!has_key && cmd_must_forward(env, call)) {
         call->report_name = call->argv[1];
     }
-    if (env->cache != NULL && !env->batcher->failed && !env->shutting_down &&
-        !cmd_must_forward(env, call) && node_is_leader(env->node) && node_formed(env->node) &&
-        node_clock_ok(env->node) &&
-        seq_mode_of(env->node->fsm.state, cmd.name, cmd.name_len) == SEQ_MODE_CACHED) {
+    if (nextIsCached(env, call, &cmd)) {
         if (has_key) {
             cmd_error(call, "ERR KEY is not supported in cached mode (blocks are served "
-                              "from memory); use strict or gapless for idempotent retries");
+                            "from memory); use strict or gapless for idempotent retries");
             return;
         }
-        if (!call->logged_pending) {
-            seq_result res;
-            if (!cache_next(env->cache, cmd.name, cmd.name_len, cmd.count, call->owner,
-                            call->tag, &res)) {
-                call->deferred = true;
-                call->via_cache = true;
-                call->style = style;
-                return;
-            }
-            if (res.status != SEQ_ERR_STALE) {
-                commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
-                if (res.status == SEQ_OK && res.n_runs > 0) {
-                    call->report_runs = malloc(sizeof(*res.runs) * res.n_runs);
-                    if (call->report_runs != NULL) {
-                        memcpy(call->report_runs, res.runs, sizeof(*res.runs) * res.n_runs);
-                        call->report_n_runs = res.n_runs;
-                    }
-                }
-                seq_result_free(&res);
-                return;
-            }
-            seq_result_free(&res);
+        if (nextFromCache(env, call, &cmd, style)) {
+            return;
         }
-        /* Behind this connection's requests still in the log (a DROP and
-         * CREATE, say), a NEXT served from memory would take effect before
-         * them: it goes through the log too, in order. */
     }
     cmd_submit(env, call, &cmd, style);
 }

@@ -168,39 +168,52 @@ static void format_exhausted(const seq_result *res, resp_buf *out)
     resp_write_error(out, msg);
 }
 
+/* The error a batch that could not be applied answers (err != BATCH_OK). */
+static const char *batch_error_text(int err)
+{
+    assert(err != BATCH_OK);
+    switch (err) {
+    case BATCH_ERR_TRYAGAIN:
+        return "TRYAGAIN no leader to commit the request; it was not applied, retry";
+    case BATCH_ERR_UNKNOWN:
+        return "TRYAGAIN outcome unknown: the request may have been applied; "
+               "retry with the same KEY to get its numbers";
+    case BATCH_ERR_CLUSTERDOWN:
+        return "CLUSTERDOWN no leader: the cluster has no quorum; the request "
+               "was not applied";
+    case BATCH_ERR_SHUTDOWN:
+        return "TRYAGAIN server is shutting down; the request was not applied";
+    case BATCH_ERR_CLOCK:
+        return "TRYAGAIN clock offset: this leader's clock is further than "
+               "--max-clock-offset-ms from its followers'; the request was "
+               "not applied, retry";
+    case BATCH_ERR_FORMING:
+        return "CLUSTERDOWN forming: this new cluster serves once its leader has "
+               "reached every founding member (INFO cluster_waiting_for); the "
+               "request was not applied";
+    default:
+        return "ERR this node hit a disk error and stopped serving";
+    }
+}
+
+/* The runs as a flat array of first/last pairs. */
+static void format_runs(const seq_result *res, resp_buf *out)
+{
+    resp_write_array(out, 2 * res->n_runs);
+    for (size_t i = 0; i < res->n_runs; i++) {
+        resp_write_int(out, res->runs[i].first);
+        resp_write_int(out, res->runs[i].last);
+    }
+}
+
 void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
                             resp_buf *out)
 {
-    switch (err) {
-    case BATCH_OK: break;
-    case BATCH_ERR_TRYAGAIN:
-        resp_write_error(out, "TRYAGAIN no leader to commit the request; it was not applied, retry");
-        return;
-    case BATCH_ERR_UNKNOWN:
-        resp_write_error(out, "TRYAGAIN outcome unknown: the request may have been applied; "
-                              "retry with the same KEY to get its numbers");
-        return;
-    case BATCH_ERR_CLUSTERDOWN:
-        resp_write_error(out, "CLUSTERDOWN no leader: the cluster has no quorum; the request "
-                              "was not applied");
-        return;
-    case BATCH_ERR_SHUTDOWN:
-        resp_write_error(out, "TRYAGAIN server is shutting down; the request was not applied");
-        return;
-    case BATCH_ERR_CLOCK:
-        resp_write_error(out, "TRYAGAIN clock offset: this leader's clock is further than "
-                              "--max-clock-offset-ms from its followers'; the request was "
-                              "not applied, retry");
-        return;
-    case BATCH_ERR_FORMING:
-        resp_write_error(out, "CLUSTERDOWN forming: this new cluster serves once its leader has "
-                              "reached every founding member (INFO cluster_waiting_for); the "
-                              "request was not applied");
-        return;
-    default:
-        resp_write_error(out, "ERR this node hit a disk error and stopped serving");
+    if (err != BATCH_OK) {
+        resp_write_error(out, batch_error_text(err));
         return;
     }
+    assert(res != NULL);
     if (res->status == SEQ_ERR_EXHAUSTED) {
         format_exhausted(res, out);
         return;
@@ -211,33 +224,18 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
     }
     switch (style) {
     case STYLE_NUMBER:
+        assert(res->n_runs >= 1);
         resp_write_int(out, res->runs[0].first);
         break;
-    case STYLE_RUNS:
-        resp_write_array(out, 2 * res->n_runs);
-        for (size_t i = 0; i < res->n_runs; i++) {
-            resp_write_int(out, res->runs[i].first);
-            resp_write_int(out, res->runs[i].last);
-        }
-        break;
-    case STYLE_DESCRIBE:
-        format_describe(res, proto, out);
-        break;
-    case STYLE_GAPS:
-        format_gaps(res, out);
-        break;
-    case STYLE_LOOKUP:
-        format_lookup(res, proto, out);
-        break;
+    case STYLE_RUNS: format_runs(res, out); break;
+    case STYLE_DESCRIBE: format_describe(res, proto, out); break;
+    case STYLE_GAPS: format_gaps(res, out); break;
+    case STYLE_LOOKUP: format_lookup(res, proto, out); break;
     case STYLE_LOOKUP_KEY:
         if (res->n_runs == 0) {
             resp_write_null(out, proto);
-            break;
-        }
-        resp_write_array(out, 2 * res->n_runs);
-        for (size_t i = 0; i < res->n_runs; i++) {
-            resp_write_int(out, res->runs[i].first);
-            resp_write_int(out, res->runs[i].last);
+        } else {
+            format_runs(res, out);
         }
         break;
     case STYLE_LIST:
@@ -246,8 +244,6 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
             resp_write_cstr(out, res->names[i]);
         }
         break;
-    default:
-        resp_write_simple(out, "OK");
-        break;
+    default: resp_write_simple(out, "OK"); break;
     }
 }
