@@ -16,6 +16,7 @@ static void membershipDone(void *ctx, void *owner, uint64_t tag, int status, con
 
 void fwdCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 4); /* its row in command_table */
     int64_t term, deadline_ms;
     if (!call->client->forward_link) {
         cmd_error(call, "ERR FWD is sent between seqd nodes only");
@@ -48,6 +49,7 @@ void fwdCommand(command_env *env, command_call *call)
 
 void roleCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 1); /* its row in command_table */
     bool leader = node_is_leader(env->node);
     char where[48];
     bool known = node_leader_client(env->node, where, sizeof(where));
@@ -120,6 +122,7 @@ static void clusterClock(command_env *env, command_call *call)
 
 void clusterCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 2); /* its row in command_table */
     const resp_arg *sub = &call->argv[1];
     if (cmd_arg_is(sub, "NODES") && call->argc == 2) {
         clusterNodes(env, call);

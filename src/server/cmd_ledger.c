@@ -12,6 +12,7 @@
 
 void undeliveredCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 5); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED};
     if (env->forwarder == NULL || !call->client->forward_link) {
         /* It releases numbers: only a node that saw the reply fail may say
@@ -50,6 +51,7 @@ void undeliveredCommand(command_env *env, command_call *call)
 
 void voidCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 4); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_VOID};
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
@@ -70,6 +72,7 @@ void voidCommand(command_env *env, command_call *call)
 
 void gapsCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_GAPS, .min = INT64_MIN, .max = INT64_MAX};
     if (call->argc != 2 && call->argc != 4) {
         cmd_error(call, "ERR syntax: GAPS name [from to]");
@@ -92,6 +95,7 @@ void gapsCommand(command_env *env, command_call *call)
 
 void lookupCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 3); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_LOOKUP};
     if (call->argc != 3 && call->argc != 4) {
         cmd_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");

@@ -13,6 +13,7 @@
 
 void createCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 4); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_CREATE};
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
@@ -28,6 +29,7 @@ void createCommand(command_env *env, command_call *call)
 
 void addrangeCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 4); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_ADDRANGE};
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
@@ -120,7 +122,7 @@ static bool nextFromCache(command_env *env, command_call *call, const seq_cmd *c
 
 void nextCommand(command_env *env, command_call *call)
 {
-    assert(call->argc >= 2);
+    assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
     bool has_count, has_key;
     if (!cmd_take_name(call, &call->argv[1], &cmd) ||
@@ -146,6 +148,7 @@ void nextCommand(command_env *env, command_call *call)
 
 void reserveCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_RESERVE, .ttl_ms = env->cfg->reserve_ttl_ms};
     bool has_ttl = false, has_key = false;
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
@@ -211,16 +214,19 @@ static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
 
 void confirmCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 3); /* its row in command_table */
     confirmOrRelease(env, call, SEQ_OP_CONFIRM);
 }
 
 void releaseCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 3); /* its row in command_table */
     confirmOrRelease(env, call, SEQ_OP_RELEASE);
 }
 
 void incrCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
@@ -234,6 +240,7 @@ void incrCommand(command_env *env, command_call *call)
 
 void incrbyCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 3); /* its row in command_table */
     int64_t step;
     if (!cmd_parse_i64(&call->argv[2], &step)) {
         cmd_error(call, cmd_err_integer);
@@ -248,6 +255,7 @@ void incrbyCommand(command_env *env, command_call *call)
 
 void describeCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_DESCRIBE};
     if (cmd_take_name(call, &call->argv[1], &cmd)) {
         cmd_submit(env, call, &cmd, STYLE_DESCRIBE);
@@ -256,12 +264,14 @@ void describeCommand(command_env *env, command_call *call)
 
 void listCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 1); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_LIST};
     cmd_submit(env, call, &cmd, STYLE_LIST);
 }
 
 void dropCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_DROP};
     if (cmd_take_name(call, &call->argv[1], &cmd)) {
         cmd_submit(env, call, &cmd, STYLE_OK);

@@ -13,6 +13,7 @@
 
 void pingCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 1); /* its row in command_table */
     (void)env;
     if (call->argc == 1) {
         resp_write_simple(call->out, "PONG");
@@ -25,12 +26,14 @@ void pingCommand(command_env *env, command_call *call)
 
 void echoCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 2); /* its row in command_table */
     (void)env;
     resp_write_bulk(call->out, call->argv[1].ptr, call->argv[1].len);
 }
 
 void quitCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 1); /* its row in command_table */
     (void)env;
     resp_write_simple(call->out, "OK");
     call->close = true;
@@ -38,6 +41,7 @@ void quitCommand(command_env *env, command_call *call)
 
 void selectCommand(command_env *env, command_call *call)
 {
+    assert(call->argc == 2); /* its row in command_table */
     (void)env;
     int64_t db;
     if (cmd_parse_i64(&call->argv[1], &db) && db == 0) {
@@ -49,6 +53,7 @@ void selectCommand(command_env *env, command_call *call)
 
 void helloCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 1); /* its row in command_table */
     int proto = call->proto;
     if (call->argc >= 2) {
         int64_t v;
@@ -96,6 +101,7 @@ void helloCommand(command_env *env, command_call *call)
 
 void clientCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 2); /* its row in command_table */
     (void)env;
     const resp_arg *sub = &call->argv[1];
     if (cmd_arg_is(sub, "SETNAME") && call->argc == 3) {
@@ -130,6 +136,7 @@ void clientCommand(command_env *env, command_call *call)
 
 void configCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 2); /* its row in command_table */
     (void)env;
     if (cmd_arg_is(&call->argv[1], "GET") && call->argc == 3) {
         /* Nothing is settable at run time; clients such as redis-benchmark
@@ -341,6 +348,7 @@ static const info_section info_sections[] = {
 
 void infoCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 1); /* its row in command_table */
     info_text text;
     info_text *t = &text;
     t->n = 0;

@@ -86,6 +86,7 @@ static void commandInfoEntry(resp_buf *out, const command_def *d)
 
 void commandCommand(command_env *env, command_call *call)
 {
+    assert(call->argc >= 1); /* its row in command_table */
     (void)env;
     if (call->argc == 1) {
         resp_write_array(call->out, COMMAND_COUNT);
@@ -132,6 +133,8 @@ int commands_lane(command_env *env, const command_call *call)
 
 void commands_dispatch(command_env *env, command_call *call)
 {
+    assert(env != NULL && call != NULL && call->out != NULL);
+    assert(call->argc >= 1 && call->argv != NULL); /* the parser makes no empty requests */
     env->stats->total_commands++;
     const command_def *d = commandLookup(&call->argv[0]);
     if (d == NULL) {
