@@ -226,7 +226,7 @@ void releaseCommand(command_env *env, command_call *call)
 
 void incrCommand(command_env *env, command_call *call)
 {
-    assert(call->argc == 2); /* its row in command_table */
+    assert(call->argc == 2 || call->argc == 3); /* its row, or INCRBY name 1 passed on */
     seq_cmd cmd = {.op = SEQ_OP_NEXT, .count = 1};
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
