@@ -111,7 +111,9 @@ static void runScript(seq_state *s, script *sc)
         c.name = name;
         c.name_len = strlen(name);
         c.min = takeNumber(sc);
-        c.max = c.min + (take8(sc) % 16);
+        /* wraps at the int64 edges on purpose (min > max is a case too); in
+         * uint64, where wrapping is defined */
+        c.max = (int64_t)((uint64_t)c.min + (take8(sc) % 16));
         c.count = 1 + take8(sc) % 8;
         uint8_t flags = take8(sc);
         if (flags & 1) {
@@ -129,7 +131,7 @@ static void runScript(seq_state *s, script *sc)
          * the holder's first block */
         c.has_start = (flags & 0x80) != 0 &&
                       (c.op == SEQ_OP_CREATE || c.op == SEQ_OP_UNDELIVERED || c.op == SEQ_OP_ALLOCBLOCK);
-        c.start = c.min + (take8(sc) % 4);
+        c.start = (int64_t)((uint64_t)c.min + (take8(sc) % 4));
         if (take8(sc) & 1) {
             c.has_not_before = true;
             c.not_before = clock + (int64_t)(take8(sc) % 8) * 100 - 300;
