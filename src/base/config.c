@@ -1,7 +1,10 @@
 /* config — command-line flags and limits (see config.h). */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,120 +184,151 @@ static void configDefaults(config *c)
     c->log_level = LOG_INFO;
 }
 
-int config_parse(config *c, int argc, char **argv)
+/* The flags that take text rather than an integer: each checks its value
+ * and names the flag in its error. */
+static int configBind(config *c, const char *flag, const char *v)
 {
-    configDefaults(c);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n = 0;
-        int rv = 0;
-        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (strcmp(f, "--version") == 0) {
-            printf("seqd %s\n", SEQD_VERSION);
-            return 1;
-        }
-        i++; /* every other flag takes a value */
-        if (strcmp(f, "--port") == 0) {
-            rv = configInt(f, v, 1, 55535, &n);
-            c->port = (int)n;
-        } else if (strcmp(f, "--raft-port") == 0) {
-            rv = configInt(f, v, 1, 65535, &n);
-            c->raft_port = (int)n;
-        } else if (strcmp(f, "--bind") == 0) {
-            unsigned ip[4];
-            char end;
-            rv = v == NULL || sscanf(v, "%3u.%3u.%3u.%3u%c", &ip[0], &ip[1], &ip[2], &ip[3], &end) != 4 ||
-                         ip[0] > 255 || ip[1] > 255 || ip[2] > 255 || ip[3] > 255
-                     ? -1
-                     : 0;
-            if (rv == 0) {
-                snprintf(c->bind, sizeof(c->bind), "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
-            } else {
-                fprintf(stderr, "seqd: --bind wants a numeric IPv4 address, got '%s'\n",
-                        v == NULL ? "" : v);
-            }
-        } else if (strcmp(f, "--dir") == 0) {
-            if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(c->dir) - 64) {
-                fprintf(stderr, "seqd: --dir needs a path shorter than %zu bytes\n",
-                        sizeof(c->dir) - 64);
-                rv = -1;
-            } else {
-                snprintf(c->dir, sizeof(c->dir), "%s", v);
-            }
-        } else if (strcmp(f, "--cluster") == 0) {
-            rv = configCluster(c, v);
-        } else if (strcmp(f, "--max-clients") == 0) {
-            rv = configInt(f, v, 1, 1000000, &n);
-            c->max_clients = (size_t)n;
-        } else if (strcmp(f, "--max-pipeline") == 0) {
-            rv = configInt(f, v, 1, 1000000, &n);
-            c->max_pipeline = (size_t)n;
-        } else if (strcmp(f, "--client-output-max") == 0) {
-            rv = configInt(f, v, 1 << 16, 1LL << 34, &n);
-            c->client_output_max = (size_t)n;
-        } else if (strcmp(f, "--key-retention") == 0) {
-            rv = configInt(f, v, 1, 366LL * 86400, &n);
-            c->key_retention_ms = n * 1000;
-        } else if (strcmp(f, "--reserve-ttl") == 0) {
-            rv = configInt(f, v, 0, SEQ_TTL_MAX_MS / 1000, &n);
-            c->reserve_ttl_ms = n * 1000;
-        } else if (strcmp(f, "--max-keys") == 0) {
-            rv = configInt(f, v, 0, 100000000, &n);
-            c->max_keys = (size_t)n;
-        } else if (strcmp(f, "--snapshot-threshold") == 0) {
-            rv = configInt(f, v, 16, 100000000, &n);
-            c->snapshot_threshold = (unsigned)n;
-        } else if (strcmp(f, "--snapshot-trailing") == 0) {
-            rv = configInt(f, v, 16, 100000000, &n);
-            c->snapshot_trailing = (unsigned)n;
-        } else if (strcmp(f, "--batch-max") == 0) {
-            rv = configInt(f, v, 1, CODEC_BATCH_MAX, &n);
-            c->batch_max = (size_t)n;
-        } else if (strcmp(f, "--max-inflight") == 0) {
-            rv = configInt(f, v, 1, 65536, &n);
-            c->max_inflight = (size_t)n;
-        } else if (strcmp(f, "--request-timeout-ms") == 0) {
-            rv = configInt(f, v, 10, 600000, &n);
-            c->request_timeout_ms = (unsigned)n;
-        } else if (strcmp(f, "--election-timeout-ms") == 0) {
-            rv = configInt(f, v, 50, 60000, &n);
-            c->election_timeout_ms = (unsigned)n;
-        } else if (strcmp(f, "--max-clock-offset-ms") == 0) {
-            rv = configInt(f, v, 0, 3600000, &n);
-            c->max_clock_offset_ms = (unsigned)n;
-        } else if (strcmp(f, "--heartbeat-ms") == 0) {
-            rv = configInt(f, v, 10, 60000, &n);
-            c->heartbeat_ms = (unsigned)n;
-        } else if (strcmp(f, "--initial-cluster-state") == 0) {
-            rv = v != NULL && (strcmp(v, "new") == 0 || strcmp(v, "existing") == 0) ? 0 : -1;
-            c->join_existing = v != NULL && strcmp(v, "existing") == 0;
-            if (rv != 0) {
-                fprintf(stderr, "seqd: --initial-cluster-state must be new or existing\n");
-            }
-        } else if (strcmp(f, "--log-level") == 0) {
-            static const char *names[] = {"debug", "info", "warn", "error"};
-            rv = -1;
-            for (int l = 0; l < 4 && v != NULL; l++) {
-                if (strcmp(v, names[l]) == 0) {
-                    c->log_level = l;
-                    rv = 0;
-                }
-            }
-            if (rv != 0) {
-                fprintf(stderr, "seqd: --log-level must be debug, info, warn or error\n");
-            }
-        } else {
-            fprintf(stderr, "seqd: unknown flag '%s' (see --help)\n", f);
-            return -1;
-        }
-        if (rv != 0) {
-            return -1;
+    (void)flag;
+    unsigned ip[4];
+    char end;
+    if (v == NULL || sscanf(v, "%3u.%3u.%3u.%3u%c", &ip[0], &ip[1], &ip[2], &ip[3], &end) != 4 ||
+        ip[0] > 255 || ip[1] > 255 || ip[2] > 255 || ip[3] > 255) {
+        fprintf(stderr, "seqd: --bind wants a numeric IPv4 address, got '%s'\n",
+                v == NULL ? "" : v);
+        return -1;
+    }
+    snprintf(c->bind, sizeof(c->bind), "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+    return 0;
+}
+
+static int configDir(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    /* 64 bytes stay free for the file names the node puts under it. */
+    if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(c->dir) - 64) {
+        fprintf(stderr, "seqd: --dir needs a path shorter than %zu bytes\n", sizeof(c->dir) - 64);
+        return -1;
+    }
+    snprintf(c->dir, sizeof(c->dir), "%s", v);
+    return 0;
+}
+
+static int configClusterFlag(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    return configCluster(c, v);
+}
+
+static int configInitialState(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || (strcmp(v, "new") != 0 && strcmp(v, "existing") != 0)) {
+        fprintf(stderr, "seqd: --initial-cluster-state must be new or existing\n");
+        return -1;
+    }
+    c->join_existing = strcmp(v, "existing") == 0;
+    return 0;
+}
+
+static int configLogLevel(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int l = 0; l < 4 && v != NULL; l++) {
+        if (strcmp(v, names[l]) == 0) {
+            c->log_level = l;
+            return 0;
         }
     }
+    fprintf(stderr, "seqd: --log-level must be debug, info, warn or error\n");
+    return -1;
+}
+
+/* One row per flag that takes a value: an integer flag names its field, its
+ * range and the unit it is scaled by (seconds to ms); a text flag names the
+ * function that checks and stores it. Adding a flag is adding a row. */
+typedef enum { CONFIG_INT, CONFIG_UNSIGNED, CONFIG_SIZE, CONFIG_INT64 } config_type;
+
+typedef struct config_option {
+    const char *flag;
+    int (*set_text)(config *c, const char *flag, const char *value);
+    config_type type;
+    size_t offset;
+    long long lo, hi, scale;
+} config_option;
+
+#define CONFIG_NUMBER(flag, type, field, lo, hi, scale)                                            \
+    {flag, NULL, type, offsetof(config, field), lo, hi, scale}
+#define CONFIG_TEXT(flag, fn) {flag, fn, CONFIG_INT, 0, 0, 0, 0}
+
+static const config_option config_options[] = {
+    /* 55535 leaves room for the Raft port's default, port + 10000. */
+    CONFIG_NUMBER("--port", CONFIG_INT, port, 1, 55535, 1),
+    CONFIG_NUMBER("--raft-port", CONFIG_INT, raft_port, 1, 65535, 1),
+    CONFIG_TEXT("--bind", configBind),
+    CONFIG_TEXT("--dir", configDir),
+    CONFIG_TEXT("--cluster", configClusterFlag),
+    CONFIG_NUMBER("--max-clients", CONFIG_SIZE, max_clients, 1, 1000000, 1),
+    CONFIG_NUMBER("--max-pipeline", CONFIG_SIZE, max_pipeline, 1, 1000000, 1),
+    CONFIG_NUMBER("--client-output-max", CONFIG_SIZE, client_output_max, 1 << 16, 1LL << 34, 1),
+    CONFIG_NUMBER("--key-retention", CONFIG_INT64, key_retention_ms, 1, 366LL * 86400, 1000),
+    CONFIG_NUMBER("--reserve-ttl", CONFIG_INT64, reserve_ttl_ms, 0, SEQ_TTL_MAX_MS / 1000, 1000),
+    CONFIG_NUMBER("--max-keys", CONFIG_SIZE, max_keys, 0, 100000000, 1),
+    CONFIG_NUMBER("--snapshot-threshold", CONFIG_UNSIGNED, snapshot_threshold, 16, 100000000, 1),
+    CONFIG_NUMBER("--snapshot-trailing", CONFIG_UNSIGNED, snapshot_trailing, 16, 100000000, 1),
+    CONFIG_NUMBER("--batch-max", CONFIG_SIZE, batch_max, 1, CODEC_BATCH_MAX, 1),
+    CONFIG_NUMBER("--max-inflight", CONFIG_SIZE, max_inflight, 1, 65536, 1),
+    CONFIG_NUMBER("--request-timeout-ms", CONFIG_UNSIGNED, request_timeout_ms, 10, 600000, 1),
+    CONFIG_NUMBER("--election-timeout-ms", CONFIG_UNSIGNED, election_timeout_ms, 50, 60000, 1),
+    CONFIG_NUMBER("--max-clock-offset-ms", CONFIG_UNSIGNED, max_clock_offset_ms, 0, 3600000, 1),
+    CONFIG_NUMBER("--heartbeat-ms", CONFIG_UNSIGNED, heartbeat_ms, 10, 60000, 1),
+    CONFIG_TEXT("--initial-cluster-state", configInitialState),
+    CONFIG_TEXT("--log-level", configLogLevel),
+};
+
+static const config_option *configFindOption(const char *flag)
+{
+    for (size_t i = 0; i < sizeof(config_options) / sizeof(config_options[0]); i++) {
+        if (strcmp(config_options[i].flag, flag) == 0) {
+            return &config_options[i];
+        }
+    }
+    return NULL;
+}
+
+static int configApply(config *c, const config_option *o, const char *value)
+{
+    if (o->set_text != NULL) {
+        return o->set_text(c, o->flag, value);
+    }
+    long long n = 0;
+    if (configInt(o->flag, value, o->lo, o->hi, &n) != 0) {
+        return -1;
+    }
+    assert(o->scale >= 1 && n <= LLONG_MAX / o->scale);
+    n *= o->scale;
+    char *field = (char *)c + o->offset;
+    switch (o->type) {
+    case CONFIG_INT:
+        *(int *)(void *)field = (int)n;
+        break;
+    case CONFIG_UNSIGNED:
+        *(unsigned *)(void *)field = (unsigned)n;
+        break;
+    case CONFIG_SIZE:
+        *(size_t *)(void *)field = (size_t)n;
+        break;
+    case CONFIG_INT64:
+        *(int64_t *)(void *)field = (int64_t)n;
+        break;
+    }
+    return 0;
+}
+
+/* What only the flags together can say: the Raft port's default, and the
+ * combinations that cannot work. */
+static int configCheckTogether(config *c)
+{
     if (c->raft_port == 0) {
         c->raft_port = c->port + 10000;
     }
@@ -311,7 +345,13 @@ int config_parse(config *c, int argc, char **argv)
         fprintf(stderr, "seqd: --heartbeat-ms must be below --election-timeout-ms\n");
         return -1;
     }
-    /* Find this node in the list by its own client address. */
+    return 0;
+}
+
+/* Finds this node in --cluster by its own client address; a node that is
+ * there must agree with the list about its Raft bus. */
+static int configFindSelf(config *c)
+{
     c->self = -1;
     char me[80];
     snprintf(me, sizeof(me), "%s:%d", c->bind, c->port);
@@ -328,4 +368,37 @@ int config_parse(config *c, int argc, char **argv)
         return -1;
     }
     return 0;
+}
+
+int config_parse(config *c, int argc, char **argv)
+{
+    assert(c != NULL && argc >= 1);
+    configDefaults(c);
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (strcmp(f, "--version") == 0) {
+            printf("seqd %s\n", SEQD_VERSION);
+            return 1;
+        }
+        const config_option *o = configFindOption(f);
+        if (o == NULL) {
+            fprintf(stderr, "seqd: unknown flag '%s' (see --help)\n", f);
+            return -1;
+        }
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        i++; /* every other flag takes a value */
+        if (configApply(c, o, value) != 0) {
+            return -1;
+        }
+    }
+    if (configCheckTogether(c) != 0) {
+        return -1;
+    }
+    int rv = configFindSelf(c);
+    assert(rv != 0 || (c->raft_port > 0 && c->raft_port <= 65535));
+    return rv;
 }
