@@ -38,11 +38,13 @@ static void fsmWatchClock(fsm *f, const codec_header *h, int64_t before_ms)
  * leaders of one forming term each proposed one) changes nothing. */
 static void fsmApplyIdentity(fsm *f, const uint8_t *cluster)
 {
+    assert(cluster != NULL);
     if (f->has_cluster) {
         return;
     }
     memcpy(f->cluster, cluster, IDENTITY_CLUSTER_BYTES);
     f->has_cluster = true;
+    assert(f->has_cluster);
     if (f->on_identity != NULL) {
         f->on_identity(f->identity_ctx, f->cluster);
     }
@@ -56,9 +58,61 @@ size_t fsm_identity_entry(uint8_t *out, const uint8_t *cluster)
     return FSM_IDENTITY_ENTRY_LEN;
 }
 
+/* An entry this replica cannot apply whole: a replica of a newer version
+ * might apply it, so skipping it here could diverge. Stop instead. */
+static void fsmHalt(fsm *f, const char *why)
+{
+    if (f->halt != NULL) {
+        f->halt(f->halt_ctx, why);
+    }
+}
+
+/* What follows one applied command: the count of numbers handed out, the
+ * name kept with a result that may yet be reported undelivered, and the
+ * WARN threshold crossed. */
+static void fsmAfterCommand(fsm *f, const codec_header *h, const seq_cmd *cmd, seq_result *res,
+                            bool claimed)
+{
+    assert(cmd != NULL && res != NULL);
+    /* the core answers only in its own vocabulary, and a replay is a success */
+    assert(res->status >= SEQ_OK && res->status <= SEQ_ERR_STALE);
+    assert(!res->replayed || res->status == SEQ_OK);
+    if (res->status == SEQ_ERR_BADCMD) {
+        fsmHalt(f, "an operation it does not know");
+    }
+    bool handed = res->status == SEQ_OK && !res->replayed &&
+                  (cmd->op == SEQ_OP_NEXT || cmd->op == SEQ_OP_RESERVE);
+    if (handed) {
+        f->numbers_issued += cmd->op == SEQ_OP_NEXT ? cmd->count : 1;
+    }
+    /* Only numbers nobody can ask for again may be reported undelivered:
+     * a KEY's numbers come back with a retry of that KEY (and a report
+     * racing such a retry would release a number the client now has). */
+    if (handed && cmd->key_len == 0) {
+        if (claimed && res->name == NULL) {
+            /* the name goes with the result, for a report should the
+             * client be gone when it is answered */
+            res->name = malloc(cmd->name_len + 1);
+            if (res->name != NULL) {
+                memcpy(res->name, cmd->name, cmd->name_len);
+                res->name[cmd->name_len] = '\0';
+                res->name_len = cmd->name_len;
+            }
+        } else if (!claimed && h->origin == f->origin && f->orphan != NULL) {
+            f->orphan(f->orphan_ctx, cmd, res);
+        }
+    }
+    if (res->warn_crossed) {
+        log_warn("sequence %.*s: remaining numbers at or below its WARN threshold",
+                 (int)cmd->name_len, cmd->name);
+    }
+    f->commands_applied++;
+}
+
 static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
 {
     fsm *f = rf->data;
+    assert(f != NULL && f->state != NULL && buf != NULL);
     seq_reader r = {buf->base, buf->len, 0, false};
     codec_header h;
     *result = NULL;
@@ -69,13 +123,9 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
         return 0;
     }
     if (codec_get_header(&r, &h) != 0) {
-        /* A bug or a newer writer: a replica of a newer version would
-         * apply it, so skipping it here could diverge. Stop instead. */
         f->bad_entries++;
         log_error("fsm: a log entry with a bad header (%zu bytes)", buf->len);
-        if (f->halt != NULL) {
-            f->halt(f->halt_ctx, "unknown entry header");
-        }
+        fsmHalt(f, "unknown entry header");
         return 0;
     }
     seq_result *slots = f->claim != NULL ? f->claim(f->claim_ctx, &h) : NULL;
@@ -91,9 +141,7 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
         if (codec_get_cmd(&r, &cmd) != 0) {
             f->bad_entries++;
             log_error("fsm: log entry truncated at command %u of %u", i, h.n_cmds);
-            if (f->halt != NULL) {
-                f->halt(f->halt_ctx, "a command it cannot decode");
-            }
+            fsmHalt(f, "a command it cannot decode");
             for (uint32_t j = i; slots != NULL && j < h.n_cmds; j++) {
                 memset(&slots[j], 0, sizeof(slots[j]));
                 slots[j].status = SEQ_ERR_BADCMD;
@@ -101,36 +149,7 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
             break;
         }
         seq_apply(f->state, &cmd, res);
-        if (res->status == SEQ_ERR_BADCMD && f->halt != NULL) {
-            f->halt(f->halt_ctx, "an operation it does not know");
-        }
-        bool handed = res->status == SEQ_OK && !res->replayed &&
-                      (cmd.op == SEQ_OP_NEXT || cmd.op == SEQ_OP_RESERVE);
-        if (handed) {
-            f->numbers_issued += cmd.op == SEQ_OP_NEXT ? cmd.count : 1;
-        }
-        /* Only numbers nobody can ask for again may be reported undelivered:
-         * a KEY's numbers come back with a retry of that KEY (and a report
-         * racing such a retry would release a number the client now has). */
-        if (handed && cmd.key_len == 0) {
-            if (slots != NULL && res->name == NULL) {
-                /* the name goes with the result, for a report should the
-                 * client be gone when it is answered */
-                res->name = malloc(cmd.name_len + 1);
-                if (res->name != NULL) {
-                    memcpy(res->name, cmd.name, cmd.name_len);
-                    res->name[cmd.name_len] = '\0';
-                    res->name_len = cmd.name_len;
-                }
-            } else if (slots == NULL && h.origin == f->origin && f->orphan != NULL) {
-                f->orphan(f->orphan_ctx, &cmd, res);
-            }
-        }
-        if (res->warn_crossed) {
-            log_warn("sequence %.*s: remaining numbers at or below its WARN threshold",
-                     (int)cmd.name_len, cmd.name);
-        }
-        f->commands_applied++;
+        fsmAfterCommand(f, &h, &cmd, res, slots != NULL);
         if (slots == NULL) {
             seq_result_free(&local);
         }
@@ -166,6 +185,7 @@ static uint32_t fsmCrc(const uint8_t *p, size_t len)
 static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     fsm *f = rf->data;
+    assert(f != NULL && f->state != NULL && bufs != NULL && n_bufs != NULL);
     size_t len = 0;
     void *bytes = seq_snapshot_encode(f->state, &len);
     if (bytes == NULL) {
@@ -195,6 +215,7 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     len += FSM_SNAPSHOT_HEADER;
     arr[0].base = copy;
     arr[0].len = len;
+    assert(fsmCrc(copy + 8, len - 8) == crc);
     *bufs = arr;
     *n_bufs = 1;
     log_debug("fsm: snapshot of %zu bytes", len);
@@ -206,6 +227,7 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
 static int fsmUnframe(const uint8_t *p, size_t len, size_t header, const uint8_t **core,
                       size_t *core_len, bool *has_cluster, uint8_t *cluster)
 {
+    assert(header == FSM_SNAPSHOT_HEADER || header == FSM_SNAPSHOT_HEADER_V1);
     seq_reader r = {p, len, 4, false};
     uint32_t crc = seq_get_u32(&r);
     uint64_t n = seq_get_u64(&r);
@@ -223,12 +245,14 @@ static int fsmUnframe(const uint8_t *p, size_t len, size_t header, const uint8_t
     }
     *core = p + header;
     *core_len = len - header;
+    assert(*core_len == n);
     return 0;
 }
 
 static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
 {
     fsm *f = rf->data;
+    assert(f != NULL && f->state != NULL && buf != NULL);
     size_t len = buf->len;
     const uint8_t *core = buf->base;
     size_t core_len = len;
@@ -256,6 +280,7 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
         return RAFT_MALFORMED;
     }
     raft_free(buf->base); /* on success restore owns the buffer */
+    assert(s != f->state);
     seq_state_free(f->state);
     f->state = s;
     if (has_cluster) {
@@ -267,6 +292,7 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
 
 int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx)
 {
+    assert(f != NULL);
     memset(f, 0, sizeof(*f));
     f->state = seq_state_new();
     f->claim = claim;

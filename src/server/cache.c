@@ -2,6 +2,7 @@
  * cache.h). */
 #include "cache.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +89,8 @@ static uint64_t cacheProcess(const cache *c)
 
 static void cacheSubmit(cache *c, uint8_t op, cache_seq *cs, uint32_t count, void *owner)
 {
+    assert(op == SEQ_OP_ALLOCBLOCK || op == SEQ_OP_USED || op == SEQ_OP_RECOVER);
+    assert((cs == NULL) == (op == SEQ_OP_RECOVER));
     seq_cmd cmd = {.op = op, .count = count, .term = c->term, .node = cacheProcess(c)};
     if (cs != NULL) {
         cmd.name = cs->name;
@@ -121,6 +124,7 @@ static void cacheFailWaiters(cache *c, cache_seq *cs, const seq_result *res, int
 
 static void cacheSeqDrop(cache *c, cache_seq *cs, int err)
 {
+    assert(err != BATCH_OK); /* its waiters are told why they get nothing */
     HASH_DEL(c->by_name, cs);
     if (cs->pending != NULL) {
         cs->pending->seq = NULL;
@@ -144,6 +148,7 @@ static void cacheDropAll(cache *c, int err)
  * res, as NEXT would have returned them, and reports them served. */
 static void cacheTake(cache *c, cache_seq *cs, uint32_t count, seq_result *res)
 {
+    assert(count > 0 && cs->avail >= count && cs->n_runs > 0);
     memset(res, 0, sizeof(*res));
     res->op = SEQ_OP_NEXT;
     res->status = SEQ_OK;
@@ -181,6 +186,8 @@ static void cacheTake(cache *c, cache_seq *cs, uint32_t count, seq_result *res)
         free(out);
         out = &res->run_inline;
     }
+    /* the runs held exactly avail numbers: emptied, they held count */
+    assert(n_out >= 1 && (cs->n_runs > 0 || cs->avail == count));
     res->runs = out;
     res->n_runs = n_out;
     cs->avail -= count;
@@ -192,6 +199,7 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
 
 static void cacheAlloc(cache *c, cache_seq *cs, uint32_t count)
 {
+    assert(cs->pending == NULL && count > 0); /* one ALLOCBLOCK in flight per holder */
     cache_req *req = cacheXmalloc(sizeof(*req));
     req->base.done = cacheOnAlloc;
     req->c = c;
@@ -272,6 +280,74 @@ static void cacheRequeue(cache *c, cache_seq *cs)
     }
 }
 
+/* Whether the block a completed ALLOCBLOCK brought may be served here.
+ * When not, the request is freed and cs dropped or requeued, so that a
+ * block nobody here can vouch for is skipped by the next owner, never
+ * counted twice. */
+static bool cacheBlockUsable(cache *c, cache_req *req, cache_seq *cs, const seq_result *res,
+                             int err)
+{
+    assert(req->seq == cs && cs->pending == NULL);
+    if (err != BATCH_OK) {
+        /* It may still have reached the log (UNKNOWN): start over as a new
+         * owner, so a block nobody here knows of is skipped, never counted. */
+        free(req);
+        cacheSeqDrop(c, cs, err);
+        return false;
+    }
+    if (res->status == SEQ_ERR_STALE) {
+        /* The sequence was dropped and created again before this block:
+         * its waiting requests go to a holder of the new incarnation. */
+        free(req);
+        cacheRequeue(c, cs);
+        return false;
+    }
+    if (req->term != c->term || !node_is_leader(c->node)) {
+        /* A block of a term that is over: the next owner skips it. */
+        free(req);
+        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
+        return false;
+    }
+    int64_t until = res->status == SEQ_OK && res->until_ms < cs->until_ms ? res->until_ms
+                                                                          : cs->until_ms;
+    if (until != INT64_MAX && clock_wall_ms() > until) {
+        /* A range of the blocks expired (NOTAFTER) while this one was on
+         * its way: give them all up; the waiting requests retry. */
+        free(req);
+        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
+        return false;
+    }
+    return true;
+}
+
+/* Appends a granted block's runs behind those cs still serves; returns
+ * how many numbers it brought. */
+static uint64_t cacheAddBlock(cache *c, cache_seq *cs, const seq_result *res)
+{
+    assert(res->status == SEQ_OK);
+    cs->fresh = false; /* the log now holds our block, and only ours */
+    if (cs->n_runs + res->n_runs > cs->runs_cap) {
+        size_t cap = (cs->n_runs + res->n_runs) * 2;
+        seq_run *grown = realloc(cs->runs, sizeof(*grown) * cap);
+        if (grown == NULL) {
+            log_error("cache: out of memory");
+            abort();
+        }
+        cs->runs = grown;
+        cs->runs_cap = cap;
+    }
+    uint64_t got = 0;
+    for (size_t i = 0; i < res->n_runs; i++) {
+        assert(res->runs[i].first <= res->runs[i].last);
+        cs->runs[cs->n_runs++] = res->runs[i];
+        got += (uint64_t)res->runs[i].last - (uint64_t)res->runs[i].first + 1;
+    }
+    cs->until_ms = res->until_ms < cs->until_ms ? res->until_ms : cs->until_ms;
+    cs->avail += got;
+    c->blocks++;
+    return got;
+}
+
 static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int err)
 {
     (void)tag;
@@ -282,59 +358,12 @@ static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int e
         free(req);
         return;
     }
+    assert(cs->pending == req);
     cs->pending = NULL;
-    if (err != BATCH_OK) {
-        /* It may still have reached the log (UNKNOWN): start over as a new
-         * owner, so a block nobody here knows of is skipped, never counted. */
-        free(req);
-        cacheSeqDrop(c, cs, err);
+    if (!cacheBlockUsable(c, req, cs, res, err)) {
         return;
     }
-    if (res->status == SEQ_ERR_STALE) {
-        /* The sequence was dropped and created again before this block:
-         * its waiting requests go to a holder of the new incarnation. */
-        free(req);
-        cacheRequeue(c, cs);
-        return;
-    }
-    if (req->term != c->term || !node_is_leader(c->node)) {
-        /* A block of a term that is over: the next owner skips it. */
-        free(req);
-        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
-        return;
-    }
-    int64_t until = res->status == SEQ_OK && res->until_ms < cs->until_ms ? res->until_ms
-                                                                          : cs->until_ms;
-    if (until != INT64_MAX && clock_wall_ms() > until) {
-        /* A range of the blocks expired (NOTAFTER) while this one was on
-         * its way: give them all up; the waiting requests retry. */
-        free(req);
-        cacheSeqDrop(c, cs, BATCH_ERR_TRYAGAIN);
-        return;
-    }
-    if (res->status == SEQ_OK) {
-        cs->fresh = false; /* the log now holds our block, and only ours */
-    }
-    uint64_t got = 0;
-    if (res->status == SEQ_OK) {
-        if (cs->n_runs + res->n_runs > cs->runs_cap) {
-            size_t cap = (cs->n_runs + res->n_runs) * 2;
-            seq_run *grown = realloc(cs->runs, sizeof(*grown) * cap);
-            if (grown == NULL) {
-                log_error("cache: out of memory");
-                abort();
-            }
-            cs->runs = grown;
-            cs->runs_cap = cap;
-        }
-        for (size_t i = 0; i < res->n_runs; i++) {
-            cs->runs[cs->n_runs++] = res->runs[i];
-            got += (uint64_t)res->runs[i].last - (uint64_t)res->runs[i].first + 1;
-        }
-        cs->until_ms = res->until_ms < cs->until_ms ? res->until_ms : cs->until_ms;
-        cs->avail += got;
-        c->blocks++;
-    }
+    uint64_t got = res->status == SEQ_OK ? cacheAddBlock(c, cs, res) : 0;
     cs->dry = got < req->asked;
     free(req);
     cacheServeWaiters(c, cs);
@@ -403,6 +432,7 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
         cacheDropAll(c, BATCH_ERR_TRYAGAIN);
         c->term = term;
     }
+    assert(count > 0 && name_len > 0);
     cache_seq *cs = cacheSeqFor(c, name, name_len);
     if (cs == NULL) {
         memset(res, 0, sizeof(*res));
