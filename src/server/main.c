@@ -250,22 +250,22 @@ static uint64_t processNonce(void)
     return nonce;
 }
 
-int main(int argc, char **argv)
+/* The data directory, made when missing and locked for this process. */
+static int openDataDir(void)
 {
-    signal(SIGPIPE, SIG_IGN); /* a vanished peer must not kill the server */
-    int rv = config_parse(&srv.cfg, argc, argv);
-    if (rv != 0) {
-        return rv > 0 ? 0 : 2;
-    }
-    log_set_level(srv.cfg.log_level);
     if (makeDirs(srv.cfg.dir) != 0) {
         log_error("cannot create data directory %s: %s", srv.cfg.dir, strerror(errno));
-        return 1;
+        return -1;
     }
     srv.lock_fd = lockDir(srv.cfg.dir);
-    if (srv.lock_fd < 0) {
-        return 1;
-    }
+    return srv.lock_fd < 0 ? -1 : 0;
+}
+
+/* The client port, the batcher and the signals: all before the log is
+ * loaded, so a busy port fails fast and a signal that arrives while the
+ * log loads is handled once the loop runs, in order. */
+static int startFrontDoor(void)
+{
     uv_loop_init(&srv.loop);
     srv.stats.start_ms = uv_now(&srv.loop);
     srv.env.cfg = &srv.cfg;
@@ -273,40 +273,49 @@ int main(int argc, char **argv)
     srv.env.batcher = &srv.batcher;
     srv.env.stats = &srv.stats;
     srv.env.reply_raw = conn_reply_raw;
-
-    rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env);
+    int rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env);
     if (rv != 0) {
         log_error("cannot listen on %s:%d: %s", srv.cfg.bind, srv.cfg.port, uv_strerror(rv));
-        return 1;
+        return -1;
     }
     rv = batcher_init(&srv.batcher, &srv.loop, &srv.node, &srv.cfg, processNonce(),
                       onBatchDone, onFatal, NULL);
     if (rv != 0) {
         log_error("batcher: %s", uv_strerror(rv));
-        return 1;
+        return -1;
     }
-    /* Signals are caught before the log is loaded (that can take a while):
-     * one that arrives meanwhile is handled once the loop runs, in order. */
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);
     uv_signal_start(&srv.sigterm, onSignal, SIGTERM);
     uv_signal_start(&srv.sigint, onSignal, SIGINT);
+    return 0;
+}
+
+static int startRaft(void)
+{
     srv.node.fsm_halt = onHalt;
     srv.node.refuse = onRefuse;
-    rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
+    int rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
     if (rv == NODE_REFUSED) {
-        return 1;
+        return -1; /* node_start said why */
     }
     if (rv != 0) {
         log_error("cannot start Raft in %s (is the directory writable? is raft port %d free?)",
                   srv.cfg.dir, srv.cfg.raft_port);
-        return 1;
+        return -1;
     }
+    return 0;
+}
+
+/* What serves beside the batcher once Raft runs: the forwarder (clusters
+ * only), the cached-mode blocks and the undelivered reports. */
+static int startServices(void)
+{
     if (srv.cfg.n_members > 0) {
-        rv = forwarder_init(&srv.forwarder, &srv.loop, &srv.node, &srv.cfg, onForwarded);
+        int rv = forwarder_init(&srv.forwarder, &srv.loop, &srv.node, &srv.cfg, onForwarded);
         if (rv != 0) {
             log_error("forwarder: %s", uv_strerror(rv));
-            return 1;
+            return -1;
         }
         srv.env.forwarder = &srv.forwarder;
     }
@@ -323,6 +332,21 @@ int main(int argc, char **argv)
     srv.node.fsm.origin = srv.batcher.origin;
     srv.node.fsm.orphan = onOrphan;
     uv_timer_init(&srv.loop, &srv.shutdown_timer);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN); /* a vanished peer must not kill the server */
+    int rv = config_parse(&srv.cfg, argc, argv);
+    if (rv != 0) {
+        return rv > 0 ? 0 : 2;
+    }
+    log_set_level(srv.cfg.log_level);
+    if (openDataDir() != 0 || startFrontDoor() != 0 || startRaft() != 0 ||
+        startServices() != 0) {
+        return 1;
+    }
     log_info("seqd %s listening on %s:%d, data in %s", SEQD_VERSION, srv.cfg.bind, srv.cfg.port,
              srv.cfg.dir);
 
