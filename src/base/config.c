@@ -19,7 +19,7 @@ static const char usage[] =
     "  --port N                 client port (7379)\n"
     "  --bind ADDR              IPv4 address to listen on (127.0.0.1)\n"
     "  --dir PATH               data directory: Raft log and snapshots (./seqd-data)\n"
-    "  --raft-port N            Raft bus port (port + 10000)\n"
+    "  --raft-port N            Raft bus port (port + 10000; a single node opens it once it has members)\n"
     "  --cluster A:P[@R],...    founding members' client addresses (and Raft ports, default\n"
     "                           P + 10000); a node not in the list waits to be added\n"
     "  --max-clients N          concurrent clients (10000)\n"

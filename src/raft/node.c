@@ -18,6 +18,8 @@
 
 static void nodeWatch(uv_timer_t *t);
 
+#define NODE_BUS_RETRY_MS 1000 /* between two tries to open a grown single node's bus */
+
 /* The founding configuration: this node alone, or every --cluster member. */
 static int nodeBootstrap(node *n, const config *c)
 {
@@ -88,6 +90,8 @@ static int nodeOpenRaft(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn 
     int rv = transport_init(&n->transport, loop, &n->ident);
     n->transport.on_peer = nodeOnPeer;
     n->transport.peer_ctx = n;
+    /* A single node hears from nobody: no Raft port until it has members. */
+    n->transport.listen_later = n->ident.kind == IDENTITY_SINGLE;
     if (rv != 0) {
         log_error("raft transport: %s", raft_strerror(rv));
         goto err_after_fsm;
@@ -213,6 +217,12 @@ static void nodeWatch(uv_timer_t *t)
     }
     nodeCheckGrown(n);
     nodeCheckForeign(n);
+    if (n->transport.listen_later && !n->transport.bound && n->raft.configuration.n > 1 &&
+        (n->bus_tried_ms == 0 || now - n->bus_tried_ms >= NODE_BUS_RETRY_MS)) {
+        /* members were added: they must reach this node's bus to answer it */
+        n->bus_tried_ms = now;
+        transport_listen_now(&n->transport);
+    }
     if (now - n->applied_written_ms >= NODE_APPLIED_EVERY_MS &&
         raft_last_applied(&n->raft) > n->recorded_applied) {
         n->applied_written_ms = now;

@@ -63,6 +63,7 @@ struct node {
     uint64_t clock_refusals; /* loop turns the leader held writes for its clock */
     uint64_t recorded_applied;   /* what <dir>/applied says */
     uint64_t applied_written_ms; /* loop time it was last written */
+    uint64_t bus_tried_ms;       /* a single node grown: loop time it last tried to listen */
     /* set before node_start: told of an entry the fsm cannot apply */
     void (*fsm_halt)(uint64_t index, const char *why);
     /* set before node_start: told why this node must not serve (its

@@ -38,6 +38,7 @@ typedef struct transport_handshake {
 } transport_handshake;
 
 static void transportMaybeClosed(transport *t);
+static void transportListenerClosed(uv_handle_t *handle);
 
 static void hsLink(transport_handshake *h)
 {
@@ -458,15 +459,14 @@ static void transportIncoming(uv_stream_t *listener, int status)
     }
 }
 
-static int transportListen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
+/* Binds the bus address and listens; 0, or a raft error after logging why. */
+static int transportBind(transport *t)
 {
-    transport *t = outer->impl;
     struct sockaddr_in addr;
     if (!parseAddress(t->address, &addr)) {
-        snprintf(outer->errmsg, sizeof(outer->errmsg), "bad bus address %s", t->address);
+        snprintf(t->outer.errmsg, sizeof(t->outer.errmsg), "bad bus address %s", t->address);
         return RAFT_INVALID;
     }
-    t->accept_cb = cb;
     uv_tcp_init(t->loop, &t->listener);
     t->listener.data = t;
     t->listening = true;
@@ -475,12 +475,38 @@ static int transportListen(struct raft_uv_transport *outer, raft_uv_accept_cb cb
         rv = uv_listen((uv_stream_t *)&t->listener, 128, transportIncoming);
     }
     if (rv != 0) {
-        snprintf(outer->errmsg, sizeof(outer->errmsg), "listen on %s: %s", t->address,
+        snprintf(t->outer.errmsg, sizeof(t->outer.errmsg), "listen on %s: %s", t->address,
                  uv_strerror(rv));
         log_error("raft bus: cannot listen on %s: %s", t->address, uv_strerror(rv));
+        /* closed at once, so a later try (or the transport's close) finds none */
+        uv_close((uv_handle_t *)&t->listener, transportListenerClosed);
         return RAFT_IOERR;
     }
+    t->bound = true;
     return 0;
+}
+
+static int transportListen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
+{
+    transport *t = outer->impl;
+    t->accept_cb = cb;
+    if (t->listen_later) {
+        return 0; /* a single node: no door until it has members (transport_listen_now) */
+    }
+    return transportBind(t);
+}
+
+int transport_listen_now(transport *t)
+{
+    assert(t->accept_cb != NULL); /* raft asked to listen first */
+    if (t->bound || t->listening || t->closing) {
+        return 0;
+    }
+    int rv = transportBind(t);
+    if (rv == 0) {
+        log_info("raft bus: listening on %s", t->address);
+    }
+    return rv;
 }
 
 static int transportConnect(struct raft_uv_transport *outer, struct raft_uv_connect *req,
@@ -517,6 +543,7 @@ static void transportListenerClosed(uv_handle_t *handle)
 {
     transport *t = handle->data;
     t->listening = false;
+    t->bound = false;
     transportMaybeClosed(t);
 }
 
@@ -539,7 +566,9 @@ static void transportCloseOuter(struct raft_uv_transport *outer, raft_uv_transpo
         hsFail(t->handshakes, RAFT_CANCELED);
     }
     if (t->listening) {
-        uv_close((uv_handle_t *)&t->listener, transportListenerClosed);
+        if (!uv_is_closing((uv_handle_t *)&t->listener)) {
+            uv_close((uv_handle_t *)&t->listener, transportListenerClosed);
+        }
     } else {
         transportMaybeClosed(t);
     }

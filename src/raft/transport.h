@@ -53,7 +53,12 @@ struct transport {
     transport_peer_fn on_peer;
     void *peer_ctx;
     uv_tcp_t listener;
-    bool listening;
+    bool listening; /* the listener handle is open (until its close callback) */
+    bool bound;     /* ... and accepting */
+    /* Set before raft_start: raft's listen() only records its callback, and
+     * nothing listens until transport_listen_now (a single node has no one
+     * to hear from, so it opens no bus port). */
+    bool listen_later;
     raft_uv_accept_cb accept_cb;
     raft_uv_transport_close_cb close_cb;
     bool closing;
@@ -68,5 +73,9 @@ int transport_init(transport *t, uv_loop_t *loop, const identity *self);
 
 /* Releases it, after raft has closed it (raft_uv_close). */
 void transport_close(transport *t);
+
+/* Starts listening on the bus address if listen_later kept it from it:
+ * 0 (also when already listening), or a raft error after logging why. */
+int transport_listen_now(transport *t);
 
 #endif

@@ -165,7 +165,9 @@ class ClusterIdentityTest(SeqdTestCase):
             self.assertIn("127.0.0.1:%d" % (ports[0] + 10000), fields.get("cluster_waiting_for", ""))
         with Raw(a.port) as c:
             self.assertEqual(c.cmd("NEXT", "s"), 6, "the single node kept its data")
-        self.assertIn("bootstrapped with other founding members", a.log_text())
+        # A single node opens no bus port: the founders never even reach it.
+        self.assertNotIn("raft bus: connection from", a.log_text())
+        self.assertNotIn("listening on 127.0.0.1:%d" % (ports[0] + 10000), a.log_text())
 
     def test_foreign_data_directory_is_refused(self):
         ports = [free_port() for _ in range(3)]

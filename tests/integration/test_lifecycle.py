@@ -115,6 +115,7 @@ class StartupFailureTest(SeqdTestCase):
         self.assertIn(str(s.port), log, "the message should name the port")
 
     def test_busy_raft_port(self):
+        # A cluster member needs its bus: a one-member --cluster names itself.
         s = Server()
         self._servers.append(s)
         self.addCleanup(s.cleanup)
@@ -122,9 +123,35 @@ class StartupFailureTest(SeqdTestCase):
         blocker.bind(("127.0.0.1", s.port + 10000))
         blocker.listen(1)
         self.addCleanup(blocker.close)
-        rc, log = self.spawn_and_wait(s)
+        rc, log = self.spawn_and_wait(s, ["--cluster", "127.0.0.1:%d" % s.port])
         self.assertEqual(rc, 1, log)
         self.assertIn(str(s.port + 10000), log, "the message should name the raft port")
+
+    def test_single_node_opens_no_raft_port(self):
+        # A single node hears from nobody on the bus: no listener there, so
+        # a busy bus port does not matter and nothing answers on it.
+        s = Server()
+        self._servers.append(s)
+        self.addCleanup(s.cleanup)
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", s.port + 10000))
+        self.addCleanup(blocker.close)  # bound, not listening: a connect is refused
+        s.start()
+        c = s.client()
+        self.assertEqual(c.execute_command("CREATE", "r", 1, 10), b"OK")
+        self.assertEqual(c.execute_command("NEXT", "r"), 1)
+        blocker.close()
+        probe = socket.socket()
+        probe.settimeout(2)
+        with self.assertRaises(ConnectionRefusedError):
+            probe.connect(("127.0.0.1", s.port + 10000))
+        probe.close()
+        listening = subprocess.run(["ss", "-ltnH", "sport", "= :%d" % (s.port + 10000)],
+                                   capture_output=True, text=True)
+        if listening.returncode == 0:
+            self.assertEqual(listening.stdout.strip(), "", "something listens on the bus port")
+        self.assertEqual(c.execute_command("NEXT", "r"), 2)
+        c.close()
 
     def test_second_instance_same_dir(self):
         first = self.start_server()
