@@ -11,7 +11,7 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla $(addprefix 
 CFLAGS   ?= -O2
 CFLAGS   += $(CFLAGS_COMMON)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS     := -lraft -luv -llz4 -lz
+LIBS     := -lraft -luv -llz4 -lz -lcrypto
 PORT     ?= 7379
 DIR      ?= ./seqd-data
 FUZZ_SECONDS ?= 60
@@ -23,9 +23,9 @@ CORE_SRC := $(wildcard src/core/*.c src/proto/*.c)
 SHELL_SRC := $(wildcard src/base/*.c src/raft/*.c src/server/*.c)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(notdir $(CORE_SRC)))
 SHELL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(notdir $(SHELL_SRC)))
-# Unit tests mirror src/ (tests/unit/core, proto, raft); the history checker
+# Unit tests mirror src/ (tests/unit/core, proto, base, raft); the history checker
 # they share stays in tests/unit.
-UNIT_DIRS := tests/unit $(addprefix tests/unit/,core proto raft)
+UNIT_DIRS := tests/unit $(addprefix tests/unit/,core proto base raft)
 vpath test_%.c $(UNIT_DIRS)
 UNIT_SRC := $(wildcard $(addsuffix /test_*.c,$(UNIT_DIRS)))
 UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(notdir $(UNIT_SRC)))
@@ -77,6 +77,13 @@ $(BUILD)/test_identity: tests/unit/raft/test_identity.c $(BUILD)/identity.o $(HD
 
 $(BUILD)/asan/test_identity: tests/unit/raft/test_identity.c $(BUILD)/asan/identity.o $(HDRS)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(BUILD)/asan/identity.o -lcmocka
+
+# A node's proof on a forward link (HMAC by OpenSSL's libcrypto).
+$(BUILD)/test_peer_proof: tests/unit/base/test_peer_proof.c $(BUILD)/peer_proof.o $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/peer_proof.o -lcmocka -lcrypto
+
+$(BUILD)/asan/test_peer_proof: tests/unit/base/test_peer_proof.c $(BUILD)/asan/peer_proof.o $(HDRS)
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(BUILD)/asan/peer_proof.o -lcmocka -lcrypto
 
 $(BUILD)/test_%: test_%.c $(CORE_OBJ) $(HDRS) $(TEST_HDRS)
 	$(CC) $(CFLAGS) $(TEST_INC) -o $@ $< $(CORE_OBJ) -lcmocka

@@ -58,6 +58,23 @@ size_t fsm_identity_entry(uint8_t *out, const uint8_t *cluster)
     return FSM_IDENTITY_ENTRY_LEN;
 }
 
+size_t fsm_peer_key_entry(uint8_t *out, const uint8_t *key)
+{
+    memset(out, 0, FSM_PEER_KEY_ENTRY_LEN);
+    out[0] = FSM_PEER_KEY_ENTRY;
+    memcpy(out + 1, key, FSM_PEER_KEY_BYTES);
+    return FSM_PEER_KEY_ENTRY_LEN;
+}
+
+/* The first peer key applied is the cluster's for good. */
+static void fsmApplyPeerKey(fsm *f, const uint8_t *key)
+{
+    if (!f->has_peer_key) {
+        memcpy(f->peer_key, key, FSM_PEER_KEY_BYTES);
+        f->has_peer_key = true;
+    }
+}
+
 /* An entry this replica cannot apply whole: a replica of a newer version
  * might apply it, so skipping it here could diverge. Stop instead. */
 static void fsmHalt(fsm *f, const char *why)
@@ -122,6 +139,12 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
         f->entries_applied++;
         return 0;
     }
+    if (buf->len == FSM_PEER_KEY_ENTRY_LEN &&
+        ((const uint8_t *)buf->base)[0] == FSM_PEER_KEY_ENTRY) {
+        fsmApplyPeerKey(f, (const uint8_t *)buf->base + 1);
+        f->entries_applied++;
+        return 0;
+    }
     if (codec_get_header(&r, &h) != 0) {
         f->bad_entries++;
         log_error("fsm: a log entry with a bad header (%zu bytes)", buf->len);
@@ -158,17 +181,28 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
     return 0;
 }
 
-/* A snapshot on disk: "SQF2", the CRC-32 (zlib) of the rest, the length of
- * the core's bytes, flags u8 (1: the cluster id follows is set), the
- * cluster id [16], then the core's bytes (seq_snapshot.c), so that a
- * flipped bit anywhere is refused rather than restored (libraft checksums
- * its entries and its snapshot metadata, not the snapshot data). Older
- * layouts are still read: "SQFS" (no cluster id) and a bare core snapshot
- * ("SEQS", from before the checksum). */
-#define FSM_SNAPSHOT_MAGIC "SQF2"
+/* A snapshot on disk: "SQF3", the CRC-32 (zlib) of the rest, the length of
+ * the core's bytes, flags u8 (1: the cluster id is set, 2: the peer key
+ * is), the cluster id [16], the peer key [32], then the core's bytes
+ * (seq_snapshot.c), so that a flipped bit anywhere is refused rather than
+ * restored (libraft checksums its entries and its snapshot metadata, not
+ * the snapshot data). Older layouts are still read: "SQF2" (no peer key),
+ * "SQFS" (no cluster id) and a bare core snapshot ("SEQS", from before the
+ * checksum). */
+#define FSM_SNAPSHOT_MAGIC "SQF3"
+#define FSM_SNAPSHOT_MAGIC_V2 "SQF2"
 #define FSM_SNAPSHOT_MAGIC_V1 "SQFS"
 #define FSM_SNAPSHOT_HEADER_V1 (4 + 4 + 8)
-#define FSM_SNAPSHOT_HEADER (FSM_SNAPSHOT_HEADER_V1 + 1 + IDENTITY_CLUSTER_BYTES)
+#define FSM_SNAPSHOT_HEADER_V2 (FSM_SNAPSHOT_HEADER_V1 + 1 + IDENTITY_CLUSTER_BYTES)
+#define FSM_SNAPSHOT_HEADER (FSM_SNAPSHOT_HEADER_V2 + FSM_PEER_KEY_BYTES)
+
+/* What a snapshot's frame carries beside the core's bytes. */
+typedef struct fsm_frame {
+    bool has_cluster;
+    uint8_t cluster[IDENTITY_CLUSTER_BYTES];
+    bool has_peer_key;
+    uint8_t peer_key[FSM_PEER_KEY_BYTES];
+} fsm_frame;
 
 static uint32_t fsmCrc(const uint8_t *p, size_t len)
 {
@@ -204,8 +238,9 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     seq_put_bytes(&w, FSM_SNAPSHOT_MAGIC, 4);
     seq_put_u32(&w, 0); /* the CRC, below */
     seq_put_u64(&w, len);
-    seq_put_u8(&w, f->has_cluster ? 1 : 0);
+    seq_put_u8(&w, (f->has_cluster ? 1 : 0) | (f->has_peer_key ? 2 : 0));
     seq_put_bytes(&w, f->cluster, IDENTITY_CLUSTER_BYTES);
+    seq_put_bytes(&w, f->peer_key, FSM_PEER_KEY_BYTES);
     assert(!w.overflow && w.len == FSM_SNAPSHOT_HEADER);
     memcpy(copy + FSM_SNAPSHOT_HEADER, bytes, len);
     free(bytes);
@@ -222,26 +257,36 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     return 0;
 }
 
-/* Checks a framed snapshot and finds the core's bytes and the cluster id
- * in it. Returns 0, or RAFT_CORRUPT when its checksum or lengths fail. */
+/* Checks a framed snapshot and finds the core's bytes and what the frame
+ * carries. Returns 0, or RAFT_CORRUPT when its checksum or lengths fail. */
 static int fsmUnframe(const uint8_t *p, size_t len, size_t header, const uint8_t **core,
-                      size_t *core_len, bool *has_cluster, uint8_t *cluster)
+                      size_t *core_len, fsm_frame *frame)
 {
-    assert(header == FSM_SNAPSHOT_HEADER || header == FSM_SNAPSHOT_HEADER_V1);
+    assert(header == FSM_SNAPSHOT_HEADER || header == FSM_SNAPSHOT_HEADER_V2 ||
+           header == FSM_SNAPSHOT_HEADER_V1);
     seq_reader r = {p, len, 4, false};
     uint32_t crc = seq_get_u32(&r);
     uint64_t n = seq_get_u64(&r);
     if (r.bad || len < header || n != len - header || fsmCrc(p + 8, len - 8) != crc) {
         return RAFT_CORRUPT;
     }
-    if (header == FSM_SNAPSHOT_HEADER) {
+    if (header >= FSM_SNAPSHOT_HEADER_V2) {
         uint8_t flags = seq_get_u8(&r);
         const uint8_t *id = seq_get_bytes(&r, IDENTITY_CLUSTER_BYTES);
-        if (r.bad || flags > 1) {
+        uint8_t known = header == FSM_SNAPSHOT_HEADER ? 3 : 1;
+        if (r.bad || (flags & ~known) != 0) {
             return RAFT_CORRUPT;
         }
-        *has_cluster = flags == 1;
-        memcpy(cluster, id, IDENTITY_CLUSTER_BYTES);
+        frame->has_cluster = (flags & 1) != 0;
+        memcpy(frame->cluster, id, IDENTITY_CLUSTER_BYTES);
+        if (header == FSM_SNAPSHOT_HEADER) {
+            const uint8_t *key = seq_get_bytes(&r, FSM_PEER_KEY_BYTES);
+            if (r.bad) {
+                return RAFT_CORRUPT;
+            }
+            frame->has_peer_key = (flags & 2) != 0;
+            memcpy(frame->peer_key, key, FSM_PEER_KEY_BYTES);
+        }
     }
     *core = p + header;
     *core_len = len - header;
@@ -256,15 +301,20 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
     size_t len = buf->len;
     const uint8_t *core = buf->base;
     size_t core_len = len;
-    bool has_cluster = false;
-    uint8_t cluster[IDENTITY_CLUSTER_BYTES] = {0};
+    fsm_frame frame;
+    memset(&frame, 0, sizeof(frame));
     int rv = 0;
-    if (len >= 4 && memcmp(buf->base, FSM_SNAPSHOT_MAGIC, 4) == 0) {
-        rv = fsmUnframe(buf->base, len, FSM_SNAPSHOT_HEADER, &core, &core_len, &has_cluster,
-                        cluster);
-    } else if (len >= 4 && memcmp(buf->base, FSM_SNAPSHOT_MAGIC_V1, 4) == 0) {
-        rv = fsmUnframe(buf->base, len, FSM_SNAPSHOT_HEADER_V1, &core, &core_len, &has_cluster,
-                        cluster);
+    static const struct {
+        const char *magic;
+        size_t header;
+    } layouts[] = {{FSM_SNAPSHOT_MAGIC, FSM_SNAPSHOT_HEADER},
+                   {FSM_SNAPSHOT_MAGIC_V2, FSM_SNAPSHOT_HEADER_V2},
+                   {FSM_SNAPSHOT_MAGIC_V1, FSM_SNAPSHOT_HEADER_V1}};
+    for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+        if (len >= 4 && memcmp(buf->base, layouts[i].magic, 4) == 0) {
+            rv = fsmUnframe(buf->base, len, layouts[i].header, &core, &core_len, &frame);
+            break;
+        }
     }
     if (rv != 0) {
         /* On failure the buffer stays raft's: it frees it with the
@@ -283,8 +333,11 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
     assert(s != f->state);
     seq_state_free(f->state);
     f->state = s;
-    if (has_cluster) {
-        fsmApplyIdentity(f, cluster);
+    if (frame.has_cluster) {
+        fsmApplyIdentity(f, frame.cluster);
+    }
+    if (frame.has_peer_key) {
+        fsmApplyPeerKey(f, frame.peer_key);
     }
     log_info("fsm: restored a snapshot of %zu bytes (%zu sequences)", len, seq_count_live(s));
     return 0;

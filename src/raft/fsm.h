@@ -22,6 +22,8 @@ typedef seq_result *(*fsm_claim_fn)(void *ctx, const codec_header *h);
  * but could not answer (its batch was given up: leadership was lost). */
 typedef void (*fsm_orphan_fn)(void *ctx, const seq_cmd *cmd, const seq_result *res);
 
+#define FSM_PEER_KEY_BYTES 32 /* PEER_KEY_BYTES */
+
 typedef struct fsm {
     struct raft_fsm raft; /* raft.data points back to this struct */
     seq_state *state;
@@ -48,6 +50,11 @@ typedef struct fsm {
     /* the cluster's id, from its identity entry (or a snapshot) */
     bool has_cluster;
     uint8_t cluster[IDENTITY_CLUSTER_BYTES];
+    /* the cluster's peer key, from its peer-key entry (or a snapshot):
+     * what a node proves it knows on a forward link (peer_proof.h). It
+     * never leaves the nodes: not in INFO, a reply or a log line. */
+    bool has_peer_key;
+    uint8_t peer_key[FSM_PEER_KEY_BYTES];
     /* told once, when the id is first applied */
     void (*on_identity)(void *ctx, const uint8_t *cluster);
     void *identity_ctx;
@@ -62,6 +69,15 @@ typedef struct fsm {
 /* Writes the identity entry for cluster into out (FSM_IDENTITY_ENTRY_LEN
  * bytes); its length. */
 size_t fsm_identity_entry(uint8_t *out, const uint8_t *cluster);
+
+/* A peer-key entry: FSM_PEER_KEY_ENTRY, the key, zeros. The first one
+ * applied is the cluster's key for good; a later one changes nothing. */
+#define FSM_PEER_KEY_ENTRY 0xC2
+#define FSM_PEER_KEY_ENTRY_LEN 40 /* 1 + the key, padded to 8 bytes */
+
+/* Writes the peer-key entry for key into out (FSM_PEER_KEY_ENTRY_LEN
+ * bytes); its length. */
+size_t fsm_peer_key_entry(uint8_t *out, const uint8_t *key);
 
 int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx);
 void fsm_close(fsm *f);

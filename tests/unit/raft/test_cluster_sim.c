@@ -3751,6 +3751,80 @@ static void test_fsm_identity_entry_and_snapshot(void **state)
     fsm_close(&f);
 }
 
+/* The peer-key entry: the first is the cluster's key for good; a snapshot
+ * ("SQF3") carries it, and a flipped bit in it is refused; the layout
+ * before the key ("SQF2") still restores, with the cluster id and no key. */
+static void test_fsm_peer_key_entry_and_snapshot(void **state)
+{
+    (void)state;
+    fsm f;
+    assert_int_equal(fsm_init(&f, NULL, NULL), 0);
+    uint8_t k1[FSM_PEER_KEY_BYTES], k2[FSM_PEER_KEY_BYTES], id[IDENTITY_CLUSTER_BYTES];
+    memset(k1, 0x5a, sizeof(k1));
+    memset(k2, 0x6b, sizeof(k2));
+    memset(id, 0xc3, sizeof(id));
+    uint8_t entry[FSM_PEER_KEY_ENTRY_LEN];
+    assert_int_equal(FSM_PEER_KEY_ENTRY_LEN % 8, 0); /* raft's rule for entries */
+    assert_int_equal(fsm_peer_key_entry(entry, k1), FSM_PEER_KEY_ENTRY_LEN);
+    apply_bytes(&f, entry, sizeof(entry));
+    fsm_peer_key_entry(entry, k2);
+    apply_bytes(&f, entry, sizeof(entry));
+    uint8_t ident[FSM_IDENTITY_ENTRY_LEN];
+    fsm_identity_entry(ident, id);
+    apply_bytes(&f, ident, sizeof(ident));
+    assert_true(f.has_peer_key);
+    assert_memory_equal(f.peer_key, k1, sizeof(k1));
+    assert_int_equal(f.bad_entries, 0);
+    assert_int_equal(f.entries_applied, 3);
+
+    struct raft_buffer *bufs = NULL;
+    unsigned n_bufs = 0;
+    assert_int_equal(f.raft.snapshot(&f.raft, &bufs, &n_bufs), 0);
+    uint8_t *bytes = bufs[0].base;
+    assert_memory_equal(bytes, "SQF3", 4);
+    fsm g;
+    assert_int_equal(fsm_init(&g, NULL, NULL), 0);
+    bytes[33 + 7] ^= 0x10; /* inside the key */
+    assert_int_equal(g.raft.restore(&g.raft, &bufs[0]), RAFT_CORRUPT);
+    assert_false(g.has_peer_key);
+    bytes[33 + 7] ^= 0x10;
+    size_t v3_len = bufs[0].len;
+    uint8_t *v2 = raft_malloc(v3_len - FSM_PEER_KEY_BYTES);
+    assert_non_null(v2);
+    assert_int_equal(g.raft.restore(&g.raft, &bufs[0]), 0); /* takes the buffer */
+    raft_free(bufs);
+    assert_true(g.has_peer_key);
+    assert_memory_equal(g.peer_key, k1, sizeof(k1));
+    assert_true(g.has_cluster);
+
+    /* "SQF2": magic, CRC-32, length, flags (1: the id), the id, the core */
+    size_t core_len = 0;
+    void *core = seq_snapshot_encode(f.state, &core_len);
+    assert_non_null(core);
+    seq_writer w = {v2, 0, 33 + core_len, false};
+    seq_put_bytes(&w, "SQF2", 4);
+    seq_put_u32(&w, 0);
+    seq_put_u64(&w, core_len);
+    seq_put_u8(&w, 1);
+    seq_put_bytes(&w, id, sizeof(id));
+    seq_put_bytes(&w, core, core_len);
+    assert_false(w.overflow);
+    free(core);
+    uLong crc = crc32(crc32(0L, Z_NULL, 0), v2 + 8, (uInt)(25 + core_len));
+    w = (seq_writer){v2, 4, 8, false};
+    seq_put_u32(&w, (uint32_t)crc);
+    fsm h;
+    assert_int_equal(fsm_init(&h, NULL, NULL), 0);
+    struct raft_buffer vb = {v2, 33 + core_len};
+    assert_int_equal(h.raft.restore(&h.raft, &vb), 0);
+    assert_true(h.has_cluster);
+    assert_memory_equal(h.cluster, id, sizeof(id));
+    assert_false(h.has_peer_key);
+    fsm_close(&h);
+    fsm_close(&g);
+    fsm_close(&f);
+}
+
 /* ---- determinism: the same log, every combination of node-local flags --- */
 
 typedef struct sim_replay_opts {
@@ -3794,11 +3868,11 @@ static void *simReplay(const sim_entry *e, size_t n, const sim_replay_opts *o, s
             assert_int_equal(f->raft.snapshot(&f->raft, &bufs, &n_bufs), 0);
             assert_int_equal(n_bufs, 1);
             size_t dlen = 0;
-            /* the fsm frames the core's bytes: "SQF2", CRC-32, length, the
-             * cluster id's flag and bytes (33 bytes) */
-            assert_true(bufs[0].len > 33 && memcmp(bufs[0].base, "SQF2", 4) == 0);
-            const uint8_t *core = (const uint8_t *)bufs[0].base + 33;
-            size_t core_len = bufs[0].len - 33;
+            /* the fsm frames the core's bytes: "SQF3", CRC-32, length, the
+             * flags, the cluster id and the peer key (65 bytes) */
+            assert_true(bufs[0].len > 65 && memcmp(bufs[0].base, "SQF3", 4) == 0);
+            const uint8_t *core = (const uint8_t *)bufs[0].base + 65;
+            size_t core_len = bufs[0].len - 65;
             seq_state *d = seq_snapshot_decode(core, core_len);
             assert_non_null(d);
             void *again = seq_snapshot_encode(d, &dlen);
@@ -3946,6 +4020,7 @@ int main(void)
         cmocka_unit_test(test_determinism_replay),
         cmocka_unit_test(test_fsm_halts_on_what_it_cannot_apply),
         cmocka_unit_test(test_fsm_identity_entry_and_snapshot),
+        cmocka_unit_test(test_fsm_peer_key_entry_and_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
