@@ -78,6 +78,13 @@ $(BUILD)/test_identity: tests/unit/raft/test_identity.c $(BUILD)/identity.o $(HD
 $(BUILD)/asan/test_identity: tests/unit/raft/test_identity.c $(BUILD)/asan/identity.o $(HDRS)
 	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(BUILD)/asan/identity.o -lcmocka
 
+# Password hashes (scrypt by OpenSSL's libcrypto; hex helpers of peer_proof).
+$(BUILD)/test_password: tests/unit/base/test_password.c $(BUILD)/password.o $(BUILD)/peer_proof.o $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/password.o $(BUILD)/peer_proof.o -lcmocka -lcrypto
+
+$(BUILD)/asan/test_password: tests/unit/base/test_password.c $(BUILD)/asan/password.o $(BUILD)/asan/peer_proof.o $(HDRS)
+	$(CC) $(CFLAGS_COMMON) -O1 $(SAN) -o $@ $< $(BUILD)/asan/password.o $(BUILD)/asan/peer_proof.o -lcmocka -lcrypto
+
 # A node's proof on a forward link (HMAC by OpenSSL's libcrypto).
 $(BUILD)/test_peer_proof: tests/unit/base/test_peer_proof.c $(BUILD)/peer_proof.o $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/peer_proof.o -lcmocka -lcrypto

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEER_NONCE_BYTES 16
+#define PEER_NONCE_BYTES 16 /* also the salt of a password hash (password.c) */
 #define PEER_NONCE_HEX (2 * PEER_NONCE_BYTES)
 #define PEER_PROOF_HEX 64
 #define PEER_KEY_BYTES 32

@@ -214,6 +214,7 @@ static void nodeWatch(uv_timer_t *t)
     if (state == RAFT_LEADER) {
         nodeCheckClock(n);
         nodeProposeIdentity(n);
+        nodeProposePeerKey(n);
     }
     nodeCheckGrown(n);
     nodeCheckForeign(n);

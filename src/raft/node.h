@@ -75,6 +75,8 @@ struct node {
     size_t n_peers;
     struct raft_apply identity_req;
     bool identity_inflight;
+    struct raft_apply peer_key_req;
+    bool peer_key_inflight;
 };
 
 #define NODE_REFUSED (-1000) /* node_start: the data directory does not fit (logged) */

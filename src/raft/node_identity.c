@@ -209,6 +209,46 @@ void nodeProposeIdentity(node *n)
     n->identity_inflight = true;
 }
 
+static void nodePeerKeyProposed(struct raft_apply *req, int status, void *result)
+{
+    (void)status;
+    (void)result;
+    node *n = req->data;
+    n->peer_key_inflight = false;
+}
+
+void nodeProposePeerKey(node *n)
+{
+    assert(node_is_leader(n));
+    /* Not held back until the cluster forms: the key hands out no number,
+     * and a forming cluster's followers need it to relay "forming". */
+    if (n->fsm.has_peer_key || n->peer_key_inflight) {
+        return;
+    }
+    uint8_t key[FSM_PEER_KEY_BYTES];
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+        log_error("cannot make the peer key: getrandom: %s", strerror(errno));
+        return;
+    }
+    uint8_t *buf = raft_malloc(FSM_PEER_KEY_ENTRY_LEN);
+    if (buf == NULL) {
+        return;
+    }
+    size_t len = fsm_peer_key_entry(buf, key);
+    memset(key, 0, sizeof(key));
+    n->peer_key_req.data = n;
+    int rv = node_propose(n, &n->peer_key_req, buf, len, nodePeerKeyProposed);
+    if (rv != 0) {
+        log_warn("cannot propose the peer key: %s", raft_strerror(rv));
+        if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST || rv == RAFT_NOMEM ||
+            rv == RAFT_INVALID) {
+            raft_free(buf); /* still ours (raft frees it on disk errors) */
+        }
+        return;
+    }
+    n->peer_key_inflight = true;
+}
+
 /* A node that most of its fellow voters refuse as a stranger (its data
  * directory belongs to another cluster, or it founded another one) stops:
  * it can serve nothing, and an operator must look. */

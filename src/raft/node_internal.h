@@ -33,6 +33,10 @@ void nodeOnIdentity(void *ctx, const uint8_t *cluster);
  * every founding voter has answered a handshake as one of ours. */
 void nodeProposeIdentity(node *n);
 
+/* Leader only: while its log has no peer key, proposes a fresh random one
+ * (what forward links prove they know). */
+void nodeProposePeerKey(node *n);
+
 /* Refuses to serve (n->refuse) when most fellow voters call this node a
  * stranger. */
 void nodeCheckForeign(node *n);

@@ -3,6 +3,7 @@
  * CLOCK, ADD and REMOVE. Keeps: a forwarded request outside its window is
  * refused with TRYAGAIN and never takes effect. */
 #include "commands_internal.h"
+#include "log.h"
 #include "membership.h"
 
 #include <assert.h>
@@ -120,6 +121,57 @@ static void clusterClock(command_env *env, command_call *call)
     resp_write_simple(call->out, "OK");
 }
 
+/* CLUSTER CHALLENGE: a fresh nonce for this connection, which the node
+ * behind it answers with CLUSTER PEER (peer_proof.h). */
+static void clusterChallenge(command_call *call)
+{
+    if (peer_nonce(call->client->peer_nonce) != 0) {
+        cmd_error(call, "ERR no randomness for a challenge");
+        return;
+    }
+    call->client->has_nonce = true;
+    char hex[PEER_NONCE_HEX + 1];
+    peer_hex(call->client->peer_nonce, PEER_NONCE_BYTES, hex);
+    resp_write_bulk(call->out, hex, PEER_NONCE_HEX);
+}
+
+/* CLUSTER PEER id proof: the connection is another node's once its proof
+ * of the last challenge holds. One answer per challenge, and a wrong one
+ * closes the connection: a node never gets it wrong, and a guesser gets one
+ * try per connection. */
+static void clusterPeer(command_env *env, command_call *call)
+{
+    int64_t id;
+    bool challenged = call->client->has_nonce;
+    call->client->has_nonce = false; /* a nonce answers one proof */
+    const fsm *f = &env->node->fsm;
+    if (!cmd_parse_i64(&call->argv[2], &id) || id <= 0) {
+        cmd_error(call, cmd_err_integer);
+        return;
+    }
+    if (!challenged) {
+        cmd_error(call, "ERR CLUSTER PEER answers a CLUSTER CHALLENGE");
+        call->close = true;
+        return;
+    }
+    if (!f->has_peer_key) {
+        cmd_error(call, "TRYAGAIN this node has no peer key yet (its log is behind); retry");
+        return;
+    }
+    if (!peer_proof_check(f->peer_key, call->client->peer_nonce, (uint64_t)id,
+                          call->argv[3].ptr, call->argv[3].len)) {
+        env->stats->peer_proofs_refused++;
+        log_warn("a connection (client id %llu) failed its peer proof as node %lld: closed",
+                 (unsigned long long)call->client->id, (long long)id);
+        cmd_error(call, "ERR peer proof refused");
+        call->close = true;
+        return;
+    }
+    call->client->forward_link = true;
+    call->client->peer_id = (uint64_t)id;
+    resp_write_simple(call->out, "OK");
+}
+
 void clusterCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
@@ -130,6 +182,14 @@ void clusterCommand(command_env *env, command_call *call)
     }
     if (cmd_arg_is(sub, "CLOCK") && call->argc == 4) {
         clusterClock(env, call);
+        return;
+    }
+    if (cmd_arg_is(sub, "CHALLENGE") && call->argc == 2) {
+        clusterChallenge(call);
+        return;
+    }
+    if (cmd_arg_is(sub, "PEER") && call->argc == 4) {
+        clusterPeer(env, call);
         return;
     }
     bool add = cmd_arg_is(sub, "ADD");

@@ -117,7 +117,6 @@ void clientCommand(command_env *env, command_call *call)
         }
         memcpy(call->client->name, name->ptr, name->len);
         call->client->name[name->len] = '\0';
-        call->client->forward_link = strcmp(call->client->name, FORWARD_CLIENT_NAME) == 0;
         resp_write_simple(call->out, "OK");
     } else if (cmd_arg_is(sub, "SETINFO") && call->argc == 4) {
         resp_write_simple(call->out, "OK");
@@ -269,13 +268,14 @@ static void infoStats(command_env *env, info_text *t)
             "total_commands_processed:%llu\r\nprotocol_errors:%llu\r\n"
             "output_limit_drops:%llu\r\nlog_entries_proposed:%llu\r\n"
             "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
-            "numbers_issued:%llu\r\n\r\n",
+            "numbers_issued:%llu\r\npeer_proofs_refused:%llu\r\n\r\n",
             (unsigned long long)st->total_connections,
             (unsigned long long)st->rejected_connections, (unsigned long long)st->total_commands,
             (unsigned long long)st->protocol_errors, (unsigned long long)st->output_limit_drops,
             (unsigned long long)env->batcher->entries_proposed,
             (unsigned long long)env->batcher->commands_proposed,
-            (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued);
+            (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued,
+            (unsigned long long)st->peer_proofs_refused);
 }
 
 static void infoKeyspace(command_env *env, info_text *t)

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "forward.h"
 #include "node.h"
+#include "peer_proof.h"
 #include "resp.h"
 #include "undelivered.h"
 
@@ -40,6 +41,7 @@ typedef struct server_stats {
     uint64_t total_commands;
     uint64_t protocol_errors;
     uint64_t output_limit_drops;
+    uint64_t peer_proofs_refused; /* CLUSTER PEER with a wrong proof */
     uint64_t next_client_id;
 } server_stats;
 
@@ -64,7 +66,13 @@ typedef struct command_env {
 typedef struct command_client {
     uint64_t id; /* unique for the server's life, from 1 */
     char name[CLIENT_NAME_MAX + 1];
-    bool forward_link; /* another node's forwarder: never forward its requests again */
+    /* Another node, proven by CLUSTER CHALLENGE and CLUSTER PEER (never by
+     * a name): its requests are never forwarded again, and the node-only
+     * commands (FWD, UNDELIVERED, CLUSTER CLOCK) are accepted from it. */
+    bool forward_link;
+    uint64_t peer_id;  /* the Raft id it proved, when forward_link */
+    bool has_nonce;    /* a CLUSTER CHALLENGE waits for its one answer */
+    uint8_t peer_nonce[PEER_NONCE_BYTES];
 } command_client;
 
 typedef struct command_call {

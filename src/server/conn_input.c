@@ -94,24 +94,30 @@ void connResumeMaybe(conn *c)
     }
 }
 
-/* Past --max-clients only another node's forward link may stay: its first
- * request is CLIENT SETNAME FORWARD_CLIENT_NAME. Returns false when c was
- * refused (it gets the error and is closed once it is written). */
+static bool connArgIs(const resp_arg *a, const char *word)
+{
+    return a->len == strlen(word) && strncasecmp(a->ptr, word, a->len) == 0;
+}
+
+/* Past --max-clients only another node's forward link may stay: it proves
+ * itself first (CLUSTER CHALLENGE, then CLUSTER PEER, whose failure closes
+ * the connection), and nothing else is heard before that. Returns false
+ * when c was refused (it gets the error and is closed once it is written). */
 static bool connAdmit(conn *c, const resp_request *req)
 {
-    if (!c->over_limit) {
+    if (!c->over_limit || c->client.forward_link) {
         return true;
     }
-    bool node_link = req->argc == 3 && req->argv[0].len == 6 &&
-                     strncasecmp(req->argv[0].ptr, "client", 6) == 0 &&
-                     req->argv[2].len == strlen(FORWARD_CLIENT_NAME) &&
-                     memcmp(req->argv[2].ptr, FORWARD_CLIENT_NAME, req->argv[2].len) == 0;
-    if (!node_link) {
+    bool challenge = req->argc == 2 && connArgIs(&req->argv[0], "cluster") &&
+                     connArgIs(&req->argv[1], "challenge") && !c->challenged_over_limit;
+    bool peer = req->argc == 4 && connArgIs(&req->argv[0], "cluster") &&
+                connArgIs(&req->argv[1], "peer") && c->client.has_nonce;
+    if (!challenge && !peer) {
         c->srv->env->stats->rejected_connections++;
         connProtocolError(c, "ERR max number of clients reached");
         return false;
     }
-    c->over_limit = false;
+    c->challenged_over_limit = c->challenged_over_limit || challenge;
     return true;
 }
 

@@ -87,6 +87,7 @@ struct conn {
     bool reading, paused, closing, handle_closed, close_when_flushed, dirty;
     bool reset_on_close; /* dropped at the output cap: RST, not FIN */
     bool over_limit;     /* accepted past --max-clients: only a node link may stay */
+    bool challenged_over_limit; /* ... and it had its one CLUSTER CHALLENGE */
 };
 
 

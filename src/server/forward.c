@@ -9,6 +9,7 @@
 
 #include "batch.h"
 #include "log.h"
+#include "peer_proof.h"
 
 #define FORWARD_TICK_MS 20
 #define FORWARD_READ_CHUNK 65536u
@@ -53,8 +54,23 @@ struct forward_link {
     size_t p_head, p_n, p_cap;
     uint64_t opened_ms;   /* loop time the connect began */
     bool draining;        /* its node leads no more: answers are still read */
+    /* The link proves it is a node's before anything else is sent on it
+     * (peer_proof.h): CLUSTER CHALLENGE, then CLUSTER PEER, each alone on
+     * the wire; until then proof_out holds the step's bytes, out waits. */
+    int proof;
+    int proof_unanswered; /* the proof's steps still in the ring (no bytes in out) */
+    resp_buf proof_out;
     uint64_t drain_since; /* loop time it started draining */
 };
+
+enum { FW_PROOF_CHALLENGE = 0, FW_PROOF_PEER = 1, FW_PROOF_DONE = 2 };
+
+/* Whether none of the link's requests has left this node yet: it never
+ * connected, or it has not finished proving itself. */
+static bool fwSentNothing(const forward_link *l)
+{
+    return !l->connected || l->proof != FW_PROOF_DONE;
+}
 
 static void *fwXrealloc(void *p, size_t n)
 {
@@ -116,6 +132,7 @@ static void fwLinkClosed(uv_handle_t *h)
     forward_link *l = h->data;
     resp_buf_free(&l->out);
     resp_buf_free(&l->wbuf);
+    resp_buf_free(&l->proof_out);
     free(l->in);
     free(l->pending);
     free(l);
@@ -163,12 +180,13 @@ static void fwOnWrite(uv_write_t *req, int status)
 
 static void fwFlush(forward_link *l)
 {
-    if (!l->connected || l->writing || l->closing || l->out.len == 0) {
+    resp_buf *from = l->proof == FW_PROOF_DONE ? &l->out : &l->proof_out;
+    if (!l->connected || l->writing || l->closing || from->len == 0) {
         return;
     }
     resp_buf t = l->wbuf;
-    l->wbuf = l->out;
-    l->out = t;
+    l->wbuf = *from;
+    *from = t;
     uv_buf_t b = uv_buf_init(l->wbuf.data, (unsigned)l->wbuf.len);
     l->wreq.data = l;
     int rv = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, fwOnWrite);
@@ -191,6 +209,8 @@ static void fwAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     }
     *buf = uv_buf_init(l->in + l->in_len, (unsigned)(l->in_alloc - l->in_len));
 }
+
+static bool fwProofStep(forward_link *l, const char *reply, size_t len);
 
 static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -223,6 +243,16 @@ static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                       rv != RESP_PARSE_OK ? err : "unrequested reply");
             fwLinkClose(l, BATCH_ERR_UNKNOWN);
             return;
+        }
+        if (l->proof != FW_PROOF_DONE) {
+            forward_req step = fwPop(l);
+            assert(step.owner == NULL && step.report == NULL && l->proof_unanswered > 0);
+            l->proof_unanswered--;
+            if (!fwProofStep(l, l->in + pos, used)) {
+                return; /* the link closed */
+            }
+            pos += used;
+            continue;
         }
         fwDone(l->fw, fwPop(l), l->in + pos, used, BATCH_OK);
         pos += used;
@@ -267,6 +297,13 @@ static forward_wait *fwWaitNew(void *owner, uint64_t tag, int proto, uint64_t cr
 static void fwRequeue(forward_link *l)
 {
     forwarder *f = l->fw;
+    assert(fwSentNothing(l));
+    /* the proof's steps still unanswered come first and have no bytes in out */
+    for (; l->proof_unanswered > 0; l->proof_unanswered--) {
+        forward_req r = fwPop(l);
+        assert(r.owner == NULL && r.report == NULL);
+    }
+    l->proof_out.len = 0;
     /* Every request here passed the client limits once already. */
     resp_limits limits = {.args_max = f->cfg->args_max + 3, /* the FWD wrapper's */
                           .bulk_max = f->cfg->bulk_max,
@@ -369,7 +406,16 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
     uv_tcp_init(f->loop, &l->tcp);
     l->tcp.data = l;
     l->connect_req.data = l;
-    /* Name the link first, so the leader never forwards what it gets here. */
+    /* The link proves it is a node's first (fwProofStep), so the leader
+     * never forwards what it gets here and hears the node-only commands;
+     * its name only shows in CLIENT LIST. */
+    resp_buf_init(&l->proof_out, FORWARD_OUT_MAX);
+    const resp_arg challenge[] = {{"CLUSTER", 7}, {"CHALLENGE", 9}};
+    fwEncode(&l->proof_out, challenge, 2);
+    l->proof = FW_PROOF_CHALLENGE;
+    fwPush(l, NULL, 0, 0, NULL); /* the challenge's reply */
+    fwPush(l, NULL, 0, 0, NULL); /* the proof's verdict */
+    l->proof_unanswered = 2;
     const resp_arg setname[] = {{"CLIENT", 6}, {"SETNAME", 7}, {FORWARD_CLIENT_NAME,
                                                                 strlen(FORWARD_CLIENT_NAME)}};
     fwEncode(&l->out, setname, 3);
@@ -393,6 +439,60 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
 }
 
 static void fwAbandon(forwarder *f, forward_req *r);
+
+/* Gives up on a link that could not prove itself: nothing of its requests
+ * left, so they wait for the next attempt, a moment later. */
+static void fwProofFailed(forward_link *l, const char *why)
+{
+    forwarder *f = l->fw;
+    if (strcmp(f->unreachable, l->target) != 0) { /* once per leader, as connect failures */
+        log_warn("forward: link to leader %s not taken as a node's: %s", l->target, why);
+    }
+    snprintf(f->unreachable, sizeof(f->unreachable), "%s", l->target);
+    f->unreachable_until_ms = uv_now(f->loop) + FORWARD_RETRY_MS;
+    fwRequeue(l);
+    fwLinkClose(l, BATCH_ERR_TRYAGAIN); /* nothing left to fail */
+}
+
+/* One reply of the proof: the challenge's nonce (answered with the proof
+ * under the cluster's peer key), then the verdict. False when the link was
+ * closed. */
+static bool fwProofStep(forward_link *l, const char *reply, size_t len)
+{
+    static const char head[] = "$" "32" "\r\n";
+    if (l->proof == FW_PROOF_CHALLENGE) {
+        uint8_t nonce[PEER_NONCE_BYTES];
+        const fsm *key = &l->fw->node->fsm;
+        if (len != sizeof(head) - 1 + PEER_NONCE_HEX + 2 || memcmp(reply, head, sizeof(head) - 1) != 0 ||
+            !peer_unhex(reply + sizeof(head) - 1, PEER_NONCE_HEX, nonce, sizeof(nonce))) {
+            fwProofFailed(l, "its CLUSTER CHALLENGE reply is no nonce");
+            return false;
+        }
+        if (!key->has_peer_key) {
+            fwProofFailed(l, "this node has not applied the cluster's peer key yet");
+            return false;
+        }
+        char proof[PEER_PROOF_HEX + 1], id[24];
+        peer_proof(key->peer_key, nonce, l->fw->node->id, proof);
+        int id_len = snprintf(id, sizeof(id), "%llu", (unsigned long long)l->fw->node->id);
+        const resp_arg peer[] = {{"CLUSTER", 7}, {"PEER", 4}, {id, (size_t)id_len},
+                                 {proof, PEER_PROOF_HEX}};
+        fwEncode(&l->proof_out, peer, 4);
+        l->proof = FW_PROOF_PEER;
+        fwFlush(l);
+        return true;
+    }
+    assert(l->proof == FW_PROOF_PEER);
+    if (len != 5 || memcmp(reply, "+OK\r\n", 5) != 0) {
+        char why[96];
+        snprintf(why, sizeof(why), "CLUSTER PEER answered %.*s", (int)(len > 2 ? len - 2 : 0), reply);
+        fwProofFailed(l, why);
+        return false;
+    }
+    l->proof = FW_PROOF_DONE;
+    fwFlush(l);
+    return true;
+}
 
 /* The leader moved: the requests sent to the former one get "outcome
  * unknown" at once (their clients retry, with their KEY, on the new
@@ -443,10 +543,12 @@ static forward_link *fwLink(forwarder *f, int proto)
     }
     if (l != NULL) {
         log_info("forward: leader moved from %s to %s", l->target, target);
-        if (!l->connected) {
+        if (fwSentNothing(l)) {
             fwRequeue(l); /* nothing was sent: they go to the new leader */
+            fwLinkClose(l, BATCH_ERR_TRYAGAIN); /* nothing left to fail */
+        } else {
+            fwDrain(f, l);
         }
-        fwDrain(f, l);
     }
     return fwLinkOpen(f, proto, target);
 }
@@ -613,7 +715,7 @@ static void fwTick(uv_timer_t *t)
     uint64_t now = uv_now(f->loop);
     for (int p = 0; p < 2; p++) {
         forward_link *l = f->links[p];
-        if (l != NULL && l->connected) {
+        if (l != NULL && !fwSentNothing(l)) {
             fwAbandonOverdue(f, l, now);
         } else if (l != NULL && now - l->opened_ms > f->cfg->request_timeout_ms) {
             /* a leader whose port drops SYNs: give up on the connect (its

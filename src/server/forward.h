@@ -36,9 +36,11 @@
 #include "node.h"
 #include "resp.h"
 
-/* The name a forwarding link gives itself (CLIENT SETNAME): a node never
- * forwards a request that arrived on such a link again, so requests cannot
- * loop between nodes that disagree about the leader. */
+/* The name a forwarding link gives itself (CLIENT SETNAME), for CLIENT
+ * LIST only: a name grants nothing. What makes a connection a node's is
+ * its proof (CLUSTER CHALLENGE / CLUSTER PEER, peer_proof.h); a node never
+ * forwards a request that arrived on a proven link again, so requests
+ * cannot loop between nodes that disagree about the leader. */
 #define FORWARD_CLIENT_NAME "seqd-forward"
 
 /* reply/len valid only during the call, and only when err == 0 (BATCH_OK). */
