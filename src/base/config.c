@@ -38,6 +38,8 @@ static const char usage[] =
     "  --max-clock-offset-ms N  a leader whose wall clock is further than this from its\n"
     "                           followers' does not serve writes (500; 0 = unchecked)\n"
     "  --log-level L            debug, info, warn or error (info)\n"
+    "  --requirepass-file PATH  the default user's password, on the file's first line: clients\n"
+    "                           must AUTH (none)\n"
     "  --version, --help\n";
 
 static int configInt(const char *flag, const char *text, long long lo, long long hi,
@@ -230,6 +232,18 @@ static int configInitialState(config *c, const char *flag, const char *v)
     return 0;
 }
 
+static int configRequirepassFile(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(c->requirepass_file)) {
+        fprintf(stderr, "seqd: --requirepass-file needs a path shorter than %zu bytes\n",
+                sizeof(c->requirepass_file));
+        return -1;
+    }
+    snprintf(c->requirepass_file, sizeof(c->requirepass_file), "%s", v);
+    return 0;
+}
+
 static int configLogLevel(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -284,6 +298,7 @@ static const config_option config_options[] = {
     CONFIG_NUMBER("--heartbeat-ms", CONFIG_UNSIGNED, heartbeat_ms, 10, 60000, 1),
     CONFIG_TEXT("--initial-cluster-state", configInitialState),
     CONFIG_TEXT("--log-level", configLogLevel),
+    CONFIG_TEXT("--requirepass-file", configRequirepassFile),
 };
 
 static const config_option *configFindOption(const char *flag)

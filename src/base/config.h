@@ -53,6 +53,7 @@ typedef struct config {
     unsigned election_timeout_ms, heartbeat_ms;
     unsigned max_clock_offset_ms; /* a leader's clock vs its followers' (0: unchecked) */
     int log_level;
+    char requirepass_file[1024]; /* "" : no password (every client is the default user) */
 } config;
 
 /* Fills c with defaults, then applies argv. Returns 0; 1 when --help or

@@ -1,6 +1,7 @@
 /* cmd_server — server and connection commands, answered at once from this
- * node: PING, ECHO, QUIT, SELECT, HELLO, CLIENT, CONFIG GET and INFO (one
- * function per INFO section). None of them reaches the log. */
+ * node: PING, ECHO, QUIT, SELECT, CLIENT, CONFIG GET and INFO (one
+ * function per INFO section); HELLO and AUTH are cmd_auth.c. None of them
+ * reaches the log. */
 #include "commands_internal.h"
 
 #include <assert.h>
@@ -49,54 +50,6 @@ void selectCommand(command_env *env, command_call *call)
     } else {
         cmd_error(call, "ERR seqd has only database 0");
     }
-}
-
-void helloCommand(command_env *env, command_call *call)
-{
-    assert(call->argc >= 1); /* its row in command_table */
-    int proto = call->proto;
-    if (call->argc >= 2) {
-        int64_t v;
-        if (!cmd_parse_i64(&call->argv[1], &v)) {
-            cmd_error(call, "ERR Protocol version is not an integer or out of range");
-            return;
-        }
-        if (v != 2 && v != 3) {
-            cmd_error(call, "NOPROTO unsupported protocol version");
-            return;
-        }
-        proto = (int)v;
-    }
-    for (size_t i = 2; i < call->argc; i++) {
-        if (cmd_arg_is(&call->argv[i], "SETNAME") && i + 1 < call->argc) {
-            i++;
-            size_t n = call->argv[i].len < CLIENT_NAME_MAX ? call->argv[i].len : CLIENT_NAME_MAX;
-            memcpy(call->client->name, call->argv[i].ptr, n);
-            call->client->name[n] = '\0';
-        } else if (cmd_arg_is(&call->argv[i], "AUTH")) {
-            cmd_error(call, "ERR seqd has no authentication configured");
-            return;
-        } else {
-            cmd_error(call, "ERR syntax error in HELLO");
-            return;
-        }
-    }
-    call->new_proto = proto;
-    resp_write_map(call->out, 7, proto);
-    resp_write_cstr(call->out, "server");
-    resp_write_cstr(call->out, "seqd");
-    resp_write_cstr(call->out, "version");
-    resp_write_cstr(call->out, SEQD_VERSION);
-    resp_write_cstr(call->out, "proto");
-    resp_write_int(call->out, proto);
-    resp_write_cstr(call->out, "id");
-    resp_write_int(call->out, (int64_t)call->client->id);
-    resp_write_cstr(call->out, "mode");
-    resp_write_cstr(call->out, "standalone");
-    resp_write_cstr(call->out, "role");
-    resp_write_cstr(call->out, node_is_leader(env->node) ? "master" : "replica");
-    resp_write_cstr(call->out, "modules");
-    resp_write_array(call->out, 0);
 }
 
 void clientCommand(command_env *env, command_call *call)
@@ -268,14 +221,17 @@ static void infoStats(command_env *env, info_text *t)
             "total_commands_processed:%llu\r\nprotocol_errors:%llu\r\n"
             "output_limit_drops:%llu\r\nlog_entries_proposed:%llu\r\n"
             "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
-            "numbers_issued:%llu\r\npeer_proofs_refused:%llu\r\n\r\n",
+            "numbers_issued:%llu\r\npeer_proofs_refused:%llu\r\n"
+            "acl_access_denied_auth:%llu\r\nnoauth_refused:%llu\r\n\r\n",
             (unsigned long long)st->total_connections,
             (unsigned long long)st->rejected_connections, (unsigned long long)st->total_commands,
             (unsigned long long)st->protocol_errors, (unsigned long long)st->output_limit_drops,
             (unsigned long long)env->batcher->entries_proposed,
             (unsigned long long)env->batcher->commands_proposed,
             (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued,
-            (unsigned long long)st->peer_proofs_refused);
+            (unsigned long long)st->peer_proofs_refused,
+            (unsigned long long)(env->auth != NULL ? env->auth->failures : 0),
+            (unsigned long long)st->noauth_refused);
 }
 
 static void infoKeyspace(command_env *env, info_text *t)

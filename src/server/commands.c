@@ -47,6 +47,7 @@ static const command_def command_table[] = {
     {"echo", 2, echoCommand, "fast"}, /* server */
     {"quit", -1, quitCommand, "fast"}, /* server */
     {"hello", -1, helloCommand, "fast"}, /* server */
+    {"auth", -2, authCommand, "fast"}, /* server */
     {"select", 2, selectCommand, "fast"}, /* server */
     {"client", -2, clientCommand, "fast"}, /* server */
     {"config", -2, configCommand, "admin"}, /* server */
@@ -120,6 +121,9 @@ void commandCommand(command_env *env, command_call *call)
 int commands_lane(command_env *env, const command_call *call)
 {
     const command_def *d = commandLookup(&call->argv[0]);
+    if (d != NULL && (d->fn == authCommand || d->fn == helloCommand) && cmd_logs_in(env, call)) {
+        return COMMAND_LANE_AUTH;
+    }
     bool sequences = d != NULL && (strcmp(d->flags, "write") == 0 || strcmp(d->flags, "readonly") == 0);
     bool membership = d != NULL && d->fn == clusterCommand && call->argc == 3;
     if (!sequences && !membership) {
@@ -151,6 +155,19 @@ void commands_dispatch(command_env *env, command_call *call)
     if ((d->arity > 0 && call->argc != (size_t)d->arity) ||
         (d->arity < 0 && call->argc < (size_t)-d->arity)) {
         cmd_errorf(call, "ERR wrong number of arguments for '%s' command", d->name);
+        return;
+    }
+    /* Before a login only these: AUTH and HELLO (to log in), CLUSTER
+     * CHALLENGE and PEER (a node's login), QUIT, and PING (a health check
+     * learns nothing from PONG). A node's proven link is a node's: its
+     * requests were let in where their clients connected. */
+    bool node_login = d->fn == clusterCommand && call->argc >= 2 &&
+                      (cmd_arg_is(&call->argv[1], "CHALLENGE") || cmd_arg_is(&call->argv[1], "PEER"));
+    bool open_door = d->fn == authCommand || d->fn == helloCommand || d->fn == quitCommand ||
+                     d->fn == pingCommand || node_login;
+    if (!call->client->authenticated && !call->client->forward_link && !open_door) {
+        env->stats->noauth_refused++;
+        cmd_error(call, "NOAUTH Authentication required.");
         return;
     }
     d->fn(env, call);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "batch.h"
 #include "cache.h"
 #include "config.h"
@@ -42,6 +43,7 @@ typedef struct server_stats {
     uint64_t protocol_errors;
     uint64_t output_limit_drops;
     uint64_t peer_proofs_refused; /* CLUSTER PEER with a wrong proof */
+    uint64_t noauth_refused;      /* commands refused before a login */
     uint64_t next_client_id;
 } server_stats;
 
@@ -54,6 +56,7 @@ typedef struct command_env {
     forwarder *forwarder; /* NULL on a single node */
     cache *cache;         /* the leader's cached-mode blocks */
     undelivered *undelivered; /* reports of replies that found no client */
+    auth *auth;               /* who may log in */
     /* Completes a deferred call with a ready reply (CLUSTER ADD/REMOVE). */
     void (*reply_raw)(void *owner, uint64_t tag, const char *reply, size_t len);
     bool shutting_down;
@@ -72,6 +75,9 @@ typedef struct command_client {
     bool forward_link;
     uint64_t peer_id;  /* the Raft id it proved, when forward_link */
     bool has_nonce;    /* a CLUSTER CHALLENGE waits for its one answer */
+    bool authenticated; /* logged in (always, without --requirepass-file) */
+    unsigned auth_failures; /* wrong logins on this connection: each answered later */
+    int proto_after_auth;   /* HELLO n AUTH ...: the protocol once the check passed */
     uint8_t peer_nonce[PEER_NONCE_BYTES];
 } command_client;
 
@@ -91,6 +97,7 @@ typedef struct command_call {
     bool via_cache; /* deferred behind a cached-mode block, not in the log */
     uint8_t style;
     bool close;     /* close the connection after this reply (QUIT) */
+    bool off_log;   /* deferred, but not through the log (a login being checked) */
     int new_proto;  /* HELLO switched protocol: 2 or 3, else 0 */
     /* A NEXT or RESERVE without KEY forwarded to the leader: its sequence,
      * to report the numbers should the reply find the client gone. */
@@ -114,8 +121,9 @@ enum command_lane {
     COMMAND_LANE_LOCAL = 1,
     COMMAND_LANE_FORWARD2 = 2,
     COMMAND_LANE_FORWARD3 = 3,
+    COMMAND_LANE_AUTH = 4, /* a login being checked: every later request waits */
 };
-#define COMMAND_LANES 4
+#define COMMAND_LANES 5
 int commands_lane(command_env *env, const command_call *call);
 
 /* Formats the reply of a deferred call. res is valid when err == BATCH_OK. */

@@ -84,6 +84,11 @@ void echoCommand(command_env *env, command_call *call);
 void quitCommand(command_env *env, command_call *call);
 void selectCommand(command_env *env, command_call *call);
 void helloCommand(command_env *env, command_call *call);
+void authCommand(command_env *env, command_call *call);
+
+/* Whether call (AUTH, or HELLO with AUTH) logs in and must be checked off
+ * the loop: only when a password is required (cmd_auth.c). */
+bool cmd_logs_in(command_env *env, const command_call *call);
 void clientCommand(command_env *env, command_call *call);
 void configCommand(command_env *env, command_call *call);
 void infoCommand(command_env *env, command_call *call);

@@ -109,6 +109,7 @@ static void connOnConnection(uv_stream_t *server, int status)
     c->srv = s;
     c->proto = 2;
     c->client.id = ++s->env->stats->next_client_id;
+    c->client.authenticated = s->env->auth == NULL || !s->env->auth->required;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;

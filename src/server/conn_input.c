@@ -125,6 +125,9 @@ static bool connAdmit(conn *c, const resp_request *req)
  * out on another path, and it could take effect before them. */
 static bool connLaneBusy(const conn *c, int lane)
 {
+    if (c->lane_n[COMMAND_LANE_AUTH] > 0) {
+        return true; /* nothing passes a login being checked */
+    }
     for (int other = 1; lane != COMMAND_LANE_NONE && other < COMMAND_LANES; other++) {
         if (other != lane && c->lane_n[other] > 0) {
             return true;
@@ -141,7 +144,7 @@ static void connDefer(conn *c, uint64_t abs, const command_call *call, int lane)
     conn_slot *slot = connSlot(c, abs);
     assert(!slot->ready && slot->report == NULL);
     slot->style = call->style;
-    slot->logged = !call->via_cache;
+    slot->logged = !call->via_cache && !call->off_log;
     c->logged += slot->logged ? 1 : 0;
     slot->lane = (uint8_t)lane;
     c->lane_n[lane] += lane != COMMAND_LANE_NONE ? 1 : 0;

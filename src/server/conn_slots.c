@@ -113,6 +113,11 @@ static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len, co
         /* a request held back for this path may go now (connResumeMaybe) */
         c->blocked = false;
     }
+    if (c->client.proto_after_auth != 0) {
+        /* HELLO n AUTH passed: the requests after it were held back */
+        c->proto = c->client.proto_after_auth;
+        c->client.proto_after_auth = 0;
+    }
     connComplete(c, tag, reply, len, rep);
     connMarkDirty(c);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "batch.h"
 #include "commands.h"
 #include "config.h"
@@ -38,6 +39,7 @@ typedef struct server {
     forwarder forwarder;
     cache cache;
     undelivered undelivered;
+    auth auth;
     conn_server conns;
     command_env env;
     server_stats stats;
@@ -219,6 +221,7 @@ static void beginShutdown(int exit_code)
     srv.shutdown_started_ms = uv_now(&srv.loop);
     conn_server_stop_listening(&srv.conns);
     conn_server_pause_all(&srv.conns);
+    auth_stop(&srv.auth); /* logins still queued are refused, so every one is answered */
     /* From a timer, never from inside a raft callback (see libraft notes). */
     uv_timer_start(&srv.shutdown_timer, onShutdownTick, 0, SHUTDOWN_POLL_MS);
 }
@@ -267,6 +270,11 @@ static int openDataDir(void)
 static int startFrontDoor(void)
 {
     uv_loop_init(&srv.loop);
+    srv.env.auth = &srv.auth;
+    if (auth_start(&srv.auth) != 0) {
+        log_error("cannot start the login checker thread");
+        return -1;
+    }
     srv.stats.start_ms = uv_now(&srv.loop);
     srv.env.cfg = &srv.cfg;
     srv.env.node = &srv.node;
@@ -343,6 +351,10 @@ int main(int argc, char **argv)
         return rv > 0 ? 0 : 2;
     }
     log_set_level(srv.cfg.log_level);
+    /* a bad password file is a bad flag: exit 2, before anything is made */
+    if (auth_init(&srv.auth, &srv.loop, srv.cfg.requirepass_file) != 0) {
+        return 2;
+    }
     if (openDataDir() != 0 || startFrontDoor() != 0 || startRaft() != 0 ||
         startServices() != 0) {
         return 1;

@@ -645,6 +645,8 @@ def role_of(server, timeout=2.0):
     or None when it does not answer within timeout."""
     try:
         with Raw(server.port, timeout=timeout, host=server.bind, connect_timeout=timeout) as r:
+            if getattr(server, "password", None):  # a node started with --requirepass-file
+                r.cmd("AUTH", server.password)
             reply = r.cmd("ROLE")
     except (OSError, EOFError, ValueError):
         return None

@@ -1,0 +1,232 @@
+/* cmd_auth — logging in: AUTH [user] password and HELLO [protover [AUTH
+ * user password] [SETNAME name]], as Redis 7 answers them, so that every
+ * Redis client logs in unchanged.
+ *
+ * Keeps: a login is checked off the loop (auth.c) and answered in its
+ * turn; the connection's later requests wait for it (COMMAND_LANE_AUTH),
+ * so none of them runs as the user it was before; a failed HELLO changes
+ * neither the protocol nor the name. */
+#include "commands_internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+
+/* HELLO's map: who this server is, in proto. */
+static void helloReply(command_env *env, const command_client *client, int proto, resp_buf *out)
+{
+    resp_write_map(out, 7, proto);
+    resp_write_cstr(out, "server");
+    resp_write_cstr(out, "seqd");
+    resp_write_cstr(out, "version");
+    resp_write_cstr(out, SEQD_VERSION);
+    resp_write_cstr(out, "proto");
+    resp_write_int(out, proto);
+    resp_write_cstr(out, "id");
+    resp_write_int(out, (int64_t)client->id);
+    resp_write_cstr(out, "mode");
+    resp_write_cstr(out, "standalone");
+    resp_write_cstr(out, "role");
+    resp_write_cstr(out, node_is_leader(env->node) ? "master" : "replica");
+    resp_write_cstr(out, "modules");
+    resp_write_array(out, 0);
+}
+
+/* What HELLO asks for: the protocol, a login, a name. */
+typedef struct hello_args {
+    int proto;
+    const resp_arg *user, *password, *name;
+} hello_args;
+
+static bool helloParse(command_call *call, hello_args *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->proto = call->proto;
+    if (call->argc >= 2) {
+        int64_t v;
+        if (!cmd_parse_i64(&call->argv[1], &v)) {
+            cmd_error(call, "ERR Protocol version is not an integer or out of range");
+            return false;
+        }
+        if (v != 2 && v != 3) {
+            cmd_error(call, "NOPROTO unsupported protocol version");
+            return false;
+        }
+        h->proto = (int)v;
+    }
+    for (size_t i = 2; i < call->argc; i++) {
+        if (cmd_arg_is(&call->argv[i], "SETNAME") && i + 1 < call->argc) {
+            h->name = &call->argv[++i];
+        } else if (cmd_arg_is(&call->argv[i], "AUTH") && i + 2 < call->argc) {
+            h->user = &call->argv[i + 1];
+            h->password = &call->argv[i + 2];
+            i += 2;
+        } else {
+            char option[48];
+            size_t n = call->argv[i].len < 40 ? call->argv[i].len : 40;
+            for (size_t k = 0; k < n; k++) {
+                char ch = call->argv[i].ptr[k];
+                option[k] = ch >= 0x20 && ch < 0x7f && ch != '\'' ? ch : '?';
+            }
+            option[n] = '\0';
+            cmd_errorf(call, "ERR Syntax error in HELLO option '%s'", option);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void helloSetName(command_client *client, const resp_arg *name)
+{
+    size_t n = name->len < CLIENT_NAME_MAX ? name->len : CLIENT_NAME_MAX;
+    memcpy(client->name, name->ptr, n);
+    client->name[n] = '\0';
+}
+
+bool cmd_logs_in(command_env *env, const command_call *call)
+{
+    if (env->auth == NULL || !env->auth->required) {
+        return false;
+    }
+    if (cmd_arg_is(&call->argv[0], "AUTH")) {
+        return call->argc == 2 || call->argc == 3;
+    }
+    for (size_t i = 2; i + 2 < call->argc; i++) {
+        if (cmd_arg_is(&call->argv[i], "AUTH")) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A login on its way through auth_check: where its answer goes. */
+typedef struct login {
+    command_env *env;
+    void *owner;
+    uint64_t tag;
+    command_client *client; /* lives while the reply is owed (the connection's refs) */
+    bool hello;
+    int proto;
+    bool has_name;
+    resp_arg name;
+    char name_bytes[CLIENT_NAME_MAX];
+} login;
+
+static void loginDone(void *ctx, bool ok)
+{
+    login *l = ctx;
+    command_client *client = l->client;
+    resp_buf out;
+    resp_buf_init(&out, 1 << 16);
+    if (!ok) {
+        client->auth_failures++;
+        resp_write_error(&out, WRONGPASS);
+    } else {
+        client->authenticated = true;
+        client->auth_failures = 0;
+        if (l->hello) {
+            if (l->has_name) {
+                helloSetName(client, &l->name);
+            }
+            client->proto_after_auth = l->proto;
+            helloReply(l->env, client, l->proto, &out);
+        } else {
+            resp_write_simple(&out, "OK");
+        }
+    }
+    l->env->reply_raw(l->owner, l->tag, out.data, out.len);
+    resp_buf_free(&out);
+    free(l);
+}
+
+/* Starts the check of user/password for call; its reply comes later. */
+static void loginStart(command_env *env, command_call *call, const resp_arg *user,
+                       const resp_arg *password, const hello_args *h)
+{
+    if (!env->auth->started) {
+        cmd_error(call, "ERR the server is shutting down");
+        return;
+    }
+    login *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        cmd_error(call, "ERR out of memory");
+        return;
+    }
+    l->env = env;
+    l->owner = call->owner;
+    l->tag = call->tag;
+    l->client = call->client;
+    l->hello = h != NULL;
+    if (h != NULL) {
+        l->proto = h->proto;
+        if (h->name != NULL) {
+            size_t n = h->name->len < CLIENT_NAME_MAX ? h->name->len : CLIENT_NAME_MAX;
+            memcpy(l->name_bytes, h->name->ptr, n);
+            l->name = (resp_arg){l->name_bytes, n};
+            l->has_name = true;
+        }
+    }
+    call->deferred = true;
+    call->off_log = true;
+    auth_check(env->auth, user->ptr, user->len, password->ptr, password->len,
+               auth_delay_ms(call->client->auth_failures + 1), loginDone, l);
+}
+
+void authCommand(command_env *env, command_call *call)
+{
+    assert(call->argc >= 2); /* its row in command_table */
+    if (call->argc > 3) {
+        cmd_error(call, "ERR syntax error");
+        return;
+    }
+    static const resp_arg default_user = {AUTH_USER_DEFAULT, sizeof(AUTH_USER_DEFAULT) - 1};
+    const resp_arg *user = call->argc == 3 ? &call->argv[1] : &default_user;
+    const resp_arg *password = &call->argv[call->argc - 1];
+    if (env->auth == NULL || !env->auth->required) {
+        /* as Redis without requirepass: the default user takes any password */
+        if (call->argc == 2) {
+            cmd_error(call, "ERR AUTH <password> called without any password configured for "
+                            "the default user. Are you sure your configuration is correct?");
+        } else if (user->len == default_user.len &&
+                   memcmp(user->ptr, AUTH_USER_DEFAULT, user->len) == 0) {
+            resp_write_simple(call->out, "OK");
+        } else {
+            cmd_error(call, WRONGPASS);
+        }
+        return;
+    }
+    loginStart(env, call, user, password, NULL);
+}
+
+void helloCommand(command_env *env, command_call *call)
+{
+    assert(call->argc >= 1); /* its row in command_table */
+    hello_args h;
+    if (!helloParse(call, &h)) {
+        return;
+    }
+    bool required = env->auth != NULL && env->auth->required;
+    if (h.user != NULL && required) {
+        loginStart(env, call, h.user, h.password, &h);
+        return;
+    }
+    if (h.user != NULL && !(h.user->len == strlen(AUTH_USER_DEFAULT) &&
+                            memcmp(h.user->ptr, AUTH_USER_DEFAULT, h.user->len) == 0)) {
+        cmd_error(call, WRONGPASS); /* only the default user, which takes any password */
+        return;
+    }
+    if (!call->client->authenticated && !call->client->forward_link) {
+        cmd_error(call, "NOAUTH HELLO must be called with the client already authenticated, "
+                        "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                        "authenticate the client and select the RESP protocol version at the "
+                        "same time");
+        return;
+    }
+    if (h.name != NULL) {
+        helloSetName(call->client, h.name);
+    }
+    call->new_proto = h.proto;
+    helloReply(env, call->client, h.proto, call->out);
+}
