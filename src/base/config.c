@@ -40,6 +40,9 @@ static const char usage[] =
     "  --log-level L            debug, info, warn or error (info)\n"
     "  --requirepass-file PATH  the default user's password, on the file's first line: clients\n"
     "                           must AUTH (none)\n"
+    "  --cluster-secret-file PATH  a secret every member shares: each Raft bus connection\n"
+    "                           proves both ends know it (none)\n"
+    "  --cluster-insecure yes|no  allow non-loopback --cluster members without a secret (no)\n"
     "  --version, --help\n";
 
 static int configInt(const char *flag, const char *text, long long lo, long long hi,
@@ -244,6 +247,29 @@ static int configRequirepassFile(config *c, const char *flag, const char *v)
     return 0;
 }
 
+static int configClusterSecretFile(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(c->cluster_secret_file)) {
+        fprintf(stderr, "seqd: --cluster-secret-file needs a path shorter than %zu bytes\n",
+                sizeof(c->cluster_secret_file));
+        return -1;
+    }
+    snprintf(c->cluster_secret_file, sizeof(c->cluster_secret_file), "%s", v);
+    return 0;
+}
+
+static int configClusterInsecure(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
+        fprintf(stderr, "seqd: --cluster-insecure must be yes or no\n");
+        return -1;
+    }
+    c->cluster_insecure = strcmp(v, "yes") == 0;
+    return 0;
+}
+
 static int configLogLevel(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -299,6 +325,8 @@ static const config_option config_options[] = {
     CONFIG_TEXT("--initial-cluster-state", configInitialState),
     CONFIG_TEXT("--log-level", configLogLevel),
     CONFIG_TEXT("--requirepass-file", configRequirepassFile),
+    CONFIG_TEXT("--cluster-secret-file", configClusterSecretFile),
+    CONFIG_TEXT("--cluster-insecure", configClusterInsecure),
 };
 
 static const config_option *configFindOption(const char *flag)
@@ -359,6 +387,16 @@ static int configCheckTogether(config *c)
     if (c->heartbeat_ms >= c->election_timeout_ms) {
         fprintf(stderr, "seqd: --heartbeat-ms must be below --election-timeout-ms\n");
         return -1;
+    }
+    /* A bus that leaves the machine must not take any peer's word for it. */
+    for (int i = 0; i < c->n_members && c->cluster_secret_file[0] == '\0' && !c->cluster_insecure;
+         i++) {
+        if (strncmp(c->members[i].raft, "127.", 4) != 0) {
+            fprintf(stderr, "seqd: --cluster names %s, which is not a loopback address: give every "
+                            "member --cluster-secret-file (or --cluster-insecure yes on a network "
+                            "only the members can reach)\n", c->members[i].client);
+            return -1;
+        }
     }
     return 0;
 }

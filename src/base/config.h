@@ -54,6 +54,10 @@ typedef struct config {
     unsigned max_clock_offset_ms; /* a leader's clock vs its followers' (0: unchecked) */
     int log_level;
     char requirepass_file[1024]; /* "" : no password (every client is the default user) */
+    char cluster_secret_file[1024]; /* "" : the Raft bus checks identity only */
+    bool cluster_insecure;          /* --cluster-insecure yes: non-loopback members without one */
+    bool has_cluster_secret;        /* loaded from the file at start (main) */
+    uint8_t cluster_secret[32];
 } config;
 
 /* Fills c with defaults, then applies argv. Returns 0; 1 when --help or

@@ -6,6 +6,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -69,6 +71,55 @@ static void peerMac(const uint8_t key[PEER_KEY_BYTES], const uint8_t nonce[PEER_
     /* HMAC-SHA256 over memory has no way to fail but a broken libcrypto */
     assert(done != NULL && len == 32);
     (void)done;
+}
+
+void peer_hmac(const uint8_t *key, size_t key_len, const char *label, const void *const *parts,
+               const size_t *lens, size_t n, uint8_t out[32])
+{
+    uint8_t msg[1024];
+    size_t at = strlen(label);
+    assert(at <= sizeof(msg));
+    memcpy(msg, label, at);
+    for (size_t i = 0; i < n; i++) {
+        assert(lens[i] <= sizeof(msg) - at);
+        memcpy(msg + at, parts[i], lens[i]);
+        at += lens[i];
+    }
+    unsigned len = 0;
+    uint8_t *done = HMAC(EVP_sha256(), key, (int)key_len, msg, at, out, &len);
+    assert(done != NULL && len == 32);
+    (void)done;
+}
+
+int peer_secret_load(const char *path, uint8_t key[32])
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        fprintf(stderr, "seqd: --cluster-secret-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    uint8_t bytes[4097];
+    size_t len = fread(bytes, 1, sizeof(bytes), fp);
+    bool failed = ferror(fp) != 0;
+    fclose(fp);
+    while (len > 0 && (bytes[len - 1] == '\n' || bytes[len - 1] == '\r')) {
+        len--;
+    }
+    if (failed || len < 16 || len > 4096) {
+        fprintf(stderr, "seqd: --cluster-secret-file %s: wants 16 to 4096 bytes (e.g. openssl "
+                        "rand -hex 32)\n", path);
+        OPENSSL_cleanse(bytes, sizeof(bytes));
+        return -1;
+    }
+    unsigned out_len = 0;
+    int ok = EVP_Digest(bytes, len, key, &out_len, EVP_sha256(), NULL);
+    OPENSSL_cleanse(bytes, sizeof(bytes));
+    return ok == 1 && out_len == 32 ? 0 : -1;
+}
+
+bool peer_mac_equal(const uint8_t a[32], const uint8_t b[32])
+{
+    return CRYPTO_memcmp(a, b, 32) == 0;
 }
 
 void peer_proof(const uint8_t key[PEER_KEY_BYTES], const uint8_t nonce[PEER_NONCE_BYTES],

@@ -36,6 +36,21 @@ bool peer_unhex(const char *text, size_t len, uint8_t *out, size_t n);
 void peer_proof(const uint8_t key[PEER_KEY_BYTES], const uint8_t nonce[PEER_NONCE_BYTES],
                 uint64_t id, char out[PEER_PROOF_HEX + 1]);
 
+/* HMAC-SHA256 under key (key_len bytes) of label, then each of the n
+ * parts in turn (parts[i], lens[i]): the Raft bus's proofs. At most 1 KiB
+ * in all. */
+void peer_hmac(const uint8_t *key, size_t key_len, const char *label, const void *const *parts,
+               const size_t *lens, size_t n, uint8_t out[32]);
+
+/* The cluster secret of --cluster-secret-file: SHA-256 of the file's
+ * bytes (a final newline is not part of it) into key. 0, or -1 after
+ * printing why to stderr (missing, unreadable, under 16 bytes or over
+ * 4 KiB). */
+int peer_secret_load(const char *path, uint8_t key[32]);
+
+/* A constant-time compare of two 32-byte MACs. */
+bool peer_mac_equal(const uint8_t a[32], const uint8_t b[32]);
+
 /* Whether proof (len bytes, from the wire) is id's proof for nonce. */
 bool peer_proof_check(const uint8_t key[PEER_KEY_BYTES], const uint8_t nonce[PEER_NONCE_BYTES],
                       uint64_t id, const char *proof, size_t len);

@@ -90,6 +90,8 @@ static int nodeOpenRaft(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn 
     int rv = transport_init(&n->transport, loop, &n->ident);
     n->transport.on_peer = nodeOnPeer;
     n->transport.peer_ctx = n;
+    n->transport.has_secret = c->has_cluster_secret;
+    memcpy(n->transport.secret, c->cluster_secret, sizeof(n->transport.secret));
     /* A single node hears from nobody: no Raft port until it has members. */
     n->transport.listen_later = n->ident.kind == IDENTITY_SINGLE;
     if (rv != 0) {

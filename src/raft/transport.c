@@ -7,13 +7,18 @@
 #include <string.h>
 
 #include "log.h"
+#include "peer_proof.h"
 #include "seq_bytes.h"
 
 #define HELLO_MAGIC "SEQDBUS"
 #define HELLO_VERSION 1
+#define HELLO_VERSION_SECRET 2 /* with --cluster-secret-file: nonces and MACs */
+#define BUS_NONCE 16
+#define BUS_MAC 32
 #define HELLO_FIXED (8 + 2 + 2 + 2 + 2 + 8 + IDENTITY_CLUSTER_BYTES + 8)
 #define HELLO_MAX (HELLO_FIXED + TRANSPORT_ADDRESS_MAX)
 #define REPLY_LEN (8 + 2 + 2 + 4 + IDENTITY_CLUSTER_BYTES + 8)
+#define REPLY_LEN_SECRET (REPLY_LEN + BUS_NONCE + BUS_MAC)
 #define FLAG_HAS_CLUSTER 1
 
 typedef struct transport_handshake {
@@ -32,9 +37,14 @@ typedef struct transport_handshake {
     char peer_address[TRANSPORT_ADDRESS_MAX + 1];
     identity peer;
     identity_verdict verdict;
-    uint8_t out[HELLO_MAX];
-    uint8_t in[HELLO_MAX];
+    uint8_t out[HELLO_MAX + BUS_NONCE + BUS_MAC];
+    uint8_t in[HELLO_MAX + BUS_NONCE + BUS_MAC];
     size_t in_len, in_want;
+    size_t out_len; /* the hello or reply written, for the MACs */
+    /* with a cluster secret: the connector's proof, after the reply */
+    uint8_t proof[BUS_MAC];
+    size_t proof_len;
+    bool reading_proof, proof_sending, proof_wrote;
 } transport_handshake;
 
 static void transportMaybeClosed(transport *t);
@@ -205,6 +215,10 @@ static void hsAlloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     transport_handshake *h = handle->data;
     /* never more than the handshake: what follows is raft's */
+    if (h->reading_proof) {
+        *buf = uv_buf_init((char *)h->proof + h->proof_len, (unsigned)(BUS_MAC - h->proof_len));
+        return;
+    }
     *buf = uv_buf_init((char *)h->in + h->in_len, (unsigned)(h->in_want - h->in_len));
 }
 
@@ -245,6 +259,22 @@ static void hsTell(transport_handshake *h)
     }
 }
 
+/* A MAC of the handshake so far under the cluster secret: the acceptor's
+ * covers the hello and its reply up to the MAC (so the connector's nonce
+ * binds it to this connection), the connector's the hello and the whole
+ * reply (the acceptor's nonce binds it). */
+static void busMac(const transport *t, const char *label, const uint8_t *hello, size_t hello_len,
+                   const uint8_t *reply, size_t reply_len, uint8_t out[BUS_MAC])
+{
+    assert(t->has_secret);
+    const void *parts[] = {hello, reply};
+    size_t lens[] = {hello_len, reply_len};
+    peer_hmac(t->secret, sizeof(t->secret), label, parts, lens, 2, out);
+}
+
+#define BUS_LABEL_ACCEPTOR "seqd-bus-acceptor-v2"
+#define BUS_LABEL_CONNECTOR "seqd-bus-connector-v2"
+
 /* The acceptor judged an incoming hello (h->in, h->in_len bytes). */
 static void hsJudgeHello(transport_handshake *h)
 {
@@ -262,10 +292,15 @@ static void hsJudgeHello(transport_handshake *h)
         h->peer_address[addr_len] = '\0';
     }
     bool printable = addr != NULL && strlen(h->peer_address) == addr_len;
-    h->verdict = version != HELLO_VERSION || r.bad || !printable || h->peer_id == 0
+    uint16_t want = t->has_secret ? HELLO_VERSION_SECRET : HELLO_VERSION;
+    h->verdict = version != want || r.bad || !printable || h->peer_id == 0
                      ? IDENTITY_BAD_HELLO
                      : identity_compatible(t->self, &h->peer);
-    seq_writer w = {h->out, 0, REPLY_LEN, false};
+    if (version != want && !r.bad) {
+        log_debug("raft bus: a peer sent handshake version %u, this node speaks %u (%s)", version,
+                  want, t->has_secret ? "it has a cluster secret" : "it has no cluster secret");
+    }
+    seq_writer w = {h->out, 0, sizeof(h->out), false};
     seq_put_bytes(&w, HELLO_MAGIC, 8);
     seq_put_u16(&w, (uint16_t)h->verdict);
     seq_put_u16(&w, t->self->has_cluster ? FLAG_HAS_CLUSTER : 0);
@@ -273,6 +308,18 @@ static void hsJudgeHello(transport_handshake *h)
     putIdentity(&w, t->self);
     seq_put_u64(&w, t->self->founding);
     assert(!w.overflow && w.len == REPLY_LEN);
+    if (t->has_secret) {
+        uint8_t nonce[BUS_NONCE];
+        if (peer_nonce(nonce) != 0) {
+            hsFail(h, RAFT_NOCONNECTION);
+            return;
+        }
+        seq_put_bytes(&w, nonce, BUS_NONCE);
+        uint8_t mac[BUS_MAC];
+        busMac(t, BUS_LABEL_ACCEPTOR, h->in, h->in_len, h->out, w.len, mac);
+        seq_put_bytes(&w, mac, BUS_MAC);
+        assert(!w.overflow && w.len == REPLY_LEN_SECRET);
+    }
     if (h->verdict != IDENTITY_OK) {
         t->refused_incoming++;
         hsLogVerdict(h, "connection from");
@@ -280,7 +327,29 @@ static void hsJudgeHello(transport_handshake *h)
     hsTell(h);
     uv_read_stop((uv_stream_t *)h->tcp);
     h->read_done = true;
-    hsWrite(h, REPLY_LEN);
+    h->out_len = w.len;
+    hsWrite(h, w.len);
+}
+
+/* The connector, once its hello is out and the reply judged: with a
+ * secret it sends its proof first; then the stream is raft's. */
+static void hsConnectorMaybeDone(transport_handshake *h)
+{
+    if (h->failed || !h->wrote || !h->read_done) {
+        return;
+    }
+    if (h->t->has_secret && !h->proof_wrote) {
+        if (!h->proof_sending) {
+            h->proof_sending = true;
+            uv_buf_t buf = uv_buf_init((char *)h->proof, BUS_MAC);
+            h->write_req.data = h;
+            if (uv_write(&h->write_req, (uv_stream_t *)h->tcp, &buf, 1, hsWrote) != 0) {
+                hsFail(h, RAFT_NOCONNECTION);
+            }
+        }
+        return;
+    }
+    hsSucceed(h);
 }
 
 /* The connector judged the acceptor's reply. */
@@ -296,6 +365,16 @@ static void hsJudgeReply(transport_handshake *h)
     h->verdict = r.bad || verdict > IDENTITY_BAD_HELLO ? IDENTITY_BAD_HELLO
                  : verdict != IDENTITY_OK              ? (identity_verdict)verdict
                                                        : mine;
+    if (h->verdict == IDENTITY_OK && t->has_secret) {
+        uint8_t want[BUS_MAC];
+        busMac(t, BUS_LABEL_ACCEPTOR, h->out, h->out_len, h->in, REPLY_LEN + BUS_NONCE, want);
+        if (!peer_mac_equal(want, h->in + REPLY_LEN + BUS_NONCE)) {
+            log_warn("raft bus: %s does not know the cluster secret: refused", h->peer_address);
+            h->verdict = IDENTITY_BAD_HELLO;
+        } else {
+            busMac(t, BUS_LABEL_CONNECTOR, h->out, h->out_len, h->in, REPLY_LEN_SECRET, h->proof);
+        }
+    }
     h->read_done = true;
     uv_read_stop((uv_stream_t *)h->tcp);
     if (h->verdict != IDENTITY_OK) {
@@ -304,9 +383,27 @@ static void hsJudgeReply(transport_handshake *h)
     hsTell(h);
     if (h->verdict != IDENTITY_OK) {
         hsFail(h, RAFT_NOCONNECTION);
-    } else if (h->wrote) {
-        hsSucceed(h);
+    } else {
+        hsConnectorMaybeDone(h);
     }
+}
+
+/* The acceptor read the connector's proof: the stream is raft's only if
+ * it holds. */
+static void hsJudgeProof(transport_handshake *h)
+{
+    transport *t = h->t;
+    uint8_t want[BUS_MAC];
+    busMac(t, BUS_LABEL_CONNECTOR, h->in, h->in_len, h->out, h->out_len, want);
+    uv_read_stop((uv_stream_t *)h->tcp);
+    if (!peer_mac_equal(want, h->proof)) {
+        t->refused_incoming++;
+        log_warn("raft bus: connection from %s (id %llu) does not know the cluster secret: "
+                 "refused", h->peer_address, (unsigned long long)h->peer_id);
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    hsSucceed(h);
 }
 
 static void hsRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -315,6 +412,14 @@ static void hsRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     transport_handshake *h = stream->data;
     if (nread < 0) {
         hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    if (h->reading_proof) {
+        h->proof_len += (size_t)nread;
+        assert(h->proof_len <= BUS_MAC);
+        if (h->proof_len == BUS_MAC) {
+            hsJudgeProof(h);
+        }
         return;
     }
     h->in_len += (size_t)nread;
@@ -334,14 +439,17 @@ static void hsRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (h->in_want == HELLO_FIXED) {
-        seq_reader r = {h->in, h->in_len, 12, false};
+        seq_reader r = {h->in, h->in_len, 8, false};
+        uint16_t version = seq_get_u16(&r);
+        (void)seq_get_u16(&r);
         uint16_t addr_len = seq_get_u16(&r);
         if (addr_len == 0 || addr_len > TRANSPORT_ADDRESS_MAX) {
             h->t->refused_incoming++;
             hsFail(h, RAFT_NOCONNECTION);
             return;
         }
-        h->in_want += addr_len;
+        /* a version-2 hello ends with the connector's nonce */
+        h->in_want += addr_len + (version == HELLO_VERSION_SECRET ? BUS_NONCE : 0);
         return;
     }
     hsJudgeHello(h);
@@ -350,7 +458,13 @@ static void hsRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 static void hsWrote(uv_write_t *req, int status)
 {
     transport_handshake *h = req->data;
-    h->wrote = true;
+    bool proof = h->proof_sending;
+    if (proof) {
+        h->proof_sending = false;
+        h->proof_wrote = true;
+    } else {
+        h->wrote = true;
+    }
     if (h->failed) {
         return;
     }
@@ -358,14 +472,19 @@ static void hsWrote(uv_write_t *req, int status)
         hsFail(h, RAFT_NOCONNECTION);
         return;
     }
-    if (!h->outgoing) {
-        /* the reply is out: a refused peer has read why, now it goes */
-        if (h->verdict == IDENTITY_OK) {
-            hsSucceed(h);
-        } else {
+    if (h->outgoing) {
+        hsConnectorMaybeDone(h);
+        return;
+    }
+    /* the reply is out: a refused peer has read why, now it goes */
+    if (h->verdict != IDENTITY_OK) {
+        hsFail(h, RAFT_NOCONNECTION);
+    } else if (h->t->has_secret) {
+        h->reading_proof = true; /* the connector's proof, before anything is raft's */
+        if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
             hsFail(h, RAFT_NOCONNECTION);
         }
-    } else if (h->read_done) {
+    } else {
         hsSucceed(h);
     }
 }
@@ -383,9 +502,9 @@ static void hsConnected(uv_connect_t *req, int status)
     uv_tcp_nodelay(h->tcp, 1);
     transport *t = h->t;
     size_t addr_len = strlen(t->address);
-    seq_writer w = {h->out, 0, HELLO_MAX, false};
+    seq_writer w = {h->out, 0, sizeof(h->out), false};
     seq_put_bytes(&w, HELLO_MAGIC, 8);
-    seq_put_u16(&w, HELLO_VERSION);
+    seq_put_u16(&w, t->has_secret ? HELLO_VERSION_SECRET : HELLO_VERSION);
     seq_put_u16(&w, t->self->has_cluster ? FLAG_HAS_CLUSTER : 0);
     seq_put_u16(&w, (uint16_t)addr_len);
     seq_put_u16(&w, 0);
@@ -393,8 +512,17 @@ static void hsConnected(uv_connect_t *req, int status)
     putIdentity(&w, t->self);
     seq_put_u64(&w, t->self->founding);
     seq_put_bytes(&w, t->address, addr_len);
+    if (t->has_secret) {
+        uint8_t nonce[BUS_NONCE];
+        if (peer_nonce(nonce) != 0) {
+            hsFail(h, RAFT_NOCONNECTION);
+            return;
+        }
+        seq_put_bytes(&w, nonce, BUS_NONCE);
+    }
     assert(!w.overflow);
-    h->in_want = REPLY_LEN;
+    h->out_len = w.len;
+    h->in_want = t->has_secret ? REPLY_LEN_SECRET : REPLY_LEN;
     if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
         hsFail(h, RAFT_NOCONNECTION);
         return;

@@ -15,7 +15,15 @@
  *                          cluster id [16], founding u64
  *
  * (little endian). Both sides judge with identity_compatible; the stream
- * goes to raft only on IDENTITY_OK from both. A handshake that does not
+ * goes to raft only on IDENTITY_OK from both.
+ *
+ * With a cluster secret (version 2) the hello ends with a 16-byte nonce,
+ * the reply with the acceptor's nonce and HMAC-SHA256(secret, "seqd-bus-
+ * acceptor-v2", hello, reply so far), and the connector then sends
+ * HMAC-SHA256(secret, "seqd-bus-connector-v2", hello, reply): each side's
+ * MAC covers the other's fresh nonce, so neither can be replayed, and the
+ * acceptor hands raft nothing before the connector's MAC holds. A node
+ * with a secret and one without never agree (their versions differ). A handshake that does not
  * finish within TRANSPORT_HANDSHAKE_MS is dropped, and at most
  * TRANSPORT_PENDING_MAX incoming ones wait at a time. Every connection has
  * TCP_NODELAY set (with Nagle's algorithm a leader's small AppendEntries
@@ -50,6 +58,10 @@ struct transport {
     raft_id id;
     char address[TRANSPORT_ADDRESS_MAX + 1];
     const identity *self; /* read at every handshake: it changes as the cluster forms */
+    /* --cluster-secret-file: every connection proves both ends know it
+     * (handshake version 2, below) before a byte reaches raft */
+    bool has_secret;
+    uint8_t secret[32];
     transport_peer_fn on_peer;
     void *peer_ctx;
     uv_tcp_t listener;

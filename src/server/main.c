@@ -26,6 +26,7 @@
 #include "cache.h"
 #include "log.h"
 #include "node.h"
+#include "peer_proof.h"
 #include "undelivered.h"
 
 #define SHUTDOWN_POLL_MS 10
@@ -354,6 +355,12 @@ int main(int argc, char **argv)
     /* a bad password file is a bad flag: exit 2, before anything is made */
     if (auth_init(&srv.auth, &srv.loop, srv.cfg.requirepass_file) != 0) {
         return 2;
+    }
+    if (srv.cfg.cluster_secret_file[0] != '\0') {
+        if (peer_secret_load(srv.cfg.cluster_secret_file, srv.cfg.cluster_secret) != 0) {
+            return 2;
+        }
+        srv.cfg.has_cluster_secret = true;
     }
     if (openDataDir() != 0 || startFrontDoor() != 0 || startRaft() != 0 ||
         startServices() != 0) {

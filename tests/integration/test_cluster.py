@@ -43,7 +43,7 @@ import unittest
 
 import harness
 from harness import (Cluster, Raw, RespError, SeqdTestCase, cluster_nodes, describe_dict, describe_static, encode, info_fields,
-                     role_of, runs_numbers)
+                     role_of, runs_numbers, session_dir)
 
 ROUNDS = int(os.environ.get("SEQD_CLUSTER_ROUNDS", "3"))
 FAILOVER_MAX_S = float(os.environ.get("SEQD_CLUSTER_FAILOVER_MAX_S", "5"))
@@ -1190,8 +1190,12 @@ class ClusterPartitionTest(ClusterTestBase):
         lab.setup()
         self.addCleanup(lab.teardown)
         port = 7379 + random.randint(0, 500)
-        c = Cluster(3, args=CLUSTER_ARGS, binds=lab.ips, prefixes=[lab.prefix(i) for i in range(3)],
-                    ports=[port] * 3)
+        # off loopback, members must share a cluster secret (--cluster-secret-file)
+        secret = os.path.join(session_dir(), "partition-secret")
+        with open(secret, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        c = Cluster(3, args=list(CLUSTER_ARGS) + ["--cluster-secret-file", secret], binds=lab.ips,
+                    prefixes=[lab.prefix(i) for i in range(3)], ports=[port] * 3)
         c.on_new_server = self._servers.append
         self._servers.extend(c.nodes)
         self.addCleanup(c.cleanup)

@@ -7,10 +7,11 @@ CLUSTER PEER id proof. A client name proves nothing. Each hostile case is
 followed by a check that the cluster still serves through a follower and
 issued nothing twice."""
 
+import os
 import socket
 import time
 
-from harness import Raw, RespError, SeqdTestCase
+from harness import Raw, RespError, SeqdTestCase, free_port, run_binary, session_dir
 
 CLUSTER_ARGS = ["--request-timeout-ms", "2000"]
 
@@ -140,3 +141,148 @@ class PeerProofTest(SeqdTestCase):
         got += [self.next_via(follower.port, "s") for _ in range(5)]
         self.assertEqual(len(set(got)), len(got), got)
         self.assertEqual(got, sorted(got))
+
+
+def secret_file(text=None):
+    import os as _os
+    from harness import session_dir
+    path = _os.path.join(session_dir(), "secret-%d" % time.monotonic_ns())
+    with open(path, "w") as f:
+        f.write((text if text is not None else _os.urandom(32).hex()) + "\n")
+    return path
+
+
+def rss_kb(server):
+    with open("/proc/%d/status" % server.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bus_hello(version, raft_id, cluster_hex, address, addr_len=None, nonce=b""):
+    """A connector's bus hello as transport.h lays it out (little endian)."""
+    import struct
+    cluster = bytes.fromhex(cluster_hex) if cluster_hex else bytes(16)
+    flags = 1 if cluster_hex else 0
+    addr = address.encode()
+    return (b"SEQDBUS\0" + struct.pack("<HHHH", version, flags, len(addr) if addr_len is None else addr_len, 0) +
+            struct.pack("<Q", raft_id) + cluster + struct.pack("<Q", 0) + addr + nonce)
+
+
+class ClusterSecretTest(SeqdTestCase):
+    next_via = PeerProofTest.next_via
+
+    def cluster_id(self, node):
+        info = s_(Raw(node.port).cmd("INFO", "cluster"))
+        return dict(l.split(":", 1) for l in info.split("\r\n") if ":" in l).get("cluster_id")
+
+    def test_members_with_the_secret_form_and_a_stranger_is_kept_out(self):
+        """Three members share a secret and serve; a fourth, CLUSTER ADDed
+        with another secret, never gets in (its handshakes fail both ways)
+        and the three keep serving."""
+        path = secret_file()
+        c = self.start_cluster(3, args=CLUSTER_ARGS + ["--cluster-secret-file", path])
+        lead = c.wait_stable_leader()
+        follower = c.followers(lead)[0]
+        with Raw(lead.port) as r:
+            self.assertEqual(r.cmd("CREATE", "s", 1, 1000), "OK")
+        self.assertEqual([self.next_via(follower.port, "s") for _ in range(3)], [1, 2, 3])
+        stranger = c.new_node(args=["--cluster-secret-file", secret_file()])
+        with Raw(lead.port, timeout=15) as r:
+            rep = r.cmd("CLUSTER", "ADD", "127.0.0.1:%d" % stranger.port)
+        self.assertTrue(is_error(rep), rep)
+        time.sleep(0.5)
+        self.assertIn("does not know the cluster secret", lead.log_since_start() + stranger.log_since_start())
+        self.assertEqual(self.next_via(follower.port, "s"), 4)
+        self.assertIsNone(role_leader(stranger))
+
+    def test_forged_bus_peers_never_reach_raft(self):
+        """On a member's bus: a hello with a voter's id and the right cluster
+        id but no secret (version 1), the same as version 2 with a made-up
+        proof, an address length past the bound, a huge length prefix, and
+        garbage: each is closed before raft reads a byte, the refusals are
+        counted, the node's memory stays flat and the cluster serves."""
+        path = secret_file()
+        c = self.start_cluster(3, args=CLUSTER_ARGS + ["--cluster-secret-file", path])
+        lead = c.wait_stable_leader()
+        follower = c.followers(lead)[0]
+        with Raw(lead.port) as r:
+            self.assertEqual(r.cmd("CREATE", "s", 1, 10 ** 6), "OK")
+        self.assertEqual(self.next_via(follower.port, "s"), 1)
+        target = follower
+        cid = self.cluster_id(target)
+        voter = [n for n in c.nodes if n is not target][0]
+        voter_id = (127 << 40) | (1 << 16) | (voter.port + 10000)  # config_raft_id of 127.0.0.1:P+10000
+        voter_addr = "127.0.0.1:%d" % (voter.port + 10000)
+        before = int(info_of(target, "cluster")["bus_refused_connections"])
+        rss0 = rss_kb(target)
+        attempts = [
+            bus_hello(1, voter_id, cid, voter_addr),
+            bus_hello(2, voter_id, cid, voter_addr, nonce=b"\x01" * 16),
+            bus_hello(2, voter_id, cid, voter_addr, addr_len=65535),
+            b"\xff" * 64,
+            b"SEQDBUS\0" + b"\x02\x00\x01\x00" + b"\xff\xff\xff\xff" + b"\xff" * 40,
+        ]
+        for i, payload in enumerate(attempts * 20):
+            s = socket.create_connection(("127.0.0.1", target.port + 10000), timeout=5)
+            try:
+                s.sendall(payload)
+                if i % len(attempts) == 1:
+                    # past the acceptor's reply: a made-up proof, then a "message" of 2^40 bytes
+                    s.settimeout(2)
+                    try:
+                        s.recv(4096)
+                        s.sendall(b"\x00" * 32 + (1 << 40).to_bytes(8, "little") + b"\x00" * 1024)
+                    except OSError:
+                        pass
+                s.settimeout(3)
+                data = b""
+                try:
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                except (ConnectionResetError, socket.timeout):
+                    pass
+            finally:
+                s.close()
+        time.sleep(0.3)
+        after = int(info_of(target, "cluster")["bus_refused_connections"])
+        self.assertGreaterEqual(after - before, 60, "refusals not counted")
+        self.assertLess(rss_kb(target) - rss0, 20 * 1024, "the node's memory grew")
+        got = [self.next_via(follower.port, "s") for _ in range(5)]
+        self.assertEqual(got, [2, 3, 4, 5, 6])
+        self.assertTrue(target.alive())
+
+    def test_non_loopback_members_need_a_secret(self):
+        d = os.path.join(session_dir(), "never-made-secret")
+        p = run_binary(["--dir", d, "--port", "7701", "--cluster", "127.0.0.1:7701,10.99.0.2:7701"])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--cluster-secret-file", p.stderr)
+        self.assertIn("10.99.0.2", p.stderr)
+        for bad in (secret_file("short"), os.path.join(session_dir(), "no-such-secret")):
+            p = run_binary(["--dir", d, "--port", "7701", "--cluster", "127.0.0.1:7701",
+                            "--cluster-secret-file", bad])
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(bad, p.stderr)
+        self.assertFalse(os.path.exists(d))
+        # with --cluster-insecure yes the same list starts (it then waits for its peer)
+        port = free_port()
+        s = self.start_server("--cluster", "127.0.0.1:%d,10.99.0.2:7701" % port,
+                              "--cluster-insecure", "yes", port=port)
+        self.assertEqual(Raw(s.port).cmd("PING"), "PONG")
+
+
+def role_leader(node):
+    try:
+        r = Raw(node.port, timeout=2).cmd("ROLE")
+    except OSError:
+        return None
+    return r[1] if isinstance(r, list) and len(r) > 1 and r[1] else None
+
+
+def info_of(node, section):
+    info = s_(Raw(node.port).cmd("INFO", section))
+    return dict(l.split(":", 1) for l in info.split("\r\n") if ":" in l)
