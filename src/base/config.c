@@ -43,6 +43,7 @@ static const char usage[] =
     "  --cluster-secret-file PATH  a secret every member shares: each Raft bus connection\n"
     "                           proves both ends know it (none)\n"
     "  --cluster-insecure yes|no  allow non-loopback --cluster members without a secret (no)\n"
+    "  --protected-mode yes|no  without a password, refuse clients that are not on loopback (yes)\n"
     "  --version, --help\n";
 
 static int configInt(const char *flag, const char *text, long long lo, long long hi,
@@ -187,6 +188,7 @@ static void configDefaults(config *c)
     c->heartbeat_ms = 50;
     c->max_clock_offset_ms = 500; /* CockroachDB's default --max-offset */
     c->log_level = LOG_INFO;
+    c->protected_mode = true;
 }
 
 /* The flags that take text rather than an integer: each checks its value
@@ -270,6 +272,17 @@ static int configClusterInsecure(config *c, const char *flag, const char *v)
     return 0;
 }
 
+static int configProtectedMode(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
+        fprintf(stderr, "seqd: --protected-mode must be yes or no\n");
+        return -1;
+    }
+    c->protected_mode = strcmp(v, "yes") == 0;
+    return 0;
+}
+
 static int configLogLevel(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -327,6 +340,7 @@ static const config_option config_options[] = {
     CONFIG_TEXT("--requirepass-file", configRequirepassFile),
     CONFIG_TEXT("--cluster-secret-file", configClusterSecretFile),
     CONFIG_TEXT("--cluster-insecure", configClusterInsecure),
+    CONFIG_TEXT("--protected-mode", configProtectedMode),
 };
 
 static const config_option *configFindOption(const char *flag)

@@ -56,6 +56,7 @@ typedef struct config {
     char requirepass_file[1024]; /* "" : no password (every client is the default user) */
     char cluster_secret_file[1024]; /* "" : the Raft bus checks identity only */
     bool cluster_insecure;          /* --cluster-insecure yes: non-loopback members without one */
+    bool protected_mode;            /* no password: only loopback clients (Redis's protected-mode) */
     bool has_cluster_secret;        /* loaded from the file at start (main) */
     uint8_t cluster_secret[32];
 } config;

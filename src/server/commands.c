@@ -165,6 +165,21 @@ void commands_dispatch(command_env *env, command_call *call)
                       (cmd_arg_is(&call->argv[1], "CHALLENGE") || cmd_arg_is(&call->argv[1], "PEER"));
     bool open_door = d->fn == authCommand || d->fn == helloCommand || d->fn == quitCommand ||
                      d->fn == pingCommand || node_login;
+    /* Protected mode, as Redis has it: no password, and a client from off
+     * the machine. A node's login still passes: its link proves itself. */
+    if (env->cfg->protected_mode && call->client->remote && !call->client->forward_link &&
+        (env->auth == NULL || !env->auth->required) && !node_login) {
+        cmd_error(call, "DENIED Running in protected mode because protected mode is enabled and "
+                        "no password is set for the default user. In this mode connections are "
+                        "only accepted from the loopback interface. If you want to connect from "
+                        "external computers to seqd you may adopt one of the following "
+                        "solutions: 1) Give the default user a password with --requirepass-file. "
+                        "2) Disable protected mode with --protected-mode no, if you are sure you "
+                        "want clients from other hosts to connect to seqd even without "
+                        "authentication.");
+        call->close = true;
+        return;
+    }
     if (!call->client->authenticated && !call->client->forward_link && !open_door) {
         env->stats->noauth_refused++;
         cmd_error(call, "NOAUTH Authentication required.");

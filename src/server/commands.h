@@ -76,6 +76,7 @@ typedef struct command_client {
     uint64_t peer_id;  /* the Raft id it proved, when forward_link */
     bool has_nonce;    /* a CLUSTER CHALLENGE waits for its one answer */
     bool authenticated; /* logged in (always, without --requirepass-file) */
+    bool remote;        /* connected from an address that is not loopback */
     unsigned auth_failures; /* wrong logins on this connection: each answered later */
     int proto_after_auth;   /* HELLO n AUTH ...: the protocol once the check passed */
     uint8_t peer_nonce[PEER_NONCE_BYTES];

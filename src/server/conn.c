@@ -10,7 +10,9 @@
  * none of whose bytes left. */
 #include "conn_internal.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +96,30 @@ void connClose(conn *c)
     }
 }
 
+/* Whether the peer of tcp is off the loopback interface (127.0.0.0/8,
+ * ::1, or ::ffff:127.x): what protected mode keeps out. Unknown counts
+ * as remote. */
+static bool connIsRemote(uv_tcp_t *tcp)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) {
+        return true;
+    }
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) {
+            return false;
+        }
+        return !(IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+    }
+    return true;
+}
+
 static void connOnConnection(uv_stream_t *server, int status)
 {
     conn_server *s = server->data;
@@ -128,6 +154,7 @@ static void connOnConnection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    c->client.remote = connIsRemote(&c->tcp);
     /* Past --max-clients a connection is kept only if it is another node's
      * forward link (its first request names it: see connDispatch), within
      * a small headroom: a full leader must not refuse its own followers. */

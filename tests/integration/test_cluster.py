@@ -1194,7 +1194,10 @@ class ClusterPartitionTest(ClusterTestBase):
         secret = os.path.join(session_dir(), "partition-secret")
         with open(secret, "w") as f:
             f.write(os.urandom(32).hex() + "\n")
-        c = Cluster(3, args=list(CLUSTER_ARGS) + ["--cluster-secret-file", secret], binds=lab.ips,
+        # and the test's clients come from the root namespace, off loopback:
+        # no password, so protected mode must be off for them
+        c = Cluster(3, args=list(CLUSTER_ARGS) + ["--cluster-secret-file", secret, "--protected-mode", "no"],
+                    binds=lab.ips,
                     prefixes=[lab.prefix(i) for i in range(3)], ports=[port] * 3)
         c.on_new_server = self._servers.append
         self._servers.extend(c.nodes)

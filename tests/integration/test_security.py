@@ -11,7 +11,7 @@ import os
 import socket
 import time
 
-from harness import Raw, RespError, SeqdTestCase, free_port, run_binary, session_dir
+from harness import Raw, RespError, SeqdTestCase, Server, free_port, run_binary, session_dir
 
 CLUSTER_ARGS = ["--request-timeout-ms", "2000"]
 
@@ -286,3 +286,57 @@ def role_leader(node):
 def info_of(node, section):
     info = s_(Raw(node.port).cmd("INFO", section))
     return dict(l.split(":", 1) for l in info.split("\r\n") if ":" in l)
+
+
+class ProtectedModeTest(SeqdTestCase):
+    """Redis's protected mode: without a password, a client from off the
+    machine gets -DENIED and is disconnected. The client here sits in the
+    root network namespace, the server in its own (test_cluster's NetnsLab:
+    a veth pair, no loopback between them)."""
+
+    def lab_server(self, *args):
+        from test_cluster import NetnsLab
+        lab = NetnsLab(1)
+        lab.setup()
+        self.addCleanup(lab.teardown)
+        port = free_port()
+        s = Server(args=list(args), bind=lab.ips[0], prefix=lab.prefix(0), port=port, fixed_port=True)
+        self._servers.append(s)
+        self.addCleanup(s.cleanup)
+        s.spawn()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((lab.ips[0], port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return lab.ips[0], port
+
+    def test_no_password_remote_client_is_denied(self):
+        ip, port = self.lab_server()
+        with Raw(port, host=ip) as r:
+            rep = r.cmd("PING")
+            self.assertTrue(is_error(rep, "DENIED Running in protected mode"), rep)
+            self.assertIn("--requirepass-file", rep.text)
+            self.assertIn("--protected-mode no", rep.text)
+            self.assertTrue(r.closed_by_server())
+        with Raw(port, host=ip) as r:
+            self.assertTrue(is_error(r.cmd("CREATE", "a", 1, 10), "DENIED"))
+
+    def test_protected_mode_off_or_a_password_lets_remote_clients_in(self):
+        ip, port = self.lab_server("--protected-mode", "no")
+        with Raw(port, host=ip) as r:
+            self.assertEqual(r.cmd("CREATE", "a", 1, 10), "OK")
+            self.assertEqual(r.cmd("NEXT", "a"), 1)
+
+    def test_with_a_password_remote_clients_log_in(self):
+        path = os.path.join(session_dir(), "pm-pw-%d" % time.monotonic_ns())
+        with open(path, "w") as f:
+            f.write("remote-pw\n")
+        ip, port = self.lab_server("--requirepass-file", path)
+        with Raw(port, host=ip) as r:
+            self.assertTrue(is_error(r.cmd("NEXT", "a"), "NOAUTH"))
+            self.assertEqual(r.cmd("AUTH", "remote-pw"), "OK")
+            self.assertEqual(r.cmd("CREATE", "a", 1, 10), "OK")
+            self.assertEqual(r.cmd("NEXT", "a"), 1)
