@@ -24,7 +24,11 @@ raft_ok() {
   dpkg --compare-versions "$v" ge 0.22 
 }
 
-if [ ${#missing[@]} -eq 0 ] && raft_ok; then exit 0; fi
+# The npm Redis clients' test needs node and npm; any install of them will
+# do (Debian's nodejs and npm, or a nodejs that carries its own npm).
+node_ok() { command -v node >/dev/null && command -v npm >/dev/null; }
+
+if [ ${#missing[@]} -eq 0 ] && raft_ok && node_ok; then exit 0; fi
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -54,3 +58,6 @@ if ! raft_ok; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports libraft-dev
 fi
 raft_ok || { echo "install-deps: libraft-dev >= 0.22 is required" >&2; exit 1; }
+if ! node_ok; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
+fi
