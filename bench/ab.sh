@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# ab.sh — strict NEXT, 16 clients x pipeline 16, against two seqd binaries in
+# ab.sh — strict NEXT against two seqd binaries (or one binary two ways) in
 # turn (A, B, A, B, ...), each on a fresh data directory: a quick look at
 # whether a change moved the request path, with less drift between the two
 # sides than two full `make bench` runs have.
 # usage: bench/ab.sh BINARY_A BINARY_B [ROUNDS]   (needs redis-cli, redis-benchmark)
+#   AB_CLIENTS=16 AB_PIPELINE=16   the load (redis-benchmark -c, -P)
+#   B_PASSWORD=pw                  B runs with --requirepass-file and its clients AUTH
+#                                  (the cost of a login's checks on every request)
 set -u
 A=$1; B=$2; ROUNDS=${3:-3}; PORT=${AB_PORT:-7391}
+C=${AB_CLIENTS:-16}; P=${AB_PIPELINE:-16}; N=$((C * P * 6000))
 one() {
-  local bin=$1 d pid
+  local bin=$1 pw=$2 d pid auth=() flags=()
   d=$(mktemp -d)
-  "$bin" --port "$PORT" --dir "$d" > "$d/log" 2>&1 & pid=$!
+  if [ -n "$pw" ]; then
+    printf '%s\n' "$pw" > "$d/pw"; flags=(--requirepass-file "$d/pw"); auth=(-a "$pw")
+  fi
+  "$bin" --port "$PORT" --dir "$d/data" "${flags[@]}" > "$d/log" 2>&1 & pid=$!
   for _ in $(seq 50); do redis-cli -p "$PORT" PING > /dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$PORT" CREATE bench 1 100000000000 > /dev/null
-  redis-benchmark -p "$PORT" -c 16 -P 16 -n 1500000 --csv NEXT bench 2> /dev/null | tail -1 | cut -d, -f2 | tr -d '"'
+  redis-cli -p "$PORT" "${auth[@]}" --no-auth-warning CREATE bench 1 100000000000 > /dev/null
+  redis-benchmark -p "$PORT" "${auth[@]}" -c "$C" -P "$P" -n "$N" --csv NEXT bench 2> /dev/null |
+    tail -1 | cut -d, -f2 | tr -d '"'
   kill "$pid"; wait "$pid" 2> /dev/null; rm -rf "$d"
 }
-for r in $(seq "$ROUNDS"); do echo "round $r: A $(one "$A") requests/s, B $(one "$B") requests/s"; done
+for r in $(seq "$ROUNDS"); do
+  echo "round $r: A $(one "$A" "") requests/s, B $(one "$B" "${B_PASSWORD:-}") requests/s"
+done

@@ -324,7 +324,9 @@ static void hsJudgeHello(transport_handshake *h)
         t->refused_incoming++;
         hsLogVerdict(h, "connection from");
     }
-    hsTell(h);
+    if (!t->has_secret) {
+        hsTell(h); /* with a secret, only once the peer proved it (hsJudgeProof) */
+    }
     uv_read_stop((uv_stream_t *)h->tcp);
     h->read_done = true;
     h->out_len = w.len;
@@ -339,6 +341,8 @@ static void hsConnectorMaybeDone(transport_handshake *h)
         return;
     }
     if (h->t->has_secret && !h->proof_wrote) {
+        /* sent on a refusal too: the acceptor believes the verdict's reason
+         * (another cluster, other founders) only from a proven peer */
         if (!h->proof_sending) {
             h->proof_sending = true;
             uv_buf_t buf = uv_buf_init((char *)h->proof, BUS_MAC);
@@ -347,6 +351,10 @@ static void hsConnectorMaybeDone(transport_handshake *h)
                 hsFail(h, RAFT_NOCONNECTION);
             }
         }
+        return;
+    }
+    if (h->verdict != IDENTITY_OK) {
+        hsFail(h, RAFT_NOCONNECTION);
         return;
     }
     hsSucceed(h);
@@ -365,23 +373,25 @@ static void hsJudgeReply(transport_handshake *h)
     h->verdict = r.bad || verdict > IDENTITY_BAD_HELLO ? IDENTITY_BAD_HELLO
                  : verdict != IDENTITY_OK              ? (identity_verdict)verdict
                                                        : mine;
-    if (h->verdict == IDENTITY_OK && t->has_secret) {
-        uint8_t want[BUS_MAC];
-        busMac(t, BUS_LABEL_ACCEPTOR, h->out, h->out_len, h->in, REPLY_LEN + BUS_NONCE, want);
-        if (!peer_mac_equal(want, h->in + REPLY_LEN + BUS_NONCE)) {
-            log_warn("raft bus: %s does not know the cluster secret: refused", h->peer_address);
-            h->verdict = IDENTITY_BAD_HELLO;
-        } else {
-            busMac(t, BUS_LABEL_CONNECTOR, h->out, h->out_len, h->in, REPLY_LEN_SECRET, h->proof);
-        }
-    }
     h->read_done = true;
     uv_read_stop((uv_stream_t *)h->tcp);
+    if (t->has_secret) {
+        /* Nothing of a reply counts, not even a refusal, unless the
+         * acceptor proved it knows the secret. */
+        uint8_t want[BUS_MAC];
+        busMac(t, BUS_LABEL_ACCEPTOR, h->out, h->out_len, h->in, REPLY_LEN + BUS_NONCE, want);
+        if (r.bad || !peer_mac_equal(want, h->in + REPLY_LEN + BUS_NONCE)) {
+            log_warn("raft bus: %s does not know the cluster secret: refused", h->peer_address);
+            hsFail(h, RAFT_NOCONNECTION);
+            return;
+        }
+        busMac(t, BUS_LABEL_CONNECTOR, h->out, h->out_len, h->in, REPLY_LEN_SECRET, h->proof);
+    }
     if (h->verdict != IDENTITY_OK) {
         hsLogVerdict(h, "connection to");
     }
     hsTell(h);
-    if (h->verdict != IDENTITY_OK) {
+    if (h->verdict != IDENTITY_OK && !t->has_secret) {
         hsFail(h, RAFT_NOCONNECTION);
     } else {
         hsConnectorMaybeDone(h);
@@ -397,9 +407,16 @@ static void hsJudgeProof(transport_handshake *h)
     busMac(t, BUS_LABEL_CONNECTOR, h->in, h->in_len, h->out, h->out_len, want);
     uv_read_stop((uv_stream_t *)h->tcp);
     if (!peer_mac_equal(want, h->proof)) {
-        t->refused_incoming++;
+        if (h->verdict == IDENTITY_OK) {
+            t->refused_incoming++; /* a refused hello was counted already */
+        }
         log_warn("raft bus: connection from %s (id %llu) does not know the cluster secret: "
                  "refused", h->peer_address, (unsigned long long)h->peer_id);
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    hsTell(h); /* a proven peer: what it says of itself may be believed */
+    if (h->verdict != IDENTITY_OK) {
         hsFail(h, RAFT_NOCONNECTION);
         return;
     }
@@ -476,14 +493,16 @@ static void hsWrote(uv_write_t *req, int status)
         hsConnectorMaybeDone(h);
         return;
     }
-    /* the reply is out: a refused peer has read why, now it goes */
-    if (h->verdict != IDENTITY_OK) {
-        hsFail(h, RAFT_NOCONNECTION);
-    } else if (h->t->has_secret) {
-        h->reading_proof = true; /* the connector's proof, before anything is raft's */
+    /* the reply is out: with a secret the connector's proof comes next (on
+     * a refusal too, so the refusal's reason is told only of a proven
+     * peer); without, a refused peer has read why, now it goes */
+    if (h->t->has_secret) {
+        h->reading_proof = true;
         if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
             hsFail(h, RAFT_NOCONNECTION);
         }
+    } else if (h->verdict != IDENTITY_OK) {
+        hsFail(h, RAFT_NOCONNECTION);
     } else {
         hsSucceed(h);
     }

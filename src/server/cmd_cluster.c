@@ -206,6 +206,13 @@ void clusterCommand(command_env *env, command_call *call)
         cmd_error(call, "TRYAGAIN this node is not the leader; retry");
         return;
     }
+    if (add && env->cfg->n_members == 0 && !env->cfg->has_cluster_secret &&
+        !env->cfg->cluster_insecure && strncmp(env->cfg->bind, "127.", 4) != 0) {
+        /* growing would open a bus off loopback that takes any peer's word */
+        cmd_error(call, "ERR a single node bound off loopback grows into a cluster only with "
+                        "--cluster-secret-file (or --cluster-insecure yes)");
+        return;
+    }
     char address[48];
     if (call->argv[2].len >= sizeof(address)) {
         cmd_error(call, "ERR wants a.b.c.d:port");

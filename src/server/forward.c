@@ -162,6 +162,19 @@ static void fwLinkClose(forward_link *l, int err)
 
 static void fwFlush(forward_link *l);
 static void fwEncode(resp_buf *b, const resp_arg *argv, size_t argc);
+static void fwProofFailed(forward_link *l, const char *why);
+
+/* A link that broke: its requests get "outcome unknown", unless none of
+ * them had left yet (it broke while proving itself): those wait for the
+ * next link instead. */
+static void fwLinkBroke(forward_link *l, const char *why)
+{
+    if (fwSentNothing(l) && l->connected) {
+        fwProofFailed(l, why);
+    } else {
+        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+    }
+}
 
 static void fwOnWrite(uv_write_t *req, int status)
 {
@@ -171,7 +184,7 @@ static void fwOnWrite(uv_write_t *req, int status)
     if (status < 0) {
         if (!l->closing) {
             log_warn("forward: write to leader %s: %s", l->target, uv_strerror(status));
-            fwLinkClose(l, BATCH_ERR_UNKNOWN);
+            fwLinkBroke(l, "a write failed while it proved itself");
         }
         return;
     }
@@ -192,7 +205,7 @@ static void fwFlush(forward_link *l)
     int rv = uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, fwOnWrite);
     if (rv != 0) {
         log_warn("forward: write to leader %s: %s", l->target, uv_strerror(rv));
-        fwLinkClose(l, BATCH_ERR_UNKNOWN);
+        fwLinkBroke(l, "a write failed while it proved itself");
         return;
     }
     l->writing = true;
@@ -219,7 +232,7 @@ static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         if (!l->closing) {
             log_info("forward: link to %s closed: %s", l->target, uv_strerror((int)nread));
-            fwLinkClose(l, BATCH_ERR_UNKNOWN);
+            fwLinkBroke(l, "the leader closed it while it proved itself");
         }
         return;
     }
@@ -638,6 +651,11 @@ void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc
     resp_buf_init(&b, FORWARD_OUT_MAX);
     fwEncode(&b, argv, argc);
     uint64_t now = uv_now(f->loop);
+    if (f->wait_head == NULL) {
+        /* A leader change found here puts the old link's unsent requests
+         * back in the wait queue: this one must go behind them. */
+        (void)fwLink(f, proto);
+    }
     if (f->wait_head == NULL && fwSend(f, proto, b.data, b.len, owner, tag, now, name)) {
         resp_buf_free(&b);
         return;
