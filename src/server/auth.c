@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "peer_proof.h"
 
 int auth_init(auth *a, uv_loop_t *loop, const char *path)
 {
@@ -48,6 +51,10 @@ int auth_init(auth *a, uv_loop_t *loop, const char *path)
         fprintf(stderr, "seqd: cannot hash the password of %s\n", path);
         return -1;
     }
+    if (peer_nonce(a->process_key) != 0 || peer_nonce(a->process_key + 16) != 0) {
+        fprintf(stderr, "seqd: no randomness for the login key\n");
+        return -1;
+    }
     a->required = true;
     return 0;
 }
@@ -72,6 +79,8 @@ typedef struct auth_job {
     auth *a;
     bool known_user;
     bool ok;
+    bool cached; /* answered from the remembered login, no scrypt */
+    uint8_t mac[32]; /* the password's MAC under the process's key (see auth.h) */
     unsigned delay_ms;
     auth_done_fn done;
     void *ctx;
@@ -140,6 +149,10 @@ static void authFinish(auth_job *j)
     a->in_flight--;
     if (j->ok) {
         a->successes++;
+        if (!j->cached) {
+            memcpy(a->remembered, j->mac, sizeof(a->remembered));
+            a->has_remembered = true;
+        }
     } else {
         a->failures++;
     }
@@ -253,8 +266,23 @@ void auth_check(auth *a, const char *user, size_t user_len, const char *pw, size
     } else {
         memset(j->pw, 0, pw_len);
     }
+    unsigned mac_len = 0;
+    HMAC(EVP_sha256(), a->process_key, sizeof(a->process_key), (const uint8_t *)j->pw,
+         pw_len <= PASSWORD_MAX ? pw_len : 0, j->mac, &mac_len);
+    assert(mac_len == sizeof(j->mac));
     a->in_flight++;
     pthread_mutex_lock(&a->lock);
+    if (j->known_user && a->has_remembered && peer_mac_equal(j->mac, a->remembered)) {
+        /* the password that passed before: no second scrypt (a reconnect
+         * storm after a failover would otherwise queue one per client) */
+        j->ok = true;
+        j->cached = true;
+        OPENSSL_cleanse(j->pw, j->pw_len);
+        authPush(&a->done_head, &a->done_tail, j);
+        pthread_mutex_unlock(&a->lock);
+        uv_async_send(&a->async);
+        return;
+    }
     if (delay_ms > AUTH_DELAY_FIRST_MS) { /* it failed before on its connection */
         authPush(&a->retry_head, &a->retry_tail, j);
     } else {

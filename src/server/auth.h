@@ -4,7 +4,8 @@
  * (password.h), checked on a thread of its own, so a login never stalls
  * the loop, nor libuv's thread pool (libraft's disk work runs there: a
  * hundred guessers on it stalled every NEXT for 2 s). First logins are
- * checked before retries, and a wrong one is answered later each time
+ * checked before retries (a password that passed before is remembered:
+ * see remembered below), and a wrong one is answered later each time
  * (per connection: 50 ms doubling to 2 s), so guessing is slow for the
  * guesser and no one else.
  *
@@ -35,6 +36,15 @@ typedef struct auth {
     char hash[PASSWORD_HASH_MAX];
     uint64_t successes, failures; /* INFO stats */
     uint64_t in_flight;           /* checks queued, running, or waiting out a delay */
+    /* The last password that passed, as HMAC-SHA256 under a random key of
+     * this process (never written anywhere): a login with it again is
+     * answered without a second scrypt. The trade: someone who can read
+     * this process's memory could test guesses against it at HMAC speed
+     * (but could as well read the password file). Wrong passwords are
+     * never remembered, so guessing stays at scrypt speed. */
+    uint8_t process_key[32];
+    uint8_t remembered[32];
+    bool has_remembered;
     /* the checker thread and its queues (under lock) */
     bool started, stopping;
     pthread_t thread;

@@ -177,6 +177,31 @@ class PasswordTest(SeqdTestCase):
         self.assertGreaterEqual(int(f["acl_access_denied_auth"]), 106)
 
 
+class ReconnectStormTest(SeqdTestCase):
+
+    def test_a_password_that_passed_is_not_hashed_again(self):
+        """After one login, 200 clients logging in at once (a reconnect after
+        a failover) are answered within about a second: one scrypt each
+        (~50 ms on one thread) would take 10 s. A wrong password is still
+        slow."""
+        s = self.start_server("--requirepass-file", password_file())
+        with Raw(s.port) as r:
+            self.assertEqual(r.cmd("AUTH", PASSWORD), "OK")
+        socks = [socket.create_connection(("127.0.0.1", s.port), timeout=30) for _ in range(200)]
+        t0 = time.monotonic()
+        for c in socks:
+            c.sendall(encode("AUTH", PASSWORD))
+        for c in socks:
+            self.assertEqual(c.recv(100), b"+OK\r\n")
+            c.close()
+        took = time.monotonic() - t0
+        self.assertLess(took, 3.0, "200 logins with a known password took %.2f s" % took)
+        with Raw(s.port) as r:
+            t0 = time.monotonic()
+            self.assertTrue(err(r.cmd("AUTH", PASSWORD + "x")).startswith("WRONGPASS"))
+            self.assertGreaterEqual(time.monotonic() - t0, 0.04)  # scrypt plus the first delay
+
+
 class PasswordFileTest(SeqdTestCase):
 
     def test_bad_password_files_are_refused_at_start(self):
