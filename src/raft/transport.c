@@ -272,6 +272,18 @@ static void busMac(const transport *t, const char *label, const uint8_t *hello, 
     peer_hmac(t->secret, sizeof(t->secret), label, parts, lens, 2, out);
 }
 
+/* A fresh nonce into w; false (the handshake failed) without randomness. */
+static bool putNonce(transport_handshake *h, seq_writer *w)
+{
+    uint8_t nonce[BUS_NONCE];
+    if (peer_nonce(nonce) != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return false;
+    }
+    seq_put_bytes(w, nonce, BUS_NONCE);
+    return true;
+}
+
 #define BUS_LABEL_ACCEPTOR "seqd-bus-acceptor-v2"
 #define BUS_LABEL_CONNECTOR "seqd-bus-connector-v2"
 
@@ -309,12 +321,9 @@ static void hsJudgeHello(transport_handshake *h)
     seq_put_u64(&w, t->self->founding);
     assert(!w.overflow && w.len == REPLY_LEN);
     if (t->has_secret) {
-        uint8_t nonce[BUS_NONCE];
-        if (peer_nonce(nonce) != 0) {
-            hsFail(h, RAFT_NOCONNECTION);
+        if (!putNonce(h, &w)) {
             return;
         }
-        seq_put_bytes(&w, nonce, BUS_NONCE);
         uint8_t mac[BUS_MAC];
         busMac(t, BUS_LABEL_ACCEPTOR, h->in, h->in_len, h->out, w.len, mac);
         seq_put_bytes(&w, mac, BUS_MAC);
@@ -531,13 +540,8 @@ static void hsConnected(uv_connect_t *req, int status)
     putIdentity(&w, t->self);
     seq_put_u64(&w, t->self->founding);
     seq_put_bytes(&w, t->address, addr_len);
-    if (t->has_secret) {
-        uint8_t nonce[BUS_NONCE];
-        if (peer_nonce(nonce) != 0) {
-            hsFail(h, RAFT_NOCONNECTION);
-            return;
-        }
-        seq_put_bytes(&w, nonce, BUS_NONCE);
+    if (t->has_secret && !putNonce(h, &w)) {
+        return;
     }
     assert(!w.overflow);
     h->out_len = w.len;

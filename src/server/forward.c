@@ -1,5 +1,5 @@
 /* forward — relaying requests to the leader (see forward.h). */
-#include "forward.h"
+#include "forward_internal.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -9,68 +9,12 @@
 
 #include "batch.h"
 #include "log.h"
-#include "peer_proof.h"
 
 #define FORWARD_TICK_MS 20
 #define FORWARD_READ_CHUNK 65536u
-#define FORWARD_OUT_MAX (256u << 20)   /* bytes queued towards the leader */
 #define FORWARD_IN_MAX (128u << 20)    /* one reply from the leader */
 #define FORWARD_REPLY_BULK_MAX (1u << 20)
 #define FORWARD_REPLY_ELEMS_MAX (4u << 20)
-#define FORWARD_RETRY_MS 100 /* before connecting again to a leader that refused */
-
-typedef struct forward_req {
-    void *owner; /* NULL: the link's own set-up command, or abandoned */
-    uint64_t tag;
-    uint64_t created_ms; /* when the client's request arrived: a requeued
-                          * request keeps it, so its wait stays bounded */
-    char *report;        /* the sequence of a reportable request, or NULL */
-    bool windowed;       /* sent in FWD: it waits at most fwWaitMs */
-} forward_req;
-
-struct forward_wait {
-    forward_wait *next;
-    void *owner;
-    uint64_t tag;
-    int proto;
-    uint64_t created_ms;
-    char *report;
-    size_t len;
-    char bytes[]; /* the request, RESP-encoded (not yet wrapped in FWD) */
-};
-
-struct forward_link {
-    forwarder *fw;
-    uv_tcp_t tcp;
-    uv_connect_t connect_req;
-    uv_write_t wreq;
-    int proto;
-    char target[48];
-    bool connected, writing, closing;
-    resp_buf out, wbuf;
-    char *in;
-    size_t in_len, in_alloc;
-    forward_req *pending; /* ring, in send order */
-    size_t p_head, p_n, p_cap;
-    uint64_t opened_ms;   /* loop time the connect began */
-    bool draining;        /* its node leads no more: answers are still read */
-    /* The link proves it is a node's before anything else is sent on it
-     * (peer_proof.h): CLUSTER CHALLENGE, then CLUSTER PEER, each alone on
-     * the wire; until then proof_out holds the step's bytes, out waits. */
-    int proof;
-    int proof_unanswered; /* the proof's steps still in the ring (no bytes in out) */
-    resp_buf proof_out;
-    uint64_t drain_since; /* loop time it started draining */
-};
-
-enum { FW_PROOF_CHALLENGE = 0, FW_PROOF_PEER = 1, FW_PROOF_DONE = 2 };
-
-/* Whether none of the link's requests has left this node yet: it never
- * connected, or it has not finished proving itself. */
-static bool fwSentNothing(const forward_link *l)
-{
-    return !l->connected || l->proof != FW_PROOF_DONE;
-}
 
 static void *fwXrealloc(void *p, size_t n)
 {
@@ -82,7 +26,7 @@ static void *fwXrealloc(void *p, size_t n)
     return q;
 }
 
-static void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_ms,
+void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_ms,
                    char *report)
 {
     if (l->p_n == l->p_cap) {
@@ -101,7 +45,7 @@ static void fwPush(forward_link *l, void *owner, uint64_t tag, uint64_t created_
     l->p_n++;
 }
 
-static forward_req fwPop(forward_link *l)
+forward_req fwPop(forward_link *l)
 {
     assert(l->p_n > 0);
     forward_req r = l->pending[l->p_head];
@@ -139,7 +83,7 @@ static void fwLinkClosed(uv_handle_t *h)
 }
 
 /* Drops a link; its unanswered requests fail with err. */
-static void fwLinkClose(forward_link *l, int err)
+void fwLinkClose(forward_link *l, int err)
 {
     if (l->closing) {
         return;
@@ -160,9 +104,6 @@ static void fwLinkClose(forward_link *l, int err)
     uv_close((uv_handle_t *)&l->tcp, fwLinkClosed);
 }
 
-static void fwFlush(forward_link *l);
-static void fwEncode(resp_buf *b, const resp_arg *argv, size_t argc);
-static void fwProofFailed(forward_link *l, const char *why);
 
 /* A link that broke: its requests get "outcome unknown", unless none of
  * them had left yet (it broke while proving itself): those wait for the
@@ -191,7 +132,7 @@ static void fwOnWrite(uv_write_t *req, int status)
     fwFlush(l);
 }
 
-static void fwFlush(forward_link *l)
+void fwFlush(forward_link *l)
 {
     resp_buf *from = l->proof == FW_PROOF_DONE ? &l->out : &l->proof_out;
     if (!l->connected || l->writing || l->closing || from->len == 0) {
@@ -222,8 +163,6 @@ static void fwAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     }
     *buf = uv_buf_init(l->in + l->in_len, (unsigned)(l->in_alloc - l->in_len));
 }
-
-static bool fwProofStep(forward_link *l, const char *reply, size_t len);
 
 static void fwOnRead(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -307,7 +246,7 @@ static forward_wait *fwWaitNew(void *owner, uint64_t tag, int proto, uint64_t cr
 /* The link never connected, so none of its requests left this node: put
  * them back, in order, at the front of the waiting queue, to go to whoever
  * leads next, instead of failing them. */
-static void fwRequeue(forward_link *l)
+void fwRequeue(forward_link *l)
 {
     forwarder *f = l->fw;
     assert(fwSentNothing(l));
@@ -389,7 +328,7 @@ static void fwOnConnect(uv_connect_t *req, int status)
     fwFlush(l);
 }
 
-static void fwEncode(resp_buf *b, const resp_arg *argv, size_t argc)
+void fwEncode(resp_buf *b, const resp_arg *argv, size_t argc)
 {
     resp_write_array(b, argc);
     for (size_t i = 0; i < argc; i++) {
@@ -422,13 +361,7 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
     /* The link proves it is a node's first (fwProofStep), so the leader
      * never forwards what it gets here and hears the node-only commands;
      * its name only shows in CLIENT LIST. */
-    resp_buf_init(&l->proof_out, FORWARD_OUT_MAX);
-    const resp_arg challenge[] = {{"CLUSTER", 7}, {"CHALLENGE", 9}};
-    fwEncode(&l->proof_out, challenge, 2);
-    l->proof = FW_PROOF_CHALLENGE;
-    fwPush(l, NULL, 0, 0, NULL); /* the challenge's reply */
-    fwPush(l, NULL, 0, 0, NULL); /* the proof's verdict */
-    l->proof_unanswered = 2;
+    fwProofStart(l);
     const resp_arg setname[] = {{"CLIENT", 6}, {"SETNAME", 7}, {FORWARD_CLIENT_NAME,
                                                                 strlen(FORWARD_CLIENT_NAME)}};
     fwEncode(&l->out, setname, 3);
@@ -452,60 +385,6 @@ static forward_link *fwLinkOpen(forwarder *f, int proto, const char *target)
 }
 
 static void fwAbandon(forwarder *f, forward_req *r);
-
-/* Gives up on a link that could not prove itself: nothing of its requests
- * left, so they wait for the next attempt, a moment later. */
-static void fwProofFailed(forward_link *l, const char *why)
-{
-    forwarder *f = l->fw;
-    if (strcmp(f->unreachable, l->target) != 0) { /* once per leader, as connect failures */
-        log_warn("forward: link to leader %s not taken as a node's: %s", l->target, why);
-    }
-    snprintf(f->unreachable, sizeof(f->unreachable), "%s", l->target);
-    f->unreachable_until_ms = uv_now(f->loop) + FORWARD_RETRY_MS;
-    fwRequeue(l);
-    fwLinkClose(l, BATCH_ERR_TRYAGAIN); /* nothing left to fail */
-}
-
-/* One reply of the proof: the challenge's nonce (answered with the proof
- * under the cluster's peer key), then the verdict. False when the link was
- * closed. */
-static bool fwProofStep(forward_link *l, const char *reply, size_t len)
-{
-    static const char head[] = "$" "32" "\r\n";
-    if (l->proof == FW_PROOF_CHALLENGE) {
-        uint8_t nonce[PEER_NONCE_BYTES];
-        const fsm *key = &l->fw->node->fsm;
-        if (len != sizeof(head) - 1 + PEER_NONCE_HEX + 2 || memcmp(reply, head, sizeof(head) - 1) != 0 ||
-            !peer_unhex(reply + sizeof(head) - 1, PEER_NONCE_HEX, nonce, sizeof(nonce))) {
-            fwProofFailed(l, "its CLUSTER CHALLENGE reply is no nonce");
-            return false;
-        }
-        if (!key->has_peer_key) {
-            fwProofFailed(l, "this node has not applied the cluster's peer key yet");
-            return false;
-        }
-        char proof[PEER_PROOF_HEX + 1], id[24];
-        peer_proof(key->peer_key, nonce, l->fw->node->id, proof);
-        int id_len = snprintf(id, sizeof(id), "%llu", (unsigned long long)l->fw->node->id);
-        const resp_arg peer[] = {{"CLUSTER", 7}, {"PEER", 4}, {id, (size_t)id_len},
-                                 {proof, PEER_PROOF_HEX}};
-        fwEncode(&l->proof_out, peer, 4);
-        l->proof = FW_PROOF_PEER;
-        fwFlush(l);
-        return true;
-    }
-    assert(l->proof == FW_PROOF_PEER);
-    if (len != 5 || memcmp(reply, "+OK\r\n", 5) != 0) {
-        char why[96];
-        snprintf(why, sizeof(why), "CLUSTER PEER answered %.*s", (int)(len > 2 ? len - 2 : 0), reply);
-        fwProofFailed(l, why);
-        return false;
-    }
-    l->proof = FW_PROOF_DONE;
-    fwFlush(l);
-    return true;
-}
 
 /* The leader moved: the requests sent to the former one get "outcome
  * unknown" at once (their clients retry, with their KEY, on the new

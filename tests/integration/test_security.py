@@ -396,7 +396,7 @@ class ReadmeSecureExampleTest(SeqdTestCase):
         password gets NOAUTH."""
         import re
         import subprocess
-        from harness import BINARY
+        from harness import BINARY, _port_free
         readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
         with open(readme) as f:
             text = f.read()
@@ -405,7 +405,7 @@ class ReadmeSecureExampleTest(SeqdTestCase):
         base = None
         for _ in range(50):
             p = free_port()
-            if all(_free(p + k) and _free(p + 10000 + k) for k in range(3)):
+            if all(_port_free(p + k) and _port_free(p + 10000 + k) for k in range(3)):
                 base = p
                 break
         self.assertIsNotNone(base, "no three free ports in a row")
@@ -420,27 +420,3 @@ class ReadmeSecureExampleTest(SeqdTestCase):
         self.assertEqual(lines, ["202043200000000", "202043200000001", "NOAUTH Authentication required."],
                          p.stdout + p.stderr)
 
-
-def _free(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-class GrowOffLoopbackTest(NetnsServer, SeqdTestCase):
-    """A single node bound off loopback opens its bus only when CLUSTER ADD
-    gives it members: without a secret that bus would take any peer's word,
-    so the ADD is refused."""
-
-    def test_grow_off_loopback_needs_a_secret(self):
-        ip, port = self.lab_server("--protected-mode", "no")
-        with Raw(port, host=ip) as r:
-            rep = r.cmd("CLUSTER", "ADD", "%s:%d" % (ip, port + 1))
-            self.assertTrue(is_error(rep, "ERR a single node bound off loopback"), rep)
-            self.assertIn("--cluster-secret-file", rep.text)
-            self.assertEqual(r.cmd("CREATE", "a", 1, 10), "OK")  # and it serves on
