@@ -420,3 +420,16 @@ class ReadmeSecureExampleTest(SeqdTestCase):
         self.assertEqual(lines, ["202043200000000", "202043200000001", "NOAUTH Authentication required."],
                          p.stdout + p.stderr)
 
+
+class GrowOffLoopbackTest(NetnsServer, SeqdTestCase):
+    """A single node bound off loopback opens its bus only when CLUSTER ADD
+    gives it members: without a secret that bus would take any peer's word,
+    so the ADD is refused."""
+
+    def test_grow_off_loopback_needs_a_secret(self):
+        ip, port = self.lab_server("--protected-mode", "no")
+        with Raw(port, host=ip) as r:
+            rep = r.cmd("CLUSTER", "ADD", "%s:%d" % (ip, port + 1))
+            self.assertTrue(is_error(rep, "ERR a single node bound off loopback"), rep)
+            self.assertIn("--cluster-secret-file", rep.text)
+            self.assertEqual(r.cmd("CREATE", "a", 1, 10), "OK")  # and it serves on
