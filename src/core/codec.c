@@ -10,6 +10,9 @@
  * byte | CODEC_EXTENDED and adds them after its plain fields; entries
  * without them keep the original layout. */
 #define CODEC_EXTENDED 0x80
+/* A command that names who asked (seq_cmd.user) has op byte | CODEC_BY
+ * and user_len u8, user after its name. Ops stay below 0x40. */
+#define CODEC_BY 0x40
 #define CODEC_FIELDS_MAX 6
 
 typedef enum codec_field {
@@ -31,6 +34,7 @@ typedef enum codec_field {
     CODEC_WARN,        /* warn u64 */
     CODEC_WINDOW,      /* flags u8 (1 not_before, 2 not_after), not_before i64, not_after i64 */
     CODEC_INCARNATION, /* incarnation u64, never 0 (0 is the plain layout) */
+    CODEC_RULES,       /* text_len u16 (<= SEQ_ACL_TEXT_MAX), text */
 } codec_field;
 
 typedef struct codec_layout {
@@ -58,6 +62,11 @@ static const codec_layout codec_layouts[] = {
     {SEQ_OP_USED, {CODEC_COUNT, CODEC_TERM, CODEC_NODE}, {CODEC_INCARNATION}},
     {SEQ_OP_RECOVER, {CODEC_TERM, CODEC_NODE}, {0}},
     {SEQ_OP_UNDELIVERED, {CODEC_MIN, CODEC_MAX, CODEC_TRUSTED, CODEC_GRANT, CODEC_TEXT}, {0}},
+    {SEQ_OP_ACL_SETUSER, {CODEC_FRESH, CODEC_RULES}, {0}},
+    {SEQ_OP_ACL_DELUSER, {CODEC_RULES}, {0}},
+    {SEQ_OP_ACL_GETUSER, {0}, {0}},
+    {SEQ_OP_ACL_LIST, {0}, {0}},
+    {SEQ_OP_ACL_USERS, {0}, {0}},
 };
 
 static const codec_layout *codecLayout(uint8_t op)
@@ -112,7 +121,8 @@ static size_t codecFieldSize(codec_field f, const seq_cmd *cmd)
     case CODEC_TRUSTED:
     case CODEC_MODE: return 1;
     case CODEC_KEY: return 2 + cmd->key_len;
-    case CODEC_TEXT: return 2 + cmd->text_len;
+    case CODEC_TEXT:
+    case CODEC_RULES: return 2 + cmd->text_len;
     case CODEC_WINDOW: return 1 + 8 + 8;
     default: return 0;
     }
@@ -144,6 +154,11 @@ static void codecPutField(seq_writer *w, codec_field f, const seq_cmd *cmd)
         break;
     case CODEC_TEXT:
         assert(cmd->text_len <= SEQ_REASON_MAX);
+        seq_put_u16(w, (uint16_t)cmd->text_len);
+        seq_put_bytes(w, cmd->text, cmd->text_len);
+        break;
+    case CODEC_RULES:
+        assert(cmd->text_len <= SEQ_ACL_TEXT_MAX);
         seq_put_u16(w, (uint16_t)cmd->text_len);
         seq_put_bytes(w, cmd->text, cmd->text_len);
         break;
@@ -208,6 +223,7 @@ static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
     }
     case CODEC_KEY: return codecGetBytes(r, SEQ_KEY_MAX, &cmd->key, &cmd->key_len);
     case CODEC_TEXT: return codecGetBytes(r, SEQ_REASON_MAX, &cmd->text, &cmd->text_len);
+    case CODEC_RULES: return codecGetBytes(r, SEQ_ACL_TEXT_MAX, &cmd->text, &cmd->text_len);
     case CODEC_MODE: cmd->mode = seq_get_u8(r); return 0;
     case CODEC_CACHE: cmd->cache = seq_get_u32(r); return 0;
     case CODEC_WARN: cmd->warn = seq_get_u64(r); return 0;
@@ -228,7 +244,7 @@ static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
 
 size_t codec_cmd_size(const seq_cmd *cmd)
 {
-    size_t n = 1 + 2 + cmd->name_len;
+    size_t n = 1 + 2 + cmd->name_len + (cmd->user_len > 0 ? 1 + cmd->user_len : 0);
     const codec_layout *l = codecLayout(cmd->op);
     if (l == NULL) {
         return n;
@@ -272,9 +288,15 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
     assert(cmd->name_len <= SEQ_NAME_MAX);
     const codec_layout *l = codecLayout(cmd->op);
     bool ext = codecExtended(l, cmd);
-    seq_put_u8(w, (uint8_t)(cmd->op | (ext ? CODEC_EXTENDED : 0)));
+    assert(cmd->op < CODEC_BY && cmd->user_len <= SEQ_USER_MAX);
+    bool by = cmd->user_len > 0;
+    seq_put_u8(w, (uint8_t)(cmd->op | (ext ? CODEC_EXTENDED : 0) | (by ? CODEC_BY : 0)));
     seq_put_u16(w, (uint16_t)cmd->name_len);
     seq_put_bytes(w, cmd->name, cmd->name_len);
+    if (by) {
+        seq_put_u8(w, (uint8_t)cmd->user_len);
+        seq_put_bytes(w, cmd->user, cmd->user_len);
+    }
     for (size_t i = 0; l != NULL && i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
         codecPutField(w, (codec_field)l->plain[i], cmd);
     }
@@ -312,13 +334,21 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
     memset(cmd, 0, sizeof(*cmd));
     uint8_t op = seq_get_u8(r);
     bool ext = (op & CODEC_EXTENDED) != 0;
-    cmd->op = (uint8_t)(op & ~CODEC_EXTENDED);
+    bool by = (op & CODEC_BY) != 0;
+    cmd->op = (uint8_t)(op & ~(CODEC_EXTENDED | CODEC_BY));
     const codec_layout *l = codecLayout(cmd->op);
     if (l == NULL || (ext && l->extended[0] == CODEC_END)) {
         return -1;
     }
     if (codecGetBytes(r, SEQ_NAME_MAX, &cmd->name, &cmd->name_len) != 0) {
         return -1;
+    }
+    if (by) {
+        cmd->user_len = seq_get_u8(r);
+        cmd->user = (const char *)seq_get_bytes(r, cmd->user_len);
+        if (!seq_user_valid(cmd->user, cmd->user_len)) {
+            return -1;
+        }
     }
     for (size_t i = 0; i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
         if (codecGetField(r, (codec_field)l->plain[i], cmd) != 0) {

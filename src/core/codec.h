@@ -18,6 +18,10 @@
  * mode u8 cache u32 warn u64 and a window (flags u8: 1 not_before, 2
  * not_after; not_before i64; not_after i64); an ADDRANGE with a window has
  * 0x82 and adds the window. Entries without them keep the first layout.
+ * ACL_SETUSER seed u8 rules_len u16 rules; ACL_DELUSER rules_len u16 names;
+ * ACL_GETUSER (the user as the name), ACL_LIST, ACL_USERS nothing more.
+ * A command that names who asked has op byte | 0x40 and user_len u8, user
+ * right after its name.
  * The decoder checks every length against the bytes left and the limits of
  * seq.h; decoded names and keys point into the entry (no copies).
  * Pure: no I/O. */

@@ -73,6 +73,10 @@ const char *seq_status_text(int status)
     case SEQ_ERR_KEY_VOIDED: return "ERR the number this KEY got was voided";
     case SEQ_ERR_KEY_MISMATCH: return "ERR the number is not held by that KEY (its reservation may have run out and gone to another caller)";
     case SEQ_ERR_STALE: return "TRYAGAIN the sequence was dropped and created again meanwhile";
+    case SEQ_ERR_USER: return "ERR invalid user name (1-64 printable ASCII bytes, no spaces)";
+    case SEQ_ERR_NOUSER: return "ERR no such user";
+    case SEQ_ERR_ACL_RULE: return "ERR invalid ACL rule";
+    case SEQ_ERR_ACL_DEFAULT: return "ERR The 'default' user cannot be removed";
     default: return "ERR unknown error";
     }
 }
@@ -150,6 +154,7 @@ seq_state *seq_state_new(void)
     seq_state *s = seq_xcalloc(1, sizeof(*s));
     s->keys_max = SEQ_KEYS_MAX_DEFAULT;
     s->clock_ms = INT64_MIN;
+    seqUserAdd(s, seqUserNew(SEQ_USER_DEFAULT, strlen(SEQ_USER_DEFAULT), true));
     return s;
 }
 
@@ -170,6 +175,12 @@ void seq_state_free(seq_state *s)
     {
         HASH_DEL(s->by_name, q);
         seqSequenceFree(q);
+    }
+    seq_user *u, *utmp;
+    HASH_ITER(hh, s->users, u, utmp)
+    {
+        HASH_DEL(s->users, u);
+        seqUserFree(u);
     }
     free(s);
 }
@@ -258,7 +269,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     out->op = cmd->op;
     out->opens_ms = INT64_MAX;
     int rv;
-    if (cmd->op != SEQ_OP_LIST && cmd->op != SEQ_OP_RECOVER &&
+    if (cmd->op != SEQ_OP_LIST && cmd->op != SEQ_OP_RECOVER && cmd->op < SEQ_OP_ACL_SETUSER &&
         !seq_name_valid(cmd->name, cmd->name_len)) {
         out->status = SEQ_ERR_NAME;
         return out->status;
@@ -281,6 +292,11 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_USED: rv = seqUsed(s, cmd); break;
     case SEQ_OP_RECOVER: rv = seqRecover(s, cmd); break;
     case SEQ_OP_UNDELIVERED: rv = seqUndelivered(s, cmd); break;
+    case SEQ_OP_ACL_SETUSER: rv = seqAclSetUser(s, cmd); break;
+    case SEQ_OP_ACL_DELUSER: rv = seqAclDelUser(s, cmd, out); break;
+    case SEQ_OP_ACL_GETUSER: rv = seqAclGetUser(s, cmd, out); break;
+    case SEQ_OP_ACL_LIST: rv = seqAclList(s, true, out); break;
+    case SEQ_OP_ACL_USERS: rv = seqAclList(s, false, out); break;
     default: rv = SEQ_ERR_BADCMD; break;
     }
     out->status = rv;

@@ -82,6 +82,10 @@ enum seq_status {
     SEQ_ERR_KEY_VOIDED, /* gapless KEY whose number was voided */
     SEQ_ERR_KEY_MISMATCH, /* CONFIRM/RELEASE ... KEY k of a number k does not hold */
     SEQ_ERR_STALE,      /* ALLOCBLOCK/USED for an incarnation that was dropped */
+    SEQ_ERR_USER,       /* invalid user name */
+    SEQ_ERR_NOUSER,     /* no such user */
+    SEQ_ERR_ACL_RULE,   /* an ACL rule the state cannot take (the server words it first) */
+    SEQ_ERR_ACL_DEFAULT, /* DELUSER default */
 };
 
 /* How a sequence issues numbers (CREATE ... MODE). */
@@ -114,6 +118,14 @@ enum seq_op {
     SEQ_OP_RECOVER = 16,    /* cached, no name: blocks of owners other than (term, node) are skipped */
     SEQ_OP_UNDELIVERED = 17, /* [min, max] never reached its client: text = cause;
                               * has_start: a RESERVE's, term = its grant; count 1: trusted */
+    /* Users (seq_acl.c): name is the user's name, not a sequence's. */
+    SEQ_OP_ACL_SETUSER = 18, /* text = rules (seq_acl_token), one space apart, applied in
+                              * order, all or none; has_start: a seed, applied only while
+                              * the default user was never set */
+    SEQ_OP_ACL_DELUSER = 19,
+    SEQ_OP_ACL_GETUSER = 20, /* names: the user's rules, as SETUSER takes them */
+    SEQ_OP_ACL_LIST = 21,    /* no name; names: "user <name> <rules>" per user, by name */
+    SEQ_OP_ACL_USERS = 22,   /* no name; names: the users' names, sorted */
 };
 
 /* What the ledger knows of one number. */
@@ -172,6 +184,10 @@ typedef struct seq_cmd {
      * (seq_cached_info); another incarnation refuses them with
      * SEQ_ERR_STALE. 0: unchecked (entries written before it existed). */
     uint64_t incarnation;
+    /* Who asked (the authenticated user, for the record; 0..SEQ_USER_MAX
+     * bytes, empty: the server itself). It decides no result. */
+    const char *user;
+    size_t user_len;
 } seq_cmd;
 
 typedef struct seq_run {
@@ -306,6 +322,97 @@ size_t seq_count_keys(const seq_state *s);
 size_t seq_count_pkeys(const seq_state *s); /* gapless keys, kept for the sequence's life */
 int64_t seq_clock_ms(const seq_state *s);   /* the wall clock of the last stamp */
 int64_t seq_elapsed_ms(const seq_state *s); /* the elapsed clock (see seq_stamp_entry) */
+
+/* ---- users and permissions (seq_acl.c) ---------------------------------
+ *
+ * Users are replicated state like sequences, so every node lets in the
+ * same people with the same rights. A user: on or off, nopass or up to
+ * SEQ_ACL_HASHES_MAX password hashes (the core never sees a password: the
+ * server hashes it before it proposes), sequence-name patterns (globs, as
+ * fnmatch(3) reads them), and command rules applied in order, the last
+ * that matches deciding (as Redis's ACL). A state starts with the user
+ * `default`: on, nopass, ~*, +@all. */
+#define SEQ_USER_MAX 64          /* bytes in a user name */
+#define SEQ_USERS_MAX 10000
+#define SEQ_ACL_HASHES_MAX 16    /* passwords of one user */
+#define SEQ_ACL_PATTERNS_MAX 64  /* sequence patterns of one user */
+#define SEQ_ACL_RULES_MAX 64     /* command rules of one user (compacted) */
+#define SEQ_ACL_TOKEN_MAX 256    /* bytes in one rule */
+#define SEQ_ACL_COMMAND_MAX 48   /* bytes in a rule's command name ("cluster|add") */
+#define SEQ_ACL_TEXT_MAX 16384   /* bytes of one SETUSER's rules */
+#define SEQ_USER_DEFAULT "default"
+
+/* Command categories: each checked command belongs to one. */
+enum seq_acl_category {
+    SEQ_CAT_READ = 1,    /* DESCRIBE LIST GAPS LOOKUP ROLE INFO */
+    SEQ_CAT_ISSUE = 2,   /* NEXT INCR INCRBY RESERVE CONFIRM RELEASE */
+    SEQ_CAT_VOID = 4,    /* VOID */
+    SEQ_CAT_ADMIN = 8,   /* CREATE ADDRANGE DROP CONFIG */
+    SEQ_CAT_CLUSTER = 16, /* CLUSTER ... */
+    SEQ_CAT_ACL = 32,    /* ACL ... but WHOAMI */
+    SEQ_CAT_ALL = 63,
+};
+
+/* The category named name ("read", "all" ...; without the @), or 0. */
+unsigned seq_acl_category_named(const char *name, size_t len);
+/* Its name, for messages; "" for none or several. */
+const char *seq_acl_category_name(unsigned category);
+
+/* What one SETUSER rule is (its text tells it; see seq_acl_token_kind). */
+enum seq_acl_token {
+    SEQ_ACL_T_BAD = 0,
+    SEQ_ACL_T_ON, SEQ_ACL_T_OFF,
+    SEQ_ACL_T_NOPASS, SEQ_ACL_T_RESETPASS,
+    SEQ_ACL_T_HASH,       /* #hash: add a password hash */
+    SEQ_ACL_T_UNHASH,     /* !hash: remove one */
+    SEQ_ACL_T_PASSWORD,   /* >password: the server hashes it into #hash */
+    SEQ_ACL_T_UNPASSWORD, /* <password: the server finds its hash: !hash */
+    SEQ_ACL_T_PATTERN,    /* ~glob */
+    SEQ_ACL_T_ALLKEYS, SEQ_ACL_T_RESETKEYS,
+    SEQ_ACL_T_ALLOW_CATEGORY, SEQ_ACL_T_DENY_CATEGORY, /* +@cat -@cat */
+    SEQ_ACL_T_ALLOW_COMMAND, SEQ_ACL_T_DENY_COMMAND,   /* +cmd -cmd, +cmd|sub */
+    SEQ_ACL_T_ALLCOMMANDS, SEQ_ACL_T_NOCOMMANDS,
+    SEQ_ACL_T_RESET,
+    SEQ_ACL_T_CHANNELS, /* allchannels, resetchannels: Redis's, nothing here */
+};
+
+/* The kind of rule tok is, judged by its syntax alone (case-insensitive
+ * words; a category must exist; a command is 1..SEQ_ACL_COMMAND_MAX of
+ * [a-z|] — whether the server has it is the server's to say). */
+int seq_acl_token_kind(const char *tok, size_t len);
+
+bool seq_user_valid(const char *name, size_t len);
+
+/* What a user may do: SEQ_ACL_ALLOWED, or why not. */
+enum seq_acl_verdict {
+    SEQ_ACL_ALLOWED = 0,
+    SEQ_ACL_NO_USER = 1,     /* no such user, or it is off */
+    SEQ_ACL_NO_COMMAND = 2,  /* the command is not among its rights */
+    SEQ_ACL_NO_SEQUENCE = 3, /* the sequence matches none of its patterns */
+};
+
+/* Whether user may run command (lower case; with subcommand "cluster" and
+ * "add" also matches a rule on "cluster|add") of category on sequence
+ * seq (seq_len 0: the command names none). Pure, allocation-free. */
+int seq_acl_check(const seq_state *s, const char *user, size_t user_len, const char *command,
+                  const char *subcommand, unsigned category, const char *seq, size_t seq_len);
+
+/* What a login needs to know of a user, copied out of the state. */
+typedef struct seq_login_info {
+    bool exists, enabled, nopass;
+    size_t n_hashes;
+    char hashes[SEQ_ACL_HASHES_MAX][SEQ_ACL_TOKEN_MAX];
+} seq_login_info;
+
+void seq_acl_login_info(const seq_state *s, const char *user, size_t len, seq_login_info *out);
+
+/* Whether user exists, is on, and needs no password. */
+bool seq_acl_user_open(const seq_state *s, const char *user, size_t len);
+
+/* Whether an ACL SETUSER has ever changed the default user (a seed
+ * applies only before). */
+bool seq_acl_default_set(const seq_state *s);
+size_t seq_count_users(const seq_state *s);
 
 /* Snapshot: the whole state as bytes, and back (seq_snapshot.c).
  * seq_snapshot_encode returns a malloc'd buffer (caller frees) and its size

@@ -170,6 +170,27 @@ static bool seqKeysValid(const seq_state *s, const seq_owner_index *ix)
            HASH_CNT(hn, s->keys_by_number) == s->n_pkeys;
 }
 
+/* Every user valid, counted, unique (the hash finds each by its name),
+ * the default among them. */
+static bool seqUsersValid(const seq_state *s)
+{
+    size_t n = 0;
+    bool has_default = false;
+    for (const seq_user *u = s->users; u != NULL; u = u->hh.next) {
+        if (!seqUserValid(u)) {
+            return false;
+        }
+        seq_user *found = NULL;
+        HASH_FIND(hh, s->users, u->name, u->name_len, found);
+        if (found != u) {
+            return false;
+        }
+        has_default = has_default || strcmp(u->name, SEQ_USER_DEFAULT) == 0;
+        n++;
+    }
+    return has_default && n == s->n_users && n <= SEQ_USERS_MAX;
+}
+
 /* seq_state_valid, saying which invariant broke (*why, for the crash). */
 static bool seqStateValidWhy(const seq_state *s, const char **why)
 {
@@ -186,6 +207,10 @@ static bool seqStateValidWhy(const seq_state *s, const char **why)
         ok = seqKeysValid(s, &ix);
     }
     free(ix.by_incarnation);
+    if (ok) {
+        *why = "users";
+        ok = seqUsersValid(s);
+    }
     return ok;
 }
 

@@ -99,6 +99,30 @@ typedef struct seq_sequence {
     int64_t open_from;
 } seq_sequence;
 
+/* A user (seq_acl.c). Keeps: name valid and unique; n_hashes <=
+ * SEQ_ACL_HASHES_MAX and no hash twice; nopass implies no hashes;
+ * patterns distinct, <= SEQ_ACL_PATTERNS_MAX; rules compacted: no two on
+ * one target, an all-rule (category SEQ_CAT_ALL) only first, so
+ * n_rules <= SEQ_ACL_RULES_MAX. */
+typedef struct seq_acl_rule {
+    bool allow;
+    unsigned category; /* one SEQ_CAT_*, or SEQ_CAT_ALL; 0: a command rule */
+    char command[SEQ_ACL_COMMAND_MAX + 1]; /* lower case, NUL-terminated */
+} seq_acl_rule;
+
+typedef struct seq_user {
+    UT_hash_handle hh;
+    char *name; /* NUL-terminated */
+    size_t name_len;
+    bool enabled, nopass;
+    char *hashes[SEQ_ACL_HASHES_MAX];
+    size_t n_hashes;
+    char *patterns[SEQ_ACL_PATTERNS_MAX]; /* without the ~ */
+    size_t n_patterns;
+    seq_acl_rule rules[SEQ_ACL_RULES_MAX];
+    size_t n_rules;
+} seq_user;
+
 struct seq_state {
     /* what the last entry's stamp said (see seq_stamp_entry) */
     uint64_t keys_max;
@@ -116,6 +140,9 @@ struct seq_state {
     seq_key_entry *oldest_key, *newest_key;
     seq_key_entry *keys_by_number; /* uthash head (handle hn): permanent keys */
     size_t n_pkeys;
+    seq_user *users; /* uthash head, by name; always holds the default user */
+    size_t n_users;
+    bool acl_default_set; /* an ACL SETUSER changed the default user */
     /* Test builds: applies left before the next whole-state check (not
      * state: decides no result, and is never written). */
     uint64_t check_countdown;
@@ -402,5 +429,27 @@ int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out);
 int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out);
 /* LOOKUP name KEY k: the numbers a key got, if it is still kept. */
 int seqLookupKey(const seq_state *s, const seq_cmd *cmd, seq_result *out);
+
+/* ---- seq_acl.c: users and permissions -------------------------------- */
+
+int seqAclSetUser(seq_state *s, const seq_cmd *cmd);
+int seqAclDelUser(seq_state *s, const seq_cmd *cmd, seq_result *out);
+int seqAclGetUser(const seq_state *s, const seq_cmd *cmd, seq_result *out);
+int seqAclList(const seq_state *s, bool lines, seq_result *out);
+/* A user with no rights (off, no passwords, no patterns, no rules), or
+ * the state's first default user (on, nopass, ~*, +@all). */
+seq_user *seqUserNew(const char *name, size_t len, bool as_default);
+void seqUserFree(seq_user *u);
+void seqUserAdd(seq_state *s, seq_user *u);
+bool seqUserValid(const seq_user *u);
+/* The user's rules as SETUSER takes them, one string each (owned). */
+size_t seqUserTokens(const seq_user *u, char **out, size_t cap);
+/* seq_snapshot_users.c: the users' part of a snapshot (version 5 on). */
+struct seq_writer;
+struct seq_reader;
+size_t seqUsersSize(const seq_state *s);
+void seqWriteUsers(const seq_state *s, struct seq_writer *w);
+bool seqReadUsers(seq_state *s, struct seq_reader *r);
+#define SEQ_USER_TOKENS_MAX (3 + SEQ_ACL_HASHES_MAX + SEQ_ACL_PATTERNS_MAX + SEQ_ACL_RULES_MAX + 1)
 
 #endif

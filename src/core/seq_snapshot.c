@@ -13,11 +13,13 @@
  * time and grant u64 after it; n_block u32, block_term u64, block_node u64 and the block runs;
  * n_rates u8 and per used bucket index u8, minute i64, count u64. After the
  * retained keys come n_pkeys u32 and the permanent keys: hkey, inserted_ms,
- * number i64. Version 4 (written now) adds after the clock: elapsed i64,
+ * number i64. Version 4 adds after the clock: elapsed i64,
  * stamped u8, stamp_origin u64, stamp_mono i64, keys_max u64 (the last
  * entry stamp), and to every key, after inserted_ms, inserted_el i64 (the
  * elapsed clock); a reservation's until_ms is then on the elapsed clock.
  * Version 3 is read with the elapsed clock equal to the wall clock.
+ * Version 5 (written now) adds the users at the end (seq_snapshot_users.c);
+ * earlier versions are read with the first default user only.
  * Versions 1 and 2 are read as strict sequences with one cursor
  * (cur, next): ranges before cur are full, ranges after it untouched.
  * The decoder trusts nothing: every count is checked against its limit and
@@ -31,7 +33,8 @@
 #include <string.h>
 
 #define SEQ_SNAPSHOT_MAGIC 0x53514553u /* "SEQS" */
-#define SEQ_SNAPSHOT_VERSION 4u
+#define SEQ_SNAPSHOT_VERSION 5u
+#define SEQ_SNAPSHOT_VERSION_V4 4u
 #define SEQ_SNAPSHOT_VERSION_V3 3u
 #define SEQ_SNAPSHOT_VERSION_V2 2u
 #define SEQ_SNAPSHOT_VERSION_V1 1u /* no ledger */
@@ -157,6 +160,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
         seq_put_i64(w, e->inserted_el_ms);
         seq_put_i64(w, e->runs[0].first);
     }
+    seqWriteUsers(s, w);
 }
 
 void *seq_snapshot_encode(const seq_state *s, size_t *len)
@@ -174,6 +178,7 @@ void *seq_snapshot_encode(const seq_state *s, size_t *len)
     for (const seq_key_entry *e = s->keys_by_number; e != NULL; e = e->hn.next) {
         total += 2 + e->hkey_len + 8 + 8 + 8;
     }
+    total += seqUsersSize(s);
     uint8_t *buf = malloc(total);
     if (buf == NULL) {
         return NULL;
@@ -547,7 +552,8 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len)
         return NULL;
     }
     uint32_t version = seq_get_u32(&r);
-    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V3 &&
+    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V4 &&
+        version != SEQ_SNAPSHOT_VERSION_V3 &&
         version != SEQ_SNAPSHOT_VERSION_V2 && version != SEQ_SNAPSHOT_VERSION_V1) {
         return NULL;
     }
@@ -577,6 +583,9 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len)
     }
     if (!seqReadAllKeys(s, &r, version)) {
         goto err;
+    }
+    if (version >= 5 && !seqReadUsers(s, &r)) {
+        goto err; /* before 5: the first default user, as a new state has */
     }
     /* Each record was checked as it was read; the whole must hold too. */
     if (r.bad || r.pos != r.len || !seq_state_valid(s)) {

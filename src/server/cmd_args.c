@@ -98,6 +98,14 @@ bool cmd_take_key(command_call *call, const resp_arg *a, seq_cmd *cmd)
     return true;
 }
 
+void cmd_set_user(command_client *client, const char *name, size_t len)
+{
+    size_t n = len <= SEQ_USER_MAX ? len : SEQ_USER_MAX;
+    memcpy(client->user, name, n);
+    client->user[n] = '\0';
+    client->user_len = n;
+}
+
 bool cmd_must_forward(command_env *env, const command_call *call)
 {
     return env->forwarder != NULL && !call->client->forward_link && !node_is_leader(env->node);
@@ -105,8 +113,15 @@ bool cmd_must_forward(command_env *env, const command_call *call)
 
 void cmd_forward(command_env *env, command_call *call)
 {
+    /* who asked: "@user" logged in here, "?default" taken as the default
+     * user while this node catches up (the leader decides) */
+    char who[SEQ_USER_MAX + 2];
+    size_t n = call->user != NULL && call->user_len <= SEQ_USER_MAX ? call->user_len : 0;
+    who[0] = call->provisional ? '?' : '@';
+    memcpy(who + 1, call->user, n);
+    resp_arg by = {who, n > 0 ? n + 1 : 0};
     forwarder_submit(env->forwarder, call->proto, call->argv, call->argc, call->owner,
-                     call->tag, call->report_name.len > 0 ? &call->report_name : NULL);
+                     call->tag, call->report_name.len > 0 ? &call->report_name : NULL, &by);
     call->deferred = true;
 }
 
@@ -124,7 +139,12 @@ void cmd_submit(command_env *env, command_call *call, const seq_cmd *cmd, uint8_
         cmd_forward(env, call);
         return;
     }
-    batcher_submit_in(env->batcher, cmd, call->owner, call->tag,
+    seq_cmd by = *cmd;
+    if (by.user_len == 0 && call->user != NULL && seq_user_valid(call->user, call->user_len)) {
+        by.user = call->user; /* for the record: who asked */
+        by.user_len = call->user_len;
+    }
+    batcher_submit_in(env->batcher, &by, call->owner, call->tag,
                       call->window.term != 0 ? &call->window : NULL);
     call->deferred = true;
     call->style = style;

@@ -87,11 +87,11 @@ static void helloSetName(command_client *client, const resp_arg *name)
 
 bool cmd_logs_in(command_env *env, const command_call *call)
 {
-    if (env->auth == NULL || !env->auth->required) {
+    if (env->auth == NULL) {
         return false;
     }
     if (cmd_arg_is(&call->argv[0], "AUTH")) {
-        return call->argc == 2 || call->argc == 3;
+        return call->argc == 3 || (call->argc == 2 && auth_required(env->auth));
     }
     for (size_t i = 2; i + 2 < call->argc; i++) {
         if (cmd_arg_is(&call->argv[i], "AUTH")) {
@@ -108,6 +108,7 @@ typedef struct login {
     uint64_t tag;
     command_client *client; /* lives while the reply is owed (the connection's refs) */
     bool hello;
+    char user[SEQ_USER_MAX + 1];
     int proto;
     bool has_name;
     resp_arg name;
@@ -126,6 +127,7 @@ static void loginDone(void *ctx, bool ok)
     } else {
         client->authenticated = true;
         client->auth_failures = 0;
+        cmd_set_user(client, l->user, strlen(l->user));
         if (l->hello) {
             if (l->has_name) {
                 helloSetName(client, &l->name);
@@ -149,6 +151,8 @@ static void loginStart(command_env *env, command_call *call, const resp_arg *use
         cmd_error(call, "ERR the server is shutting down");
         return;
     }
+    seq_login_info who;
+    auth_login_info(env->auth, user->ptr, user->len, &who);
     login *l = calloc(1, sizeof(*l));
     if (l == NULL) {
         cmd_error(call, "ERR out of memory");
@@ -159,6 +163,12 @@ static void loginStart(command_env *env, command_call *call, const resp_arg *use
     l->tag = call->tag;
     l->client = call->client;
     l->hello = h != NULL;
+    size_t ulen = user->len <= SEQ_USER_MAX ? user->len : 0; /* too long: no such user */
+    memcpy(l->user, user->ptr, ulen);
+    l->user[ulen] = '\0';
+    if (ulen == 0) {
+        who.exists = false;
+    }
     if (h != NULL) {
         l->proto = h->proto;
         if (h->name != NULL) {
@@ -170,7 +180,7 @@ static void loginStart(command_env *env, command_call *call, const resp_arg *use
     }
     call->deferred = true;
     call->off_log = true;
-    auth_check(env->auth, user->ptr, user->len, password->ptr, password->len,
+    auth_check(env->auth, user->ptr, user->len, &who, password->ptr, password->len,
                auth_delay_ms(call->client->auth_failures + 1), loginDone, l);
 }
 
@@ -184,17 +194,10 @@ void authCommand(command_env *env, command_call *call)
     static const resp_arg default_user = {AUTH_USER_DEFAULT, sizeof(AUTH_USER_DEFAULT) - 1};
     const resp_arg *user = call->argc == 3 ? &call->argv[1] : &default_user;
     const resp_arg *password = &call->argv[call->argc - 1];
-    if (env->auth == NULL || !env->auth->required) {
-        /* as Redis without requirepass: the default user takes any password */
-        if (call->argc == 2) {
-            cmd_error(call, "ERR AUTH <password> called without any password configured for "
-                            "the default user. Are you sure your configuration is correct?");
-        } else if (user->len == default_user.len &&
-                   memcmp(user->ptr, AUTH_USER_DEFAULT, user->len) == 0) {
-            resp_write_simple(call->out, "OK");
-        } else {
-            cmd_error(call, WRONGPASS);
-        }
+    if (call->argc == 2 && (env->auth == NULL || !auth_required(env->auth))) {
+        /* as Redis without requirepass: AUTH <password> is a mistake */
+        cmd_error(call, "ERR AUTH <password> called without any password configured for "
+                        "the default user. Are you sure your configuration is correct?");
         return;
     }
     loginStart(env, call, user, password, NULL);
@@ -207,17 +210,12 @@ void helloCommand(command_env *env, command_call *call)
     if (!helloParse(call, &h)) {
         return;
     }
-    bool required = env->auth != NULL && env->auth->required;
-    if (h.user != NULL && required) {
+    if (h.user != NULL) {
         loginStart(env, call, h.user, h.password, &h);
         return;
     }
-    if (h.user != NULL && !(h.user->len == strlen(AUTH_USER_DEFAULT) &&
-                            memcmp(h.user->ptr, AUTH_USER_DEFAULT, h.user->len) == 0)) {
-        cmd_error(call, WRONGPASS); /* only the default user, which takes any password */
-        return;
-    }
-    if (!call->client->authenticated && !call->client->forward_link) {
+    if (!call->client->authenticated && !call->client->forward_link &&
+        auth_need_of(env->auth) != AUTH_CATCHING_UP) {
         cmd_error(call, "NOAUTH HELLO must be called with the client already authenticated, "
                         "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
                         "authenticate the client and select the RESP protocol version at the "

@@ -1,5 +1,6 @@
 /* cmd_cluster — the commands of the cluster: FWD (a follower's forwarded
- * request, taken only inside its term and deadline), ROLE, CLUSTER NODES,
+ * request, taken only inside its term and deadline, with who asked:
+ * FWD term deadline [@user|?default] command ...), ROLE, CLUSTER NODES,
  * CLOCK, ADD and REMOVE. Keeps: a forwarded request outside its window is
  * refused with TRYAGAIN and never takes effect. */
 #include "commands_internal.h"
@@ -44,6 +45,28 @@ void fwdCommand(command_env *env, command_call *call)
     call->window = (batch_window){(uint64_t)term, deadline_ms};
     call->argv += 3;
     call->argc -= 3;
+    bool provisional = call->argv[0].len > 1 && call->argv[0].ptr[0] == '?';
+    if (call->argv[0].len > 1 && (call->argv[0].ptr[0] == '@' || provisional)) {
+        /* who asked: logged in on the follower (@), or taken there as the
+         * default user while it caught up (?): then this node's users, the
+         * newest, decide */
+        if (call->argc < 2 || !seq_user_valid(call->argv[0].ptr + 1, call->argv[0].len - 1)) {
+            cmd_error(call, "ERR FWD with a bad user");
+            return;
+        }
+        if (provisional && !(call->argv[0].len - 1 == strlen(AUTH_USER_DEFAULT) &&
+                             memcmp(call->argv[0].ptr + 1, AUTH_USER_DEFAULT, call->argv[0].len - 1) == 0 &&
+                             !auth_required(env->auth))) {
+            env->stats->noauth_refused++;
+            cmd_error(call, "NOAUTH Authentication required.");
+            return;
+        }
+        call->user = call->argv[0].ptr + 1;
+        call->user_len = call->argv[0].len - 1;
+        call->provisional = provisional; /* its rights are judged here too */
+        call->argv++;
+        call->argc--;
+    }
     env->stats->total_commands--; /* one request, counted once */
     commands_dispatch(env, call);
 }

@@ -19,41 +19,59 @@ typedef struct command_def {
     int arity; /* as Redis: n = exactly n words, -n = at least n */
     command_fn fn;
     const char *flags; /* for COMMAND: "write", "readonly", "fast" ... */
+    unsigned category; /* enum seq_acl_category; 0: open to every logged-in user */
+    bool names_sequence; /* argv[1] is a sequence name (checked against ~patterns) */
 } command_def;
+
+#define READ SEQ_CAT_READ, false
+#define READ_SEQ SEQ_CAT_READ, true
+#define ISSUE SEQ_CAT_ISSUE, true
+#define VOID SEQ_CAT_VOID, true
+#define ADMIN SEQ_CAT_ADMIN, false
+#define ADMIN_SEQ SEQ_CAT_ADMIN, true
+#define OPEN 0, false
 
 /* Every command seqd answers, with its arity and flags. The comment names
  * its family (cmd_<family>.c). The rows keep the order COMMAND has always
  * listed them in. */
 static const command_def command_table[] = {
-    {"create", -4, createCommand, "write"}, /* sequence */
-    {"addrange", -4, addrangeCommand, "write"}, /* sequence */
-    {"reserve", -2, reserveCommand, "write"}, /* sequence */
-    {"confirm", -3, confirmCommand, "write"}, /* sequence */
-    {"release", -3, releaseCommand, "write"}, /* sequence */
-    {"undelivered", -5, undeliveredCommand, "write"}, /* ledger */
-    {"fwd", -4, fwdCommand, "write"}, /* cluster */
-    {"next", -2, nextCommand, "write"}, /* sequence */
-    {"incr", 2, incrCommand, "write"}, /* sequence */
-    {"incrby", 3, incrbyCommand, "write"}, /* sequence */
-    {"describe", 2, describeCommand, "readonly"}, /* sequence */
-    {"list", 1, listCommand, "readonly"}, /* sequence */
-    {"drop", 2, dropCommand, "write"}, /* sequence */
-    {"void", 4, voidCommand, "write"}, /* ledger */
-    {"gaps", -2, gapsCommand, "readonly"}, /* ledger */
-    {"lookup", -3, lookupCommand, "readonly"}, /* ledger */
-    {"role", 1, roleCommand, "fast"}, /* cluster */
-    {"cluster", -2, clusterCommand, "admin"}, /* cluster */
-    {"ping", -1, pingCommand, "fast"}, /* server */
-    {"echo", 2, echoCommand, "fast"}, /* server */
-    {"quit", -1, quitCommand, "fast"}, /* server */
-    {"hello", -1, helloCommand, "fast"}, /* server */
-    {"auth", -2, authCommand, "fast"}, /* server */
-    {"select", 2, selectCommand, "fast"}, /* server */
-    {"client", -2, clientCommand, "fast"}, /* server */
-    {"config", -2, configCommand, "admin"}, /* server */
-    {"info", -1, infoCommand, "fast"}, /* server */
-    {"command", -1, commandCommand, "fast"}, /* commands.c */
+    {"create", -4, createCommand, "write", ADMIN_SEQ}, /* sequence */
+    {"addrange", -4, addrangeCommand, "write", ADMIN_SEQ}, /* sequence */
+    {"reserve", -2, reserveCommand, "write", ISSUE}, /* sequence */
+    {"confirm", -3, confirmCommand, "write", ISSUE}, /* sequence */
+    {"release", -3, releaseCommand, "write", ISSUE}, /* sequence */
+    {"undelivered", -5, undeliveredCommand, "write", OPEN}, /* ledger */
+    {"fwd", -4, fwdCommand, "write", OPEN}, /* cluster */
+    {"next", -2, nextCommand, "write", ISSUE}, /* sequence */
+    {"incr", 2, incrCommand, "write", ISSUE}, /* sequence */
+    {"incrby", 3, incrbyCommand, "write", ISSUE}, /* sequence */
+    {"describe", 2, describeCommand, "readonly", READ_SEQ}, /* sequence */
+    {"list", 1, listCommand, "readonly", READ}, /* sequence */
+    {"drop", 2, dropCommand, "write", ADMIN_SEQ}, /* sequence */
+    {"void", 4, voidCommand, "write", VOID}, /* ledger */
+    {"gaps", -2, gapsCommand, "readonly", READ_SEQ}, /* ledger */
+    {"lookup", -3, lookupCommand, "readonly", READ_SEQ}, /* ledger */
+    {"role", 1, roleCommand, "fast", READ}, /* cluster */
+    {"cluster", -2, clusterCommand, "admin", SEQ_CAT_CLUSTER, false}, /* cluster */
+    {"ping", -1, pingCommand, "fast", OPEN}, /* server */
+    {"echo", 2, echoCommand, "fast", OPEN}, /* server */
+    {"quit", -1, quitCommand, "fast", OPEN}, /* server */
+    {"hello", -1, helloCommand, "fast", OPEN}, /* server */
+    {"auth", -2, authCommand, "fast", OPEN}, /* server */
+    {"select", 2, selectCommand, "fast", OPEN}, /* server */
+    {"client", -2, clientCommand, "fast", OPEN}, /* server */
+    {"config", -2, configCommand, "admin", ADMIN}, /* server */
+    {"info", -1, infoCommand, "fast", READ}, /* server */
+    {"command", -1, commandCommand, "fast", OPEN}, /* commands.c */
+    {"acl", -2, aclCommand, "admin", SEQ_CAT_ACL, false}, /* acl */
 };
+#undef READ
+#undef READ_SEQ
+#undef ISSUE
+#undef VOID
+#undef ADMIN
+#undef ADMIN_SEQ
+#undef OPEN
 
 #define COMMAND_COUNT (sizeof(command_table) / sizeof(command_table[0]))
 
@@ -118,15 +136,115 @@ void commandCommand(command_env *env, command_call *call)
     }
 }
 
+/* Commands whose first argument is a subcommand (named "acl|setuser" in
+ * rules and denials). */
+static bool commandHasSubcommands(const command_def *d)
+{
+    return d->fn == clusterCommand || d->fn == aclCommand || d->fn == configCommand ||
+           d->fn == clientCommand || d->fn == commandCommand;
+}
+
+bool commands_known(const char *name, size_t len)
+{
+    const char *bar = memchr(name, '|', len);
+    resp_arg base = {name, bar != NULL ? (size_t)(bar - name) : len};
+    const command_def *d = commandLookup(&base);
+    return d != NULL && (bar == NULL || commandHasSubcommands(d));
+}
+
+size_t commands_of_category(unsigned category, const char **names, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < COMMAND_COUNT && n < cap; i++) {
+        if ((command_table[i].category & category) != 0) {
+            names[n++] = command_table[i].name;
+        }
+    }
+    return n;
+}
+
+/* Calls no user's rights decide: a node's login and node-only commands
+ * (their handlers ask for a proven link), and ACL WHOAMI. */
+static bool commandUnchecked(const command_def *d, const command_call *call)
+{
+    if (d->category == 0) {
+        return true;
+    }
+    if (call->argc < 2) {
+        return false;
+    }
+    const resp_arg *sub = &call->argv[1];
+    return (d->fn == clusterCommand && (cmd_arg_is(sub, "CHALLENGE") || cmd_arg_is(sub, "PEER") ||
+                                        cmd_arg_is(sub, "CLOCK"))) ||
+           (d->fn == aclCommand && cmd_arg_is(sub, "WHOAMI"));
+}
+
+/* Whether the client's user may run the call; else a NOPERM (or, for a
+ * user removed or turned off since it logged in, NOAUTH) reply. */
+static bool commandPermitted(command_env *env, command_call *call, const command_def *d)
+{
+    command_client *client = call->client;
+    if ((client->forward_link && !call->provisional) || commandUnchecked(d, call)) {
+        return true; /* a node's link: its requests were checked where they came in */
+    }
+    char sub[SEQ_ACL_COMMAND_MAX + 1] = "";
+    bool has_sub = commandHasSubcommands(d) && call->argc >= 2 &&
+                   call->argv[1].len < sizeof(sub) - strlen(d->name) - 1;
+    for (size_t i = 0; has_sub && i < call->argv[1].len; i++) {
+        char ch = call->argv[1].ptr[i];
+        sub[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        sub[i + 1] = '\0';
+    }
+    /* a name no sequence can have touches none: its command refuses it */
+    const resp_arg *seq = d->names_sequence && call->argc >= 2 &&
+                                  seq_name_valid(call->argv[1].ptr, call->argv[1].len)
+                              ? &call->argv[1]
+                              : NULL;
+    const char *user = call->provisional ? call->user : client->user;
+    size_t user_len = call->provisional ? call->user_len : client->user_len;
+    int verdict = seq_acl_check(env->node->fsm.state, user, user_len, d->name,
+                                has_sub ? sub : NULL, d->category, seq != NULL ? seq->ptr : NULL,
+                                seq != NULL ? seq->len : 0);
+    if (verdict == SEQ_ACL_ALLOWED) {
+        return true;
+    }
+    if (verdict == SEQ_ACL_NO_USER) {
+        client->authenticated = call->provisional && client->authenticated;
+        env->stats->noauth_refused++;
+        cmd_error(call, "NOAUTH Authentication required.");
+        return false;
+    }
+    char what[SEQ_NAME_MAX + SEQ_ACL_COMMAND_MAX + 8];
+    if (verdict == SEQ_ACL_NO_COMMAND) {
+        env->stats->acl_denied_cmd++;
+        snprintf(what, sizeof(what), "%s%s%s", d->name, has_sub ? "|" : "", sub);
+        cmd_errorf(call, "NOPERM this user has no permissions to run the '%s' command", what);
+        return false;
+    }
+    env->stats->acl_denied_key++;
+    size_t n = seq->len < SEQ_NAME_MAX ? seq->len : SEQ_NAME_MAX;
+    for (size_t i = 0; i < n; i++) {
+        char ch = seq->ptr[i];
+        what[i] = ch > 0x20 && ch < 0x7f && ch != '\'' ? ch : '?';
+    }
+    what[n] = '\0';
+    cmd_errorf(call, "NOPERM this user has no permissions to access the '%s' sequence", what);
+    return false;
+}
+
 int commands_lane(command_env *env, const command_call *call)
 {
     const command_def *d = commandLookup(&call->argv[0]);
     if (d != NULL && (d->fn == authCommand || d->fn == helloCommand) && cmd_logs_in(env, call)) {
         return COMMAND_LANE_AUTH;
     }
+    bool users = d != NULL && d->fn == aclCommand && cmd_acl_logged(call);
+    if (users && cmd_acl_hashes(call)) {
+        return COMMAND_LANE_AUTH; /* its passwords are hashed first: everything after waits */
+    }
     bool sequences = d != NULL && (strcmp(d->flags, "write") == 0 || strcmp(d->flags, "readonly") == 0);
     bool membership = d != NULL && d->fn == clusterCommand && call->argc == 3;
-    if (!sequences && !membership) {
+    if (!sequences && !membership && !users) {
         return COMMAND_LANE_NONE;
     }
     if (cmd_must_forward(env, call)) {
@@ -165,10 +283,14 @@ void commands_dispatch(command_env *env, command_call *call)
                       (cmd_arg_is(&call->argv[1], "CHALLENGE") || cmd_arg_is(&call->argv[1], "PEER"));
     bool open_door = d->fn == authCommand || d->fn == helloCommand || d->fn == quitCommand ||
                      d->fn == pingCommand || node_login;
+    /* asked only when it matters: a client not logged in, or one from off
+     * the machine in protected mode */
+    bool unauthenticated = !call->client->authenticated && !call->client->forward_link;
+    bool guarded = env->cfg->protected_mode && call->client->remote && !call->client->forward_link;
+    int need = unauthenticated || guarded ? auth_need_of(env->auth) : AUTH_NEEDED;
     /* Protected mode, as Redis has it: no password, and a client from off
      * the machine. A node's login still passes: its link proves itself. */
-    if (env->cfg->protected_mode && call->client->remote && !call->client->forward_link &&
-        (env->auth == NULL || !env->auth->required) && !node_login) {
+    if (guarded && need == AUTH_OPEN && !node_login) {
         cmd_error(call, "DENIED Running in protected mode because protected mode is enabled and "
                         "no password is set for the default user. In this mode connections are "
                         "only accepted from the loopback interface. If you want to connect from "
@@ -180,10 +302,33 @@ void commands_dispatch(command_env *env, command_call *call)
         call->close = true;
         return;
     }
-    if (!call->client->authenticated && !call->client->forward_link && !open_door) {
+    if (unauthenticated && need == AUTH_OPEN) {
+        /* as Redis: while the default user needs no password, every
+         * client is it */
+        call->client->authenticated = true;
+        cmd_set_user(call->client, AUTH_USER_DEFAULT, strlen(AUTH_USER_DEFAULT));
+    }
+    if (unauthenticated && need == AUTH_CATCHING_UP && !open_door) {
+        /* Taken as the default user for this request only: what goes to
+         * the leader says so (FWD ... ?default), and the leader, whose
+         * users are the newest, refuses it should the default user need a
+         * password by now. Asked again on the next request. */
+        call->provisional = true;
+        call->user = AUTH_USER_DEFAULT;
+        call->user_len = strlen(AUTH_USER_DEFAULT);
+    }
+    if (!call->client->authenticated && !call->client->forward_link && !open_door &&
+        !call->provisional) {
         env->stats->noauth_refused++;
         cmd_error(call, "NOAUTH Authentication required.");
         return;
+    }
+    if (!commandPermitted(env, call, d)) {
+        return;
+    }
+    if (call->user == NULL) {
+        call->user = call->client->user;
+        call->user_len = call->client->user_len;
     }
     d->fn(env, call);
 }

@@ -32,6 +32,8 @@ enum reply_style {
     STYLE_GAPS = 6,   /* array of [first, last, state, reason, time_ms] */
     STYLE_LOOKUP = 7, /* number, state (and reason, time for a voided one) */
     STYLE_LOOKUP_KEY = 8, /* the runs a key got, or nil */
+    STYLE_COUNT = 9,      /* :issued (ACL DELUSER: users removed) */
+    STYLE_ACL_USER = 10,  /* ACL GETUSER: a map, or nil */
 };
 
 typedef struct server_stats {
@@ -44,6 +46,8 @@ typedef struct server_stats {
     uint64_t output_limit_drops;
     uint64_t peer_proofs_refused; /* CLUSTER PEER with a wrong proof */
     uint64_t noauth_refused;      /* commands refused before a login */
+    uint64_t acl_denied_cmd;      /* NOPERM for a command */
+    uint64_t acl_denied_key;      /* NOPERM for a sequence */
     uint64_t next_client_id;
 } server_stats;
 
@@ -75,7 +79,9 @@ typedef struct command_client {
     bool forward_link;
     uint64_t peer_id;  /* the Raft id it proved, when forward_link */
     bool has_nonce;    /* a CLUSTER CHALLENGE waits for its one answer */
-    bool authenticated; /* logged in (always, without --requirepass-file) */
+    bool authenticated; /* logged in (at once while the default user needs no password) */
+    char user[SEQ_USER_MAX + 1]; /* as whom, when authenticated */
+    size_t user_len;
     bool remote;        /* connected from an address that is not loopback */
     unsigned auth_failures; /* wrong logins on this connection: each answered later */
     int proto_after_auth;   /* HELLO n AUTH ...: the protocol once the check passed */
@@ -93,6 +99,13 @@ typedef struct command_call {
     command_client *client;
     bool logged_pending; /* this connection has earlier requests in the log, unanswered */
     batch_window window; /* FWD: the window the forwarded request may take effect in */
+    /* who asked, for the log (the client's user; FWD: the one the follower
+     * logged in); set by commands_dispatch when empty */
+    const char *user;
+    size_t user_len;
+    /* not logged in, taken as the default user while this node catches
+     * up (commands_dispatch): the leader has the last word */
+    bool provisional;
     /* out */
     bool deferred;  /* reply comes later, with style */
     bool via_cache; /* deferred behind a cached-mode block, not in the log */

@@ -87,13 +87,28 @@ void helloCommand(command_env *env, command_call *call);
 void authCommand(command_env *env, command_call *call);
 
 /* Whether call (AUTH, or HELLO with AUTH) logs in and must be checked off
- * the loop: only when a password is required (cmd_auth.c). */
+ * the loop (cmd_auth.c). */
 bool cmd_logs_in(command_env *env, const command_call *call);
+/* The user a client is now (name copied, at most SEQ_USER_MAX bytes). */
+void cmd_set_user(command_client *client, const char *name, size_t len);
 void clientCommand(command_env *env, command_call *call);
 void configCommand(command_env *env, command_call *call);
 void infoCommand(command_env *env, command_call *call);
 
+/* cmd_acl.c */
+void aclCommand(command_env *env, command_call *call);
+/* Whether an ACL call goes through the log (SETUSER, DELUSER, GETUSER,
+ * LIST, USERS), and whether it must first hash or find passwords off the
+ * loop (SETUSER with >password or <password). */
+bool cmd_acl_logged(const command_call *call);
+bool cmd_acl_hashes(const command_call *call);
+
 /* commands.c */
 void commandCommand(command_env *env, command_call *call);
+/* Whether name is a command (or "command|subcommand" of a command with
+ * subcommands), for ACL rules. */
+bool commands_known(const char *name, size_t len);
+/* The commands of a category, lower case, for ACL CAT. */
+size_t commands_of_category(unsigned category, const char **names, size_t cap);
 
 #endif

@@ -135,7 +135,8 @@ static void connOnConnection(uv_stream_t *server, int status)
     c->srv = s;
     c->proto = 2;
     c->client.id = ++s->env->stats->next_client_id;
-    c->client.authenticated = s->env->auth == NULL || !s->env->auth->required;
+    /* not logged in: the first request logs it in as the default user
+     * while that one needs no password (commands_dispatch) */
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;
@@ -181,7 +182,7 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
     s->limits.args_max = cfg->args_max;
     s->limits.bulk_max = cfg->bulk_max;
     s->limits.inline_max = cfg->inline_max;
-    s->argv = calloc(cfg->args_max + 3, sizeof(resp_arg));
+    s->argv = calloc(cfg->args_max + 4, sizeof(resp_arg));
     s->inline_scratch = malloc(cfg->inline_max);
     if (s->argv == NULL || s->inline_scratch == NULL) {
         return UV_ENOMEM;

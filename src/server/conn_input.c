@@ -234,9 +234,9 @@ void connProcess(conn *c)
         resp_request req = {.argv = s->argv, .argc = 0};
         size_t used = 0;
         const char *err = NULL;
-        /* a node's forward link wraps each request in FWD term deadline */
+        /* a node's forward link wraps each request in FWD term deadline @user */
         resp_limits limits = s->limits;
-        limits.args_max += c->client.forward_link ? 3 : 0;
+        limits.args_max += c->client.forward_link ? 4 : 0;
         int rv = resp_parse_scratch(&limits, c->in + pos, c->in_len - pos, &req,
                                     s->inline_scratch, s->cfg->inline_max, &used, &err);
         if (rv == RESP_PARSE_INCOMPLETE) {

@@ -257,7 +257,7 @@ void fwRequeue(forward_link *l)
     }
     l->proof_out.len = 0;
     /* Every request here passed the client limits once already. */
-    resp_limits limits = {.args_max = f->cfg->args_max + 3, /* the FWD wrapper's */
+    resp_limits limits = {.args_max = f->cfg->args_max + 4, /* the FWD wrapper and its @user */
                           .bulk_max = f->cfg->bulk_max,
                           .inline_max = f->cfg->inline_max};
     resp_arg *argv = fwXrealloc(NULL, sizeof(resp_arg) * limits.args_max);
@@ -513,7 +513,7 @@ static bool fwSend(forwarder *f, int proto, const char *bytes, size_t len, void 
 }
 
 void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc, void *owner,
-                      uint64_t tag, const resp_arg *report)
+                      uint64_t tag, const resp_arg *report, const resp_arg *user)
 {
     f->n_pending++;
     if (f->stopping) {
@@ -528,7 +528,17 @@ void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc
     }
     resp_buf b;
     resp_buf_init(&b, FORWARD_OUT_MAX);
-    fwEncode(&b, argv, argc);
+    bool cluster = argc > 0 && argv[0].len == 7 && strncasecmp(argv[0].ptr, "cluster", 7) == 0;
+    if (user != NULL && user->len > 1 && user->len <= SEQ_USER_MAX + 1 && !cluster) {
+        /* who asked goes first (FWD term deadline @user ...) */
+        resp_write_array(&b, argc + 1);
+        resp_write_bulk(&b, user->ptr, user->len);
+        for (size_t i = 0; i < argc; i++) {
+            resp_write_bulk(&b, argv[i].ptr, argv[i].len);
+        }
+    } else {
+        fwEncode(&b, argv, argc);
+    }
     uint64_t now = uv_now(f->loop);
     if (f->wait_head == NULL) {
         /* A leader change found here puts the old link's unsent requests

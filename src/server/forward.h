@@ -81,9 +81,10 @@ int forwarder_init(forwarder *f, uv_loop_t *loop, node *n, const config *cfg,
 
 /* Sends argv to the leader (copied at once). proto is the client's.
  * report: the sequence name of a NEXT, INCR or RESERVE without KEY (its
- * numbers are reported should the reply come too late), or NULL. */
+ * numbers are reported should the reply come too late), or NULL. user:
+ * who asked, "@name" or "?default" (see fwdCommand), or NULL or empty. */
 void forwarder_submit(forwarder *f, int proto, const resp_arg *argv, size_t argc, void *owner,
-                      uint64_t tag, const resp_arg *report);
+                      uint64_t tag, const resp_arg *report, const resp_arg *user);
 
 /* Fails everything not yet answered with err and closes the links. */
 void forwarder_stop(forwarder *f, int err);

@@ -272,7 +272,7 @@ static int startFrontDoor(void)
 {
     uv_loop_init(&srv.loop);
     srv.env.auth = &srv.auth;
-    if (auth_start(&srv.auth) != 0) {
+    if (auth_start(&srv.auth, &srv.node, &srv.batcher) != 0) {
         log_error("cannot start the login checker thread");
         return -1;
     }

@@ -206,6 +206,67 @@ static void format_runs(const seq_result *res, resp_buf *out)
     }
 }
 
+static bool acl_is_flag(const char *t)
+{
+    return strcmp(t, "on") == 0 || strcmp(t, "off") == 0 || strcmp(t, "nopass") == 0;
+}
+
+/* The rules that start with one of prefixes, one space apart, into text. */
+static void acl_rules_text(const seq_result *res, const char *prefixes, char *text, size_t cap)
+{
+    size_t at = 0;
+    text[0] = '\0';
+    for (size_t i = 0; i < res->n_names; i++) {
+        const char *t = res->names[i];
+        if (!acl_is_flag(t) && strchr(prefixes, t[0]) != NULL && at < cap) {
+            int w = snprintf(text + at, cap - at, "%s%s", at > 0 ? " " : "", t);
+            at += w > 0 ? (size_t)w : 0;
+        }
+    }
+}
+
+/* The rules that start with c, as an array (c stripped). */
+static void acl_rules_array(const seq_result *res, bool flags, char c, resp_buf *out)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            resp_write_array(out, n);
+        }
+        for (size_t i = 0; i < res->n_names; i++) {
+            const char *t = res->names[i];
+            bool wanted = flags ? acl_is_flag(t) : t[0] == c;
+            if (wanted && pass == 0) {
+                n++;
+            } else if (wanted) {
+                resp_write_cstr(out, t + (flags ? 0 : 1));
+            }
+        }
+    }
+}
+
+/* ACL GETUSER as Redis 7 answers it: flags, passwords (the hashes),
+ * commands, keys, channels, selectors. */
+static void format_acl_user(const seq_result *res, int proto, resp_buf *out)
+{
+    char text[SEQ_ACL_TEXT_MAX];
+    resp_write_map(out, 6, proto);
+    resp_write_cstr(out, "flags");
+    acl_rules_array(res, true, 0, out);
+    resp_write_cstr(out, "passwords");
+    acl_rules_array(res, false, '#', out);
+    resp_write_cstr(out, "commands");
+    acl_rules_text(res, "+-", text, sizeof(text));
+    resp_write_cstr(out, text);
+    resp_write_cstr(out, "keys");
+    acl_rules_text(res, "~", text, sizeof(text));
+    resp_write_cstr(out, text);
+    resp_write_cstr(out, "channels");
+    resp_write_cstr(out, "");
+    resp_write_cstr(out, "selectors");
+    resp_write_array(out, 0);
+}
+
 void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
                             resp_buf *out)
 {
@@ -218,11 +279,17 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
         format_exhausted(res, out);
         return;
     }
+    if (style == STYLE_ACL_USER && res->status == SEQ_ERR_NOUSER) {
+        resp_write_null(out, proto);
+        return;
+    }
     if (res->status != SEQ_OK) {
         resp_write_error(out, seq_status_text(res->status));
         return;
     }
     switch (style) {
+    case STYLE_COUNT: write_u64(out, res->issued); break;
+    case STYLE_ACL_USER: format_acl_user(res, proto, out); break;
     case STYLE_NUMBER:
         assert(res->n_runs >= 1);
         resp_write_int(out, res->runs[0].first);

@@ -59,6 +59,6 @@ void undelivered_report(undelivered *u, const char *name, size_t name_len, const
                             {last, strlen(last)}, {cause, strlen(cause)}, {"GRANT", 5},
                             {grant_text, strlen(grant_text)}};
         forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->base, BATCH_TAG_INTERNAL,
-                         NULL);
+                         NULL, NULL);
     }
 }

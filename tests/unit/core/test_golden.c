@@ -3,10 +3,11 @@
  *
  *  - snapshot-v1.bin … snapshot-v3.bin: core snapshots written by the seqd
  *    of their time (the last commit before each version bump, driven through
- *    one session by make_snapshots.sh); snapshot-v4.bin: today's, the core's
- *    bytes of an SQF2 frame. Each decodes to the state its session made
- *    (checked through seq_apply, as the server would read it), and v4 encodes
- *    back to the very same bytes.
+ *    one session by make_snapshots.sh); snapshot-v4.bin: the core's bytes of
+ *    an SQF2 frame; snapshot-v5.bin: today's (users too), the core's bytes
+ *    of an SQF3 frame. Each decodes to the state its session made (checked
+ *    through seq_apply, as the server would read it), and v5 encodes back
+ *    to the very same bytes.
  *  - entries.bin: one log entry per op and layout (golden_cases.h), written
  *    by gen_entries. Each decodes to its case field by field, and the
  *    entries of the current header layout encode back byte for byte.
@@ -221,11 +222,44 @@ static void test_snapshot_v3(void **state)
     seq_state_free(s);
 }
 
-static void test_snapshot_v4_and_its_bytes(void **state)
+static void test_snapshot_v4(void **state)
+{
+    (void)state;
+    seq_state *s = load_snapshot("snapshot-v4.bin");
+    expect_modes(s);
+    /* before users were state: the first default user, as a new state has */
+    assert_int_equal(seq_count_users(s), 1);
+    assert_false(seq_acl_default_set(s));
+    assert_true(seq_acl_user_open(s, "default", 7));
+    seq_state_free(s);
+}
+
+/* The v5 session adds two users: sales (>s3cret ~policies-* +@issue
+ * +@read) and ops (nopass ~* +@all -drop). */
+static void expect_users(const seq_state *s)
+{
+    assert_int_equal(seq_count_users(s), 3);
+    seq_login_info li;
+    seq_acl_login_info(s, "sales", 5, &li);
+    assert_true(li.exists && li.enabled && !li.nopass);
+    assert_int_equal(li.n_hashes, 1);
+    assert_memory_equal(li.hashes[0], "$scrypt$", 8);
+    assert_int_equal(seq_acl_check(s, "sales", 5, "next", NULL, SEQ_CAT_ISSUE, "policies-x", 10),
+                     SEQ_ACL_ALLOWED);
+    assert_int_equal(seq_acl_check(s, "sales", 5, "next", NULL, SEQ_CAT_ISSUE, "a", 1),
+                     SEQ_ACL_NO_SEQUENCE);
+    assert_int_equal(seq_acl_check(s, "ops", 3, "drop", NULL, SEQ_CAT_ADMIN, "a", 1),
+                     SEQ_ACL_NO_COMMAND);
+    assert_int_equal(seq_acl_check(s, "ops", 3, "create", NULL, SEQ_CAT_ADMIN, "a", 1),
+                     SEQ_ACL_ALLOWED);
+    assert_true(seq_acl_user_open(s, "default", 7));
+}
+
+static void test_snapshot_v5_and_its_bytes(void **state)
 {
     (void)state;
     size_t len = 0;
-    uint8_t *bytes = read_file("snapshot-v4.bin", &len);
+    uint8_t *bytes = read_file("snapshot-v5.bin", &len);
     seq_state *s = seq_snapshot_decode(bytes, len);
     assert_non_null(s);
     size_t again_len = 0;
@@ -235,6 +269,7 @@ static void test_snapshot_v4_and_its_bytes(void **state)
     assert_memory_equal(again, bytes, len); /* today's writer writes today's format */
     free(again);
     free(bytes);
+    expect_users(s);
     expect_modes(s);
     seq_state_free(s);
 }
@@ -340,7 +375,8 @@ int main(void)
         cmocka_unit_test(test_snapshot_v1),
         cmocka_unit_test(test_snapshot_v2),
         cmocka_unit_test(test_snapshot_v3),
-        cmocka_unit_test(test_snapshot_v4_and_its_bytes),
+        cmocka_unit_test(test_snapshot_v4),
+        cmocka_unit_test(test_snapshot_v5_and_its_bytes),
         cmocka_unit_test(test_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
