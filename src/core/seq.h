@@ -86,6 +86,7 @@ enum seq_status {
     SEQ_ERR_NOUSER,     /* no such user */
     SEQ_ERR_ACL_RULE,   /* an ACL rule the state cannot take (the server words it first) */
     SEQ_ERR_ACL_DEFAULT, /* DELUSER default */
+    SEQ_STATUS_LAST = SEQ_ERR_ACL_DEFAULT,
 };
 
 /* How a sequence issues numbers (CREATE ... MODE). */

@@ -92,7 +92,7 @@ static void fsmAfterCommand(fsm *f, const codec_header *h, const seq_cmd *cmd, s
 {
     assert(cmd != NULL && res != NULL);
     /* the core answers only in its own vocabulary, and a replay is a success */
-    assert(res->status >= SEQ_OK && res->status <= SEQ_ERR_STALE);
+    assert(res->status >= SEQ_OK && res->status <= SEQ_STATUS_LAST);
     assert(!res->replayed || res->status == SEQ_OK);
     if (res->status == SEQ_ERR_BADCMD) {
         fsmHalt(f, "an operation it does not know");

@@ -222,7 +222,8 @@ static void infoStats(command_env *env, info_text *t)
             "output_limit_drops:%llu\r\nlog_entries_proposed:%llu\r\n"
             "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
             "numbers_issued:%llu\r\npeer_proofs_refused:%llu\r\n"
-            "acl_access_denied_auth:%llu\r\nnoauth_refused:%llu\r\n\r\n",
+            "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
+            "acl_access_denied_key:%llu\r\nnoauth_refused:%llu\r\nacl_users:%llu\r\n\r\n",
             (unsigned long long)st->total_connections,
             (unsigned long long)st->rejected_connections, (unsigned long long)st->total_commands,
             (unsigned long long)st->protocol_errors, (unsigned long long)st->output_limit_drops,
@@ -231,7 +232,8 @@ static void infoStats(command_env *env, info_text *t)
             (unsigned long long)f->entries_applied, (unsigned long long)f->numbers_issued,
             (unsigned long long)st->peer_proofs_refused,
             (unsigned long long)(env->auth != NULL ? env->auth->failures : 0),
-            (unsigned long long)st->noauth_refused);
+            (unsigned long long)st->acl_denied_cmd, (unsigned long long)st->acl_denied_key,
+            (unsigned long long)st->noauth_refused, (unsigned long long)seq_count_users(f->state));
 }
 
 static void infoKeyspace(command_env *env, info_text *t)
