@@ -55,6 +55,7 @@
 #define SEQ_CACHE_MAX 1000000   /* numbers in one cached-mode block */
 #define SEQ_TTL_MAX_MS (30LL * 24 * 3600 * 1000) /* longest RESERVE TTL */
 #define SEQ_PKEYS_MAX 10000000  /* permanent (gapless) keys held at once */
+#define SEQ_USER_MAX 64          /* bytes in a user name */
 
 /* Status codes: the one error vocabulary of the core. */
 enum seq_status {
@@ -153,6 +154,8 @@ typedef struct seq_ledger_run {
     char *reason;    /* NUL-terminated, owned by the result */
     int64_t until_ms; /* reserved, in a GAPS result: deadline_ms as a wall time
                        * (INT64_MAX: never; for other rows INT64_MAX) */
+    char by[SEQ_USER_MAX + 1]; /* who put the run there (its command's user; "": the
+                                * server itself, or before users were recorded) */
 } seq_ledger_run;
 
 /* One command. name and key point into memory the caller keeps alive for
@@ -257,6 +260,7 @@ typedef struct seq_result {
                        * LOOKUP of a live reservation: when it runs out, as a wall
                        * time (the clock now plus the elapsed time left) */
     char *reason;
+    char by[SEQ_USER_MAX + 1]; /* LOOKUP: who put the number in its ledger state ("": unknown) */
     char *key; /* LOOKUP in gapless mode: the key the number was issued to */
 } seq_result;
 
@@ -333,7 +337,6 @@ int64_t seq_elapsed_ms(const seq_state *s); /* the elapsed clock (see seq_stamp_
  * fnmatch(3) reads them), and command rules applied in order, the last
  * that matches deciding (as Redis's ACL). A state starts with the user
  * `default`: on, nopass, ~*, +@all. */
-#define SEQ_USER_MAX 64          /* bytes in a user name */
 #define SEQ_USERS_MAX 10000
 #define SEQ_ACL_HASHES_MAX 16    /* passwords of one user */
 #define SEQ_ACL_PATTERNS_MAX 64  /* sequence patterns of one user */

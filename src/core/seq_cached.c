@@ -47,7 +47,8 @@ static int seqSkipBlock(seq_sequence *q, int64_t t)
     }
     for (size_t i = 0; i < q->n_block; i++) {
         seqLedgerPutText(q, q->block[i].first, q->block[i].last, SEQ_NUM_SKIPPED, t,
-                         "cached block given up: a leader change, a restart, or its range expired");
+                         "cached block given up: a leader change, a restart, or its range expired",
+                         NULL);
     }
     free(q->block);
     q->block = NULL;

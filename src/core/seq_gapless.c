@@ -165,11 +165,12 @@ static void seqGaplessCommit(seq_state *s, seq_sequence *q, const seq_reuse *ru,
 /* RESERVE's number goes to the ledger as reserved until deadline (elapsed
  * clock), under a new grant: what names this reservation, and only it, to
  * an UNDELIVERED report (the number may be reserved again later). */
-static void seqReservationOpen(seq_sequence *q, int64_t t, int64_t deadline, seq_result *out)
+static void seqReservationOpen(seq_sequence *q, int64_t t, int64_t deadline, seq_result *out,
+                               const seq_cmd *cmd)
 {
     int64_t v = out->runs[0].first;
     assert(seqLedgerAt(q, v) == NULL);
-    seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, deadline, "reserved", 8);
+    seqLedgerPut(q, v, v, SEQ_NUM_RESERVED, t, deadline, "reserved", 8, cmd);
     seqLedgerAt(q, v)->grant = ++q->grants;
     out->grant = q->grants;
 }
@@ -232,7 +233,7 @@ int seqGaplessTake(seq_state *s, seq_sequence *q, const seq_cmd *cmd, bool reser
     if (rv == SEQ_OK) {
         seqGaplessCommit(s, q, &ru, &tk, stale, out);
         if (reserve) {
-            seqReservationOpen(q, t, deadline, out);
+            seqReservationOpen(q, t, deadline, out, cmd);
         }
         if (cmd->key_len > 0) {
             seqGaplessKeyHold(s, q, cmd, out);
@@ -324,7 +325,7 @@ int seqRelease(seq_state *s, const seq_cmd *cmd)
     /* A reserved run is one number: it becomes a released one, no growth. */
     seqPkeyRelease(s, q->incarnation, v);
     seqLedgerCut(q, v, v);
-    seqLedgerPutText(q, v, v, SEQ_NUM_RELEASED, s->clock_ms, "released");
+    seqLedgerPutText(q, v, v, SEQ_NUM_RELEASED, s->clock_ms, "released", cmd);
     seqWarnLift(q, seqNow(s));
     return SEQ_OK;
 }

@@ -299,10 +299,11 @@ void seqLedgerCut(seq_sequence *q, int64_t a, int64_t b);
 void seqLedgerCutSorted(seq_sequence *q, const seq_run *pieces, size_t n);
 /* Puts [a, b], which no run holds, into the ledger with a state; merges it
  * with equal neighbours. Needs room for one more run. */
+/* by: the command whose user the run records (NULL: the server's own). */
 void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t time_ms,
-                  int64_t deadline_ms, const char *reason, size_t reason_len);
+                  int64_t deadline_ms, const char *reason, size_t reason_len, const seq_cmd *by);
 void seqLedgerPutText(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t time_ms,
-                      const char *reason);
+                      const char *reason, const seq_cmd *by);
 /* Frees the ledger's runs and reasons and leaves it empty. */
 void seqLedgerClear(seq_sequence *q);
 /* The invariants above for the ledger and the block, except the time (the

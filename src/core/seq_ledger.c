@@ -169,11 +169,23 @@ void seqLedgerCutSorted(seq_sequence *q, const seq_run *pieces, size_t n)
 static bool seqLedgerMergeable(const seq_ledger_run *x, const seq_ledger_run *y)
 {
     return x->state != SEQ_NUM_RESERVED && x->state == y->state && x->time_ms == y->time_ms &&
-           x->last != INT64_MAX && x->last + 1 == y->first && strcmp(x->reason, y->reason) == 0;
+           x->last != INT64_MAX && x->last + 1 == y->first && strcmp(x->reason, y->reason) == 0 &&
+           strcmp(x->by, y->by) == 0;
+}
+
+/* The user of cmd into by (a valid name, or ""). */
+static void seqLedgerBy(char by[SEQ_USER_MAX + 1], const seq_cmd *cmd)
+{
+    size_t n = cmd != NULL && seq_user_valid(cmd->user, cmd->user_len) ? cmd->user_len : 0;
+    if (n > 0) {
+        memcpy(by, cmd->user, n);
+    }
+    by[n] = '\0';
 }
 
 void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t time_ms,
-                         int64_t deadline_ms, const char *reason, size_t reason_len)
+                         int64_t deadline_ms, const char *reason, size_t reason_len,
+                         const seq_cmd *by)
 {
     long at = seqLedgerFloor(q, a);
     assert(at < 0 || q->ledger[at].last < a);
@@ -189,6 +201,7 @@ void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t 
     e->deadline_ms = deadline_ms;
     e->grant = 0;
     e->reason = seqStrdup(reason, reason_len);
+    seqLedgerBy(e->by, by);
     q->n_ledger++;
     if (seqIsOpen(state)) {
         q->n_open++;
@@ -217,7 +230,7 @@ void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t 
 /* How many more runs setting v alone to a state takes: a split adds one,
  * a new run one, a merge with a neighbour none. */
 static size_t seqLedgerRunsFor(const seq_sequence *q, int64_t v, uint8_t state, int64_t time_ms,
-                               const char *reason, size_t reason_len)
+                               const char *reason, size_t reason_len, const seq_cmd *by)
 {
     const seq_ledger_run *e = seqLedgerAt(q, v);
     if (e != NULL) {
@@ -225,7 +238,8 @@ static size_t seqLedgerRunsFor(const seq_sequence *q, int64_t v, uint8_t state, 
     }
     long at = seqLedgerFloor(q, v);
     size_t nx = (size_t)(at + 1);
-    seq_ledger_run probe = {v, v, state, time_ms, INT64_MAX, 0, NULL, INT64_MAX};
+    seq_ledger_run probe = {v, v, state, time_ms, INT64_MAX, 0, NULL, INT64_MAX, ""};
+    seqLedgerBy(probe.by, by);
     char *copy = seqStrdup(reason, reason_len);
     probe.reason = copy;
     bool merges = (at >= 0 && seqLedgerMergeable(&q->ledger[at], &probe)) ||
@@ -235,9 +249,9 @@ static size_t seqLedgerRunsFor(const seq_sequence *q, int64_t v, uint8_t state, 
 }
 
 void seqLedgerPutText(seq_sequence *q, int64_t a, int64_t b, uint8_t state,
-                             int64_t time_ms, const char *reason)
+                             int64_t time_ms, const char *reason, const seq_cmd *by)
 {
-    seqLedgerPut(q, a, b, state, time_ms, INT64_MAX, reason, strlen(reason));
+    seqLedgerPut(q, a, b, state, time_ms, INT64_MAX, reason, strlen(reason), by);
 }
 
 void seqLedgerClear(seq_sequence *q)
@@ -284,6 +298,7 @@ bool seqLedgerValid(const seq_sequence *q)
         ok = e->first <= e->last && e->state >= SEQ_NUM_VOIDED && e->state <= SEQ_NUM_UNKNOWN &&
              e->state != SEQ_NUM_EXPIRED && e->reason != NULL &&
              seq_reason_valid(e->reason, strnlen(e->reason, SEQ_REASON_MAX + 1)) &&
+             (e->by[0] == '\0' || seq_user_valid(e->by, strnlen(e->by, SEQ_USER_MAX + 1))) &&
              (e->state != SEQ_NUM_RESERVED ||
               e->first == e->last) &&
              (e->state == SEQ_NUM_RESERVED ? e->grant >= 1 && e->grant <= q->grants
@@ -374,11 +389,11 @@ int seqVoid(seq_state *s, const seq_cmd *cmd)
         return SEQ_OK;
     }
     if (!seqLedgerRoom(q, seqLedgerRunsFor(q, v, SEQ_NUM_VOIDED, s->clock_ms, cmd->text,
-                                           cmd->text_len))) {
+                                           cmd->text_len, cmd))) {
         return SEQ_ERR_TOO_MANY;
     }
     seqLedgerCut(q, v, v);
-    seqLedgerPut(q, v, v, SEQ_NUM_VOIDED, s->clock_ms, INT64_MAX, cmd->text, cmd->text_len);
+    seqLedgerPut(q, v, v, SEQ_NUM_VOIDED, s->clock_ms, INT64_MAX, cmd->text, cmd->text_len, cmd);
     /* The hot path asserts only what VOID can change: order around v. */
     long k = seqLedgerFloor(q, v);
     assert(k >= 0 && q->ledger[k].first <= v && v <= q->ledger[k].last);

@@ -126,7 +126,7 @@ int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     }
     for (size_t i = 0; i < q->n_block; i++) {
         seq_ledger_run e = {q->block[i].first, q->block[i].last, SEQ_NUM_CACHED, t, INT64_MAX, 0,
-                            (char *)"in the leader's cache block, not yet reported served", INT64_MAX};
+                            (char *)"in the leader's cache block, not yet reported served", INT64_MAX, ""};
         seqGapsPush(&rows, &n, &cap, e, lo, hi);
     }
     for (size_t i = q->cur; i < q->n_ranges; i++) {
@@ -142,7 +142,7 @@ int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         seqPushUnburned(q, p, r->max, pieces, &np);
         for (size_t k = 0; k < np; k++) {
             seq_ledger_run e = {pieces[k].min, pieces[k].max, SEQ_NUM_EXPIRED, r->not_after,
-                                INT64_MAX, 0, (char *)"range expired (NOTAFTER passed)", INT64_MAX};
+                                INT64_MAX, 0, (char *)"range expired (NOTAFTER passed)", INT64_MAX, ""};
             seqGapsPush(&rows, &n, &cap, e, lo, hi);
         }
         free(pieces);
@@ -177,6 +177,7 @@ int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
                             ? seqWallOf(now, e->deadline_ms)
                             : INT64_MAX;
         reason = lapsed ? "reservation ran out" : e->reason;
+        memcpy(out->by, e->by, sizeof(out->by));
     } else if (seq_issued(q, v)) {
         bool cached = seqInBlock(q, v);
         out->state = cached ? SEQ_NUM_CACHED : SEQ_NUM_FINAL;

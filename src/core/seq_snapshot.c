@@ -18,8 +18,10 @@
  * entry stamp), and to every key, after inserted_ms, inserted_el i64 (the
  * elapsed clock); a reservation's until_ms is then on the elapsed clock.
  * Version 3 is read with the elapsed clock equal to the wall clock.
- * Version 5 (written now) adds the users at the end (seq_snapshot_users.c);
- * earlier versions are read with the first default user only.
+ * Version 5 (written now) adds the users at the end (seq_snapshot_users.c)
+ * and to each ledger run, after its reason, by_len u8 and by (the user
+ * that put it there; empty: the server, or unknown); earlier versions are
+ * read with the first default user only and runs by nobody.
  * Versions 1 and 2 are read as strict sequences with one cursor
  * (cur, next): ranges before cur are full, ranges after it untouched.
  * The decoder trusts nothing: every count is checked against its limit and
@@ -95,6 +97,9 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
         seq_put_u64(w, e->grant);
         seq_put_u16(w, (uint16_t)reason_len);
         seq_put_bytes(w, e->reason, reason_len);
+        size_t by_len = strlen(e->by);
+        seq_put_u8(w, (uint8_t)by_len);
+        seq_put_bytes(w, e->by, by_len);
     }
     seq_put_u32(w, (uint32_t)q->n_block);
     seq_put_u64(w, q->block_term);
@@ -119,7 +124,7 @@ static size_t seqSequenceSize(const seq_sequence *q)
                41 * q->n_ranges + 4 + 8 + 4 + 16 * q->n_burned + 4 + 4 + 8 + 8 +
                16 * q->n_block + 1 + 17 * seqRatesUsed(q);
     for (size_t i = 0; i < q->n_ledger; i++) {
-        n += 8 + 8 + 1 + 8 + 8 + 8 + 2 + strlen(q->ledger[i].reason);
+        n += 8 + 8 + 1 + 8 + 8 + 8 + 2 + strlen(q->ledger[i].reason) + 1 + strlen(q->ledger[i].by);
     }
     return n;
 }
@@ -222,6 +227,7 @@ static bool seqReadLedger(seq_sequence *q, seq_reader *r, uint32_t version, int6
     q->ledger_cap = n;
     for (size_t i = 0; i < n; i++) {
         seq_ledger_run e;
+        memset(&e, 0, sizeof(e));
         e.first = seq_get_i64(r);
         e.last = seq_get_i64(r);
         e.state = seq_get_u8(r);
@@ -235,6 +241,13 @@ static bool seqReadLedger(seq_sequence *q, seq_reader *r, uint32_t version, int6
             (version < 4 && e.time_ms > clock_ms)) { /* one clock, never back, then */
             return false;
         }
+        size_t by_len = version >= 5 ? seq_get_u8(r) : 0;
+        const uint8_t *by = by_len > 0 ? seq_get_bytes(r, by_len) : NULL;
+        if (by_len > 0 && !seq_user_valid((const char *)by, by_len)) {
+            return false;
+        }
+        memcpy(e.by, by != NULL ? (const char *)by : "", by_len);
+        e.by[by_len] = '\0';
         e.reason = seq_xmalloc(reason_len + 1);
         memcpy(e.reason, reason, reason_len);
         e.reason[reason_len] = '\0';

@@ -108,7 +108,7 @@ int seqUndelivered(seq_state *s, const seq_cmd *cmd)
         }
         seqLedgerCut(q, pieces[i].min, pieces[i].max);
         seqLedgerPut(q, pieces[i].min, pieces[i].max, to, s->clock_ms, INT64_MAX, cmd->text,
-                     cmd->text_len);
+                     cmd->text_len, cmd);
     }
     seqWarnLift(q, seqNow(s));
     free(pieces);

@@ -84,6 +84,34 @@ static void fsmHalt(fsm *f, const char *why)
     }
 }
 
+/* The changes an auditor asks about, with who made them, into the log
+ * (the leader that proposed them logs them; the entries keep them for
+ * good). Rules are not shown: they hold
+ * password hashes. */
+static void fsmAudit(const seq_cmd *cmd)
+{
+    const char *what = NULL;
+    switch (cmd->op) {
+    case SEQ_OP_CREATE: what = "CREATE"; break;
+    case SEQ_OP_ADDRANGE: what = "ADDRANGE"; break;
+    case SEQ_OP_DROP: what = "DROP"; break;
+    case SEQ_OP_VOID: what = "VOID"; break;
+    case SEQ_OP_ACL_SETUSER: what = cmd->has_start ? "ACL SETUSER (seed)" : "ACL SETUSER"; break;
+    case SEQ_OP_ACL_DELUSER: what = "ACL DELUSER"; break;
+    default: return;
+    }
+    const char *by = cmd->user_len > 0 ? cmd->user : "(server)";
+    int by_len = cmd->user_len > 0 ? (int)cmd->user_len : 8;
+    if (cmd->op == SEQ_OP_VOID) {
+        log_info("audit: %s %.*s %lld by %.*s", what, (int)cmd->name_len, cmd->name,
+                 (long long)cmd->min, by_len, by);
+    } else if (cmd->op == SEQ_OP_ACL_DELUSER) {
+        log_info("audit: %s %.*s by %.*s", what, (int)cmd->text_len, cmd->text, by_len, by);
+    } else {
+        log_info("audit: %s %.*s by %.*s", what, (int)cmd->name_len, cmd->name, by_len, by);
+    }
+}
+
 /* What follows one applied command: the count of numbers handed out, the
  * name kept with a result that may yet be reported undelivered, and the
  * WARN threshold crossed. */
@@ -122,6 +150,9 @@ static void fsmAfterCommand(fsm *f, const codec_header *h, const seq_cmd *cmd, s
     if (res->warn_crossed) {
         log_warn("sequence %.*s: remaining numbers at or below its WARN threshold",
                  (int)cmd->name_len, cmd->name);
+    }
+    if (res->status == SEQ_OK && claimed) {
+        fsmAudit(cmd); /* once: by the process that proposed it, not at each replay */
     }
     f->commands_applied++;
 }

@@ -9,6 +9,7 @@
 #include "commands_internal.h"
 
 #include <assert.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,8 +102,10 @@ bool cmd_logs_in(command_env *env, const command_call *call)
     return false;
 }
 
-/* A login on its way through auth_check: where its answer goes. */
+/* A login on its way through auth_check (and, on a follower, first
+ * through the leader's CLUSTER LOGININFO): where its answer goes. */
 typedef struct login {
+    forward_internal fwd; /* first: the forwarder's owner */
     command_env *env;
     void *owner;
     uint64_t tag;
@@ -113,6 +116,9 @@ typedef struct login {
     bool has_name;
     resp_arg name;
     char name_bytes[CLIENT_NAME_MAX];
+    unsigned delay_ms;
+    size_t pw_len;
+    char *pw; /* while the leader is asked: a copy, wiped once checked */
 } login;
 
 static void loginDone(void *ctx, bool ok)
@@ -141,6 +147,59 @@ static void loginDone(void *ctx, bool ok)
     l->env->reply_raw(l->owner, l->tag, out.data, out.len);
     resp_buf_free(&out);
     free(l);
+}
+
+/* The leader's CLUSTER LOGININFO reply into who; false when there is
+ * none to use (no leader, an older leader, a malformed reply). */
+static bool loginParseLeader(const char *reply, size_t len, seq_login_info *who, bool *default_set)
+{
+    resp_arg argv[4 + SEQ_ACL_HASHES_MAX];
+    resp_request req = {.argv = argv, .argc = 0};
+    resp_limits limits = {.args_max = 4 + SEQ_ACL_HASHES_MAX, .bulk_max = SEQ_ACL_TOKEN_MAX,
+                          .inline_max = 0};
+    size_t used = 0;
+    const char *why = NULL;
+    if (len == 0 || reply[0] != '*' ||
+        resp_parse(&limits, reply, len, &req, &used, &why) != RESP_PARSE_OK || req.argc < 4) {
+        return false;
+    }
+    memset(who, 0, sizeof(*who));
+    who->exists = cmd_arg_is(&argv[0], "1");
+    who->enabled = cmd_arg_is(&argv[1], "1");
+    who->nopass = cmd_arg_is(&argv[2], "1");
+    *default_set = cmd_arg_is(&argv[3], "1");
+    for (size_t i = 4; i < req.argc; i++) {
+        if (argv[i].len >= sizeof(who->hashes[0])) {
+            return false;
+        }
+        memcpy(who->hashes[who->n_hashes], argv[i].ptr, argv[i].len);
+        who->hashes[who->n_hashes][argv[i].len] = '\0';
+        who->n_hashes++;
+    }
+    return true;
+}
+
+static void loginLeaderSaid(void *owner, uint64_t tag, const char *reply, size_t len, int err)
+{
+    (void)tag;
+    login *l = (login *)owner; /* fwd is its first member */
+    seq_login_info who;
+    bool default_set = false;
+    bool is_default = strcmp(l->user, AUTH_USER_DEFAULT) == 0;
+    if (err != BATCH_OK || !loginParseLeader(reply, len, &who, &default_set) ||
+        (is_default && !default_set && l->env->auth->has_file)) {
+        /* what this node knows (and, before the seed, its own file says) */
+        auth_login_info(l->env->auth, l->user, strlen(l->user), &who);
+    }
+    if (l->env->auth->started) {
+        auth_check(l->env->auth, l->user, strlen(l->user), &who, l->pw, l->pw_len, l->delay_ms,
+                   loginDone, l);
+    } else {
+        loginDone(l, false);
+    }
+    OPENSSL_cleanse(l->pw, l->pw_len);
+    free(l->pw);
+    l->pw = NULL;
 }
 
 /* Starts the check of user/password for call; its reply comes later. */
@@ -180,8 +239,23 @@ static void loginStart(command_env *env, command_call *call, const resp_arg *use
     }
     call->deferred = true;
     call->off_log = true;
-    auth_check(env->auth, user->ptr, user->len, &who, password->ptr, password->len,
-               auth_delay_ms(call->client->auth_failures + 1), loginDone, l);
+    l->delay_ms = auth_delay_ms(call->client->auth_failures + 1);
+    if (env->forwarder != NULL && !node_is_leader(env->node) && ulen > 0 &&
+        password->len <= PASSWORD_MAX) {
+        /* a follower asks the leader, whose users are the newest: a user
+         * made a moment ago through any node logs in here too */
+        l->pw = malloc(password->len + 1);
+        if (l->pw != NULL) {
+            memcpy(l->pw, password->ptr, password->len);
+            l->pw_len = password->len;
+            l->fwd.done = loginLeaderSaid;
+            resp_arg argv[3] = {{"CLUSTER", 7}, {"LOGININFO", 9}, {l->user, ulen}};
+            forwarder_submit(env->forwarder, 2, argv, 3, &l->fwd, BATCH_TAG_INTERNAL, NULL, NULL);
+            return;
+        }
+    }
+    auth_check(env->auth, user->ptr, user->len, &who, password->ptr, password->len, l->delay_ms,
+               loginDone, l);
 }
 
 void authCommand(command_env *env, command_call *call)

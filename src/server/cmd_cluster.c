@@ -63,7 +63,8 @@ void fwdCommand(command_env *env, command_call *call)
         }
         call->user = call->argv[0].ptr + 1;
         call->user_len = call->argv[0].len - 1;
-        call->provisional = provisional; /* its rights are judged here too */
+        call->provisional = provisional;
+        call->forwarded_user = true; /* its rights are judged here, by the newest users */
         call->argv++;
         call->argc--;
     }
@@ -195,6 +196,35 @@ static void clusterPeer(command_env *env, command_call *call)
     resp_write_simple(call->out, "OK");
 }
 
+/* CLUSTER LOGININFO user, from a follower's proven link: what a login as
+ * user needs, from this node's users (the leader's, the newest), so that a
+ * user made a moment ago on any node logs in on every node. Bulk strings:
+ * exists, enabled, nopass, default_set (0/1), then the hashes. */
+static void clusterLoginInfo(command_env *env, command_call *call)
+{
+    if (!call->client->forward_link) {
+        cmd_error(call, "ERR CLUSTER LOGININFO is sent between seqd nodes only");
+        return;
+    }
+    if (!node_is_leader(env->node)) {
+        cmd_error(call, "TRYAGAIN this node is not the leader");
+        return;
+    }
+    seq_login_info who;
+    auth_login_info(env->auth, call->argv[2].ptr, call->argv[2].len, &who);
+    if (!seq_user_valid(call->argv[2].ptr, call->argv[2].len)) {
+        who.exists = false;
+    }
+    resp_write_array(call->out, 4 + who.n_hashes);
+    resp_write_cstr(call->out, who.exists ? "1" : "0");
+    resp_write_cstr(call->out, who.enabled ? "1" : "0");
+    resp_write_cstr(call->out, who.nopass ? "1" : "0");
+    resp_write_cstr(call->out, seq_acl_default_set(env->node->fsm.state) ? "1" : "0");
+    for (size_t i = 0; i < who.n_hashes; i++) {
+        resp_write_cstr(call->out, who.hashes[i]);
+    }
+}
+
 void clusterCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
@@ -213,6 +243,10 @@ void clusterCommand(command_env *env, command_call *call)
     }
     if (cmd_arg_is(sub, "PEER") && call->argc == 4) {
         clusterPeer(env, call);
+        return;
+    }
+    if (cmd_arg_is(sub, "LOGININFO") && call->argc == 3) {
+        clusterLoginInfo(env, call);
         return;
     }
     bool add = cmd_arg_is(sub, "ADD");

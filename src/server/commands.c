@@ -175,7 +175,7 @@ static bool commandUnchecked(const command_def *d, const command_call *call)
     }
     const resp_arg *sub = &call->argv[1];
     return (d->fn == clusterCommand && (cmd_arg_is(sub, "CHALLENGE") || cmd_arg_is(sub, "PEER") ||
-                                        cmd_arg_is(sub, "CLOCK"))) ||
+                                        cmd_arg_is(sub, "CLOCK") || cmd_arg_is(sub, "LOGININFO"))) ||
            (d->fn == aclCommand && cmd_arg_is(sub, "WHOAMI"));
 }
 
@@ -184,8 +184,15 @@ static bool commandUnchecked(const command_def *d, const command_call *call)
 static bool commandPermitted(command_env *env, command_call *call, const command_def *d)
 {
     command_client *client = call->client;
-    if ((client->forward_link && !call->provisional) || commandUnchecked(d, call)) {
-        return true; /* a node's link: its requests were checked where they came in */
+    if ((client->forward_link && !call->forwarded_user) || commandUnchecked(d, call)) {
+        return true; /* a node's own request (a report, a membership change) */
+    }
+    if (!client->forward_link && env->forwarder != NULL && d->fn != clusterCommand &&
+        !node_is_leader(env->node) && commands_lane(env, call) >= COMMAND_LANE_FORWARD2 &&
+        commands_lane(env, call) <= COMMAND_LANE_FORWARD3) {
+        /* it goes to the leader with its user (FWD ... @user), and the
+         * leader's users, the newest, judge it there */
+        return true;
     }
     char sub[SEQ_ACL_COMMAND_MAX + 1] = "";
     bool has_sub = commandHasSubcommands(d) && call->argc >= 2 &&
@@ -200,8 +207,9 @@ static bool commandPermitted(command_env *env, command_call *call, const command
                                   seq_name_valid(call->argv[1].ptr, call->argv[1].len)
                               ? &call->argv[1]
                               : NULL;
-    const char *user = call->provisional ? call->user : client->user;
-    size_t user_len = call->provisional ? call->user_len : client->user_len;
+    bool given = call->provisional || call->forwarded_user;
+    const char *user = given ? call->user : client->user;
+    size_t user_len = given ? call->user_len : client->user_len;
     int verdict = seq_acl_check(env->node->fsm.state, user, user_len, d->name,
                                 has_sub ? sub : NULL, d->category, seq != NULL ? seq->ptr : NULL,
                                 seq != NULL ? seq->len : 0);
@@ -209,7 +217,9 @@ static bool commandPermitted(command_env *env, command_call *call, const command
         return true;
     }
     if (verdict == SEQ_ACL_NO_USER) {
-        client->authenticated = call->provisional && client->authenticated;
+        if (!client->forward_link && !call->provisional) {
+            client->authenticated = false; /* removed or turned off since it logged in */
+        }
         env->stats->noauth_refused++;
         cmd_error(call, "NOAUTH Authentication required.");
         return false;
@@ -243,7 +253,8 @@ int commands_lane(command_env *env, const command_call *call)
         return COMMAND_LANE_AUTH; /* its passwords are hashed first: everything after waits */
     }
     bool sequences = d != NULL && (strcmp(d->flags, "write") == 0 || strcmp(d->flags, "readonly") == 0);
-    bool membership = d != NULL && d->fn == clusterCommand && call->argc == 3;
+    bool membership = d != NULL && d->fn == clusterCommand && call->argc == 3 &&
+                      !cmd_arg_is(&call->argv[1], "LOGININFO");
     if (!sequences && !membership && !users) {
         return COMMAND_LANE_NONE;
     }

@@ -29,7 +29,7 @@ enum reply_style {
     STYLE_RUNS = 3,    /* NEXT name COUNT k: flat array of first/last pairs */
     STYLE_DESCRIBE = 4,
     STYLE_LIST = 5,
-    STYLE_GAPS = 6,   /* array of [first, last, state, reason, time_ms] */
+    STYLE_GAPS = 6,   /* array of [first, last, state, reason, time_ms, user] */
     STYLE_LOOKUP = 7, /* number, state (and reason, time for a voided one) */
     STYLE_LOOKUP_KEY = 8, /* the runs a key got, or nil */
     STYLE_COUNT = 9,      /* :issued (ACL DELUSER: users removed) */
@@ -106,6 +106,8 @@ typedef struct command_call {
     /* not logged in, taken as the default user while this node catches
      * up (commands_dispatch): the leader has the last word */
     bool provisional;
+    /* FWD named who asked: this node judges the request by that user */
+    bool forwarded_user;
     /* out */
     bool deferred;  /* reply comes later, with style */
     bool via_cache; /* deferred behind a cached-mode block, not in the log */

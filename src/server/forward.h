@@ -46,6 +46,11 @@
 /* reply/len valid only during the call, and only when err == 0 (BATCH_OK). */
 typedef void (*forward_done_fn)(void *owner, uint64_t tag, const char *reply, size_t len,
                                 int err);
+/* Requests the server forwards itself carry BATCH_TAG_INTERNAL; their
+ * owner starts with a forward_internal, whose done gets the reply. */
+typedef struct forward_internal {
+    forward_done_fn done;
+} forward_internal;
 /* A reply that came after its client was told "outcome unknown": name is
  * the request's sequence (it was a NEXT, INCR or RESERVE without KEY). */
 typedef void (*forward_lost_fn)(void *ctx, const char *name, const char *reply, size_t len);

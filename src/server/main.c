@@ -68,10 +68,7 @@ static void onBatchDone(void *owner, uint64_t tag, const seq_result *res, int er
 static void onForwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err)
 {
     if ((tag & BATCH_TAG_INTERNAL) != 0) {
-        if (err != BATCH_OK || (len > 0 && reply[0] == '-')) {
-            log_warn("a report forwarded to the leader failed: %.*s", (int)(len > 120 ? 120 : len),
-                     err != BATCH_OK ? "no reply" : reply);
-        }
+        ((forward_internal *)owner)->done(owner, tag, reply, len, err);
         return;
     }
     conn_on_forwarded(owner, tag, reply, len, err);

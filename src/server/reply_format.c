@@ -112,12 +112,13 @@ static void format_gaps(const seq_result *res, resp_buf *out)
     resp_write_array(out, res->n_ledger);
     for (size_t i = 0; i < res->n_ledger; i++) {
         const seq_ledger_run *run = &res->ledger[i];
-        resp_write_array(out, 5);
+        resp_write_array(out, 6);
         resp_write_int(out, run->first);
         resp_write_int(out, run->last);
         resp_write_cstr(out, state_name(run->state));
         resp_write_cstr(out, run->reason != NULL ? run->reason : "");
         resp_write_int(out, run->time_ms);
+        resp_write_cstr(out, run->by); /* who: "" for the server, or before users were kept */
     }
 }
 
@@ -129,7 +130,8 @@ static void format_lookup(const seq_result *res, int proto, resp_buf *out)
     bool time = res->time_ms != INT64_MIN;
     bool until = res->state == SEQ_NUM_RESERVED && res->until_ms != INT64_MAX;
     bool key = res->key != NULL;
-    resp_write_map(out, 1 + reason + time + until + key, proto);
+    bool by = res->by[0] != '\0';
+    resp_write_map(out, 1 + reason + time + until + key + by, proto);
     resp_write_cstr(out, "state");
     resp_write_cstr(out, state_name(res->state));
     if (reason) {
@@ -147,6 +149,10 @@ static void format_lookup(const seq_result *res, int proto, resp_buf *out)
     if (key) {
         resp_write_cstr(out, "key");
         resp_write_cstr(out, res->key);
+    }
+    if (by) {
+        resp_write_cstr(out, "user");
+        resp_write_cstr(out, res->by);
     }
 }
 

@@ -19,10 +19,21 @@ static void undeliveredDone(void *owner, uint64_t tag, const seq_result *res, in
     }
 }
 
+static void undeliveredForwarded(void *owner, uint64_t tag, const char *reply, size_t len, int err)
+{
+    (void)owner;
+    (void)tag;
+    if (err != BATCH_OK || (len > 0 && reply[0] == '-')) {
+        log_warn("a report forwarded to the leader failed: %.*s", (int)(len > 120 ? 120 : len),
+                 err != BATCH_OK ? "no reply" : reply);
+    }
+}
+
 void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f)
 {
     memset(u, 0, sizeof(*u));
     u->base.done = undeliveredDone;
+    u->fbase.done = undeliveredForwarded;
     u->batcher = b;
     u->node = n;
     u->forwarder = f;
@@ -58,7 +69,7 @@ void undelivered_report(undelivered *u, const char *name, size_t name_len, const
         resp_arg argv[7] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
                             {last, strlen(last)}, {cause, strlen(cause)}, {"GRANT", 5},
                             {grant_text, strlen(grant_text)}};
-        forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->base, BATCH_TAG_INTERNAL,
+        forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->fbase, BATCH_TAG_INTERNAL,
                          NULL, NULL);
     }
 }

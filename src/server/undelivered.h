@@ -21,7 +21,8 @@
 #include "seq.h"
 
 typedef struct undelivered {
-    batch_internal base;
+    batch_internal base;     /* the batcher's answers */
+    forward_internal fbase;  /* the leader's, to reports forwarded there */
     batcher *batcher;
     node *node;
     forwarder *forwarder; /* NULL on a single node */

@@ -231,6 +231,46 @@ class UserLifecycleTest(SeqdTestCase):
             self.assertEqual(r.cmd("PING"), "PONG")
 
 
+def lookup_map(reply):
+    return {k.decode(): v for k, v in zip(reply[::2], reply[1::2])}
+
+
+class WhoDidItTest(SeqdTestCase):
+    """Item 3: an auditor asks "who voided number 4?" and gets a name."""
+
+    def test_lookup_and_gaps_name_the_voider_and_the_log_names_the_admin(self):
+        s = self.start_server()
+        with Raw(s.port) as r:
+            self.assertEqual(r.cmd("ACL", "SETUSER", "clerk", "on", ">pw", "~*", "+@issue", "+@void",
+                                   "+@read"), "OK")
+            self.assertEqual(r.cmd("ACL", "SETUSER", "boss", "on", ">pw2", "~*", "+@all"), "OK")
+        with Raw(s.port) as boss:
+            self.assertEqual(boss.cmd("AUTH", "boss", "pw2"), "OK")
+            self.assertEqual(boss.cmd("CREATE", "inv", 1, 100), "OK")
+            with Raw(s.port) as clerk:
+                self.assertEqual(clerk.cmd("AUTH", "clerk", "pw"), "OK")
+                self.assertEqual(clerk.cmd("NEXT", "inv", "COUNT", 5), [1, 5])
+                self.assertEqual(clerk.cmd("VOID", "inv", 4, "printer jam"), "OK")
+            self.assertEqual(boss.cmd("VOID", "inv", 2, "printer jam"), "OK")
+            got = lookup_map(boss.cmd("LOOKUP", "inv", 4))
+            self.assertEqual((got["state"], got["reason"], got["user"]), (b"voided", b"printer jam", b"clerk"))
+            self.assertNotIn("user", lookup_map(boss.cmd("LOOKUP", "inv", 3)))  # final: nobody's act
+            rows = boss.cmd("GAPS", "inv")
+            self.assertEqual([(row[0], row[5]) for row in rows], [(2, b"boss"), (4, b"clerk")])
+            self.assertEqual(boss.cmd("DROP", "inv"), "OK")
+        log = s.log_text()
+        for line in ("audit: CREATE inv by boss", "audit: VOID inv 4 by clerk", "audit: VOID inv 2 by boss",
+                     "audit: DROP inv by boss", "audit: ACL SETUSER clerk by default"):
+            self.assertIn(line, log)
+        # who is kept across a restart (log replay, then snapshot)
+        s.restart()
+        with Raw(s.port) as r:
+            self.assertEqual(r.cmd("CREATE", "inv2", 1, 10), "OK")
+            self.assertEqual(r.cmd("NEXT", "inv2"), 1)
+            self.assertEqual(r.cmd("VOID", "inv2", 1, "x"), "OK")
+            self.assertEqual(lookup_map(r.cmd("LOOKUP", "inv2", 1))["user"], b"default")
+
+
 class RequirepassSeedTest(SeqdTestCase):
 
     def test_the_file_seeds_the_default_user_once(self):
@@ -296,6 +336,17 @@ class ClusterUsersTest(SeqdTestCase):
                 self.assertEqual(r.cmd("AUTH", "svc", "svc-pw"), "OK")
                 self.assertEqual(err(r.cmd("ACL", "LIST")),
                                  "NOPERM this user has no permissions to run the 'acl|list' command")
+        # a VOID through a follower is the follower's user's, on every node
+        with Raw(follower.port) as r:
+            self.assertEqual(r.cmd("AUTH", "svc", "svc-pw"), "OK")
+            self.assertEqual(r.cmd("ACL", "WHOAMI"), b"svc")
+        with Raw(follower.port) as r:
+            self.assertEqual(r.cmd("ACL", "SETUSER", "auditor", "on", ">a", "~*", "+@void", "+@read"), "OK")
+            self.assertEqual(r.cmd("AUTH", "auditor", "a"), "OK")
+            self.assertEqual(r.cmd("VOID", "orders-1", 1, "cancelled"), "OK")
+        with Raw(leader.port) as r:
+            self.assertEqual(lookup_map(r.cmd("LOOKUP", "orders-1", 1))["user"], b"auditor")
+        self.assertIn("audit: VOID orders-1 1 by auditor", leader.log_text())
         leader.kill9()
         new_leader = c.wait_stable_leader(exclude=(leader,))
         for n in (new_leader, [x for x in c.alive() if x is not new_leader][0]):
@@ -304,7 +355,7 @@ class ClusterUsersTest(SeqdTestCase):
                 got = r.cmd("NEXT", "orders-1")
                 self.assertIsInstance(got, int, got)
                 self.assertGreater(got, 1)
-                self.assertEqual(err(r.cmd("VOID", "orders-1", 1, "x")),
+                self.assertEqual(err(r.cmd("VOID", "orders-1", 2, "x")),
                                  "NOPERM this user has no permissions to run the 'void' command")
         self.assertIsNotNone(role_of(new_leader))
         with Raw(new_leader.port) as r:

@@ -378,6 +378,54 @@ static void test_codec_carries_acl_ops_and_who_asked(void **state)
     assert_int_equal(w3.len, w2.len + 2);
 }
 
+/* Who voided a number is kept with it: LOOKUP and GAPS name the user, and
+ * two neighbours voided alike by different users stay two runs. */
+static void test_ledger_remembers_who(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    seq_tick(s, 1000, 60000);
+    seq_cmd c = {.op = SEQ_OP_CREATE, .name = "a", .name_len = 1, .min = 1, .max = 100};
+    seq_result r;
+    assert_int_equal(seq_apply(s, &c, &r), SEQ_OK);
+    seq_result_free(&r);
+    seq_cmd n = {.op = SEQ_OP_NEXT, .name = "a", .name_len = 1, .count = 10};
+    assert_int_equal(seq_apply(s, &n, &r), SEQ_OK);
+    seq_result_free(&r);
+    const char *users[] = {"alice", "alice", "bob", ""};
+    for (int v = 4; v <= 7; v++) {
+        seq_cmd vd = {.op = SEQ_OP_VOID, .name = "a", .name_len = 1, .min = v, .text = "torn",
+                      .text_len = 4, .user = users[v - 4], .user_len = strlen(users[v - 4])};
+        assert_int_equal(seq_apply(s, &vd, &r), SEQ_OK);
+        seq_result_free(&r);
+    }
+    seq_cmd look = {.op = SEQ_OP_LOOKUP, .name = "a", .name_len = 1, .min = 6};
+    assert_int_equal(seq_apply(s, &look, &r), SEQ_OK);
+    assert_int_equal(r.state, SEQ_NUM_VOIDED);
+    assert_string_equal(r.by, "bob");
+    seq_result_free(&r);
+    seq_cmd gaps = {.op = SEQ_OP_GAPS, .name = "a", .name_len = 1, .min = 1, .max = 100};
+    assert_int_equal(seq_apply(s, &gaps, &r), SEQ_OK);
+    assert_int_equal(r.n_ledger, 3); /* 4-5 alice, 6 bob, 7 the server's */
+    assert_int_equal(r.ledger[0].first, 4);
+    assert_int_equal(r.ledger[0].last, 5);
+    assert_string_equal(r.ledger[0].by, "alice");
+    assert_string_equal(r.ledger[1].by, "bob");
+    assert_string_equal(r.ledger[2].by, "");
+    seq_result_free(&r);
+    /* and it survives a snapshot */
+    size_t len = 0;
+    void *bytes = seq_snapshot_encode(s, &len);
+    seq_state *t = seq_snapshot_decode(bytes, len);
+    assert_non_null(t);
+    assert_int_equal(seq_apply(t, &look, &r), SEQ_OK);
+    assert_string_equal(r.by, "bob");
+    seq_result_free(&r);
+    free(bytes);
+    seq_state_free(t);
+    seq_state_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_seed_applies_only_until_default_is_set),
         cmocka_unit_test(test_users_survive_a_snapshot_byte_for_byte),
         cmocka_unit_test(test_codec_carries_acl_ops_and_who_asked),
+        cmocka_unit_test(test_ledger_remembers_who),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

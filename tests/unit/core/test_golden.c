@@ -253,6 +253,15 @@ static void expect_users(const seq_state *s)
     assert_int_equal(seq_acl_check(s, "ops", 3, "create", NULL, SEQ_CAT_ADMIN, "a", 1),
                      SEQ_ACL_ALLOWED);
     assert_true(seq_acl_user_open(s, "default", 7));
+    /* who voided what: 3 and 7 by the default user, 9 by ops */
+    seq_result r;
+    apply((seq_state *)s, (seq_cmd){.op = SEQ_OP_LOOKUP, .name = "a", .min = 9}, &r);
+    assert_int_equal(r.state, SEQ_NUM_VOIDED);
+    assert_string_equal(r.by, "ops");
+    seq_result_free(&r);
+    apply((seq_state *)s, (seq_cmd){.op = SEQ_OP_LOOKUP, .name = "a", .min = 3}, &r);
+    assert_string_equal(r.by, "default");
+    seq_result_free(&r);
 }
 
 static void test_snapshot_v5_and_its_bytes(void **state)

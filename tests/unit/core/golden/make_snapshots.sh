@@ -33,6 +33,7 @@ fi
 if [ $V -ge 5 ]; then
   c ACL SETUSER sales on '>s3cret' '~policies-*' +@issue +@read
   c ACL SETUSER ops on nopass '~*' +@all -drop
+  redis-cli -p $P --user ops --pass any VOID a 9 "voided by ops" > /dev/null
 fi
 for i in $(seq 20); do c LIST; done          # enough entries for a snapshot
 sleep 0.5
