@@ -11,7 +11,7 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla $(addprefix 
 CFLAGS   ?= -O2
 CFLAGS   += $(CFLAGS_COMMON)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS     := -lraft -luv -llz4 -lz -lcrypto -lpthread
+LIBS     := -lraft -luv -llz4 -lz -lssl -lcrypto -lpthread
 PORT     ?= 7379
 DIR      ?= ./seqd-data
 FUZZ_SECONDS ?= 60

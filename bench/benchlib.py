@@ -592,11 +592,13 @@ def cmd_report(argv):
     print()
 
     # modes
-    mode_rows = [("seqd", "strict `NEXT`"), ("seqd_cached", "cached `NEXT` (CACHE 1000)"),
+    mode_rows = [("seqd", "strict `NEXT`"),
+                 ("seqd_acl", "strict `NEXT` as an ACL user (`~aclbench-*` `+@issue`)"),
+                 ("seqd_cached", "cached `NEXT` (CACHE 1000)"),
                  ("seqd_gapless", "gapless `NEXT` (reserve + confirm in one)"),
                  ("seqd_pairs", "gapless `RESERVE` then `CONFIRM` (pairs/s)"),
                  ("pg_gapless", "PostgreSQL gapless counter row (transactions/s)")]
-    if any(res.get("%s.c16.status" % k) for k, _ in mode_rows[1:4]):
+    if any(res.get("%s.c16.status" % k) for k, _ in mode_rows[1:5]):
         print("Modes, requests/s (pairs/s for RESERVE + CONFIRM), same run; ratio to strict `NEXT` "
               "and to the PostgreSQL row:")
         print()

@@ -372,6 +372,15 @@ if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
       bench_rb seqd_cached "$case" "$SP" "$c" "$p" 1 seqd:cbench NEXT cbench
     done
   fi
+  # The cost of permissions: strict NEXT as a user confined to a ~pattern
+  # (the check on every request), beside strict NEXT as the default user.
+  if seqd_answers "$SP" && cli_until "$SP" OK CREATE aclbench-1 1 9000000000000000000 &&
+     cli_until "$SP" OK ACL SETUSER bench-svc on '>bench-pw' '~aclbench-*' +@issue; then
+    for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
+      read -r case c p <<<"$cs"
+      bench_rb seqd_acl "$case" "$SP" "$c" "$p" 1 seqd:aclbench-1 --user bench-svc -a bench-pw NEXT aclbench-1
+    done
+  fi
   if seqd_answers "$SP" && cli_until "$SP" OK CREATE gbench 1 9000000000000000000 MODE gapless &&
      cli_until "$SP" OK CREATE gpairs 1 9000000000000000000 MODE gapless; then
     for cs in "c16 16" "c64 64"; do

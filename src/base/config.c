@@ -44,6 +44,15 @@ static const char usage[] =
     "                           proves both ends know it (none)\n"
     "  --cluster-insecure yes|no  allow non-loopback --cluster members without a secret (no)\n"
     "  --protected-mode yes|no  without a password, refuse clients that are not on loopback (yes)\n"
+    "  --tls-port N             also serve clients over TLS (1.2, 1.3) on this port (0: none);\n"
+    "                           --port 0 serves TLS only\n"
+    "  --tls-cert-file PATH     the server's certificate chain (PEM)\n"
+    "  --tls-key-file PATH      its private key (PEM)\n"
+    "  --tls-ca-cert-file PATH  CA certificates that client certificates must chain to\n"
+    "  --tls-auth-clients yes|no|optional  ask clients for a certificate (yes)\n"
+    "  --tls-auth-clients-user CN|off  a verified client certificate logs in as the user its\n"
+    "                           CN names (off)\n"
+    "  --tls-handshake-timeout-ms N  longest TLS handshake (5000)\n"
     "  --version, --help\n";
 
 static int configInt(const char *flag, const char *text, long long lo, long long hi,
@@ -189,6 +198,8 @@ static void configDefaults(config *c)
     c->max_clock_offset_ms = 500; /* CockroachDB's default --max-offset */
     c->log_level = LOG_INFO;
     c->protected_mode = true;
+    c->tls_auth_clients = CONFIG_TLS_AUTH_YES; /* as Redis */
+    c->tls_handshake_timeout_ms = 5000;
 }
 
 /* The flags that take text rather than an integer: each checks its value
@@ -283,6 +294,57 @@ static int configProtectedMode(config *c, const char *flag, const char *v)
     return 0;
 }
 
+/* A path into field (cap bytes). */
+static int configPath(const char *flag, const char *v, char *field, size_t cap)
+{
+    if (v == NULL || v[0] == '\0' || strlen(v) >= cap) {
+        fprintf(stderr, "seqd: %s needs a path shorter than %zu bytes\n", flag, cap);
+        return -1;
+    }
+    snprintf(field, cap, "%s", v);
+    return 0;
+}
+
+static int configTlsCert(config *c, const char *flag, const char *v)
+{
+    return configPath(flag, v, c->tls_cert_file, sizeof(c->tls_cert_file));
+}
+
+static int configTlsKey(config *c, const char *flag, const char *v)
+{
+    return configPath(flag, v, c->tls_key_file, sizeof(c->tls_key_file));
+}
+
+static int configTlsCa(config *c, const char *flag, const char *v)
+{
+    return configPath(flag, v, c->tls_ca_cert_file, sizeof(c->tls_ca_cert_file));
+}
+
+static int configTlsAuthClients(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    static const char *names[] = {"no", "yes", "optional"};
+    for (int i = 0; i < 3 && v != NULL; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            c->tls_auth_clients = i;
+            return 0;
+        }
+    }
+    fprintf(stderr, "seqd: --tls-auth-clients must be yes, no or optional\n");
+    return -1;
+}
+
+static int configTlsAuthClientsUser(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || (strcmp(v, "CN") != 0 && strcmp(v, "off") != 0)) {
+        fprintf(stderr, "seqd: --tls-auth-clients-user must be CN or off\n");
+        return -1;
+    }
+    c->tls_auth_clients_user = strcmp(v, "CN") == 0;
+    return 0;
+}
+
 static int configLogLevel(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -316,7 +378,7 @@ typedef struct config_option {
 
 static const config_option config_options[] = {
     /* 55535 leaves room for the Raft port's default, port + 10000. */
-    CONFIG_NUMBER("--port", CONFIG_INT, port, 1, 55535, 1),
+    CONFIG_NUMBER("--port", CONFIG_INT, port, 0, 55535, 1), /* 0: TLS only */
     CONFIG_NUMBER("--raft-port", CONFIG_INT, raft_port, 1, 65535, 1),
     CONFIG_TEXT("--bind", configBind),
     CONFIG_TEXT("--dir", configDir),
@@ -341,6 +403,13 @@ static const config_option config_options[] = {
     CONFIG_TEXT("--cluster-secret-file", configClusterSecretFile),
     CONFIG_TEXT("--cluster-insecure", configClusterInsecure),
     CONFIG_TEXT("--protected-mode", configProtectedMode),
+    CONFIG_NUMBER("--tls-port", CONFIG_INT, tls_port, 0, 55535, 1),
+    CONFIG_TEXT("--tls-cert-file", configTlsCert),
+    CONFIG_TEXT("--tls-key-file", configTlsKey),
+    CONFIG_TEXT("--tls-ca-cert-file", configTlsCa),
+    CONFIG_TEXT("--tls-auth-clients", configTlsAuthClients),
+    CONFIG_TEXT("--tls-auth-clients-user", configTlsAuthClientsUser),
+    CONFIG_NUMBER("--tls-handshake-timeout-ms", CONFIG_UNSIGNED, tls_handshake_timeout_ms, 100, 600000, 1),
 };
 
 static const config_option *configFindOption(const char *flag)
@@ -384,10 +453,40 @@ static int configApply(config *c, const config_option *o, const char *value)
 
 /* What only the flags together can say: the Raft port's default, and the
  * combinations that cannot work. */
+static int configCheckTls(const config *c)
+{
+    if (c->port == 0 && c->tls_port == 0) {
+        fprintf(stderr, "seqd: --port 0 serves TLS only: give --tls-port too\n");
+        return -1;
+    }
+    if (c->tls_port != 0 && (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0')) {
+        fprintf(stderr, "seqd: --tls-port needs --tls-cert-file and --tls-key-file\n");
+        return -1;
+    }
+    if (c->tls_port != 0 && c->tls_port == c->port) {
+        fprintf(stderr, "seqd: --tls-port must differ from --port\n");
+        return -1;
+    }
+    if (c->tls_port != 0 && c->tls_auth_clients != CONFIG_TLS_AUTH_NO && c->tls_ca_cert_file[0] == '\0') {
+        fprintf(stderr, "seqd: --tls-auth-clients %s needs --tls-ca-cert-file (or --tls-auth-clients no)\n",
+                c->tls_auth_clients == CONFIG_TLS_AUTH_YES ? "yes" : "optional");
+        return -1;
+    }
+    if (c->port == 0 && c->n_members > 0) {
+        /* followers forward to the leader's plain client port */
+        fprintf(stderr, "seqd: a cluster member needs its plain --port (its followers forward there)\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int configCheckTogether(config *c)
 {
+    if (configCheckTls(c) != 0) {
+        return -1;
+    }
     if (c->raft_port == 0) {
-        c->raft_port = c->port + 10000;
+        c->raft_port = (c->port != 0 ? c->port : c->tls_port) + 10000;
     }
     if (c->raft_port > 65535) {
         fprintf(stderr, "seqd: the Raft port (port + 10000) is past 65535: set --raft-port\n");

@@ -58,8 +58,16 @@ typedef struct config {
     bool cluster_insecure;          /* --cluster-insecure yes: non-loopback members without one */
     bool protected_mode;            /* no password: only loopback clients (Redis's protected-mode) */
     bool has_cluster_secret;        /* loaded from the file at start (main) */
+    /* TLS for clients, with Redis's flag names (server/tls.h) */
+    int tls_port;                 /* 0: none */
+    char tls_cert_file[1024], tls_key_file[1024], tls_ca_cert_file[1024];
+    int tls_auth_clients;         /* CONFIG_TLS_AUTH_*: ask for client certificates */
+    bool tls_auth_clients_user;   /* --tls-auth-clients-user CN: a certificate's CN logs in */
+    unsigned tls_handshake_timeout_ms;
     uint8_t cluster_secret[32];
 } config;
+
+enum { CONFIG_TLS_AUTH_NO = 0, CONFIG_TLS_AUTH_YES = 1, CONFIG_TLS_AUTH_OPTIONAL = 2 };
 
 /* Fills c with defaults, then applies argv. Returns 0; 1 when --help or
  * --version printed what was asked (exit 0); -1 after printing an error

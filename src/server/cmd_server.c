@@ -223,7 +223,8 @@ static void infoStats(command_env *env, info_text *t)
             "log_commands_proposed:%llu\r\nlog_entries_applied:%llu\r\n"
             "numbers_issued:%llu\r\npeer_proofs_refused:%llu\r\n"
             "acl_access_denied_auth:%llu\r\nacl_access_denied_cmd:%llu\r\n"
-            "acl_access_denied_key:%llu\r\nnoauth_refused:%llu\r\nacl_users:%llu\r\n\r\n",
+            "acl_access_denied_key:%llu\r\nnoauth_refused:%llu\r\nacl_users:%llu\r\n"
+            "tls_handshakes:%llu\r\ntls_failed:%llu\r\ntls_handshake_timeouts:%llu\r\n\r\n",
             (unsigned long long)st->total_connections,
             (unsigned long long)st->rejected_connections, (unsigned long long)st->total_commands,
             (unsigned long long)st->protocol_errors, (unsigned long long)st->output_limit_drops,
@@ -233,7 +234,9 @@ static void infoStats(command_env *env, info_text *t)
             (unsigned long long)st->peer_proofs_refused,
             (unsigned long long)(env->auth != NULL ? env->auth->failures : 0),
             (unsigned long long)st->acl_denied_cmd, (unsigned long long)st->acl_denied_key,
-            (unsigned long long)st->noauth_refused, (unsigned long long)seq_count_users(f->state));
+            (unsigned long long)st->noauth_refused, (unsigned long long)seq_count_users(f->state),
+            (unsigned long long)st->tls_established, (unsigned long long)st->tls_failed,
+            (unsigned long long)st->tls_timeouts);
 }
 
 static void infoKeyspace(command_env *env, info_text *t)

@@ -48,6 +48,9 @@ typedef struct server_stats {
     uint64_t noauth_refused;      /* commands refused before a login */
     uint64_t acl_denied_cmd;      /* NOPERM for a command */
     uint64_t acl_denied_key;      /* NOPERM for a sequence */
+    uint64_t tls_established;     /* TLS handshakes completed */
+    uint64_t tls_failed;          /* TLS sessions closed on an error (plaintext, a bad certificate) */
+    uint64_t tls_timeouts;        /* TLS handshakes past --tls-handshake-timeout-ms */
     uint64_t next_client_id;
 } server_stats;
 

@@ -45,6 +45,7 @@ void connMaybeFree(conn *c)
     free(c->reports);
     free(c->slots);
     free(c->in);
+    tls_session_free(c->tls);
     resp_buf_free(&c->out);
     resp_buf_free(&c->wbuf);
     free(c);
@@ -156,6 +157,14 @@ static void connOnConnection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->client.remote = connIsRemote(&c->tcp);
+    if (server == (uv_stream_t *)&s->tls_listener) {
+        c->tls = tls_session_new(s->tls);
+        if (c->tls == NULL) {
+            connClose(c);
+            return;
+        }
+        c->tls_deadline_ms = uv_now(s->loop) + s->cfg->tls_handshake_timeout_ms;
+    }
     /* Past --max-clients a connection is kept only if it is another node's
      * forward link (its first request names it: see connDispatch), within
      * a small headroom: a full leader must not refuse its own followers. */
@@ -170,10 +179,31 @@ static void connOnConnection(uv_stream_t *server, int status)
         return;
     }
     c->reading = true;
-    uv_read_start((uv_stream_t *)&c->tcp, connAlloc, connOnRead);
+    connReadStart(c);
 }
 
-int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env)
+/* Binds and listens on bind:port with tcp. */
+static int connListen(conn_server *s, uv_tcp_t *tcp, int port)
+{
+    struct sockaddr_in addr;
+    int rv = uv_ip4_addr(s->cfg->bind, port, &addr);
+    if (rv != 0) {
+        return rv;
+    }
+    uv_tcp_init(s->loop, tcp);
+    tcp->data = s;
+    rv = uv_tcp_bind(tcp, (const struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)tcp, 511, connOnConnection);
+    }
+    if (rv != 0) {
+        uv_close((uv_handle_t *)tcp, NULL);
+    }
+    return rv;
+}
+
+int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env,
+                      tls_ctx *tls)
 {
     memset(s, 0, sizeof(*s));
     s->loop = loop;
@@ -188,25 +218,32 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
         return UV_ENOMEM;
     }
     resp_buf_init(&s->scratch, cfg->client_output_max);
-    struct sockaddr_in addr;
-    int rv = uv_ip4_addr(cfg->bind, cfg->port, &addr);
-    if (rv != 0) {
-        return rv;
+    if (cfg->port != 0) {
+        int rv = connListen(s, &s->listener, cfg->port);
+        if (rv != 0) {
+            return rv;
+        }
+        s->listening = true;
     }
-    uv_tcp_init(loop, &s->listener);
-    s->listener.data = s;
-    rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (rv == 0) {
-        rv = uv_listen((uv_stream_t *)&s->listener, 511, connOnConnection);
-    }
-    if (rv != 0) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        return rv;
+    if (cfg->tls_port != 0) {
+        assert(tls != NULL && tls->ctx != NULL);
+        s->tls = tls;
+        s->tls_scratch = malloc(CONN_TLS_READ_CHUNK);
+        if (s->tls_scratch == NULL) {
+            return UV_ENOMEM;
+        }
+        int rv = connListen(s, &s->tls_listener, cfg->tls_port);
+        if (rv != 0) {
+            return rv;
+        }
+        s->tls_listening = true;
+        uv_timer_init(loop, &s->tls_sweep);
+        s->tls_sweep.data = s;
+        uv_timer_start(&s->tls_sweep, connTlsSweep, CONN_TLS_SWEEP_MS, CONN_TLS_SWEEP_MS);
     }
     uv_prepare_init(loop, &s->flusher);
     s->flusher.data = s;
     uv_prepare_start(&s->flusher, connOnPrepare);
-    s->listening = true;
     return 0;
 }
 
@@ -215,6 +252,12 @@ void conn_server_stop_listening(conn_server *s)
     if (s->listening) {
         s->listening = false;
         uv_close((uv_handle_t *)&s->listener, NULL);
+    }
+    if (s->tls_listening) {
+        s->tls_listening = false;
+        uv_close((uv_handle_t *)&s->tls_listener, NULL);
+        uv_timer_stop(&s->tls_sweep);
+        uv_close((uv_handle_t *)&s->tls_sweep, NULL);
     }
 }
 
@@ -254,4 +297,6 @@ void conn_server_free(conn_server *s)
     free(s->inline_scratch);
     s->inline_scratch = NULL;
     resp_buf_free(&s->scratch);
+    free(s->tls_scratch);
+    s->tls_scratch = NULL;
 }

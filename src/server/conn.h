@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "resp.h"
+#include "tls.h"
 
 typedef struct conn conn;
 
@@ -32,10 +33,19 @@ typedef struct conn_server {
     conn *conns;     /* every open connection */
     conn *dirty;     /* connections with replies to write this loop turn */
     uv_prepare_t flusher;
+    /* TLS clients (conn_tls.c): their listener, the server's context */
+    uv_tcp_t tls_listener;
+    bool tls_listening;
+    tls_ctx *tls;     /* NULL: no TLS port */
+    char *tls_scratch; /* ciphertext just read (CONN_TLS_READ_CHUNK bytes) */
+    uv_timer_t tls_sweep;
 } conn_server;
 
-/* Binds and listens on cfg->bind:cfg->port. Returns 0 or a libuv error. */
-int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env);
+/* Binds and listens on cfg->bind:cfg->port (unless it is 0), and on
+ * cfg->tls_port with tls (which lives as long as s). Returns 0 or a
+ * libuv error. */
+int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env,
+                      tls_ctx *tls);
 
 /* Stops accepting (the listener closes asynchronously). */
 void conn_server_stop_listening(conn_server *s);

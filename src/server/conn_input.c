@@ -36,7 +36,7 @@ void connAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_alloc - c->in_len));
 }
 
-static void connProtocolError(conn *c, const char *msg)
+void connProtocolError(conn *c, const char *msg)
 {
     c->srv->env->stats->protocol_errors++;
     uint64_t abs = connReserve(c);
@@ -47,6 +47,15 @@ static void connProtocolError(conn *c, const char *msg)
     c->close_when_flushed = true;
     c->reading = false;
     uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void connReadStart(conn *c)
+{
+    if (c->tls != NULL) {
+        uv_read_start((uv_stream_t *)&c->tcp, connTlsAlloc, connTlsOnRead);
+    } else {
+        uv_read_start((uv_stream_t *)&c->tcp, connAlloc, connOnRead);
+    }
 }
 
 void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -84,13 +93,15 @@ void connResumeMaybe(conn *c)
     if (!room) {
         return;
     }
-    if (c->in_len > 0 && !c->close_when_flushed) {
+    if (c->tls != NULL && !c->close_when_flushed && tls_session_has_plaintext(c->tls)) {
+        connTlsPump(c); /* what the session kept while there was no room, then the requests */
+    } else if (c->in_len > 0 && !c->close_when_flushed) {
         connProcess(c); /* requests left unparsed when we paused */
     }
     if (c->paused && c->reading && !c->closing && !c->blocked &&
         c->n_slots < c->srv->cfg->max_pipeline && c->out.len < CONN_OUT_HIGH_WATER) {
         c->paused = false;
-        uv_read_start((uv_stream_t *)&c->tcp, connAlloc, connOnRead);
+        connReadStart(c);
     }
 }
 

@@ -19,8 +19,11 @@
 #define SEQD_CONN_INTERNAL_H
 
 #include "conn.h"
+#include "tls.h"
 
 #define CONN_READ_CHUNK 16384u
+#define CONN_TLS_READ_CHUNK 65536u /* ciphertext read at once (the server's one buffer) */
+#define CONN_TLS_SWEEP_MS 250u     /* how often stalled handshakes are looked for */
 #define CONN_OUT_HIGH_WATER (1u << 20) /* pause reading above this many unsent bytes */
 #define CONN_SLOTS_INITIAL 16u
 #define CONN_NODE_HEADROOM 16u /* node links accepted past --max-clients */
@@ -88,6 +91,9 @@ struct conn {
     bool reset_on_close; /* dropped at the output cap: RST, not FIN */
     bool over_limit;     /* accepted past --max-clients: only a node link may stay */
     bool challenged_over_limit; /* ... and it had its one CLUSTER CHALLENGE */
+    tls_session *tls;         /* a TLS client's session (conn_tls.c); NULL: plain */
+    uint64_t tls_deadline_ms; /* its handshake must be done by then (uv_now) */
+    uint64_t tls_plain_pending; /* plaintext encrypted into wbuf, not yet all in the kernel */
 };
 
 
@@ -111,6 +117,12 @@ void connOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 /* Parses and runs every whole request in the input (see conn_input.c). */
 void connProcess(conn *c);
+
+/* Starts reading c with the callbacks of its kind (plain or TLS). */
+void connReadStart(conn *c);
+
+/* Answers a protocol error and closes c once it is written. */
+void connProtocolError(conn *c, const char *msg);
 
 /* Reads again when the client is under every cap and not blocked; parses
  * the input left over first. */
@@ -143,6 +155,23 @@ void connUndirty(conn *c);
 
 /* The server's uv_prepare callback: writes every dirty connection. */
 void connOnPrepare(uv_prepare_t *h);
+
+/* A write request's callback: its c->queued bytes (plaintext) are sent. */
+void connOnWrite(uv_write_t *req, int status);
+
+/* Closes c if it was to close once everything was written and it was. */
+void connFlushDone(conn *c);
+
+/* conn_tls.c */
+
+void connTlsAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+void connTlsOnRead(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+/* Decrypts what the session holds into the input and runs it. */
+void connTlsPump(conn *c);
+void connFlushTls(conn *c);
+void connTlsFailed(conn *c, const char *why);
+/* The server's timer: closes handshakes past their deadline. */
+void connTlsSweep(uv_timer_t *t);
 
 /* conn_report.c */
 

@@ -97,7 +97,7 @@ bool connAppend(conn *c, const char *p, size_t n, conn_report *rep)
     return true;
 }
 
-static void connOnWrite(uv_write_t *req, int status)
+void connOnWrite(uv_write_t *req, int status)
 {
     conn *c = req->data;
     c->writing = false;
@@ -135,8 +135,19 @@ static bool connDone(const conn *c)
     return c->close_when_flushed && c->n_slots == 0 && c->out.len == 0 && !c->writing;
 }
 
+void connFlushDone(conn *c)
+{
+    if (connDone(c)) {
+        connClose(c);
+    }
+}
+
 static void connFlush(conn *c)
 {
+    if (c->tls != NULL) {
+        connFlushTls(c);
+        return;
+    }
     if (c->writing || c->closing) {
         return;
     }

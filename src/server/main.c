@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "auth.h"
+#include "tls.h"
 #include "batch.h"
 #include "commands.h"
 #include "config.h"
@@ -41,6 +42,7 @@ typedef struct server {
     cache cache;
     undelivered undelivered;
     auth auth;
+    tls_ctx tls; /* the TLS port's certificate, key and CA */
     conn_server conns;
     command_env env;
     server_stats stats;
@@ -279,9 +281,10 @@ static int startFrontDoor(void)
     srv.env.batcher = &srv.batcher;
     srv.env.stats = &srv.stats;
     srv.env.reply_raw = conn_reply_raw;
-    int rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env);
+    int rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env, &srv.tls);
     if (rv != 0) {
-        log_error("cannot listen on %s:%d: %s", srv.cfg.bind, srv.cfg.port, uv_strerror(rv));
+        log_error("cannot listen on %s:%d%s%.0d: %s", srv.cfg.bind, srv.cfg.port,
+                  srv.cfg.tls_port != 0 ? " or TLS port " : "", srv.cfg.tls_port, uv_strerror(rv));
         return -1;
     }
     rv = batcher_init(&srv.batcher, &srv.loop, &srv.node, &srv.cfg, processNonce(),
@@ -350,7 +353,8 @@ int main(int argc, char **argv)
     }
     log_set_level(srv.cfg.log_level);
     /* a bad password file is a bad flag: exit 2, before anything is made */
-    if (auth_init(&srv.auth, &srv.loop, srv.cfg.requirepass_file) != 0) {
+    if (auth_init(&srv.auth, &srv.loop, srv.cfg.requirepass_file) != 0 ||
+        tls_ctx_init(&srv.tls, &srv.cfg) != 0) {
         return 2;
     }
     if (srv.cfg.cluster_secret_file[0] != '\0') {
