@@ -624,6 +624,29 @@ def cmd_report(argv):
         print(table(["", "16 clients", "64 clients", "16 clients x pipeline 16"], rows))
         print()
 
+    # TLS
+    if res.get("seqd_tls.c16.status") or res.get("redis_always_tls.c16.status"):
+        print("Over TLS (TLS 1.3, no client certificates), requests/s and p99, same run; seqd strict "
+              "`NEXT` against Redis INCR with appendfsync always, both over TLS:")
+        print()
+        rows = []
+        for k, label in (("seqd_tls", "seqd strict `NEXT` over TLS"),
+                         ("redis_always_tls", "Redis INCR, appendfsync always, over TLS")):
+            row = [label]
+            for ck in ("c16", "c64", "p16"):
+                p99 = num(res, "%s.%s.p99" % (k, ck))
+                cell = cell_rate(res, k, ck)
+                if p99 is not None and res.get("%s.%s.status" % (k, ck)) == "ok":
+                    cell += " (p99 %.2f ms)" % p99
+                row.append(cell)
+            rows.append(row)
+        rows.append(["seqd-tls / redis-always-tls"] +
+                     [fmt_ratio(ratio(res, "seqd_tls", "redis_always_tls", ck)) for ck in ("c16", "c64", "p16")])
+        rows.append(["seqd-tls / seqd plain"] +
+                     [fmt_ratio(ratio(res, "seqd_tls", "seqd", ck)) for ck in ("c16", "c64", "p16")])
+        print(table(["", "16 clients", "64 clients", "16 clients x pipeline 16"], rows))
+        print()
+
     # three-node cluster
     cl_status = res.get("cluster.status", "—")
     if cl_status == "ok":

@@ -135,12 +135,31 @@ trap 'exit 143' TERM
 
 freeport() { "${LIB[@]}" freeport 1; }
 
+# TLS: one CA and a server certificate for 127.0.0.1, made for this run; a
+# port listed in TLS_PORT is spoken to with --tls by redis-cli and
+# redis-benchmark.
+declare -A TLS_PORT=()
+CERTS=$WORK/certs
+make_certs() {
+  mkdir -p "$CERTS"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/ca.key" -out "$CERTS/ca.crt" \
+    -days 2 -subj "/CN=bench CA" 2>/dev/null &&
+  openssl req -newkey rsa:2048 -nodes -keyout "$CERTS/server.key" -out "$CERTS/server.csr" \
+    -subj "/CN=127.0.0.1" 2>/dev/null &&
+  printf 'subjectAltName=IP:127.0.0.1\n' > "$CERTS/ext" &&
+  openssl x509 -req -in "$CERTS/server.csr" -CA "$CERTS/ca.crt" -CAkey "$CERTS/ca.key" \
+    -CAcreateserial -out "$CERTS/server.crt" -days 2 -extfile "$CERTS/ext" 2>/dev/null
+}
+tls_flags() { [ -z "${TLS_PORT[$1]:-}" ] || printf '%s\n' --tls --cacert "$CERTS/ca.crt"; }
+HAVE_TLS=0
+if command -v openssl >/dev/null && make_certs; then HAVE_TLS=1; fi
+
 # Waits (at most START_TIMEOUT s) until redis-cli PING on port $1 answers PONG;
 # $2 = pid that must stay alive meanwhile.
 wait_pong() {
   local port=$1 pid=$2 end=$(( SECONDS + ${START_TIMEOUT:-30} ))
   while [ "$SECONDS" -lt "$end" ]; do
-    if [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; then return 0; fi
+    if [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" $(tls_flags "$port") PING 2>/dev/null)" = PONG ]; then return 0; fi
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.1
   done
@@ -162,14 +181,16 @@ cli_until() {
 
 cli_int() {  # prints the integer reply of a command, or nothing
   local out
-  out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$1" "${@:2}" 2>/dev/null | head -1) || true
+  # shellcheck disable=SC2046  # tls_flags: one word per line, none for a plain port
+  out=$(timeout 10 redis-cli -h 127.0.0.1 -p "$1" $(tls_flags "$1") "${@:2}" 2>/dev/null | head -1) || true
   case "$out" in ''|*[!0-9-]*) echo "" ;; *) echo "$out" ;; esac
 }
 
 # rb PORT CLIENTS PIPELINE N TIMEOUT CMD... -> "rps avg p50 p99" | "FAIL reason"
 rb() {
   local port=$1 c=$2 p=$3 n=$4 to=$5 out rc=0; shift 5
-  out=$(timeout -k 5 "$to" redis-benchmark -h 127.0.0.1 -p "$port" -c "$c" -P "$p" -n "$n" --csv "$@" 2>&1) || rc=$?
+  # shellcheck disable=SC2046
+  out=$(timeout -k 5 "$to" redis-benchmark -h 127.0.0.1 -p "$port" $(tls_flags "$port") -c "$c" -P "$p" -n "$n" --csv "$@" 2>&1) || rc=$?
   if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then echo "FAIL timeout_after_${to}s"; return 0; fi
   "${LIB[@]}" rbcsv <<<"$out"
 }
@@ -208,6 +229,7 @@ bench_rb() {
   # seqd:NAME reads the counter of sequence NAME (seqd alone: bench)
   local seqname=bench
   case "$kind" in seqd:*) seqname=${kind#seqd:}; kind=seqd ;; esac
+  # (the counter is read on the port the load goes to: over TLS for a TLS port)
   if [ "$kind" = seqd ]; then before=$(cli_int "$port" NEXT "$seqname"); else before=$(cli_int "$port" GET hot); before=${before:-0}; fi
   r=$(rb "$port" "$c" "$p" "$n" $(( DUR * 5 + 30 )) "$@")
   if [ "$kind" = seqd ]; then after=$(cli_int "$port" NEXT "$seqname"); else after=$(cli_int "$port" GET hot); fi
@@ -303,9 +325,14 @@ cluster_answers() {  # all three nodes alive and answering PING
   done
 }
 
-start_seqd() {  # port dir
+start_seqd() {  # port dir [tls port]
+  local tls=()
+  if [ -n "${3:-}" ]; then
+    tls=(--tls-port "$3" --tls-cert-file "$CERTS/server.crt" --tls-key-file "$CERTS/server.key"
+         --tls-auth-clients no)
+  fi
   # shellcheck disable=SC2086  # SEQD_ARGS: extra flags, word-split on purpose
-  "$SEQD" --port "$1" --bind 127.0.0.1 --dir "$2" ${SEQD_ARGS:-} >>"$WORK/seqd.log" 2>&1 &
+  "$SEQD" --port "$1" --bind 127.0.0.1 --dir "$2" "${tls[@]}" ${SEQD_ARGS:-} >>"$WORK/seqd.log" 2>&1 &
   SEQD_PID=$!
 }
 
@@ -340,8 +367,10 @@ else
   SP=$("${LIB[@]}" freeport-raft)   # seqd's Raft bus listens on port + 10000
   SDIR=$WORK/seqd
   mkdir -p "$SDIR"
-  log "seqd: $SEQD on 127.0.0.1:$SP"
-  start_seqd "$SP" "$SDIR"
+  STP=""
+  if [ "$HAVE_TLS" = 1 ]; then STP=$(freeport); TLS_PORT[$STP]=1; fi
+  log "seqd: $SEQD on 127.0.0.1:$SP${STP:+ (TLS on $STP)}"
+  start_seqd "$SP" "$SDIR" "$STP"
   if ! wait_pong "$SP" "$SEQD_PID"; then
     echo "bench: seqd did not answer PING; its log:" >&2; tail -20 "$WORK/seqd.log" >&2
     put seqd.status "FAIL"; put seqd.note "seqd did not answer PING within ${START_TIMEOUT:-30} s"; SEQD_FAILED=1
@@ -379,6 +408,13 @@ if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
     for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
       read -r case c p <<<"$cs"
       bench_rb seqd_acl "$case" "$SP" "$c" "$p" 1 seqd:aclbench-1 --user bench-svc -a bench-pw NEXT aclbench-1
+    done
+  fi
+  # Over TLS: the same strict NEXT through the TLS port (Redis over TLS below).
+  if [ -n "$STP" ] && seqd_answers "$SP" && cli_until "$SP" OK CREATE tlsbench 1 9000000000000000000; then
+    for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
+      read -r case c p <<<"$cs"
+      bench_rb seqd_tls "$case" "$STP" "$c" "$p" 1 seqd:tlsbench NEXT tlsbench
     done
   fi
   if seqd_answers "$SP" && cli_until "$SP" OK CREATE gbench 1 9000000000000000000 MODE gapless &&
@@ -566,20 +602,29 @@ if [ "$SKIP_REDIS" = 1 ]; then
   put redis_always.status skipped
   put redis_everysec.status skipped
 else
-  for mode in always everysec; do
+  modes=(always everysec)
+  [ "$HAVE_TLS" = 1 ] && modes+=(always_tls)
+  for mode in "${modes[@]}"; do
     sys=redis_$mode
     RP=$(freeport)
     RDIR=$WORK/redis-$mode
     mkdir -p "$RDIR"
-    log "redis-server appendfsync $mode on 127.0.0.1:$RP"
-    redis-server --port "$RP" --bind 127.0.0.1 --dir "$RDIR" --save "" --appendonly yes \
-      --appendfsync "$mode" --daemonize no --protected-mode yes --logfile "$RDIR/redis.log" &
+    log "redis-server appendfsync ${mode%_tls} on 127.0.0.1:$RP${mode#always}"
+    listen=(--port "$RP")
+    if [ "$mode" = always_tls ]; then
+      TLS_PORT[$RP]=1
+      listen=(--port 0 --tls-port "$RP" --tls-cert-file "$CERTS/server.crt" --tls-key-file "$CERTS/server.key"
+              --tls-ca-cert-file "$CERTS/ca.crt" --tls-auth-clients no)
+    fi
+    redis-server "${listen[@]}" --bind 127.0.0.1 --dir "$RDIR" --save "" --appendonly yes \
+      --appendfsync "${mode%_tls}" --daemonize no --protected-mode yes --logfile "$RDIR/redis.log" &
     REDIS_PID=$!
     if ! wait_pong "$RP" "$REDIS_PID"; then
       echo "bench: redis-server did not answer PING; its log:" >&2; tail -20 "$RDIR/redis.log" >&2; exit 1
     fi
     for cs in "${CASES[@]}"; do
       read -r case c p <<<"$cs"
+      [ "$mode" = always_tls ] && [ "$case" = c1 ] && continue
       bench_rb "$sys" "$case" "$RP" "$c" "$p" 1 redis INCR hot
     done
     stop_pid "$REDIS_PID"; REDIS_PID=""
