@@ -1,5 +1,6 @@
 """test_node_clients — the npm Redis clients log in and issue unchanged
-(issue 11): node-redis (`redis`) and `ioredis`, at the versions pinned in
+(issue 11), over plain TCP and over TLS as an ACL user: node-redis
+(`redis`) and `ioredis`, at the versions pinned in
 tests/integration/node/package-lock.json, installed here with `npm ci`
 from npm's registry (kept in tests/integration/node/node_modules)."""
 
@@ -9,7 +10,7 @@ import shutil
 import subprocess
 import time
 
-from harness import SeqdTestCase, session_dir
+from harness import Raw, SeqdTestCase, free_port, session_dir
 
 NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
 
@@ -47,3 +48,22 @@ class NodeClientsTest(SeqdTestCase):
                                                   "ioredis:next-username")], [1, 2, 3, 4], steps)
         for k in ("redis:wrong", "ioredis:wrong"):
             self.assertIn("WRONGPASS", str(steps.get(k)), steps)
+
+    def test_over_tls_as_an_acl_user(self):
+        why = npm_ready()
+        self.assertIsNone(why, why)
+        from test_tls import certs, tls_args
+        tp = free_port()
+        s = self.start_server(*tls_args(tp, auth="no"))
+        with Raw(s.port) as r:
+            self.assertEqual(r.cmd("CREATE", "npm-tls", 1, 1000), "OK")
+            self.assertEqual(r.cmd("ACL", "SETUSER", "svc", "on", ">svc-pw", "~npm-*", "+@issue"), "OK")
+        p = subprocess.run(["node", "tls.js", str(tp), certs()["ca.crt"], "svc", "svc-pw", "npm-tls"],
+                           cwd=NODE_DIR, capture_output=True, text=True, timeout=120)
+        steps = {}
+        for line in p.stdout.splitlines():
+            row = json.loads(line)
+            steps[row["step"]] = row["value"]
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual([steps.get("redis:next"), steps.get("ioredis:next")], [1, 2], steps)
+        self.assertIn("NOPERM", str(steps.get("redis:denied")), steps)
