@@ -242,9 +242,22 @@ static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
     }
 }
 
+/* Whether cmd must name its user: it is not the one the entry named last. */
+static bool codecNamesUser(const seq_cmd *cmd, const codec_by *by)
+{
+    return cmd->user_len != by->user_len ||
+           (cmd->user_len > 0 && memcmp(cmd->user, by->user, cmd->user_len) != 0);
+}
+
 size_t codec_cmd_size(const seq_cmd *cmd)
 {
-    size_t n = 1 + 2 + cmd->name_len + (cmd->user_len > 0 ? 1 + cmd->user_len : 0);
+    codec_by none = {.user_len = 0};
+    return codec_cmd_size_by(cmd, &none);
+}
+
+size_t codec_cmd_size_by(const seq_cmd *cmd, const codec_by *by)
+{
+    size_t n = 1 + 2 + cmd->name_len + (codecNamesUser(cmd, by) ? 1 + cmd->user_len : 0);
     const codec_layout *l = codecLayout(cmd->op);
     if (l == NULL) {
         return n;
@@ -285,17 +298,28 @@ seq_stamp codec_stamp(const codec_header *h)
 
 void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
 {
+    codec_by none = {.user_len = 0};
+    codec_put_cmd_by(w, cmd, &none);
+}
+
+void codec_put_cmd_by(seq_writer *w, const seq_cmd *cmd, codec_by *who)
+{
     assert(cmd->name_len <= SEQ_NAME_MAX);
     const codec_layout *l = codecLayout(cmd->op);
     bool ext = codecExtended(l, cmd);
     assert(cmd->op < CODEC_BY && cmd->user_len <= SEQ_USER_MAX);
-    bool by = cmd->user_len > 0;
+    bool by = codecNamesUser(cmd, who);
     seq_put_u8(w, (uint8_t)(cmd->op | (ext ? CODEC_EXTENDED : 0) | (by ? CODEC_BY : 0)));
     seq_put_u16(w, (uint16_t)cmd->name_len);
     seq_put_bytes(w, cmd->name, cmd->name_len);
     if (by) {
         seq_put_u8(w, (uint8_t)cmd->user_len);
         seq_put_bytes(w, cmd->user, cmd->user_len);
+        if (cmd->user_len > 0) {
+            memcpy(who->user, cmd->user, cmd->user_len);
+        }
+        who->user[cmd->user_len] = '\0';
+        who->user_len = cmd->user_len;
     }
     for (size_t i = 0; l != NULL && i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
         codecPutField(w, (codec_field)l->plain[i], cmd);
@@ -331,6 +355,12 @@ int codec_get_header(seq_reader *r, codec_header *h)
 
 int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
 {
+    codec_by none = {.user_len = 0};
+    return codec_get_cmd_by(r, cmd, &none);
+}
+
+int codec_get_cmd_by(seq_reader *r, seq_cmd *cmd, codec_by *who)
+{
     memset(cmd, 0, sizeof(*cmd));
     uint8_t op = seq_get_u8(r);
     bool ext = (op & CODEC_EXTENDED) != 0;
@@ -344,11 +374,21 @@ int codec_get_cmd(seq_reader *r, seq_cmd *cmd)
         return -1;
     }
     if (by) {
-        cmd->user_len = seq_get_u8(r);
-        cmd->user = (const char *)seq_get_bytes(r, cmd->user_len);
-        if (!seq_user_valid(cmd->user, cmd->user_len)) {
+        size_t len = seq_get_u8(r);
+        const char *user = len > 0 ? (const char *)seq_get_bytes(r, len) : NULL;
+        if (len > 0 && !seq_user_valid(user, len)) {
             return -1;
         }
+        if (len > 0) {
+            memcpy(who->user, user, len);
+        }
+        who->user[len] = '\0';
+        who->user_len = len;
+        cmd->user = user; /* into the entry */
+        cmd->user_len = len;
+    } else if (who->user_len > 0) {
+        cmd->user = who->user; /* named before in the entry: who's copy */
+        cmd->user_len = who->user_len;
     }
     for (size_t i = 0; i < CODEC_FIELDS_MAX && l->plain[i] != CODEC_END; i++) {
         if (codecGetField(r, (codec_field)l->plain[i], cmd) != 0) {

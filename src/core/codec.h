@@ -21,7 +21,8 @@
  * ACL_SETUSER seed u8 rules_len u16 rules; ACL_DELUSER rules_len u16 names;
  * ACL_GETUSER (the user as the name), ACL_LIST, ACL_USERS nothing more.
  * A command that names who asked has op byte | 0x40 and user_len u8, user
- * right after its name.
+ * right after its name; one without it was asked by the previous
+ * command's user (see codec_by).
  * The decoder checks every length against the bytes left and the limits of
  * seq.h; decoded names and keys point into the entry (no copies).
  * Pure: no I/O. */
@@ -53,9 +54,23 @@ typedef struct codec_header {
 /* The stamp the state machine enters for an entry with this header. */
 seq_stamp codec_stamp(const codec_header *h);
 
-/* Bytes one command takes in an entry. */
-size_t codec_cmd_size(const seq_cmd *cmd);
+/* Who asked, as an entry's commands carry it: a command names its user
+ * (op | 0x40, user_len u8, user; length 0: the server itself) only when
+ * it differs from the previous command's in the same entry, so a batch of
+ * one user's NEXTs names it once. A codec_by follows one entry from its
+ * first command (zeroed: nobody yet); decoded users point into the entry. */
+typedef struct codec_by {
+    char user[SEQ_USER_MAX + 1]; /* the last user the entry named (a copy) */
+    size_t user_len;
+} codec_by;
 
+/* Bytes one command takes in an entry, after the commands by has seen. */
+size_t codec_cmd_size_by(const seq_cmd *cmd, const codec_by *by);
+void codec_put_cmd_by(seq_writer *w, const seq_cmd *cmd, codec_by *by);
+int codec_get_cmd_by(seq_reader *r, seq_cmd *cmd, codec_by *by);
+
+/* The same for a command alone (first in its entry). */
+size_t codec_cmd_size(const seq_cmd *cmd);
 void codec_put_header(seq_writer *w, const codec_header *h);
 void codec_put_cmd(seq_writer *w, const seq_cmd *cmd);
 

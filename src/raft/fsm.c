@@ -187,12 +187,13 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
     seq_stamp stamp = codec_stamp(&h);
     seq_stamp_entry(f->state, &stamp);
     fsmWatchClock(f, &h, before_ms);
+    codec_by by = {.user_len = 0}; /* who asked, as the entry's commands name it */
     for (uint32_t i = 0; i < h.n_cmds; i++) {
         seq_cmd cmd;
         seq_result local;
         /* Applied in place: a result must not be copied (see seq.h). */
         seq_result *res = slots != NULL ? &slots[i] : &local;
-        if (codec_get_cmd(&r, &cmd) != 0) {
+        if (codec_get_cmd_by(&r, &cmd, &by) != 0) {
             f->bad_entries++;
             log_error("fsm: log entry truncated at command %u of %u", i, h.n_cmds);
             fsmHalt(f, "a command it cannot decode");

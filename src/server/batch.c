@@ -33,6 +33,7 @@ struct batch {
     batch_window window; /* the narrowest window of its forwarded commands */
     uint8_t *entry; /* raft_malloc'd; header space reserved at the front */
     size_t entry_len, entry_cap;
+    codec_by by; /* the user its commands named last (named again only when it changes) */
     batch *next;
 };
 
@@ -285,7 +286,7 @@ void batcher_submit_in(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag
             x->window.deadline_ms = win->deadline_ms;
         }
     }
-    size_t need = codec_cmd_size(cmd);
+    size_t need = codec_cmd_size_by(cmd, &x->by);
     if (x->entry_len + need > x->entry_cap) {
         size_t cap = x->entry_cap * 2;
         while (cap < x->entry_len + need) {
@@ -295,7 +296,7 @@ void batcher_submit_in(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag
         x->entry_cap = cap;
     }
     seq_writer w = {x->entry + x->entry_len, 0, x->entry_cap - x->entry_len, false};
-    codec_put_cmd(&w, cmd);
+    codec_put_cmd_by(&w, cmd, &x->by);
     assert(!w.overflow && w.len == need);
     x->entry_len += need;
     if (x->n == x->items_cap) {

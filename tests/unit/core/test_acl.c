@@ -426,6 +426,43 @@ static void test_ledger_remembers_who(void **state)
     seq_state_free(s);
 }
 
+/* An entry names a user only when it changes: five commands by alice,
+ * alice, bob, the server and alice name it four times, and each decodes to
+ * its own user. */
+static void test_entry_names_a_user_once_per_run(void **state)
+{
+    (void)state;
+    const char *users[] = {"alice", "alice", "bob", "", "alice"};
+    uint8_t buf[1024];
+    seq_writer w = {buf, 0, sizeof(buf), false};
+    codec_by put = {.user_len = 0};
+    size_t alone = 0;
+    for (int i = 0; i < 5; i++) {
+        seq_cmd c = {.op = SEQ_OP_NEXT, .name = "a", .name_len = 1, .count = 1,
+                     .user = users[i], .user_len = strlen(users[i])};
+        size_t need = codec_cmd_size_by(&c, &put);
+        size_t before = w.len;
+        codec_put_cmd_by(&w, &c, &put);
+        assert_int_equal(w.len - before, need);
+        alone += codec_cmd_size(&c);
+    }
+    assert_false(w.overflow);
+    /* the second alice was not named (6 bytes saved); the server after bob
+     * is named as nobody (1 byte spent) */
+    assert_int_equal(alone - w.len, 6 - 1);
+    seq_reader r = {buf, w.len, 0, false};
+    codec_by get = {.user_len = 0};
+    for (int i = 0; i < 5; i++) {
+        seq_cmd d;
+        assert_int_equal(codec_get_cmd_by(&r, &d, &get), 0);
+        assert_int_equal(d.user_len, strlen(users[i]));
+        if (d.user_len > 0) {
+            assert_memory_equal(d.user, users[i], d.user_len);
+        }
+    }
+    assert_int_equal(r.pos, w.len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_users_survive_a_snapshot_byte_for_byte),
         cmocka_unit_test(test_codec_carries_acl_ops_and_who_asked),
         cmocka_unit_test(test_ledger_remembers_who),
+        cmocka_unit_test(test_entry_names_a_user_once_per_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -321,6 +321,10 @@ static void expect_same_cmd(const char *what, const seq_cmd *got, const seq_cmd 
     assert_int_equal(got->term, want->term);
     assert_int_equal(got->node, want->node);
     assert_int_equal(got->incarnation, want->incarnation);
+    assert_int_equal(got->user_len, want->user_len);
+    if (want->user_len > 0) {
+        assert_memory_equal(got->user, want->user, want->user_len);
+    }
 }
 
 static void test_entries(void **state)

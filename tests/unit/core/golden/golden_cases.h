@@ -1,7 +1,8 @@
 /* golden_cases — the log entries of entries.bin: every op, every layout
  * (header v1 and v2; CREATE plain, with START, extended 0x81; ADDRANGE
  * plain and windowed 0x82; ALLOCBLOCK and USED with and without the
- * incarnation, op | 0x80). Shared by gen_entries (which wrote the file) and
+ * incarnation, op | 0x80; the ACL ops; commands that name who asked,
+ * op | 0x40, also with 0x80). Shared by gen_entries (which wrote the file) and
  * test_golden (which decodes it and compares with these). */
 #ifndef SEQD_GOLDEN_CASES_H
 #define SEQD_GOLDEN_CASES_H
@@ -24,6 +25,7 @@ typedef struct golden_case {
 #define GOLDEN_N(s) .name = s, .name_len = sizeof(s) - 1
 #define GOLDEN_K(s) .key = s, .key_len = sizeof(s) - 1
 #define GOLDEN_T(s) .text = s, .text_len = sizeof(s) - 1
+#define GOLDEN_U(s) .user = s, .user_len = sizeof(s) - 1
 
 static const golden_case golden_table[] = {
     {"CREATE, header v1", true, GOLDEN_HDR, {.op = SEQ_OP_CREATE, GOLDEN_N("a"), .min = 1, .max = 100}},
@@ -68,6 +70,23 @@ static const golden_case golden_table[] = {
     {"UNDELIVERED", false, GOLDEN_HDR,
      {.op = SEQ_OP_UNDELIVERED, GOLDEN_N("g"), .min = 7, .max = 9, .count = 1, .has_start = true,
       .term = 12, GOLDEN_T("reply undelivered: the client disconnected")}},
+    /* users (snapshot v5's time): ACL ops, and commands that name who asked (op | 0x40) */
+    {"ACL SETUSER seed", false, GOLDEN_HDR,
+     {.op = SEQ_OP_ACL_SETUSER, GOLDEN_N("default"), .has_start = true,
+      GOLDEN_T("resetpass #$scrypt$N=16384,r=8,p=1$00112233445566778899aabbccddeeff$"
+               "00000000000000000000000000000000000000000000000000000000000000ff")}},
+    {"ACL SETUSER by", false, GOLDEN_HDR,
+     {.op = SEQ_OP_ACL_SETUSER, GOLDEN_N("sales"), GOLDEN_T("on ~policies-* -@all +@issue +@read"),
+      GOLDEN_U("admin")}},
+    {"ACL DELUSER", false, GOLDEN_HDR, {.op = SEQ_OP_ACL_DELUSER, GOLDEN_T("sales ops")}},
+    {"ACL GETUSER", false, GOLDEN_HDR, {.op = SEQ_OP_ACL_GETUSER, GOLDEN_N("sales")}},
+    {"ACL LIST", false, GOLDEN_HDR, {.op = SEQ_OP_ACL_LIST}},
+    {"ACL USERS", false, GOLDEN_HDR, {.op = SEQ_OP_ACL_USERS}},
+    {"VOID by", false, GOLDEN_HDR,
+     {.op = SEQ_OP_VOID, GOLDEN_N("a"), .min = 9, GOLDEN_T("torn"), GOLDEN_U("clerk")}},
+    {"CREATE extended by", false, GOLDEN_HDR,
+     {.op = SEQ_OP_CREATE, GOLDEN_N("inv"), .min = 1, .max = 999999, .mode = SEQ_MODE_GAPLESS,
+      GOLDEN_U("boss")}},
 };
 
 static inline const golden_case *golden_cases(size_t *n)
