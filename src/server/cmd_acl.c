@@ -161,6 +161,7 @@ typedef struct acl_setuser {
     command_client *client; /* lives while the reply is owed (the connection's refs) */
     int proto;
     char user[SEQ_USER_MAX + 1]; /* who asked */
+    bool provisional; /* ... taken as default while this node catches up (the leader decides) */
     size_t argc;
     resp_arg *argv;   /* ACL SETUSER name rules..., pointing into bytes */
     char *bytes;
@@ -205,7 +206,8 @@ static void aclHashed(void *ctx, bool ok)
     }
     command_call call = {
         .argc = j->argc, .argv = j->argv, .proto = j->proto, .owner = j->owner, .tag = j->tag,
-        .out = &out, .client = j->client, .user = j->user, .user_len = strlen(j->user)};
+        .out = &out, .client = j->client, .user = j->user, .user_len = strlen(j->user),
+        .provisional = j->provisional};
     aclProposeSetUser(j->env, &call);
     if (!call.deferred) {
         j->env->reply_raw(j->owner, j->tag, out.data, out.len);
@@ -251,6 +253,7 @@ static void aclHashThenPropose(command_env *env, command_call *call, const seq_l
     size_t ulen = call->user != NULL ? call->user_len : 0;
     memcpy(j->user, call->user, ulen);
     j->user[ulen] = '\0';
+    j->provisional = call->provisional;
     j->argc = call->argc;
     call->deferred = true;
     call->off_log = true;

@@ -56,7 +56,9 @@ void fwdCommand(command_env *env, command_call *call)
         }
         if (provisional && !(call->argv[0].len - 1 == strlen(AUTH_USER_DEFAULT) &&
                              memcmp(call->argv[0].ptr + 1, AUTH_USER_DEFAULT, call->argv[0].len - 1) == 0 &&
-                             !auth_required(env->auth))) {
+                             auth_need_of(env->auth) != AUTH_NEEDED)) {
+            /* (a leader still applying its own log judges by what it has:
+             * every committed entry is in it) */
             env->stats->noauth_refused++;
             cmd_error(call, "NOAUTH Authentication required.");
             return;

@@ -264,28 +264,12 @@ int commands_lane(command_env *env, const command_call *call)
     return COMMAND_LANE_LOCAL;
 }
 
-void commands_dispatch(command_env *env, command_call *call)
+/* Whether the client is let in for this call: logged in, or the call is
+ * one of the door's, or (protected mode) it may connect at all; else the
+ * reply says why. Logs a client in as the default user while that one
+ * needs no password, as Redis does. */
+static bool commandAdmitted(command_env *env, command_call *call, const command_def *d)
 {
-    assert(env != NULL && call != NULL && call->out != NULL);
-    assert(call->argc >= 1 && call->argv != NULL); /* the parser makes no empty requests */
-    env->stats->total_commands++;
-    const command_def *d = commandLookup(&call->argv[0]);
-    if (d == NULL) {
-        char name[64];
-        size_t len = call->argv[0].len < 40 ? call->argv[0].len : 40;
-        for (size_t i = 0; i < len; i++) {
-            char ch = call->argv[0].ptr[i];
-            name[i] = ch >= 0x20 && ch < 0x7f && ch != '\'' ? ch : '?';
-        }
-        name[len] = '\0';
-        cmd_errorf(call, "ERR unknown command '%s'", name);
-        return;
-    }
-    if ((d->arity > 0 && call->argc != (size_t)d->arity) ||
-        (d->arity < 0 && call->argc < (size_t)-d->arity)) {
-        cmd_errorf(call, "ERR wrong number of arguments for '%s' command", d->name);
-        return;
-    }
     /* Before a login only these: AUTH and HELLO (to log in), CLUSTER
      * CHALLENGE and PEER (a node's login), QUIT, and PING (a health check
      * learns nothing from PONG). A node's proven link is a node's: its
@@ -311,7 +295,7 @@ void commands_dispatch(command_env *env, command_call *call)
                         "want clients from other hosts to connect to seqd even without "
                         "authentication.");
         call->close = true;
-        return;
+        return false;
     }
     if (unauthenticated && need == AUTH_OPEN) {
         /* as Redis: while the default user needs no password, every
@@ -332,9 +316,34 @@ void commands_dispatch(command_env *env, command_call *call)
         !call->provisional) {
         env->stats->noauth_refused++;
         cmd_error(call, "NOAUTH Authentication required.");
+        return false;
+    }
+    return true;
+}
+
+void commands_dispatch(command_env *env, command_call *call)
+{
+    assert(env != NULL && call != NULL && call->out != NULL);
+    assert(call->argc >= 1 && call->argv != NULL); /* the parser makes no empty requests */
+    env->stats->total_commands++;
+    const command_def *d = commandLookup(&call->argv[0]);
+    if (d == NULL) {
+        char name[64];
+        size_t len = call->argv[0].len < 40 ? call->argv[0].len : 40;
+        for (size_t i = 0; i < len; i++) {
+            char ch = call->argv[0].ptr[i];
+            name[i] = ch >= 0x20 && ch < 0x7f && ch != '\'' ? ch : '?';
+        }
+        name[len] = '\0';
+        cmd_errorf(call, "ERR unknown command '%s'", name);
         return;
     }
-    if (!commandPermitted(env, call, d)) {
+    if ((d->arity > 0 && call->argc != (size_t)d->arity) ||
+        (d->arity < 0 && call->argc < (size_t)-d->arity)) {
+        cmd_errorf(call, "ERR wrong number of arguments for '%s' command", d->name);
+        return;
+    }
+    if (!commandAdmitted(env, call, d) || !commandPermitted(env, call, d)) {
         return;
     }
     if (call->user == NULL) {

@@ -63,36 +63,63 @@ void connTlsFailed(conn *c, const char *why)
     connClose(c);
 }
 
-/* Takes what the session can decrypt into the input, then runs it. */
-void connTlsPump(conn *c)
+/* Decrypts what fits into the input (*total bytes); false when c was
+ * closed. */
+static bool connTlsDecrypt(conn *c, size_t *total)
 {
     bool was = c->tls->established;
+    *total = 0;
     for (;;) {
         size_t room = connTlsRoom(c);
         size_t got = 0;
         int rv = tls_session_read(c->tls, c->in + c->in_len, room, &got);
         c->in_len += got;
+        *total += got;
         if (rv != TLS_OK) {
             connTlsFailed(c, rv == TLS_CLOSED ? "close_notify" : tls_session_error());
-            return;
+            return false;
         }
         if (!was && c->tls->established) {
             was = true;
             connTlsEstablished(c);
         }
         if (got == 0 || room == got) {
-            break; /* nothing more now, or no room: the rest waits inside */
+            return true; /* nothing more now, or no room: the rest waits inside */
         }
     }
-    if (tls_session_pending(c->tls) > 0) {
-        connMarkDirty(c); /* handshake messages to send */
-    }
-    if (c->in_len > 0) {
-        connProcess(c);
-    }
-    if (!c->closing && c->in_len == c->srv->cfg->query_max && tls_session_has_plaintext(c->tls)) {
-        connProtocolError(c, "ERR Protocol error: query buffer limit reached");
-        connMarkDirty(c);
+}
+
+/* Takes what the session can decrypt into the input and runs it, until
+ * the session holds nothing more or the client must wait (paused: then
+ * connResumeMaybe pumps again). A client whose session still holds
+ * plaintext when its input is full of one unfinished request is past the
+ * query cap. */
+void connTlsPump(conn *c)
+{
+    for (;;) {
+        size_t got = 0;
+        if (!connTlsDecrypt(c, &got)) {
+            return;
+        }
+        if (tls_session_pending(c->tls) > 0) {
+            connMarkDirty(c); /* handshake messages to send */
+        }
+        size_t before = c->in_len;
+        if (c->in_len > 0) {
+            connProcess(c);
+        }
+        if (c->closing || c->paused || c->blocked || c->close_when_flushed ||
+            !tls_session_has_plaintext(c->tls)) {
+            return;
+        }
+        if (c->in_len == before && c->in_len == c->in_alloc && c->in_alloc >= c->srv->cfg->query_max) {
+            connProtocolError(c, "ERR Protocol error: query buffer limit reached");
+            connMarkDirty(c);
+            return;
+        }
+        if (got == 0) {
+            return; /* what is inside is part of a record: more must come */
+        }
     }
 }
 

@@ -111,6 +111,18 @@ class TlsTest(SeqdTestCase):
             info = info_fields(r.cmd("INFO"))
         self.assertEqual(int(info["tls_handshakes"]), 3)  # two redis-cli runs, one redis-py pool
 
+    def test_one_write_of_many_requests(self):
+        """200,000 pipelined requests in one write: more plaintext than the
+        input buffer holds at once stays in the session and is taken as
+        replies leave (nothing waits for another read)."""
+        self.assertEqual(self.cli("CREATE", "p", 1, 10000000), (0, "OK"))
+        t = TlsRaw(self.tp, timeout=60)
+        n = 200000
+        t.send(encode("NEXT", "p") * n)
+        got = [t.read() for _ in range(n)]
+        self.assertEqual(got, list(range(1, n + 1)))
+        t.close()
+
     def test_hostile_clients_are_closed_and_others_served(self):
         self.assertEqual(self.cli("CREATE", "h", 1, 1000000), (0, "OK"))
         good = TlsRaw(self.tp)
