@@ -361,3 +361,32 @@ class ClusterUsersTest(SeqdTestCase):
         with Raw(new_leader.port) as r:
             info = info_fields(r.cmd("INFO"))
         self.assertGreaterEqual(int(info["acl_access_denied_cmd"]), 1)
+
+
+class ClusterMatrixTest(SeqdTestCase):
+    """The category matrix on every node of a three-node cluster: the users
+    are made through one follower, and each node (leader or follower, the
+    follower forwarding) allows and denies alike."""
+
+    def test_every_command_against_every_category_on_every_node(self):
+        c = self.start_cluster(3)
+        leader = c.wait_stable_leader()
+        follower = c.followers(leader)[0]
+        with Raw(follower.port) as r:
+            self.assertEqual(r.cmd("CREATE", "s", 1, 100000), "OK")
+            self.assertEqual(r.cmd("CREATE", "g", 1, 100000, "MODE", "gapless"), "OK")
+            self.assertEqual(r.cmd("NEXT", "s"), 1)
+            for cat in CATEGORIES:
+                self.assertEqual(r.cmd("ACL", "SETUSER", "u-" + cat, "on", ">pw-" + cat, "~*",
+                                       "+@" + cat), "OK")
+        for node in c.nodes:
+            for cat in CATEGORIES:
+                with Raw(node.port) as r:
+                    self.assertEqual(r.cmd("AUTH", "u-" + cat, "pw-" + cat), "OK", (node.name, cat))
+                    for row_cat, argv in COMMANDS:
+                        reply = r.cmd(*argv)
+                        if row_cat == cat:
+                            self.assertFalse((err(reply) or "").startswith("NOPERM"),
+                                             (node.name, cat, argv, reply))
+                        else:
+                            self.assertEqual(err(reply), noperm_command(argv), (node.name, cat, argv))
