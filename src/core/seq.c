@@ -279,7 +279,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_ADDRANGE: rv = seqAddRange(s, cmd); break;
     case SEQ_OP_NEXT: rv = seqNext(s, cmd, out); break;
     case SEQ_OP_DESCRIBE: rv = seqDescribe(s, cmd, out); break;
-    case SEQ_OP_LIST: rv = seqList(s, out); break;
+    case SEQ_OP_LIST: rv = seqList(s, cmd, out); break;
     case SEQ_OP_DROP: rv = seqDrop(s, cmd); break;
     case SEQ_OP_VOID: rv = seqVoid(s, cmd); break;
     case SEQ_OP_GAPS: rv = seqGaps(s, cmd, out); break;

@@ -556,6 +556,17 @@ static bool seqRuleMatches(const seq_acl_rule *r, const char *command, const cha
            (subcommand != NULL && r->command[len] == '|' && strcmp(r->command + len + 1, subcommand) == 0);
 }
 
+bool seqUserMatches(const seq_state *s, const char *user, size_t user_len, const char *name)
+{
+    const seq_user *u = seqUserFind(s, user, user_len);
+    for (size_t i = 0; u != NULL && i < u->n_patterns; i++) {
+        if (fnmatch(u->patterns[i], name, 0) == 0) {
+            return true;
+        }
+    }
+    return false; /* (a user removed since its LIST was let in sees nothing) */
+}
+
 int seq_acl_check(const seq_state *s, const char *user, size_t user_len, const char *command,
                   const char *subcommand, unsigned category, const char *seq, size_t seq_len)
 {

@@ -420,7 +420,11 @@ void seqCheckAfterApply(seq_state *s, uint8_t op);
 /* ---- seq_report.c: DESCRIBE, LIST, GAPS, LOOKUP (read only) ------------- */
 
 int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out);
-int seqList(const seq_state *s, seq_result *out);
+/* LIST: the live names, sorted; for a command that names its user, only
+ * those the user's patterns match (a user sees no name it may not touch). */
+int seqList(const seq_state *s, const seq_cmd *cmd, seq_result *out);
+/* Whether user (present in s) has a pattern matching name (NUL-terminated). */
+bool seqUserMatches(const seq_state *s, const char *user, size_t user_len, const char *name);
 /* GAPS name from to: every number of [from, to] below the ranges' cursors
  * that is not final, plus the expired rest of ranges past NOTAFTER, as
  * runs clipped to [from, to], ascending, at most SEQ_GAPS_MAX (more = true

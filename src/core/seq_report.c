@@ -51,20 +51,21 @@ static int seqNameCompare(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int seqList(const seq_state *s, seq_result *out)
+int seqList(const seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
+    bool filtered = cmd->user_len > 0;
     assert(out->names == NULL && out->n_names == 0);
     out->names = seq_xmalloc(sizeof(char *) * (s->n_live == 0 ? 1 : s->n_live));
     size_t n = 0;
     for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
-        if (q->live) {
+        if (q->live && (!filtered || seqUserMatches(s, cmd->user, cmd->user_len, q->name))) {
             assert(n < s->n_live);
             out->names[n] = seq_xmalloc(q->name_len + 1);
             memcpy(out->names[n], q->name, q->name_len + 1);
             n++;
         }
     }
-    assert(n == s->n_live);
+    assert(n == s->n_live || filtered);
     out->n_names = n;
     /* names hold no NUL bytes (printable ASCII), so strcmp orders them bytewise */
     qsort(out->names, n, sizeof(char *), seqNameCompare);

@@ -120,6 +120,9 @@ class CategoryMatrixTest(SeqdTestCase):
             self.assertEqual(err(r.cmd("ACL", "SETUSER", "sales", "+@all")),
                              "NOPERM this user has no permissions to run the 'acl|setuser' command")
             self.assertEqual(r.cmd("NEXT", "policies-a"), 2)
+            self.assertEqual(r.cmd("LIST"), [b"policies-a"])  # no name it may not touch
+        with Raw(self.s.port) as r:
+            self.assertEqual(r.cmd("LIST"), [b"g", b"policies-a", b"s"])  # default: ~*
         # python3-redis, as a service would log in
         c = redis.Redis(port=self.s.port, username="sales", password="s3cret")
         self.assertEqual(c.execute_command("NEXT", "policies-a"), 3)

@@ -463,6 +463,36 @@ static void test_entry_names_a_user_once_per_run(void **state)
     assert_int_equal(r.pos, w.len);
 }
 
+/* LIST shows a user only the names its patterns match. */
+static void test_list_shows_only_what_a_user_may_touch(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    const char *names[] = {"policies-a", "claims-b", "policies-c"};
+    for (int i = 0; i < 3; i++) {
+        seq_cmd c = {.op = SEQ_OP_CREATE, .name = names[i], .name_len = strlen(names[i]), .min = 1,
+                     .max = 10};
+        seq_result r;
+        assert_int_equal(seq_apply(s, &c, &r), SEQ_OK);
+        seq_result_free(&r);
+    }
+    assert_int_equal(setuser(s, "sales", "on nopass ~policies-* +@read"), SEQ_OK);
+    const char *who[] = {"sales", "default", "", "gone"};
+    size_t want[] = {2, 3, 3, 0};
+    for (int i = 0; i < 4; i++) {
+        seq_cmd l = {.op = SEQ_OP_LIST, .user = who[i], .user_len = strlen(who[i])};
+        seq_result r;
+        assert_int_equal(seq_apply(s, &l, &r), SEQ_OK);
+        assert_int_equal(r.n_names, want[i]);
+        if (i == 0) {
+            assert_string_equal(r.names[0], "policies-a");
+            assert_string_equal(r.names[1], "policies-c");
+        }
+        seq_result_free(&r);
+    }
+    seq_state_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_codec_carries_acl_ops_and_who_asked),
         cmocka_unit_test(test_ledger_remembers_who),
         cmocka_unit_test(test_entry_names_a_user_once_per_run),
+        cmocka_unit_test(test_list_shows_only_what_a_user_may_touch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
