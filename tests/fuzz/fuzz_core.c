@@ -99,6 +99,14 @@ static void checkRoundTrip(seq_state *s)
     seq_state_free(d);
 }
 
+/* ACL ops' names and rules: valid ones, a password in clear (refused),
+ * and rules that fail part way (a SETUSER applies all or none). */
+static const char *const acl_users[] = {"default", "u1", "u2", "s"};
+static const char *const acl_rules[] = {
+    "on nopass ~* +@all", "off", "~s* +@issue -next", "#h1 resetkeys +cluster|nodes", "reset",
+    "+@read ~x >secret", "!h1", "allkeys nocommands +drop on #h2 u1 u2",
+};
+
 static void runScript(seq_state *s, script *sc)
 {
     int64_t clock = 1000;
@@ -106,8 +114,11 @@ static void runScript(seq_state *s, script *sc)
         uint8_t op = take8(sc);
         seq_cmd c;
         memset(&c, 0, sizeof(c));
-        c.op = (uint8_t)(1 + op % SEQ_OP_UNDELIVERED);
+        c.op = (uint8_t)(1 + op % SEQ_OP_ACL_USERS);
         const char *name = names[(op >> 5) % 4];
+        if (c.op >= SEQ_OP_ACL_SETUSER) {
+            name = acl_users[(op >> 5) % 4]; /* users, and "s" for a name that is no user */
+        }
         c.name = name;
         c.name_len = strlen(name);
         c.min = takeNumber(sc);
@@ -121,9 +132,14 @@ static void runScript(seq_state *s, script *sc)
             c.key = k;
             c.key_len = strlen(k);
         }
-        const char *t = texts[(flags >> 3) % 3];
+        const char *t = c.op >= SEQ_OP_ACL_SETUSER ? acl_rules[(flags >> 3) % 8] : texts[(flags >> 3) % 3];
         c.text = t;
         c.text_len = strlen(t);
+        if (flags & 0x40) {
+            const char *u = acl_users[(flags >> 2) % 3];
+            c.user = u; /* who asked: the ledger keeps it */
+            c.user_len = strlen(u);
+        }
         c.mode = (uint8_t)((flags >> 5) % 3);
         c.cache = c.mode == SEQ_MODE_CACHED ? 1 + (flags & 7) : 0;
         c.warn = flags & 0x10 ? (uint64_t)(take8(sc) % 8) : 0;
