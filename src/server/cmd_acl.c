@@ -357,6 +357,30 @@ static void aclGenPass(command_call *call)
     OPENSSL_cleanse(hex, sizeof(hex));
 }
 
+/* ACL DRYRUN user command [arg ...], as Redis 7: +OK, or why not. */
+static void aclDryRun(command_env *env, command_call *call)
+{
+    const resp_arg *user = &call->argv[2];
+    char shown[80];
+    aclShown(user, shown, sizeof(shown));
+    seq_login_info who;
+    if (!seq_user_valid(user->ptr, user->len) ||
+        (seq_acl_login_info(env->node->fsm.state, user->ptr, user->len, &who), !who.exists)) {
+        cmd_errorf(call, "ERR User '%s' not found", shown);
+        return;
+    }
+    char why[SEQ_NAME_MAX + SEQ_ACL_COMMAND_MAX + 80];
+    if (commands_dry_run(env, user, call->argv + 3, call->argc - 3, why, sizeof(why))) {
+        resp_write_simple(call->out, "OK");
+    } else if (strcmp(why, "unknown") == 0) {
+        aclShown(&call->argv[3], shown, sizeof(shown));
+        cmd_errorf(call, "ERR Command '%s' not found", shown);
+    } else {
+        why[0] = why[0] >= 'a' && why[0] <= 'z' ? (char)(why[0] - 'a' + 'A') : why[0];
+        resp_write_bulk(call->out, why, strlen(why)); /* "This user has no permissions ..." */
+    }
+}
+
 void aclCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
@@ -377,6 +401,8 @@ void aclCommand(command_env *env, command_call *call)
     } else if ((cmd_arg_is(sub, "LIST") || cmd_arg_is(sub, "USERS")) && call->argc == 2) {
         seq_cmd cmd = {.op = cmd_arg_is(sub, "LIST") ? SEQ_OP_ACL_LIST : SEQ_OP_ACL_USERS};
         cmd_submit(env, call, &cmd, STYLE_LIST);
+    } else if (cmd_arg_is(sub, "DRYRUN") && call->argc >= 4) {
+        aclDryRun(env, call);
     } else if (cmd_arg_is(sub, "CAT") && call->argc <= 3) {
         aclCat(call);
     } else if (cmd_arg_is(sub, "GENPASS") && call->argc <= 3) {

@@ -179,6 +179,43 @@ static bool commandUnchecked(const command_def *d, const command_call *call)
            (d->fn == aclCommand && cmd_arg_is(sub, "WHOAMI"));
 }
 
+/* What seq_acl_check says of user running argv (command d); for a denial,
+ * what[] says why in Redis's words ("this user has no permissions to run
+ * the 'drop' command", "... to access the 'x' sequence"). */
+static int commandVerdict(command_env *env, const char *user, size_t user_len, const command_def *d,
+                          const resp_arg *argv, size_t argc, char *what, size_t cap)
+{
+    char sub[SEQ_ACL_COMMAND_MAX + 1] = "";
+    bool has_sub = commandHasSubcommands(d) && argc >= 2 &&
+                   argv[1].len < sizeof(sub) - strlen(d->name) - 1;
+    for (size_t i = 0; has_sub && i < argv[1].len; i++) {
+        char ch = argv[1].ptr[i];
+        sub[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        sub[i + 1] = '\0';
+    }
+    /* a name no sequence can have touches none: its command refuses it */
+    const resp_arg *seq = d->names_sequence && argc >= 2 && seq_name_valid(argv[1].ptr, argv[1].len)
+                              ? &argv[1]
+                              : NULL;
+    int verdict = seq_acl_check(env->node->fsm.state, user, user_len, d->name, has_sub ? sub : NULL,
+                                d->category, seq != NULL ? seq->ptr : NULL, seq != NULL ? seq->len : 0);
+    if (verdict == SEQ_ACL_NO_COMMAND) {
+        snprintf(what, cap, "this user has no permissions to run the '%s%s%s' command", d->name,
+                 has_sub ? "|" : "", sub);
+    } else if (verdict == SEQ_ACL_NO_SEQUENCE) {
+        char name[SEQ_NAME_MAX + 1];
+        for (size_t i = 0; i < seq->len; i++) {
+            char ch = seq->ptr[i];
+            name[i] = ch > 0x20 && ch < 0x7f && ch != '\'' ? ch : '?';
+        }
+        name[seq->len] = '\0';
+        snprintf(what, cap, "this user has no permissions to access the '%s' sequence", name);
+    } else if (verdict == SEQ_ACL_NO_USER) {
+        snprintf(what, cap, "the user is off or does not exist");
+    }
+    return verdict;
+}
+
 /* Whether the client's user may run the call; else a NOPERM (or, for a
  * user removed or turned off since it logged in, NOAUTH) reply. */
 static bool commandPermitted(command_env *env, command_call *call, const command_def *d)
@@ -194,25 +231,11 @@ static bool commandPermitted(command_env *env, command_call *call, const command
          * leader's users, the newest, judge it there */
         return true;
     }
-    char sub[SEQ_ACL_COMMAND_MAX + 1] = "";
-    bool has_sub = commandHasSubcommands(d) && call->argc >= 2 &&
-                   call->argv[1].len < sizeof(sub) - strlen(d->name) - 1;
-    for (size_t i = 0; has_sub && i < call->argv[1].len; i++) {
-        char ch = call->argv[1].ptr[i];
-        sub[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-        sub[i + 1] = '\0';
-    }
-    /* a name no sequence can have touches none: its command refuses it */
-    const resp_arg *seq = d->names_sequence && call->argc >= 2 &&
-                                  seq_name_valid(call->argv[1].ptr, call->argv[1].len)
-                              ? &call->argv[1]
-                              : NULL;
     bool given = call->provisional || call->forwarded_user;
     const char *user = given ? call->user : client->user;
     size_t user_len = given ? call->user_len : client->user_len;
-    int verdict = seq_acl_check(env->node->fsm.state, user, user_len, d->name,
-                                has_sub ? sub : NULL, d->category, seq != NULL ? seq->ptr : NULL,
-                                seq != NULL ? seq->len : 0);
+    char what[SEQ_NAME_MAX + SEQ_ACL_COMMAND_MAX + 8];
+    int verdict = commandVerdict(env, user, user_len, d, call->argv, call->argc, what, sizeof(what));
     if (verdict == SEQ_ACL_ALLOWED) {
         return true;
     }
@@ -224,22 +247,29 @@ static bool commandPermitted(command_env *env, command_call *call, const command
         cmd_error(call, "NOAUTH Authentication required.");
         return false;
     }
-    char what[SEQ_NAME_MAX + SEQ_ACL_COMMAND_MAX + 8];
     if (verdict == SEQ_ACL_NO_COMMAND) {
         env->stats->acl_denied_cmd++;
-        snprintf(what, sizeof(what), "%s%s%s", d->name, has_sub ? "|" : "", sub);
-        cmd_errorf(call, "NOPERM this user has no permissions to run the '%s' command", what);
+    } else {
+        env->stats->acl_denied_key++;
+    }
+    char msg[sizeof(what) + 80];
+    snprintf(msg, sizeof(msg), "NOPERM %s", what);
+    cmd_error(call, msg);
+    return false;
+}
+
+bool commands_dry_run(command_env *env, const resp_arg *user, const resp_arg *argv, size_t argc,
+                      char *why, size_t cap)
+{
+    const command_def *d = commandLookup(&argv[0]);
+    if (d == NULL) {
+        snprintf(why, cap, "unknown");
         return false;
     }
-    env->stats->acl_denied_key++;
-    size_t n = seq->len < SEQ_NAME_MAX ? seq->len : SEQ_NAME_MAX;
-    for (size_t i = 0; i < n; i++) {
-        char ch = seq->ptr[i];
-        what[i] = ch > 0x20 && ch < 0x7f && ch != '\'' ? ch : '?';
+    if (commandUnchecked(d, &(command_call){.argc = argc, .argv = argv})) {
+        return true;
     }
-    what[n] = '\0';
-    cmd_errorf(call, "NOPERM this user has no permissions to access the '%s' sequence", what);
-    return false;
+    return commandVerdict(env, user->ptr, user->len, d, argv, argc, why, cap) == SEQ_ACL_ALLOWED;
 }
 
 int commands_lane(command_env *env, const command_call *call)

@@ -108,6 +108,10 @@ void commandCommand(command_env *env, command_call *call);
 /* Whether name is a command (or "command|subcommand" of a command with
  * subcommands), for ACL rules. */
 bool commands_known(const char *name, size_t len);
+/* ACL DRYRUN: whether user may run argv (argc >= 1); else why (Redis's
+ * words, or "unknown" for no such command). */
+bool commands_dry_run(command_env *env, const resp_arg *user, const resp_arg *argv, size_t argc,
+                      char *why, size_t cap);
 /* The commands of a category, lower case, for ACL CAT. */
 size_t commands_of_category(unsigned category, const char **names, size_t cap);
 

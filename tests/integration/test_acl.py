@@ -121,6 +121,16 @@ class CategoryMatrixTest(SeqdTestCase):
                              "NOPERM this user has no permissions to run the 'acl|setuser' command")
             self.assertEqual(r.cmd("NEXT", "policies-a"), 2)
             self.assertEqual(r.cmd("LIST"), [b"policies-a"])  # no name it may not touch
+        with Raw(self.s.port) as r:  # an operator checks what sales may do, as Redis 7 lets one
+            self.assertEqual(r.cmd("ACL", "DRYRUN", "sales", "NEXT", "policies-b"), "OK")
+            self.assertEqual(r.cmd("ACL", "DRYRUN", "sales", "DROP", "policies-b"),
+                             b"This user has no permissions to run the 'drop' command")
+            self.assertEqual(r.cmd("ACL", "DRYRUN", "sales", "NEXT", "s"),
+                             b"This user has no permissions to access the 's' sequence")
+            self.assertEqual(r.cmd("ACL", "DRYRUN", "sales", "CLUSTER", "ADD", "1.2.3.4:5"),
+                             b"This user has no permissions to run the 'cluster|add' command")
+            self.assertEqual(err(r.cmd("ACL", "DRYRUN", "nobody", "PING")), "ERR User 'nobody' not found")
+            self.assertEqual(err(r.cmd("ACL", "DRYRUN", "sales", "NOSUCH")), "ERR Command 'NOSUCH' not found")
         with Raw(self.s.port) as r:
             self.assertEqual(r.cmd("LIST"), [b"g", b"policies-a", b"s"])  # default: ~*
         # python3-redis, as a service would log in
@@ -216,6 +226,15 @@ class UserLifecycleTest(SeqdTestCase):
     def test_hostile_input(self):
         s = self.start_server()
         with Raw(s.port) as r:
+            # the leader's answer to a follower's login: only for a proven node link
+            self.assertEqual(r.cmd("ACL", "SETUSER", "victim", "on", ">pw"), "OK")
+            got = r.cmd("CLUSTER", "LOGININFO", "victim")
+            self.assertEqual(err(got), "ERR CLUSTER LOGININFO is sent between seqd nodes only")
+            self.assertEqual(err(r.cmd("CLIENT", "SETNAME", "seqd-forward")), None)
+            self.assertTrue(err(r.cmd("CLUSTER", "LOGININFO", "victim")).startswith("ERR"))
+            # a forged FWD naming a user is refused too
+            self.assertTrue(err(r.cmd("FWD", 1, 99999999999999, "@victim", "ACL", "USERS")).startswith("ERR"))
+            self.assertEqual(r.cmd("ACL", "DELUSER", "victim"), 1)
             self.assertTrue(err(r.cmd("ACL", "SETUSER", "x" * 65, "on")).startswith("ERR invalid user name"))
             self.assertTrue(err(r.cmd("ACL", "SETUSER", "a b", "on")).startswith("ERR invalid user name"))
             self.assertTrue(err(r.cmd("AUTH", "x" * 1000, "pw")).startswith("WRONGPASS"))
