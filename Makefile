@@ -115,7 +115,7 @@ integration: $(BUILD)/seqd
 # test_guarantees' kill -9 restart took over 15 s, so it runs unsanitized).
 integration-asan: $(BUILD)/asan/seqd
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 /usr/bin/python3 tests/integration/run.py \
-	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger test_auth test_security test_acl test_tls \
+	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger test_auth test_security test_acl test_tls test_bus_tls \
 	  test_modes
 
 # The arrows between the layers of src/ run inward only (scripts/check-layers.sh).

@@ -53,6 +53,8 @@ static const char usage[] =
     "  --tls-auth-clients-user CN|off  a verified client certificate logs in as the user its\n"
     "                           CN names (off)\n"
     "  --tls-handshake-timeout-ms N  longest TLS handshake (5000)\n"
+    "  --tls-cluster yes|no     mutual TLS on the Raft bus: each member's certificate (the same\n"
+    "                           --tls-cert-file) must name its bus IP (no)\n"
     "  --version, --help\n";
 
 static int configInt(const char *flag, const char *text, long long lo, long long hi,
@@ -345,6 +347,17 @@ static int configTlsAuthClientsUser(config *c, const char *flag, const char *v)
     return 0;
 }
 
+static int configTlsCluster(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
+        fprintf(stderr, "seqd: --tls-cluster must be yes or no\n");
+        return -1;
+    }
+    c->tls_cluster = strcmp(v, "yes") == 0;
+    return 0;
+}
+
 static int configLogLevel(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -409,6 +422,7 @@ static const config_option config_options[] = {
     CONFIG_TEXT("--tls-ca-cert-file", configTlsCa),
     CONFIG_TEXT("--tls-auth-clients", configTlsAuthClients),
     CONFIG_TEXT("--tls-auth-clients-user", configTlsAuthClientsUser),
+    CONFIG_TEXT("--tls-cluster", configTlsCluster),
     CONFIG_NUMBER("--tls-handshake-timeout-ms", CONFIG_UNSIGNED, tls_handshake_timeout_ms, 100, 600000, 1),
 };
 
@@ -472,6 +486,12 @@ static int configCheckTls(const config *c)
                 c->tls_auth_clients == CONFIG_TLS_AUTH_YES ? "yes" : "optional");
         return -1;
     }
+    if (c->tls_cluster && (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0' ||
+                           c->tls_ca_cert_file[0] == '\0')) {
+        fprintf(stderr, "seqd: --tls-cluster yes needs --tls-cert-file, --tls-key-file and "
+                        "--tls-ca-cert-file (the node's certificate names its bus IP)\n");
+        return -1;
+    }
     if (c->port == 0 && c->n_members > 0) {
         /* followers forward to the leader's plain client port */
         fprintf(stderr, "seqd: a cluster member needs its plain --port (its followers forward there)\n");
@@ -502,7 +522,8 @@ static int configCheckTogether(config *c)
         return -1;
     }
     /* A bus that leaves the machine must not take any peer's word for it. */
-    for (int i = 0; i < c->n_members && c->cluster_secret_file[0] == '\0' && !c->cluster_insecure;
+    for (int i = 0; i < c->n_members && c->cluster_secret_file[0] == '\0' && !c->cluster_insecure &&
+                    !c->tls_cluster;
          i++) {
         if (strncmp(c->members[i].raft, "127.", 4) != 0) {
             fprintf(stderr, "seqd: --cluster names %s, which is not a loopback address: give every "

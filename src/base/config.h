@@ -64,6 +64,7 @@ typedef struct config {
     int tls_auth_clients;         /* CONFIG_TLS_AUTH_*: ask for client certificates */
     bool tls_auth_clients_user;   /* --tls-auth-clients-user CN: a certificate's CN logs in */
     unsigned tls_handshake_timeout_ms;
+    bool tls_cluster;             /* --tls-cluster yes: mutual TLS on the Raft bus */
     uint8_t cluster_secret[32];
 } config;
 

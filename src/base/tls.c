@@ -196,6 +196,82 @@ bool tls_session_peer_cn(tls_session *s, char *out, size_t cap)
     return n > 0 && (size_t)n < cap && strlen(out) == (size_t)n; /* no NUL inside */
 }
 
+/* A context for one side of the bus: the node's certificate, the CA, and
+ * a certificate required of the peer. */
+static SSL_CTX *tlsBusCtx(const config *cfg, bool server)
+{
+    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (ctx == NULL) {
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1 ||
+        SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_cert_file, NULL) != 1) {
+        tlsPrintErrors("--tls-cluster: the node's certificate, key or CA:", cfg->tls_cert_file);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (server) {
+        SSL_CTX_set_num_tickets(ctx, 0);
+    }
+    return ctx;
+}
+
+int tls_bus_ctx_init(tls_ctx *server, tls_ctx *client, const config *cfg)
+{
+    memset(server, 0, sizeof(*server));
+    memset(client, 0, sizeof(*client));
+    server->ctx = tlsBusCtx(cfg, true);
+    client->ctx = server->ctx != NULL ? tlsBusCtx(cfg, false) : NULL;
+    if (client->ctx == NULL) {
+        tls_ctx_free(server);
+        return -1;
+    }
+    return 0;
+}
+
+tls_session *tls_session_new_client(tls_ctx *t, const char *ip)
+{
+    tls_session *s = tls_session_new(t);
+    if (s == NULL) {
+        return NULL;
+    }
+    SSL_set_connect_state(s->ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), ip) != 1) {
+        tls_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void *tls_session_peer_cert(tls_session *s)
+{
+    if (!s->established || SSL_get_verify_result(s->ssl) != X509_V_OK) {
+        return NULL;
+    }
+    return SSL_get1_peer_certificate(s->ssl);
+}
+
+bool tls_cert_has_ip(const void *cert, const char *ip)
+{
+    return cert != NULL && X509_check_ip_asc((X509 *)cert, ip, 0) == 1;
+}
+
+bool tls_ctx_cert_has_ip(tls_ctx *t, const char *ip)
+{
+    return tls_cert_has_ip(SSL_CTX_get0_certificate(t->ctx), ip);
+}
+
+void tls_cert_free(void *cert)
+{
+    X509_free(cert);
+}
+
 const char *tls_session_error(void)
 {
     static char buf[160];

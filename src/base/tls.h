@@ -69,4 +69,22 @@ bool tls_session_peer_cn(tls_session *s, char *out, size_t cap);
 /* Why the last failure happened, for a log line. */
 const char *tls_session_error(void);
 
+/* ---- the Raft bus (--tls-cluster): mutual TLS between members ---------
+ *
+ * Both ends show a certificate that chains to --tls-ca-cert-file. The
+ * connector checks that the acceptor's names the IP it dialled; the
+ * acceptor checks, once the peer's hello says which member it is, that
+ * its certificate names that member's IP (tls_cert_has_ip): a certificate
+ * from the same CA is not enough to speak as any member. */
+int tls_bus_ctx_init(tls_ctx *server, tls_ctx *client, const config *cfg);
+/* A client-side session that accepts only a certificate naming ip. */
+tls_session *tls_session_new_client(tls_ctx *t, const char *ip);
+/* The peer's verified certificate (a reference the caller frees with
+ * tls_cert_free), or NULL. */
+void *tls_session_peer_cert(tls_session *s);
+bool tls_cert_has_ip(const void *cert, const char *ip);
+/* Whether the context's own certificate names ip (a node's own bus IP). */
+bool tls_ctx_cert_has_ip(tls_ctx *t, const char *ip);
+void tls_cert_free(void *cert);
+
 #endif

@@ -76,6 +76,29 @@ static void nodeTune(node *n, const config *c)
     raft_set_max_inflight_entries(&n->raft, 1024);
 }
 
+/* --tls-cluster: the bus's TLS contexts, from a certificate that names
+ * this node's own bus IP (its peers will insist on it). */
+static int nodeBusTls(node *n)
+{
+    if (tls_bus_ctx_init(&n->bus_tls_server, &n->bus_tls_client, n->cfg) != 0) {
+        return RAFT_INVALID;
+    }
+    char ip[sizeof(n->address)];
+    const char *colon = strrchr(n->address, ':');
+    snprintf(ip, sizeof(ip), "%.*s", colon != NULL ? (int)(colon - n->address) : 0, n->address);
+    if (!tls_ctx_cert_has_ip(&n->bus_tls_server, ip)) {
+        log_error("--tls-cluster: %s does not name this node's bus IP %s (an IP subjectAltName); "
+                  "its peers would refuse it", n->cfg->tls_cert_file, ip);
+        tls_ctx_free(&n->bus_tls_server);
+        tls_ctx_free(&n->bus_tls_client);
+        return RAFT_INVALID;
+    }
+    n->transport.tls_server = &n->bus_tls_server;
+    n->transport.tls_client = &n->bus_tls_client;
+    n->transport.member_ok = nodeBusMemberOk;
+    return 0;
+}
+
 /* The fsm, the bus, the disk log and the raft instance over them. On
  * failure what was made is released, except a raft instance: only
  * raft_close may release it, asynchronously, and the caller exits. */
@@ -92,6 +115,9 @@ static int nodeOpenRaft(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn 
     n->transport.peer_ctx = n;
     n->transport.has_secret = c->has_cluster_secret;
     memcpy(n->transport.secret, c->cluster_secret, sizeof(n->transport.secret));
+    if (rv == 0 && c->tls_cluster) {
+        rv = nodeBusTls(n);
+    }
     /* A single node hears from nobody: no Raft port until it has members. */
     n->transport.listen_later = n->ident.kind == IDENTITY_SINGLE;
     if (rv != 0) {
@@ -263,6 +289,8 @@ static void nodeRaftClosed(struct raft *r)
     node *n = r->data;
     raft_uv_close(&n->io);
     transport_close(&n->transport);
+    tls_ctx_free(&n->bus_tls_server); /* a proxy's session holds its own reference */
+    tls_ctx_free(&n->bus_tls_client);
     fsm_close(&n->fsm);
     n->started = false;
     log_info("raft closed");

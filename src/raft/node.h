@@ -17,6 +17,7 @@
 #include "config.h"
 #include "fsm.h"
 #include "identity.h"
+#include "tls.h"
 #include "transport.h"
 
 typedef struct node node;
@@ -36,6 +37,7 @@ typedef void (*node_close_cb)(node *n);
 struct node {
     uv_loop_t *loop;
     transport transport;
+    tls_ctx bus_tls_server, bus_tls_client; /* --tls-cluster (tls.h) */
     struct raft_io io;
     struct raft raft;
     fsm fsm;

@@ -50,6 +50,11 @@ void nodeCheckGrown(node *n);
 void nodeOnPeer(void *ctx, raft_id id, const char *address, const identity *peer,
                 identity_verdict verdict, bool outgoing);
 
+/* The transport's hook under --tls-cluster: whether id is the member at
+ * address in this node's configuration (any id while it has none: a
+ * joiner hears first from the leader that added it). */
+bool nodeBusMemberOk(void *ctx, raft_id id, const char *address);
+
 /* The peer entry of a configuration member, NULL when never heard from. */
 const node_peer *nodeMemberPeer(const node *n, const struct raft_server *srv);
 

@@ -149,3 +149,18 @@ bool node_leader_client(node *n, char *out, size_t cap)
     raft_leader(&n->raft, &leader, &address);
     return leader != 0 && node_client_address(n, leader, address, out, cap);
 }
+
+bool nodeBusMemberOk(void *ctx, raft_id id, const char *address)
+{
+    const node *n = ctx;
+    const struct raft_configuration *c = &n->raft.configuration;
+    if (c->n == 0) {
+        return true;
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].id == id) {
+            return strcmp(c->servers[i].address, address) == 0;
+        }
+    }
+    return false;
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus_tls.h"
 #include "log.h"
 #include "peer_proof.h"
 #include "seq_bytes.h"
@@ -24,7 +25,12 @@
 typedef struct transport_handshake {
     transport *t;
     struct transport_handshake *next, *prev;
-    uv_tcp_t *tcp; /* raft_malloc'd; NULL once it is raft's */
+    /* the TCP (raft_malloc'd), or with TLS the proxy's plaintext end once
+     * its handshake is done; NULL while the proxy has the TCP and once the
+     * stream is raft's */
+    uv_stream_t *stream;
+    bus_tls *proxy;  /* the TLS handshake in progress, or NULL */
+    void *peer_cert; /* with TLS: the peer's verified certificate */
     uv_timer_t timer;
     uv_connect_t connect_req;
     uv_write_t write_req;
@@ -96,6 +102,9 @@ static void hsReleased(transport_handshake *h)
         h->cb = NULL;
         cb(h->req, NULL, h->fail_status);
     }
+    if (h->peer_cert != NULL) {
+        tls_cert_free(h->peer_cert);
+    }
     free(h);
     assert(t->live > 0);
     t->live--;
@@ -128,10 +137,14 @@ static void hsFail(transport_handshake *h, int status)
     h->fail_status = status;
     hsUnlink(h);
     uv_timer_stop(&h->timer);
-    if (h->tcp != NULL) {
-        h->tcp->data = h;
-        uv_close((uv_handle_t *)h->tcp, hsTcpClosed);
-        h->tcp = NULL;
+    if (h->proxy != NULL) {
+        bus_tls_abort(h->proxy); /* it closes the TCP it holds */
+        h->proxy = NULL;
+    }
+    if (h->stream != NULL) {
+        h->stream->data = h;
+        uv_close((uv_handle_t *)h->stream, hsTcpClosed);
+        h->stream = NULL;
     }
     uv_close((uv_handle_t *)&h->timer, hsTimerClosed);
 }
@@ -140,19 +153,19 @@ static void hsFail(transport_handshake *h, int status)
 static void hsSucceed(transport_handshake *h)
 {
     transport *t = h->t;
-    uv_tcp_t *tcp = h->tcp;
-    h->tcp = NULL;
+    uv_stream_t *stream = h->stream;
+    h->stream = NULL;
     h->closes_pending--; /* the stream is no longer ours to close */
     hsUnlink(h);
     uv_timer_stop(&h->timer);
-    uv_read_stop((uv_stream_t *)tcp);
-    tcp->data = NULL;
+    uv_read_stop(stream);
+    stream->data = NULL;
     if (h->outgoing) {
         raft_uv_connect_cb cb = h->cb;
         h->cb = NULL;
-        cb(h->req, (struct uv_stream_s *)tcp, 0);
+        cb(h->req, stream, 0);
     } else {
-        t->accept_cb(&t->outer, h->peer_id, h->peer_address, (struct uv_stream_s *)tcp);
+        t->accept_cb(&t->outer, h->peer_id, h->peer_address, stream);
     }
     h->failed = true; /* nothing more happens to it */
     uv_close((uv_handle_t *)&h->timer, hsTimerClosed);
@@ -178,7 +191,7 @@ static transport_handshake *hsNew(transport *t, bool outgoing)
     }
     h->t = t;
     h->outgoing = outgoing;
-    h->tcp = tcp;
+    h->stream = (uv_stream_t *)tcp;
     uv_tcp_init(t->loop, tcp);
     uv_timer_init(t->loop, &h->timer);
     tcp->data = h;
@@ -228,7 +241,7 @@ static void hsWrite(transport_handshake *h, size_t len)
 {
     uv_buf_t buf = uv_buf_init((char *)h->out, (unsigned)len);
     h->write_req.data = h;
-    int rv = uv_write(&h->write_req, (uv_stream_t *)h->tcp, &buf, 1, hsWrote);
+    int rv = uv_write(&h->write_req, h->stream, &buf, 1, hsWrote);
     if (rv != 0) {
         hsFail(h, RAFT_NOCONNECTION);
     }
@@ -287,6 +300,42 @@ static bool putNonce(transport_handshake *h, seq_writer *w)
 #define BUS_LABEL_ACCEPTOR "seqd-bus-acceptor-v2"
 #define BUS_LABEL_CONNECTOR "seqd-bus-connector-v2"
 
+/* The host part of "a.b.c.d:port". */
+static void addressHost(const char *address, char *host, size_t cap)
+{
+    const char *colon = strrchr(address, ':');
+    size_t n = colon != NULL ? (size_t)(colon - address) : strlen(address);
+    snprintf(host, cap, "%.*s", (int)n, address);
+}
+
+/* With TLS, the acceptor's test of the member the hello claims to be: the
+ * certificate must name the IP of the address claimed, and that must be
+ * the id's address here. A certificate from the cluster's CA alone is not
+ * enough to speak as any member (Consul's CVE-2021-37219). */
+static bool hsPeerProven(transport_handshake *h)
+{
+    transport *t = h->t;
+    if (t->tls_server == NULL) {
+        return true;
+    }
+    char ip[TRANSPORT_ADDRESS_MAX + 1];
+    addressHost(h->peer_address, ip, sizeof(ip));
+    bool named = tls_cert_has_ip(h->peer_cert, ip);
+    bool member = t->member_ok == NULL || t->member_ok(t->peer_ctx, h->peer_id, h->peer_address);
+    if (named && member) {
+        return true;
+    }
+    t->refused_certs++;
+    if (strcmp(t->refused_cert_last, h->peer_address) != 0) { /* once in a row per address */
+        snprintf(t->refused_cert_last, sizeof(t->refused_cert_last), "%s", h->peer_address);
+        log_warn("raft bus: a connection claiming to be member %llu at %s refused: %s",
+                 (unsigned long long)h->peer_id, h->peer_address,
+                 !named ? "its certificate does not name that IP"
+                        : "that is not the member's address in this node's configuration");
+    }
+    return false;
+}
+
 /* The acceptor judged an incoming hello (h->in, h->in_len bytes). */
 static void hsJudgeHello(transport_handshake *h)
 {
@@ -304,6 +353,11 @@ static void hsJudgeHello(transport_handshake *h)
         h->peer_address[addr_len] = '\0';
     }
     bool printable = addr != NULL && strlen(h->peer_address) == addr_len;
+    if (printable && !r.bad && !hsPeerProven(h)) {
+        t->refused_incoming++;
+        hsFail(h, RAFT_NOCONNECTION); /* not even a reply */
+        return;
+    }
     uint16_t want = t->has_secret ? HELLO_VERSION_SECRET : HELLO_VERSION;
     h->verdict = version != want || r.bad || !printable || h->peer_id == 0
                      ? IDENTITY_BAD_HELLO
@@ -336,7 +390,7 @@ static void hsJudgeHello(transport_handshake *h)
     if (!t->has_secret) {
         hsTell(h); /* with a secret, only once the peer proved it (hsJudgeProof) */
     }
-    uv_read_stop((uv_stream_t *)h->tcp);
+    uv_read_stop(h->stream);
     h->read_done = true;
     h->out_len = w.len;
     hsWrite(h, w.len);
@@ -356,7 +410,7 @@ static void hsConnectorMaybeDone(transport_handshake *h)
             h->proof_sending = true;
             uv_buf_t buf = uv_buf_init((char *)h->proof, BUS_MAC);
             h->write_req.data = h;
-            if (uv_write(&h->write_req, (uv_stream_t *)h->tcp, &buf, 1, hsWrote) != 0) {
+            if (uv_write(&h->write_req, h->stream, &buf, 1, hsWrote) != 0) {
                 hsFail(h, RAFT_NOCONNECTION);
             }
         }
@@ -383,7 +437,7 @@ static void hsJudgeReply(transport_handshake *h)
                  : verdict != IDENTITY_OK              ? (identity_verdict)verdict
                                                        : mine;
     h->read_done = true;
-    uv_read_stop((uv_stream_t *)h->tcp);
+    uv_read_stop(h->stream);
     if (t->has_secret) {
         /* Nothing of a reply counts, not even a refusal, unless the
          * acceptor proved it knows the secret. */
@@ -414,7 +468,7 @@ static void hsJudgeProof(transport_handshake *h)
     transport *t = h->t;
     uint8_t want[BUS_MAC];
     busMac(t, BUS_LABEL_CONNECTOR, h->in, h->in_len, h->out, h->out_len, want);
-    uv_read_stop((uv_stream_t *)h->tcp);
+    uv_read_stop(h->stream);
     if (!peer_mac_equal(want, h->proof)) {
         if (h->verdict == IDENTITY_OK) {
             t->refused_incoming++; /* a refused hello was counted already */
@@ -507,7 +561,7 @@ static void hsWrote(uv_write_t *req, int status)
      * peer); without, a refused peer has read why, now it goes */
     if (h->t->has_secret) {
         h->reading_proof = true;
-        if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
+        if (uv_read_start(h->stream, hsAlloc, hsRead) != 0) {
             hsFail(h, RAFT_NOCONNECTION);
         }
     } else if (h->verdict != IDENTITY_OK) {
@@ -517,17 +571,9 @@ static void hsWrote(uv_write_t *req, int status)
     }
 }
 
-static void hsConnected(uv_connect_t *req, int status)
+/* The connector's hello, on the TCP or on the TLS proxy's plaintext end. */
+static void hsSendHello(transport_handshake *h)
 {
-    transport_handshake *h = req->data;
-    if (h->failed) {
-        return;
-    }
-    if (status != 0) {
-        hsFail(h, RAFT_NOCONNECTION);
-        return;
-    }
-    uv_tcp_nodelay(h->tcp, 1);
     transport *t = h->t;
     size_t addr_len = strlen(t->address);
     seq_writer w = {h->out, 0, sizeof(h->out), false};
@@ -546,11 +592,84 @@ static void hsConnected(uv_connect_t *req, int status)
     assert(!w.overflow);
     h->out_len = w.len;
     h->in_want = t->has_secret ? REPLY_LEN_SECRET : REPLY_LEN;
-    if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
+    if (uv_read_start(h->stream, hsAlloc, hsRead) != 0) {
         hsFail(h, RAFT_NOCONNECTION);
         return;
     }
     hsWrite(h, w.len);
+}
+
+/* The acceptor waits for the connector's hello. */
+static void hsAwaitHello(transport_handshake *h)
+{
+    h->in_want = HELLO_FIXED;
+    if (uv_read_start(h->stream, hsAlloc, hsRead) != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+    }
+}
+
+/* The proxy's TLS handshake ended: on success the hello goes over its
+ * plaintext end, and the peer's certificate waits for the acceptor's
+ * judgement of the hello (hsPeerProven). */
+static void hsTlsReady(void *ctx, uv_stream_t *plain, void *peer_cert)
+{
+    transport_handshake *h = ctx;
+    h->proxy = NULL;
+    if (plain == NULL) {
+        if (!h->outgoing) {
+            h->t->refused_incoming++; /* plaintext, garbage, a certificate the CA did not sign */
+        }
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    h->stream = plain;
+    plain->data = h;
+    h->closes_pending++;
+    h->peer_cert = peer_cert;
+    if (h->outgoing) {
+        hsSendHello(h);
+    } else {
+        hsAwaitHello(h);
+    }
+}
+
+/* A TCP connection made or accepted: TLS first when the bus has it, then
+ * the hello. */
+static void hsStart(transport_handshake *h)
+{
+    transport *t = h->t;
+    uv_tcp_nodelay((uv_tcp_t *)h->stream, 1);
+    tls_ctx *ctx = h->outgoing ? t->tls_client : t->tls_server;
+    if (ctx == NULL) {
+        if (h->outgoing) {
+            hsSendHello(h);
+        } else {
+            hsAwaitHello(h);
+        }
+        return;
+    }
+    uv_tcp_t *tcp = (uv_tcp_t *)h->stream;
+    h->stream = NULL;
+    h->closes_pending--; /* the proxy closes the TCP from now on */
+    char ip[TRANSPORT_ADDRESS_MAX + 1];
+    addressHost(h->peer_address, ip, sizeof(ip));
+    if (bus_tls_start(t->loop, ctx, tcp, h->outgoing ? ip : NULL, hsTlsReady, h, &h->proxy) != 0) {
+        h->proxy = NULL;
+        hsFail(h, RAFT_NOCONNECTION);
+    }
+}
+
+static void hsConnected(uv_connect_t *req, int status)
+{
+    transport_handshake *h = req->data;
+    if (h->failed) {
+        return;
+    }
+    if (status != 0) {
+        hsFail(h, RAFT_NOCONNECTION);
+        return;
+    }
+    hsStart(h);
 }
 
 /* "a.b.c.d:port" into addr; false when it is not one. */
@@ -599,15 +718,11 @@ static void transportIncoming(uv_stream_t *listener, int status)
     if (h == NULL) {
         return;
     }
-    if (uv_accept(listener, (uv_stream_t *)h->tcp) != 0) {
+    if (uv_accept(listener, h->stream) != 0) {
         hsFail(h, RAFT_NOCONNECTION);
         return;
     }
-    uv_tcp_nodelay(h->tcp, 1);
-    h->in_want = HELLO_FIXED;
-    if (uv_read_start((uv_stream_t *)h->tcp, hsAlloc, hsRead) != 0) {
-        hsFail(h, RAFT_NOCONNECTION);
-    }
+    hsStart(h);
 }
 
 /* Binds the bus address and listens; 0, or a raft error after logging why. */
@@ -682,7 +797,7 @@ static int transportConnect(struct raft_uv_transport *outer, struct raft_uv_conn
     h->peer_id = id;
     snprintf(h->peer_address, sizeof(h->peer_address), "%s", address);
     h->connect_req.data = h;
-    int rv = uv_tcp_connect(&h->connect_req, h->tcp, (const struct sockaddr *)&addr, hsConnected);
+    int rv = uv_tcp_connect(&h->connect_req, (uv_tcp_t *)h->stream, (const struct sockaddr *)&addr, hsConnected);
     if (rv != 0) {
         /* raft retries after its delay; the callback still runs, once */
         hsFail(h, RAFT_NOCONNECTION);

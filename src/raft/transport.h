@@ -29,6 +29,10 @@
  * TCP_NODELAY set (with Nagle's algorithm a leader's small AppendEntries
  * waited for the follower's delayed ACK: a ~45 ms p99 floor).
  *
+ * With --tls-cluster the TCP connection carries mutual TLS and everything
+ * above runs on the plaintext end of the proxy (bus_tls.h); the
+ * handshake's time bound covers the TLS handshake too.
+ *
  * Ownership: a stream handed to raft was allocated with raft_malloc and is
  * raft's from then on (it uv_close()s and raft_free()s it). */
 #ifndef SEQD_TRANSPORT_H
@@ -40,6 +44,7 @@
 #include <uv.h>
 
 #include "identity.h"
+#include "tls.h"
 
 #define TRANSPORT_ADDRESS_MAX 64
 #define TRANSPORT_HANDSHAKE_MS 1000 /* loopback or a LAN answers in well under a millisecond */
@@ -64,6 +69,13 @@ struct transport {
     uint8_t secret[32];
     transport_peer_fn on_peer;
     void *peer_ctx;
+    /* --tls-cluster: every connection runs in mutual TLS (bus_tls.h), and
+     * the hello is judged only after the TLS handshake: the acceptor takes
+     * a peer only when its certificate names the IP of the address it
+     * claims and member_ok says that id lives at that address (NULL
+     * contexts: plain TCP) */
+    tls_ctx *tls_server, *tls_client;
+    bool (*member_ok)(void *ctx, raft_id id, const char *address);
     uv_tcp_t listener;
     bool listening; /* the listener handle is open (until its close callback) */
     bool bound;     /* ... and accepting */
@@ -78,6 +90,8 @@ struct transport {
     size_t incoming; /* of them, accepted ones */
     size_t live;     /* handshakes not yet freed (closing ones too) */
     uint64_t refused_incoming; /* handshakes refused or dropped (INFO) */
+    uint64_t refused_certs;    /* of them, a certificate not the claimed member's */
+    char refused_cert_last[TRANSPORT_ADDRESS_MAX + 1]; /* logged once in a row */
 };
 
 /* Sets the transport up (no I/O yet); self must outlive it. */

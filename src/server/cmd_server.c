@@ -190,12 +190,14 @@ static void infoCluster(command_env *env, info_text *t)
             "# Cluster\r\ncluster_enabled:%d\r\nmembers:%u\r\nleader_client_address:%s\r\n"
             "forwarded_requests:%llu\r\ncluster_id:%s\r\ncluster_formed:%d\r\n"
             "cluster_waiting_for:%s\r\ndata_dir_kind:%s\r\nbus_refused_connections:%llu"
-            "\r\n\r\n",
+            "\r\nbus_tls:%d\r\nbus_refused_certificates:%llu\r\n\r\n",
             env->forwarder != NULL ? 1 : 0, env->node->raft.configuration.n, leader_at,
             (unsigned long long)(env->forwarder != NULL ? env->forwarder->forwarded : 0),
             cluster_hex, node_formed(env->node) ? 1 : 0, waiting,
             env->node->ident.kind == IDENTITY_SINGLE ? "single" : "cluster",
-            (unsigned long long)env->node->transport.refused_incoming);
+            (unsigned long long)env->node->transport.refused_incoming,
+            env->node->transport.tls_server != NULL ? 1 : 0,
+            (unsigned long long)env->node->transport.refused_certs);
 }
 
 static void infoRaft(command_env *env, info_text *t)
