@@ -6,7 +6,7 @@
 # mirror host is named here.
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config libuv1-dev liblz4-dev zlib1g-dev libcmocka-dev uthash-dev libssl-dev)
+build_pkgs=(build-essential pkg-config libuv1-dev liblz4-dev zlib1g-dev libcmocka-dev uthash-dev libssl-dev libinih-dev)
 test_pkgs=(redis-tools python3-redis clang libclang-rt-14-dev faketime)
 bench_pkgs=(redis-server postgresql postgresql-contrib)
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <assert.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -17,7 +18,9 @@
 static const char usage[] =
     "usage: seqd [--port N] [--bind ADDR] [--dir PATH] [options]\n"
     "  --port N                 client port (7379)\n"
-    "  --bind ADDR              IPv4 address to listen on (127.0.0.1)\n"
+    "  --config PATH            a file of `key value` lines, one per flag (flags override it)\n"
+    "  --bind \"ADDR [ADDR...]\"  IPv4 or IPv6 addresses the client ports listen on; the\n"
+    "                           first is the node's own (127.0.0.1)\n"
     "  --dir PATH               data directory: Raft log and snapshots (./seqd-data)\n"
     "  --raft-port N            Raft bus port (port + 10000; a single node opens it once it has members)\n"
     "  --cluster A:P[@R],...    founding members' client addresses (and Raft ports, default\n"
@@ -170,6 +173,8 @@ static void configDefaults(config *c)
 {
     memset(c, 0, sizeof(*c));
     strcpy(c->bind, "127.0.0.1");
+    strcpy(c->binds[0], c->bind);
+    c->n_binds = 1;
     c->port = 7379;
     c->raft_port = 0;
     strcpy(c->dir, "./seqd-data");
@@ -206,18 +211,45 @@ static void configDefaults(config *c)
 
 /* The flags that take text rather than an integer: each checks its value
  * and names the flag in its error. */
+/* --bind "A [B ...]": numeric IPv4 or IPv6 addresses, separated by
+ * blanks or commas (Redis's bind takes a list too). The first is the
+ * node's own (the address --cluster knows it by); each is kept in its
+ * canonical form. */
 static int configBind(config *c, const char *flag, const char *v)
 {
     (void)flag;
-    unsigned ip[4];
-    char end;
-    if (v == NULL || sscanf(v, "%3u.%3u.%3u.%3u%c", &ip[0], &ip[1], &ip[2], &ip[3], &end) != 4 ||
-        ip[0] > 255 || ip[1] > 255 || ip[2] > 255 || ip[3] > 255) {
-        fprintf(stderr, "seqd: --bind wants a numeric IPv4 address, got '%s'\n",
-                v == NULL ? "" : v);
+    char copy[CONFIG_BIND_MAX * 64];
+    if (v == NULL || strlen(v) >= sizeof(copy)) {
+        fprintf(stderr, "seqd: --bind wants at most %d numeric IPv4 or IPv6 addresses\n",
+                CONFIG_BIND_MAX);
         return -1;
     }
-    snprintf(c->bind, sizeof(c->bind), "%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+    strcpy(copy, v);
+    c->n_binds = 0;
+    char *save = NULL;
+    for (char *a = strtok_r(copy, " ,\t", &save); a != NULL; a = strtok_r(NULL, " ,\t", &save)) {
+        unsigned char raw[16];
+        bool v6 = strchr(a, ':') != NULL;
+        if (c->n_binds == CONFIG_BIND_MAX || inet_pton(v6 ? AF_INET6 : AF_INET, a, raw) != 1) {
+            fprintf(stderr, "seqd: --bind wants at most %d numeric IPv4 or IPv6 addresses, got "
+                            "'%s'\n", CONFIG_BIND_MAX, a);
+            return -1;
+        }
+        char *out = c->binds[c->n_binds];
+        inet_ntop(v6 ? AF_INET6 : AF_INET, raw, out, sizeof(c->binds[0]));
+        for (int i = 0; i < c->n_binds; i++) {
+            if (strcmp(c->binds[i], out) == 0) {
+                fprintf(stderr, "seqd: --bind names %s twice\n", out);
+                return -1;
+            }
+        }
+        c->n_binds++;
+    }
+    if (c->n_binds == 0) {
+        fprintf(stderr, "seqd: --bind wants an address\n");
+        return -1;
+    }
+    snprintf(c->bind, sizeof(c->bind), "%s", c->binds[0]);
     return 0;
 }
 
@@ -250,78 +282,6 @@ static int configInitialState(config *c, const char *flag, const char *v)
     return 0;
 }
 
-static int configRequirepassFile(config *c, const char *flag, const char *v)
-{
-    (void)flag;
-    if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(c->requirepass_file)) {
-        fprintf(stderr, "seqd: --requirepass-file needs a path shorter than %zu bytes\n",
-                sizeof(c->requirepass_file));
-        return -1;
-    }
-    snprintf(c->requirepass_file, sizeof(c->requirepass_file), "%s", v);
-    return 0;
-}
-
-static int configClusterSecretFile(config *c, const char *flag, const char *v)
-{
-    (void)flag;
-    if (v == NULL || v[0] == '\0' || strlen(v) >= sizeof(c->cluster_secret_file)) {
-        fprintf(stderr, "seqd: --cluster-secret-file needs a path shorter than %zu bytes\n",
-                sizeof(c->cluster_secret_file));
-        return -1;
-    }
-    snprintf(c->cluster_secret_file, sizeof(c->cluster_secret_file), "%s", v);
-    return 0;
-}
-
-static int configClusterInsecure(config *c, const char *flag, const char *v)
-{
-    (void)flag;
-    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
-        fprintf(stderr, "seqd: --cluster-insecure must be yes or no\n");
-        return -1;
-    }
-    c->cluster_insecure = strcmp(v, "yes") == 0;
-    return 0;
-}
-
-static int configProtectedMode(config *c, const char *flag, const char *v)
-{
-    (void)flag;
-    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
-        fprintf(stderr, "seqd: --protected-mode must be yes or no\n");
-        return -1;
-    }
-    c->protected_mode = strcmp(v, "yes") == 0;
-    return 0;
-}
-
-/* A path into field (cap bytes). */
-static int configPath(const char *flag, const char *v, char *field, size_t cap)
-{
-    if (v == NULL || v[0] == '\0' || strlen(v) >= cap) {
-        fprintf(stderr, "seqd: %s needs a path shorter than %zu bytes\n", flag, cap);
-        return -1;
-    }
-    snprintf(field, cap, "%s", v);
-    return 0;
-}
-
-static int configTlsCert(config *c, const char *flag, const char *v)
-{
-    return configPath(flag, v, c->tls_cert_file, sizeof(c->tls_cert_file));
-}
-
-static int configTlsKey(config *c, const char *flag, const char *v)
-{
-    return configPath(flag, v, c->tls_key_file, sizeof(c->tls_key_file));
-}
-
-static int configTlsCa(config *c, const char *flag, const char *v)
-{
-    return configPath(flag, v, c->tls_ca_cert_file, sizeof(c->tls_ca_cert_file));
-}
-
 static int configTlsAuthClients(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -347,17 +307,6 @@ static int configTlsAuthClientsUser(config *c, const char *flag, const char *v)
     return 0;
 }
 
-static int configTlsCluster(config *c, const char *flag, const char *v)
-{
-    (void)flag;
-    if (v == NULL || (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)) {
-        fprintf(stderr, "seqd: --tls-cluster must be yes or no\n");
-        return -1;
-    }
-    c->tls_cluster = strcmp(v, "yes") == 0;
-    return 0;
-}
-
 static int configLogLevel(config *c, const char *flag, const char *v)
 {
     (void)flag;
@@ -372,30 +321,90 @@ static int configLogLevel(config *c, const char *flag, const char *v)
     return -1;
 }
 
+/* How the text flags are shown (CONFIG GET): as the flag takes them. */
+static void configShowBind(const config *c, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < c->n_binds && n < cap; i++) {
+        int w = snprintf(out + n, cap - n, "%s%s", i > 0 ? " " : "", c->binds[i]);
+        n += w > 0 ? (size_t)w : 0;
+    }
+}
+
+static void configShowDir(const config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", c->dir);
+}
+
+static void configShowCluster(const config *c, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < c->n_members && n < cap; i++) {
+        int w = snprintf(out + n, cap - n, "%s%s", i > 0 ? "," : "", c->members[i].client);
+        n += w > 0 ? (size_t)w : 0;
+    }
+}
+
+static void configShowInitialState(const config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", c->join_existing ? "existing" : "new");
+}
+
+static void configShowLogLevel(const config *c, char *out, size_t cap)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    snprintf(out, cap, "%s", names[c->log_level]);
+}
+
+static void configShowTlsAuthClients(const config *c, char *out, size_t cap)
+{
+    static const char *names[] = {"no", "yes", "optional"};
+    snprintf(out, cap, "%s", names[c->tls_auth_clients]);
+}
+
+static void configShowTlsAuthClientsUser(const config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", c->tls_auth_clients_user ? "CN" : "off");
+}
+
 /* One row per flag that takes a value: an integer flag names its field, its
- * range and the unit it is scaled by (seconds to ms); a text flag names the
- * function that checks and stores it. Adding a flag is adding a row. */
-typedef enum { CONFIG_INT, CONFIG_UNSIGNED, CONFIG_SIZE, CONFIG_INT64 } config_type;
+ * range and the unit it is scaled by (seconds to ms); a yes/no flag its
+ * bool; a path its buffer; any other text flag the functions that check,
+ * store and show it. Adding a flag is adding a row. */
+typedef enum {
+    CONFIG_INT,
+    CONFIG_UNSIGNED,
+    CONFIG_SIZE,
+    CONFIG_INT64,
+    CONFIG_YESNO,
+    CONFIG_PATH,
+    CONFIG_CUSTOM,
+} config_type;
 
 typedef struct config_option {
     const char *flag;
-    int (*set_text)(config *c, const char *flag, const char *value);
     config_type type;
-    size_t offset;
+    size_t offset, cap; /* the field, and a path's buffer size */
     long long lo, hi, scale;
+    int (*set_text)(config *c, const char *flag, const char *value);
+    void (*show)(const config *c, char *out, size_t cap);
 } config_option;
 
 #define CONFIG_NUMBER(flag, type, field, lo, hi, scale)                                            \
-    {flag, NULL, type, offsetof(config, field), lo, hi, scale}
-#define CONFIG_TEXT(flag, fn) {flag, fn, CONFIG_INT, 0, 0, 0, 0}
+    {flag, type, offsetof(config, field), 0, lo, hi, scale, NULL, NULL}
+#define CONFIG_YESNO(flag, field) {flag, CONFIG_YESNO, offsetof(config, field), 0, 0, 0, 1, NULL, NULL}
+#define CONFIG_PATH(flag, field)                                                                   \
+    {flag, CONFIG_PATH, offsetof(config, field), sizeof(((config *)0)->field), 0, 0, 1, NULL, NULL}
+#define CONFIG_TEXT(flag, set, show) {flag, CONFIG_CUSTOM, 0, 0, 0, 0, 1, set, show}
 
 static const config_option config_options[] = {
     /* 55535 leaves room for the Raft port's default, port + 10000. */
     CONFIG_NUMBER("--port", CONFIG_INT, port, 0, 55535, 1), /* 0: TLS only */
     CONFIG_NUMBER("--raft-port", CONFIG_INT, raft_port, 1, 65535, 1),
-    CONFIG_TEXT("--bind", configBind),
-    CONFIG_TEXT("--dir", configDir),
-    CONFIG_TEXT("--cluster", configClusterFlag),
+    CONFIG_TEXT("--bind", configBind, configShowBind),
+    CONFIG_TEXT("--dir", configDir, configShowDir),
+    CONFIG_TEXT("--cluster", configClusterFlag, configShowCluster),
     CONFIG_NUMBER("--max-clients", CONFIG_SIZE, max_clients, 1, 1000000, 1),
     CONFIG_NUMBER("--max-pipeline", CONFIG_SIZE, max_pipeline, 1, 1000000, 1),
     CONFIG_NUMBER("--client-output-max", CONFIG_SIZE, client_output_max, 1 << 16, 1LL << 34, 1),
@@ -410,19 +419,19 @@ static const config_option config_options[] = {
     CONFIG_NUMBER("--election-timeout-ms", CONFIG_UNSIGNED, election_timeout_ms, 50, 60000, 1),
     CONFIG_NUMBER("--max-clock-offset-ms", CONFIG_UNSIGNED, max_clock_offset_ms, 0, 3600000, 1),
     CONFIG_NUMBER("--heartbeat-ms", CONFIG_UNSIGNED, heartbeat_ms, 10, 60000, 1),
-    CONFIG_TEXT("--initial-cluster-state", configInitialState),
-    CONFIG_TEXT("--log-level", configLogLevel),
-    CONFIG_TEXT("--requirepass-file", configRequirepassFile),
-    CONFIG_TEXT("--cluster-secret-file", configClusterSecretFile),
-    CONFIG_TEXT("--cluster-insecure", configClusterInsecure),
-    CONFIG_TEXT("--protected-mode", configProtectedMode),
+    CONFIG_TEXT("--initial-cluster-state", configInitialState, configShowInitialState),
+    CONFIG_TEXT("--log-level", configLogLevel, configShowLogLevel),
+    CONFIG_PATH("--requirepass-file", requirepass_file),
+    CONFIG_PATH("--cluster-secret-file", cluster_secret_file),
+    CONFIG_YESNO("--cluster-insecure", cluster_insecure),
+    CONFIG_YESNO("--protected-mode", protected_mode),
     CONFIG_NUMBER("--tls-port", CONFIG_INT, tls_port, 0, 55535, 1),
-    CONFIG_TEXT("--tls-cert-file", configTlsCert),
-    CONFIG_TEXT("--tls-key-file", configTlsKey),
-    CONFIG_TEXT("--tls-ca-cert-file", configTlsCa),
-    CONFIG_TEXT("--tls-auth-clients", configTlsAuthClients),
-    CONFIG_TEXT("--tls-auth-clients-user", configTlsAuthClientsUser),
-    CONFIG_TEXT("--tls-cluster", configTlsCluster),
+    CONFIG_PATH("--tls-cert-file", tls_cert_file),
+    CONFIG_PATH("--tls-key-file", tls_key_file),
+    CONFIG_PATH("--tls-ca-cert-file", tls_ca_cert_file),
+    CONFIG_TEXT("--tls-auth-clients", configTlsAuthClients, configShowTlsAuthClients),
+    CONFIG_TEXT("--tls-auth-clients-user", configTlsAuthClientsUser, configShowTlsAuthClientsUser),
+    CONFIG_YESNO("--tls-cluster", tls_cluster),
     CONFIG_NUMBER("--tls-handshake-timeout-ms", CONFIG_UNSIGNED, tls_handshake_timeout_ms, 100, 600000, 1),
 };
 
@@ -438,8 +447,26 @@ static const config_option *configFindOption(const char *flag)
 
 static int configApply(config *c, const config_option *o, const char *value)
 {
-    if (o->set_text != NULL) {
+    char *field = (char *)c + o->offset;
+    switch (o->type) {
+    case CONFIG_CUSTOM:
         return o->set_text(c, o->flag, value);
+    case CONFIG_YESNO:
+        if (value == NULL || (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)) {
+            fprintf(stderr, "seqd: %s must be yes or no\n", o->flag);
+            return -1;
+        }
+        *(bool *)(void *)field = strcmp(value, "yes") == 0;
+        return 0;
+    case CONFIG_PATH:
+        if (value == NULL || value[0] == '\0' || strlen(value) >= o->cap) {
+            fprintf(stderr, "seqd: %s needs a path shorter than %zu bytes\n", o->flag, o->cap);
+            return -1;
+        }
+        snprintf(field, o->cap, "%s", value);
+        return 0;
+    default:
+        break;
     }
     long long n = 0;
     if (configInt(o->flag, value, o->lo, o->hi, &n) != 0) {
@@ -447,7 +474,6 @@ static int configApply(config *c, const config_option *o, const char *value)
     }
     assert(o->scale >= 1 && n <= LLONG_MAX / o->scale);
     n *= o->scale;
-    char *field = (char *)c + o->offset;
     switch (o->type) {
     case CONFIG_INT:
         *(int *)(void *)field = (int)n;
@@ -461,8 +487,75 @@ static int configApply(config *c, const config_option *o, const char *value)
     case CONFIG_INT64:
         *(int64_t *)(void *)field = (int64_t)n;
         break;
+    default:
+        assert(false);
     }
     return 0;
+}
+
+/* The value in force of one row, as its flag takes it. */
+static void configShowOption(const config *c, const config_option *o, char *out, size_t cap)
+{
+    const char *field = (const char *)c + o->offset;
+    long long n = 0;
+    switch (o->type) {
+    case CONFIG_CUSTOM:
+        o->show(c, out, cap);
+        return;
+    case CONFIG_YESNO:
+        snprintf(out, cap, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+        return;
+    case CONFIG_PATH:
+        snprintf(out, cap, "%s", field);
+        return;
+    case CONFIG_INT:
+        n = *(const int *)(const void *)field;
+        break;
+    case CONFIG_UNSIGNED:
+        n = *(const unsigned *)(const void *)field;
+        break;
+    case CONFIG_SIZE:
+        n = (long long)*(const size_t *)(const void *)field;
+        break;
+    case CONFIG_INT64:
+        n = (long long)*(const int64_t *)(const void *)field;
+        break;
+    }
+    snprintf(out, cap, "%lld", n / o->scale);
+}
+
+const char *config_key(size_t i)
+{
+    if (i >= sizeof(config_options) / sizeof(config_options[0])) {
+        return NULL;
+    }
+    return config_options[i].flag + 2;
+}
+
+bool config_show(const config *c, const char *key, char *out, size_t cap)
+{
+    char flag[64];
+    snprintf(flag, sizeof(flag), "--%s", key);
+    const config_option *o = configFindOption(flag);
+    if (o == NULL || cap == 0) {
+        return false;
+    }
+    out[0] = '\0';
+    configShowOption(c, o, out, cap);
+    return true;
+}
+
+int config_set(config *c, const char *key, const char *value)
+{
+    char flag[64];
+    if (snprintf(flag, sizeof(flag), "--%s", key) >= (int)sizeof(flag)) {
+        return CONFIG_SET_UNKNOWN;
+    }
+    const config_option *o = configFindOption(flag);
+    if (o == NULL) {
+        return CONFIG_SET_UNKNOWN;
+    }
+    return configApply(c, o, value) == 0 ? 0 : CONFIG_SET_BAD;
 }
 
 /* What only the flags together can say: the Raft port's default, and the
@@ -517,6 +610,11 @@ static int configCheckTogether(config *c)
                         "of the cluster it joins, itself among them)\n");
         return -1;
     }
+    if (c->n_members > 0 && strchr(c->bind, ':') != NULL) {
+        fprintf(stderr, "seqd: a cluster member's first --bind must be IPv4 (the address "
+                        "--cluster and the Raft bus know it by); IPv6 may follow it\n");
+        return -1;
+    }
     if (c->heartbeat_ms >= c->election_timeout_ms) {
         fprintf(stderr, "seqd: --heartbeat-ms must be below --election-timeout-ms\n");
         return -1;
@@ -557,19 +655,52 @@ static int configFindSelf(config *c)
     return 0;
 }
 
+/* --config PATH anywhere in argv: the file goes first, the other flags
+ * over it. 0 (also without one), or -1 after printing why. */
+static int configLoadFileFlag(config *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") != 0) {
+            continue;
+        }
+        if (i + 1 >= argc || argv[i + 1][0] == '\0' ||
+            strlen(argv[i + 1]) >= sizeof(c->config_file)) {
+            fprintf(stderr, "seqd: --config needs a path shorter than %zu bytes\n",
+                    sizeof(c->config_file));
+            return -1;
+        }
+        if (c->config_file[0] != '\0') {
+            fprintf(stderr, "seqd: --config given twice\n");
+            return -1;
+        }
+        snprintf(c->config_file, sizeof(c->config_file), "%s", argv[i + 1]);
+        i++;
+    }
+    return c->config_file[0] == '\0' ? 0 : config_file_load(c, c->config_file);
+}
+
 int config_parse(config *c, int argc, char **argv)
 {
     assert(c != NULL && argc >= 1);
     configDefaults(c);
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+    for (int i = 1; i < argc; i += 2) { /* every other flag takes a value */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return 1;
         }
-        if (strcmp(f, "--version") == 0) {
+        if (strcmp(argv[i], "--version") == 0) {
             printf("seqd %s\n", SEQD_VERSION);
             return 1;
+        }
+    }
+    if (configLoadFileFlag(c, argc, argv) != 0) {
+        return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (strcmp(f, "--config") == 0) {
+            i++; /* read above */
+            continue;
         }
         const config_option *o = configFindOption(f);
         if (o == NULL) {

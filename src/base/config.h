@@ -11,6 +11,7 @@
 
 #define SEQD_VERSION "0.1.0"
 #define CONFIG_CLUSTER_MAX 7 /* members named by --cluster */
+#define CONFIG_BIND_MAX 8    /* addresses named by --bind */
 
 /* A cluster member: where clients reach it and where its Raft bus listens.
  * Its Raft id is derived from the bus address, so every node computes the
@@ -30,7 +31,10 @@ int config_member_parse(const char *text, config_member *m);
 uint64_t config_raft_id(const char *raft_address);
 
 typedef struct config {
-    char bind[64];
+    char bind[64]; /* the node's own address: the first of binds */
+    char binds[CONFIG_BIND_MAX][64]; /* every address the client ports listen on */
+    int n_binds;
+    char config_file[1024]; /* --config: "" for none */
     int port;
     int raft_port;
     char dir[1024];
@@ -70,9 +74,28 @@ typedef struct config {
 
 enum { CONFIG_TLS_AUTH_NO = 0, CONFIG_TLS_AUTH_YES = 1, CONFIG_TLS_AUTH_OPTIONAL = 2 };
 
-/* Fills c with defaults, then applies argv. Returns 0; 1 when --help or
+/* Fills c with defaults, then the file of --config PATH if one is given
+ * (config_file.c), then argv over it. Returns 0; 1 when --help or
  * --version printed what was asked (exit 0); -1 after printing an error
- * that names the bad flag to stderr (exit 2). */
+ * that names the bad flag, or the file and line, to stderr (exit 2). */
 int config_parse(config *c, int argc, char **argv);
+
+/* The flags by name without their dashes, as the config file and CONFIG
+ * GET know them: the i-th, NULL past the last. */
+const char *config_key(size_t i);
+
+/* The value in force of key (a name without dashes) into out, written as
+ * the flag takes it; false when there is no such key. */
+bool config_show(const config *c, const char *key, char *out, size_t cap);
+
+/* Sets key (without dashes) from value as its flag would: 0, or
+ * CONFIG_SET_UNKNOWN (nothing printed), or CONFIG_SET_BAD after printing
+ * why to stderr. */
+enum { CONFIG_SET_UNKNOWN = -1, CONFIG_SET_BAD = -2 };
+int config_set(config *c, const char *key, const char *value);
+
+/* config_file.c: applies every `key value` line of path (see there). 0,
+ * or -1 after printing the file, the line and why to stderr. */
+int config_file_load(config *c, const char *path);
 
 #endif

@@ -265,6 +265,11 @@ void clusterCommand(command_env *env, command_call *call)
         cmd_error(call, "TRYAGAIN this node is not the leader; retry");
         return;
     }
+    if (add && env->cfg->n_members == 0 && strchr(env->cfg->bind, ':') != NULL) {
+        cmd_error(call, "ERR a single node whose first --bind is IPv6 cannot grow into a cluster "
+                        "(the Raft bus is IPv4): restart it with an IPv4 address first");
+        return;
+    }
     if (add && env->cfg->n_members == 0 && !env->cfg->has_cluster_secret &&
         !env->cfg->cluster_insecure && strncmp(env->cfg->bind, "127.", 4) != 0) {
         /* growing would open a bus off loopback that takes any peer's word */

@@ -5,6 +5,8 @@
 #include "commands_internal.h"
 
 #include <assert.h>
+#include <ctype.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,27 +88,65 @@ void clientCommand(command_env *env, command_call *call)
     }
 }
 
+/* What CONFIG GET names beside the flags: redis-benchmark and other
+ * clients probe persistence, which in seqd is always on (every reply
+ * follows an fsync of its log entry). */
+static const char *const config_compat[][2] = {
+    {"save", ""}, {"appendonly", "yes"}, {"appendfsync", "always"}};
+#define CONFIG_COMPAT_N (sizeof(config_compat) / sizeof(config_compat[0]))
+
+/* Whether a key matches any of CONFIG GET's patterns (globs, any case). */
+static bool configWanted(const command_call *call, const char *key)
+{
+    for (size_t i = 2; i < call->argc; i++) {
+        char pattern[128];
+        const resp_arg *a = &call->argv[i];
+        if (a->len < sizeof(pattern)) {
+            for (size_t k = 0; k < a->len; k++) { /* the keys are lower case */
+                pattern[k] = (char)tolower((unsigned char)a->ptr[k]);
+            }
+            pattern[a->len] = '\0';
+            if (fnmatch(pattern, key, 0) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* CONFIG GET pattern [pattern ...], as Redis 7: every flag whose name
+ * (without dashes, as the config file has it) matches, with the value in
+ * force. Nothing is settable at run time. */
 void configCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
-    (void)env;
-    if (cmd_arg_is(&call->argv[1], "GET") && call->argc == 3) {
-        /* Nothing is settable at run time; clients such as redis-benchmark
-         * only probe persistence, which in seqd is always on: every reply
-         * follows an fsync of its log entry. */
-        static const char *const known[][2] = {
-            {"save", ""}, {"appendonly", "yes"}, {"appendfsync", "always"}};
-        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-            if (cmd_arg_is(&call->argv[2], known[i][0])) {
-                resp_write_map(call->out, 1, call->proto);
-                resp_write_cstr(call->out, known[i][0]);
-                resp_write_cstr(call->out, known[i][1]);
-                return;
-            }
+    if (!cmd_arg_is(&call->argv[1], "GET") || call->argc < 3) {
+        cmd_error(call, "ERR CONFIG supports only GET pattern [pattern ...]; seqd is configured "
+                        "by flags and --config");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; config_key(i) != NULL; i++) {
+        n += configWanted(call, config_key(i));
+    }
+    for (size_t i = 0; i < CONFIG_COMPAT_N; i++) {
+        n += configWanted(call, config_compat[i][0]);
+    }
+    resp_write_map(call->out, n, call->proto);
+    char value[CONFIG_CLUSTER_MAX * 64 + 1100];
+    for (size_t i = 0; config_key(i) != NULL; i++) {
+        if (configWanted(call, config_key(i))) {
+            bool known = config_show(env->cfg, config_key(i), value, sizeof(value));
+            assert(known);
+            resp_write_cstr(call->out, config_key(i));
+            resp_write_cstr(call->out, value);
         }
-        resp_write_map(call->out, 0, call->proto);
-    } else {
-        cmd_error(call, "ERR CONFIG supports only GET; seqd is configured by flags");
+    }
+    for (size_t i = 0; i < CONFIG_COMPAT_N; i++) {
+        if (configWanted(call, config_compat[i][0])) {
+            resp_write_cstr(call->out, config_compat[i][0]);
+            resp_write_cstr(call->out, config_compat[i][1]);
+        }
     }
 }
 

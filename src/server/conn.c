@@ -157,7 +157,7 @@ static void connOnConnection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->client.remote = connIsRemote(&c->tcp);
-    if (server == (uv_stream_t *)&s->tls_listener) {
+    if ((uv_tcp_t *)server >= s->tls_listeners && (uv_tcp_t *)server < s->tls_listeners + CONFIG_BIND_MAX) {
         c->tls = tls_session_new(s->tls);
         if (c->tls == NULL) {
             connClose(c);
@@ -182,17 +182,20 @@ static void connOnConnection(uv_stream_t *server, int status)
     connReadStart(c);
 }
 
-/* Binds and listens on bind:port with tcp. */
-static int connListen(conn_server *s, uv_tcp_t *tcp, int port)
+/* Binds and listens on address:port (IPv4 or IPv6) with tcp. */
+static int connListen(conn_server *s, uv_tcp_t *tcp, const char *address, int port)
 {
-    struct sockaddr_in addr;
-    int rv = uv_ip4_addr(s->cfg->bind, port, &addr);
+    struct sockaddr_storage addr;
+    bool v6 = strchr(address, ':') != NULL;
+    int rv = v6 ? uv_ip6_addr(address, port, (struct sockaddr_in6 *)&addr)
+                : uv_ip4_addr(address, port, (struct sockaddr_in *)&addr);
     if (rv != 0) {
         return rv;
     }
     uv_tcp_init(s->loop, tcp);
     tcp->data = s;
-    rv = uv_tcp_bind(tcp, (const struct sockaddr *)&addr, 0);
+    /* [::] serves IPv6 only: 0.0.0.0 can be bound beside it */
+    rv = uv_tcp_bind(tcp, (const struct sockaddr *)&addr, v6 ? UV_TCP_IPV6ONLY : 0);
     if (rv == 0) {
         rv = uv_listen((uv_stream_t *)tcp, 511, connOnConnection);
     }
@@ -218,12 +221,12 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
         return UV_ENOMEM;
     }
     resp_buf_init(&s->scratch, cfg->client_output_max);
-    if (cfg->port != 0) {
-        int rv = connListen(s, &s->listener, cfg->port);
+    for (int i = 0; cfg->port != 0 && i < cfg->n_binds; i++) {
+        int rv = connListen(s, &s->listeners[i], cfg->binds[i], cfg->port);
         if (rv != 0) {
             return rv;
         }
-        s->listening = true;
+        s->n_listening++;
     }
     if (cfg->tls_port != 0) {
         assert(tls != NULL && tls->ctx != NULL);
@@ -232,14 +235,17 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
         if (s->tls_scratch == NULL) {
             return UV_ENOMEM;
         }
-        int rv = connListen(s, &s->tls_listener, cfg->tls_port);
-        if (rv != 0) {
-            return rv;
+        for (int i = 0; i < cfg->n_binds; i++) {
+            int rv = connListen(s, &s->tls_listeners[i], cfg->binds[i], cfg->tls_port);
+            if (rv != 0) {
+                return rv;
+            }
+            s->n_tls_listening++;
         }
-        s->tls_listening = true;
         uv_timer_init(loop, &s->tls_sweep);
         s->tls_sweep.data = s;
         uv_timer_start(&s->tls_sweep, connTlsSweep, CONN_TLS_SWEEP_MS, CONN_TLS_SWEEP_MS);
+        s->tls_sweeping = true;
     }
     uv_prepare_init(loop, &s->flusher);
     s->flusher.data = s;
@@ -249,13 +255,14 @@ int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, comman
 
 void conn_server_stop_listening(conn_server *s)
 {
-    if (s->listening) {
-        s->listening = false;
-        uv_close((uv_handle_t *)&s->listener, NULL);
+    for (; s->n_listening > 0; s->n_listening--) {
+        uv_close((uv_handle_t *)&s->listeners[s->n_listening - 1], NULL);
     }
-    if (s->tls_listening) {
-        s->tls_listening = false;
-        uv_close((uv_handle_t *)&s->tls_listener, NULL);
+    for (; s->n_tls_listening > 0; s->n_tls_listening--) {
+        uv_close((uv_handle_t *)&s->tls_listeners[s->n_tls_listening - 1], NULL);
+    }
+    if (s->tls_sweeping) {
+        s->tls_sweeping = false;
         uv_timer_stop(&s->tls_sweep);
         uv_close((uv_handle_t *)&s->tls_sweep, NULL);
     }

@@ -22,8 +22,10 @@ typedef struct conn conn;
 
 typedef struct conn_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
-    bool listening;
+    /* one listener per --bind address, plain and TLS (the first n_listening
+     * and n_tls_listening are open) */
+    uv_tcp_t listeners[CONFIG_BIND_MAX];
+    int n_listening;
     const config *cfg;
     command_env *env;
     resp_limits limits;
@@ -34,16 +36,17 @@ typedef struct conn_server {
     conn *dirty;     /* connections with replies to write this loop turn */
     uv_prepare_t flusher;
     /* TLS clients (conn_tls.c): their listener, the server's context */
-    uv_tcp_t tls_listener;
-    bool tls_listening;
+    uv_tcp_t tls_listeners[CONFIG_BIND_MAX];
+    int n_tls_listening;
     tls_ctx *tls;     /* NULL: no TLS port */
     char *tls_scratch; /* ciphertext just read (CONN_TLS_READ_CHUNK bytes) */
     uv_timer_t tls_sweep;
+    bool tls_sweeping; /* tls_sweep is open */
 } conn_server;
 
-/* Binds and listens on cfg->bind:cfg->port (unless it is 0), and on
- * cfg->tls_port with tls (which lives as long as s). Returns 0 or a
- * libuv error. */
+/* Binds and listens on every --bind address at cfg->port (unless it is 0),
+ * and at cfg->tls_port with tls (which lives as long as s). Returns 0 or
+ * a libuv error. */
 int conn_server_start(conn_server *s, uv_loop_t *loop, const config *cfg, command_env *env,
                       tls_ctx *tls);
 

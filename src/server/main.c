@@ -283,7 +283,7 @@ static int startFrontDoor(void)
     srv.env.reply_raw = conn_reply_raw;
     int rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env, &srv.tls);
     if (rv != 0) {
-        log_error("cannot listen on %s:%d%s%.0d: %s", srv.cfg.bind, srv.cfg.port,
+        log_error("cannot listen on %s port %d%s%.0d: %s", srv.cfg.bind, srv.cfg.port,
                   srv.cfg.tls_port != 0 ? " or TLS port " : "", srv.cfg.tls_port, uv_strerror(rv));
         return -1;
     }
@@ -367,8 +367,11 @@ int main(int argc, char **argv)
         startServices() != 0) {
         return 1;
     }
-    log_info("seqd %s listening on %s:%d, data in %s", SEQD_VERSION, srv.cfg.bind, srv.cfg.port,
-             srv.cfg.dir);
+    char binds[CONFIG_BIND_MAX * 64];
+    config_show(&srv.cfg, "bind", binds, sizeof(binds));
+    log_info("seqd %s listening on %s port %d%s%.0d, data in %s%s%s", SEQD_VERSION, binds,
+             srv.cfg.port, srv.cfg.tls_port != 0 ? ", TLS port " : "", srv.cfg.tls_port,
+             srv.cfg.dir, srv.cfg.config_file[0] != '\0' ? ", config " : "", srv.cfg.config_file);
 
     uv_run(&srv.loop, UV_RUN_DEFAULT);
 
