@@ -58,6 +58,11 @@ static const char usage[] =
     "  --tls-handshake-timeout-ms N  longest TLS handshake (5000)\n"
     "  --tls-cluster yes|no     mutual TLS on the Raft bus: each member's certificate (the same\n"
     "                           --tls-cert-file) must name its bus IP (no)\n"
+    "  --http-port N            serve /metrics, /health and /ready over HTTP (0: none)\n"
+    "  --http-token-file PATH   /metrics and /ready need 'Authorization: Bearer <the file's\n"
+    "                           first line>' (none: loopback clients only, in protected mode)\n"
+    "  --http-tls yes|no        HTTPS with --tls-cert-file and --tls-key-file (no)\n"
+    "  --metrics-max-sequences N  sequences with series of their own; the rest are summed (100)\n"
     "  --version, --help\n";
 
 static int configInt(const char *flag, const char *text, long long lo, long long hi,
@@ -207,6 +212,7 @@ static void configDefaults(config *c)
     c->protected_mode = true;
     c->tls_auth_clients = CONFIG_TLS_AUTH_YES; /* as Redis */
     c->tls_handshake_timeout_ms = 5000;
+    c->metrics_max_sequences = 100;
 }
 
 /* The flags that take text rather than an integer: each checks its value
@@ -433,6 +439,10 @@ static const config_option config_options[] = {
     CONFIG_TEXT("--tls-auth-clients-user", configTlsAuthClientsUser, configShowTlsAuthClientsUser),
     CONFIG_YESNO("--tls-cluster", tls_cluster),
     CONFIG_NUMBER("--tls-handshake-timeout-ms", CONFIG_UNSIGNED, tls_handshake_timeout_ms, 100, 600000, 1),
+    CONFIG_NUMBER("--http-port", CONFIG_INT, http_port, 0, 65535, 1),
+    CONFIG_PATH("--http-token-file", http_token_file),
+    CONFIG_YESNO("--http-tls", http_tls),
+    CONFIG_NUMBER("--metrics-max-sequences", CONFIG_SIZE, metrics_max_sequences, 0, 100000, 1),
 };
 
 static const config_option *configFindOption(const char *flag)
@@ -583,6 +593,14 @@ static int configCheckTls(const config *c)
                            c->tls_ca_cert_file[0] == '\0')) {
         fprintf(stderr, "seqd: --tls-cluster yes needs --tls-cert-file, --tls-key-file and "
                         "--tls-ca-cert-file (the node's certificate names its bus IP)\n");
+        return -1;
+    }
+    if (c->http_tls && (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0')) {
+        fprintf(stderr, "seqd: --http-tls yes needs --tls-cert-file and --tls-key-file\n");
+        return -1;
+    }
+    if (c->http_port != 0 && (c->http_port == c->port || c->http_port == c->tls_port)) {
+        fprintf(stderr, "seqd: --http-port must differ from the client ports\n");
         return -1;
     }
     if (c->port == 0 && c->n_members > 0) {

@@ -69,6 +69,11 @@ typedef struct config {
     bool tls_auth_clients_user;   /* --tls-auth-clients-user CN: a certificate's CN logs in */
     unsigned tls_handshake_timeout_ms;
     bool tls_cluster;             /* --tls-cluster yes: mutual TLS on the Raft bus */
+    /* metrics and health over HTTP (server/http.h) */
+    int http_port;                /* 0: none */
+    char http_token_file[1024];   /* "" : no bearer token */
+    bool http_tls;
+    size_t metrics_max_sequences; /* sequences with series of their own */
     uint8_t cluster_secret[32];
 } config;
 

@@ -321,6 +321,19 @@ void seq_each_warned(const seq_state *s,
                      void (*fn)(void *ctx, const char *name, uint64_t left, uint64_t warn),
                      void *ctx);
 
+/* One live sequence as the metrics show it (valid during the call). */
+typedef struct seq_summary {
+    const char *name;
+    uint64_t issued, remaining, warn;
+    bool warned;
+    int64_t eta_s;      /* seconds to exhaustion at the recent rate, -1 unknown */
+    size_t open_runs;   /* reserved or released ledger runs (gapless) */
+    size_t ledger_runs; /* every run the ledger holds */
+} seq_summary;
+
+/* Calls fn for every live sequence, in no particular order. */
+void seq_each_summary(const seq_state *s, void (*fn)(void *ctx, const seq_summary *q), void *ctx);
+
 /* Counters, for INFO. */
 size_t seq_count_live(const seq_state *s);
 size_t seq_count_keys(const seq_state *s);

@@ -7,6 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Seconds until left runs out at the last minute's rate (else the last
+ * hour's); -1 with no rate at all. */
+static int64_t seqEta(uint64_t left, uint64_t per_min, uint64_t per_hour)
+{
+    unsigned __int128 eta = 0;
+    if (per_min > 0) {
+        eta = (unsigned __int128)left * 60 / per_min;
+    } else if (per_hour > 0) {
+        eta = (unsigned __int128)left * 3600 / per_hour;
+    } else {
+        return -1;
+    }
+    return eta > INT64_MAX ? INT64_MAX : (int64_t)eta;
+}
+
 int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
@@ -33,17 +48,28 @@ int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     out->warn = q->warn;
     out->warned = q->warned;
     seqRates(q, t, &out->rate_1m, &out->rate_1h);
-    out->eta_s = -1;
-    unsigned __int128 eta = 0;
-    if (out->rate_1m > 0) {
-        eta = (unsigned __int128)out->left * 60 / out->rate_1m;
-    } else if (out->rate_1h > 0) {
-        eta = (unsigned __int128)out->left * 3600 / out->rate_1h;
-    }
-    if (out->rate_1m > 0 || out->rate_1h > 0) {
-        out->eta_s = eta > INT64_MAX ? INT64_MAX : (int64_t)eta;
-    }
+    out->eta_s = seqEta(out->left, out->rate_1m, out->rate_1h);
     return SEQ_OK;
+}
+
+void seq_each_summary(const seq_state *s, void (*fn)(void *ctx, const seq_summary *q), void *ctx)
+{
+    for (const seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
+        if (!q->live) {
+            continue;
+        }
+        uint64_t per_min = 0, per_hour = 0;
+        seqRates(q, s->clock_ms, &per_min, &per_hour);
+        seq_summary m = {.name = q->name,
+                         .issued = q->issued,
+                         .remaining = seqLeft(q, seqNow(s)),
+                         .warn = q->warn,
+                         .warned = q->warned,
+                         .open_runs = q->n_open,
+                         .ledger_runs = q->n_ledger};
+        m.eta_s = seqEta(m.remaining, per_min, per_hour);
+        fn(ctx, &m);
+    }
 }
 
 static int seqNameCompare(const void *a, const void *b)

@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 #include <zlib.h>
 
 #include "clock.h"
@@ -252,6 +253,7 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
 {
     fsm *f = rf->data;
     assert(f != NULL && f->state != NULL && bufs != NULL && n_bufs != NULL);
+    uint64_t started_ns = uv_hrtime();
     size_t len = 0;
     void *bytes = seq_snapshot_encode(f->state, &len);
     if (bytes == NULL) {
@@ -285,6 +287,8 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     assert(fsmCrc(copy + 8, len - 8) == crc);
     *bufs = arr;
     *n_bufs = 1;
+    f->snapshots++;
+    f->snapshot_seconds += (double)(uv_hrtime() - started_ns) / 1e9;
     log_debug("fsm: snapshot of %zu bytes", len);
     return 0;
 }

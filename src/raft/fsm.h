@@ -37,6 +37,8 @@ typedef struct fsm {
     uint64_t numbers_issued;
     uint64_t bad_entries; /* entries that failed to decode (never expected) */
     uint64_t bad_snapshots; /* snapshots refused (checksum or contents) */
+    uint64_t snapshots;     /* taken (encoded for raft to write) */
+    double snapshot_seconds; /* the time spent encoding them, in all */
     /* Told of an entry this version cannot decode or apply (then apply
      * must not go on: see fsmApply); NULL: count it and skip it (tests). */
     void (*halt)(void *ctx, const char *why);

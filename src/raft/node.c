@@ -260,6 +260,9 @@ static void nodeWatch(uv_timer_t *t)
     raft_term term = raft_current_term(&n->raft);
     bool role_changed = (state == RAFT_LEADER) != (n->last_state == RAFT_LEADER) ||
                         (state == RAFT_LEADER && term != n->last_term);
+    if (leader != 0 && leader != n->last_leader) {
+        n->leader_changes++;
+    }
     if (state != n->last_state || leader != n->last_leader) {
         log_info("raft: %s in term %llu, leader %s", raft_state_name(state),
                  (unsigned long long)term, address != NULL ? address : "unknown");

@@ -50,6 +50,7 @@ struct node {
     uv_timer_t watch; /* polls role and leader: libraft 0.22 has no callback */
     int last_state;
     raft_id last_leader;
+    uint64_t leader_changes; /* a new leader seen (/metrics) */
     uint64_t leader_seen_ms; /* loop time a leader was last known */
     uint64_t lag_checked_ms; /* leader: last look at the followers' logs */
     raft_term last_term;

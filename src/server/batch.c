@@ -13,6 +13,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "metrics.h"
 
 #define BATCH_TICK_MS 20
 
@@ -26,6 +27,7 @@ struct batch {
     batcher *owner;
     uint64_t seq;
     uint64_t created_ms; /* loop time when the first command arrived */
+    uint64_t proposed_ns; /* uv_hrtime at raft_apply, for the metrics */
     batch_item *items;
     size_t n, items_cap;
     seq_result *results; /* n, filled by the fsm through batcher_claim */
@@ -187,6 +189,10 @@ static void batchPropose(batcher *b)
             return;
         }
         x->entry = NULL; /* raft owns it now */
+        x->proposed_ns = uv_hrtime();
+        if (b->metrics != NULL) {
+            metrics_observe(&b->metrics->batch_commands, (double)x->n);
+        }
         b->entries_proposed++;
         b->commands_proposed += x->n;
         b->n_inflight++;
@@ -240,6 +246,9 @@ static void batchApplied(struct raft_apply *req, int status, void *result)
     /* Claimed means applied, and only committed entries are applied: the
      * results stand even when leadership was lost right after. */
     if (x->claimed) {
+        if (b->metrics != NULL) {
+            metrics_observe(&b->metrics->commit_seconds, (double)(uv_hrtime() - x->proposed_ns) / 1e9);
+        }
         for (size_t i = 0; i < x->n; i++) {
             b->done(x->items[i].owner, x->items[i].tag, &x->results[i], BATCH_OK);
         }

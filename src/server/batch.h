@@ -67,6 +67,9 @@ typedef struct batcher {
     uv_timer_t timer;
     /* statistics for INFO */
     uint64_t entries_proposed, commands_proposed;
+    /* and for /metrics: commands per entry, proposed to applied (set after
+     * batcher_init; NULL: none) */
+    struct metrics *metrics;
 } batcher;
 
 int batcher_init(batcher *b, uv_loop_t *loop, node *n, const config *cfg, uint64_t origin,

@@ -351,11 +351,22 @@ static bool commandAdmitted(command_env *env, command_call *call, const command_
     return true;
 }
 
+size_t commands_count(void)
+{
+    return sizeof(command_table) / sizeof(command_table[0]);
+}
+
+const char *commands_name(size_t i)
+{
+    return i < commands_count() ? command_table[i].name : NULL;
+}
+
 void commands_dispatch(command_env *env, command_call *call)
 {
     assert(env != NULL && call != NULL && call->out != NULL);
     assert(call->argc >= 1 && call->argv != NULL); /* the parser makes no empty requests */
     env->stats->total_commands++;
+    call->command = -1;
     const command_def *d = commandLookup(&call->argv[0]);
     if (d == NULL) {
         char name[64];
@@ -373,6 +384,7 @@ void commands_dispatch(command_env *env, command_call *call)
         cmd_errorf(call, "ERR wrong number of arguments for '%s' command", d->name);
         return;
     }
+    call->command = (int)(d - command_table);
     if (!commandAdmitted(env, call, d) || !commandPermitted(env, call, d)) {
         return;
     }

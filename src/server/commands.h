@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "config.h"
 #include "forward.h"
+#include "metrics.h"
 #include "node.h"
 #include "peer_proof.h"
 #include "resp.h"
@@ -64,6 +65,7 @@ typedef struct command_env {
     cache *cache;         /* the leader's cached-mode blocks */
     undelivered *undelivered; /* reports of replies that found no client */
     auth *auth;               /* who may log in */
+    metrics *metrics;         /* what /metrics shows (metrics.h) */
     /* Completes a deferred call with a ready reply (CLUSTER ADD/REMOVE). */
     void (*reply_raw)(void *owner, uint64_t tag, const char *reply, size_t len);
     bool shutting_down;
@@ -112,6 +114,7 @@ typedef struct command_call {
     /* FWD named who asked: this node judges the request by that user */
     bool forwarded_user;
     /* out */
+    int command;    /* its row in the command table (commands_name), -1: unknown */
     bool deferred;  /* reply comes later, with style */
     bool via_cache; /* deferred behind a cached-mode block, not in the log */
     uint8_t style;
@@ -126,6 +129,11 @@ typedef struct command_call {
     seq_run *report_runs;
     size_t report_n_runs;
 } command_call;
+
+/* The command table's rows by index, for the metrics: how many, and the
+ * name of the i-th (NULL past the last). */
+size_t commands_count(void);
+const char *commands_name(size_t i);
 
 /* Runs one request (argc >= 1). Never fails: every outcome is a reply. */
 void commands_dispatch(command_env *env, command_call *call);

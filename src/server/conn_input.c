@@ -164,6 +164,7 @@ static void connDefer(conn *c, uint64_t abs, const command_call *call, int lane)
         memcpy(slot->report, call->report_name.ptr, call->report_name.len);
         slot->report[call->report_name.len] = '\0';
     }
+    slot->command = (int16_t)call->command;
     c->refs++;
 }
 
@@ -213,6 +214,7 @@ static bool connDispatch(conn *c, const resp_request *req)
     }
     uint64_t abs = connReserve(c);
     s->scratch.len = 0;
+    uint64_t start_ns = uv_hrtime();
     command_call call = {
         .argc = req->argc,
         .argv = req->argv,
@@ -229,7 +231,10 @@ static bool connDispatch(conn *c, const resp_request *req)
     }
     if (call.deferred) {
         connDefer(c, abs, &call, lane);
+        connSlot(c, abs)->start_ns = start_ns;
     } else {
+        metrics_request(s->env->metrics, call.command, s->scratch.len > 0 && s->scratch.data[0] == '-',
+                        uv_hrtime() - start_ns);
         connAnswer(c, abs, &call);
     }
     return true;

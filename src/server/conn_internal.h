@@ -60,6 +60,8 @@ typedef struct conn_slot {
     bool logged;  /* deferred through the log or a forward link (counted in conn.logged) */
     conn_report rep; /* a ready reply's report, until it moves to the output */
     uint8_t lane;    /* enum command_lane of a deferred request (counted in conn.lane_n) */
+    int16_t command;   /* a deferred request's command row, for the metrics */
+    uint64_t start_ns; /* when it was dispatched (uv_hrtime) */
 } conn_slot;
 
 struct conn {

@@ -101,6 +101,8 @@ static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len, co
         return;
     }
     conn_slot *slot = connSlot(c, tag);
+    metrics_request(c->srv->env->metrics, slot->command, len > 0 && reply[0] == '-',
+                    uv_hrtime() - slot->start_ns);
     if (slot->logged) {
         assert(c->logged > 0);
         slot->logged = false;

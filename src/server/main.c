@@ -27,6 +27,7 @@
 #include "cache.h"
 #include "log.h"
 #include "node.h"
+#include "http.h"
 #include "peer_proof.h"
 #include "undelivered.h"
 
@@ -46,6 +47,8 @@ typedef struct server {
     conn_server conns;
     command_env env;
     server_stats stats;
+    metrics metrics;
+    http_server http; /* --http-port */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     uint64_t shutdown_started_ms;
@@ -221,6 +224,7 @@ static void beginShutdown(int exit_code)
     srv.shutdown_started_ms = uv_now(&srv.loop);
     conn_server_stop_listening(&srv.conns);
     conn_server_pause_all(&srv.conns);
+    http_stop(&srv.http);
     auth_stop(&srv.auth); /* logins still queued are refused, so every one is answered */
     /* From a timer, never from inside a raft callback (see libraft notes). */
     uv_timer_start(&srv.shutdown_timer, onShutdownTick, 0, SHUTDOWN_POLL_MS);
@@ -280,6 +284,8 @@ static int startFrontDoor(void)
     srv.env.node = &srv.node;
     srv.env.batcher = &srv.batcher;
     srv.env.stats = &srv.stats;
+    metrics_init(&srv.metrics);
+    srv.env.metrics = &srv.metrics;
     srv.env.reply_raw = conn_reply_raw;
     int rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env, &srv.tls);
     if (rv != 0) {
@@ -340,7 +346,11 @@ static int startServices(void)
     }
     srv.node.fsm.origin = srv.batcher.origin;
     srv.node.fsm.orphan = onOrphan;
+    srv.batcher.metrics = &srv.metrics;
     uv_timer_init(&srv.loop, &srv.shutdown_timer);
+    if (srv.cfg.http_port != 0 && http_start(&srv.http, &srv.loop, &srv.env, &srv.cfg) != 0) {
+        return -1;
+    }
     return 0;
 }
 
