@@ -124,6 +124,20 @@ class MetricsTest(SeqdTestCase):
         self.assertEqual(get(s.http, "/health")[0], 200)  # liveness stays open, as etcd's
         self.assertNotIn(token, s.log_since_start())
 
+    def test_https(self):
+        import ssl
+        from test_tls import certs
+        c = certs()
+        s = self.http_server("--http-tls", "yes", "--tls-cert-file", c["server.crt"], "--tls-key-file",
+                             c["server.key"])
+        ctx = ssl.create_default_context(cafile=c["ca.crt"])
+        with urllib.request.urlopen("https://127.0.0.1:%d/metrics" % s.http, context=ctx, timeout=5) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn("seqd_raft_has_leader 1", r.read().decode())
+        with self.assertRaises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.http, timeout=5).read()
+        self.assertTrue(s.alive())
+
     def test_sequences_are_bounded(self):
         s = self.http_server("--metrics-max-sequences", "5")
         with Raw(s.port) as r:
