@@ -334,6 +334,23 @@ typedef struct seq_summary {
 /* Calls fn for every live sequence, in no particular order. */
 void seq_each_summary(const seq_state *s, void (*fn)(void *ctx, const seq_summary *q), void *ctx);
 
+/* ---- seq_restore.c: a backup served again (seqd restore) ---- */
+
+/* Nothing was ever created in s (no sequence, no user but an untouched
+ * default): a restored state may replace it. */
+bool seq_state_pristine(const seq_state *s);
+
+/* Takes the next count numbers of the live sequence name (fewer when
+ * fewer are left) and records them in its ledger as skipped, with reason:
+ * what a restore does for the numbers issued after its backup. *skipped
+ * says how many. SEQ_OK, SEQ_ERR_NOSEQ, or SEQ_ERR_TOO_MANY (the ledger is
+ * full: nothing changed). */
+int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t count,
+                        const char *reason, uint64_t *skipped);
+
+/* Every reservation held comes back released; how many runs. */
+size_t seq_restore_release(seq_state *s);
+
 /* Counters, for INFO. */
 size_t seq_count_live(const seq_state *s);
 size_t seq_count_keys(const seq_state *s);

@@ -4100,6 +4100,57 @@ static void test_random_model(void **state)
     }
 }
 
+
+/* ---- restore: the advance past a backup, reservations released -------- */
+
+/* What the backup knew is never issued again; the next numbers are skipped
+ * with the restore's reason; a reservation comes back released (and is
+ * the next RESERVE's); a pristine state is one nothing was created in. */
+static void test_restore_advance_skips_and_releases(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    assert_true(seq_state_pristine(s));
+    assert_int_equal(create(s, "strict", 1, 100, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
+    assert_int_equal(create(s, "gl", 1, 100, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
+    assert_false(seq_state_pristine(s));
+    for (int i = 1; i <= 5; i++) {
+        assert_int_equal(next1(s, "strict"), i);
+    }
+    assert_int_equal(reserve1(s, "gl", 60000, NULL, NULL), 1);
+    assert_int_equal(reserve1(s, "gl", 60000, NULL, NULL), 2);
+    seq_state *b = decoded_copy(s); /* the backup */
+    uint64_t skipped = 0;
+    const char *why = "restored from a backup taken at 2026-12-03T16:00:00Z";
+    assert_int_equal(seq_restore_advance(b, "strict", 6, 10, why, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 10);
+    assert_int_equal(seq_restore_release(b), 2); /* one run per reservation */
+    expect_valid(b);
+    assert_int_equal(next1(b, "strict"), 16); /* 6..15 skipped, never issued */
+    expect_state(b, "strict", 6, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_state(b, "strict", 15, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_state(b, "strict", 5, SEQ_NUM_FINAL, IGNORE_TIME);
+    seq_result r;
+    lookup(b, "strict", 9, &r);
+    assert_non_null(r.reason);
+    assert_string_equal(r.reason, why);
+    seq_result_free(&r);
+    expect_state(b, "gl", 1, SEQ_NUM_RELEASED, IGNORE_TIME);
+    assert_int_equal(reserve1(b, "gl", 60000, NULL, NULL), 1); /* released numbers go first */
+    /* past the end: takes what is left, then nothing */
+    assert_int_equal(seq_restore_advance(b, "strict", 6, 1000, why, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 84);
+    assert_int_equal(seq_restore_advance(b, "strict", 6, 5, why, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 0);
+    assert_int_equal(seq_restore_advance(b, "nosuch", 6, 5, why, &skipped), SEQ_ERR_NOSEQ);
+    expect_valid(b);
+    seq_state *again = decoded_copy(b); /* and it survives a snapshot */
+    expect_state(again, "strict", 50, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    seq_state_free(again);
+    seq_state_free(b);
+    seq_state_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -4129,6 +4180,7 @@ int main(void)
         cmocka_unit_test(test_stamp_keys_max_is_the_entrys),
         cmocka_unit_test(test_reuse_many_released_runs),
         cmocka_unit_test(test_random_model),
+        cmocka_unit_test(test_restore_advance_skips_and_releases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
