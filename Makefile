@@ -11,7 +11,7 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla $(addprefix 
 CFLAGS   ?= -O2
 CFLAGS   += $(CFLAGS_COMMON)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS     := -lraft -luv -llz4 -lz -lssl -lcrypto -linih -lmicrohttpd -lpthread
+LIBS     := -lraft -luv -llz4 -lz -lssl -lcrypto -linih -lmicrohttpd -lm -lpthread
 PORT     ?= 7379
 DIR      ?= ./seqd-data
 FUZZ_SECONDS ?= 60
@@ -115,7 +115,7 @@ integration: $(BUILD)/seqd
 # test_guarantees' kill -9 restart took over 15 s, so it runs unsanitized).
 integration-asan: $(BUILD)/asan/seqd
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 /usr/bin/python3 tests/integration/run.py \
-	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger test_auth test_security test_acl test_tls test_bus_tls test_config test_metrics \
+	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle test_crash test_ledger test_auth test_security test_acl test_tls test_bus_tls test_config test_metrics test_backup \
 	  test_modes
 
 # The arrows between the layers of src/ run inward only (scripts/check-layers.sh).

@@ -158,6 +158,64 @@ static void fsmAfterCommand(fsm *f, const codec_header *h, const seq_cmd *cmd, s
     f->commands_applied++;
 }
 
+static uint32_t fsmCrc(const uint8_t *p, size_t len);
+
+uint8_t *fsm_restore_entry(const void *snapshot, size_t snapshot_len, size_t *len)
+{
+    /* libraft's disk log takes entries whose length is a multiple of 8 */
+    size_t padded = (FSM_RESTORE_HEADER + snapshot_len + 7) / 8 * 8;
+    uint8_t *buf = raft_malloc(padded);
+    if (buf == NULL) {
+        return NULL;
+    }
+    memset(buf + FSM_RESTORE_HEADER + snapshot_len, 0, padded - FSM_RESTORE_HEADER - snapshot_len);
+    seq_writer w = {buf, 0, FSM_RESTORE_HEADER, false};
+    seq_put_u8(&w, FSM_RESTORE_ENTRY);
+    seq_put_bytes(&w, "SQRS", 4);
+    seq_put_u32(&w, fsmCrc(snapshot, snapshot_len));
+    seq_put_u64(&w, snapshot_len);
+    assert(!w.overflow && w.len == FSM_RESTORE_HEADER);
+    memcpy(buf + FSM_RESTORE_HEADER, snapshot, snapshot_len);
+    *len = padded;
+    return buf;
+}
+
+/* A restore entry: the backup's state replaces a pristine one. Anything
+ * wrong with it halts the node, as any entry it cannot apply. */
+static void fsmApplyRestore(fsm *f, const uint8_t *p, size_t len)
+{
+    seq_reader r = {p, len, 1, false};
+    const uint8_t *magic = seq_get_bytes(&r, 4);
+    uint32_t crc = seq_get_u32(&r);
+    uint64_t n = seq_get_u64(&r);
+    size_t room = len - FSM_RESTORE_HEADER;
+    const uint8_t *core = r.bad || n > room || room - n >= 8 ? NULL : p + FSM_RESTORE_HEADER;
+    if (magic == NULL || memcmp(magic, "SQRS", 4) != 0 || core == NULL || fsmCrc(core, n) != crc) {
+        f->bad_entries++;
+        fsmHalt(f, "a restore entry that fails its checksum");
+        return;
+    }
+    bool replace = seq_state_pristine(f->state) && !f->restored;
+    seq_state *s = replace ? seq_snapshot_decode(core, n) : NULL;
+    if (replace && s == NULL) {
+        f->bad_entries++;
+        fsmHalt(f, "a restore entry whose state does not decode");
+        return;
+    }
+    if (replace) {
+        seq_state_free(f->state);
+        f->state = s;
+        f->restored = true;
+        log_info("fsm: restored the state of a backup (%zu sequences, %zu bytes)", seq_count_live(s),
+                 (size_t)n);
+    } else {
+        log_info("fsm: a restore entry after the state began: changes nothing");
+    }
+    if (f->on_restore != NULL) {
+        f->on_restore(f->restore_ctx, replace);
+    }
+}
+
 static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **result)
 {
     fsm *f = rf->data;
@@ -174,6 +232,11 @@ static int fsmApply(struct raft_fsm *rf, const struct raft_buffer *buf, void **r
     if (buf->len == FSM_PEER_KEY_ENTRY_LEN &&
         ((const uint8_t *)buf->base)[0] == FSM_PEER_KEY_ENTRY) {
         fsmApplyPeerKey(f, (const uint8_t *)buf->base + 1);
+        f->entries_applied++;
+        return 0;
+    }
+    if (buf->len >= FSM_RESTORE_HEADER && ((const uint8_t *)buf->base)[0] == FSM_RESTORE_ENTRY) {
+        fsmApplyRestore(f, buf->base, buf->len);
         f->entries_applied++;
         return 0;
     }

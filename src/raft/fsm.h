@@ -38,6 +38,10 @@ typedef struct fsm {
     uint64_t bad_entries; /* entries that failed to decode (never expected) */
     uint64_t bad_snapshots; /* snapshots refused (checksum or contents) */
     uint64_t snapshots;     /* taken (encoded for raft to write) */
+    bool restored;          /* a restore entry became the state */
+    /* told when a restore entry was applied (replaced the state or not) */
+    void (*on_restore)(void *ctx, bool replaced);
+    void *restore_ctx;
     double snapshot_seconds; /* the time spent encoding them, in all */
     /* Told of an entry this version cannot decode or apply (then apply
      * must not go on: see fsmApply); NULL: count it and skip it (tests). */
@@ -80,6 +84,19 @@ size_t fsm_identity_entry(uint8_t *out, const uint8_t *cluster);
 /* Writes the peer-key entry for key into out (FSM_PEER_KEY_ENTRY_LEN
  * bytes); its length. */
 size_t fsm_peer_key_entry(uint8_t *out, const uint8_t *key);
+
+/* The restore entry (seqd restore): 0xC3, "SQRS", the CRC-32 of the core
+ * snapshot that follows, its length (u64), and the snapshot, zero-padded
+ * to a multiple of 8 bytes. Applied to a
+ * pristine state (seq_state_pristine), it becomes the state; applied to
+ * any other, it changes nothing (a second founding member's proposal, or
+ * one that came too late). */
+#define FSM_RESTORE_ENTRY 0xC3
+#define FSM_RESTORE_HEADER 17
+
+/* The restore entry for a core snapshot (raft_malloc'd, *len bytes), or
+ * NULL without memory. */
+uint8_t *fsm_restore_entry(const void *snapshot, size_t snapshot_len, size_t *len);
 
 int fsm_init(fsm *f, fsm_claim_fn claim, void *claim_ctx);
 void fsm_close(fsm *f);

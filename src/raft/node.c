@@ -50,9 +50,13 @@ static void nodeReset(node *n, uv_loop_t *loop, const config *c)
 {
     void (*halt)(uint64_t, const char *) = n->fsm_halt;
     void (*refuse)(const char *) = n->refuse;
+    void (*on_restore)(void *, bool) = n->on_restore;
+    void *restore_ctx = n->restore_ctx;
     memset(n, 0, sizeof(*n));
     n->fsm_halt = halt;
     n->refuse = refuse;
+    n->on_restore = on_restore;
+    n->restore_ctx = restore_ctx;
     n->loop = loop;
     n->cfg = c;
     snprintf(n->address, sizeof(n->address), "%s:%d", c->bind, c->raft_port);
@@ -110,6 +114,8 @@ static int nodeOpenRaft(node *n, uv_loop_t *loop, const config *c, fsm_claim_fn 
     n->fsm.halt_ctx = n;
     n->fsm.on_identity = nodeOnIdentity;
     n->fsm.identity_ctx = n;
+    n->fsm.on_restore = n->on_restore;
+    n->fsm.restore_ctx = n->restore_ctx;
     int rv = transport_init(&n->transport, loop, &n->ident);
     n->transport.on_peer = nodeOnPeer;
     n->transport.peer_ctx = n;

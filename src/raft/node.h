@@ -72,6 +72,9 @@ struct node {
     /* set before node_start: told why this node must not serve (its
      * directory belongs to another cluster); it does not return */
     void (*refuse)(const char *why);
+    /* set before node_start: told when a restore entry was applied (fsm.h) */
+    void (*on_restore)(void *ctx, bool replaced);
+    void *restore_ctx;
     identity ident; /* <dir>/identity; the transport reads it at every handshake */
     bool adopted;   /* the directory had a log but no identity (older seqd) */
     node_peer peers[NODE_PEERS_MAX];

@@ -313,6 +313,7 @@ static void authSeedTick(uv_timer_t *t)
 {
     auth *a = t->data;
     if (!a->has_file || a->seed_inflight || a->batcher == NULL || !a->node->started ||
+        (a->hold != NULL && *a->hold) ||
         !node_is_leader(a->node) ||
         seq_acl_default_set(a->node->fsm.state) || a->batcher->failed) {
         return;

@@ -60,6 +60,7 @@ typedef struct auth {
     node *node;       /* whose state holds the users */
     batcher *batcher; /* where the seed goes */
     bool has_file;    /* --requirepass-file was given */
+    const bool *hold; /* while true, the seed waits (a restore is pending) */
     char file_hash[PASSWORD_HASH_MAX];
     uint64_t successes, failures; /* INFO stats */
     uint64_t in_flight;           /* checks queued, running, or waiting out a delay */

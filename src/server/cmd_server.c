@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "backup.h"
 
 void pingCommand(command_env *env, command_call *call)
 {
@@ -364,4 +367,35 @@ void infoCommand(command_env *env, command_call *call)
         }
     }
     resp_write_bulk(call->out, t->buf, t->n);
+}
+
+/* BACKUP: the whole state at this node's applied index, as the file
+ * `seqd backup` writes (base/backup.h), in one bulk reply. Taken between
+ * two applies on the loop, so it is one consistent point in time. */
+void backupCommand(command_env *env, command_call *call)
+{
+    node *n = env->node;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    backup_meta m = {.index = raft_last_applied(&n->raft),
+                     .term = raft_current_term(&n->raft),
+                     .taken_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+                     .has_cluster = n->ident.has_cluster};
+    memcpy(m.cluster, n->ident.cluster, sizeof(m.cluster));
+    snprintf(m.version, sizeof(m.version), "%s", SEQD_VERSION);
+    snprintf(m.node, sizeof(m.node), "%.40s:%d", env->cfg->bind, env->cfg->port);
+    size_t len = 0;
+    uint8_t *file = backup_encode(n->fsm.state, &m, &len);
+    if (file == NULL) {
+        cmd_error(call, "ERR out of memory for the backup");
+        return;
+    }
+    if (len + 64 > env->cfg->client_output_max) {
+        char why[96];
+        snprintf(why, sizeof(why), "%zu bytes", len);
+        cmd_errorf(call, "ERR the backup is %s, past --client-output-max", why);
+    } else {
+        resp_write_bulk(call->out, (const char *)file, len);
+    }
+    free(file);
 }

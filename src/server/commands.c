@@ -61,6 +61,7 @@ static const command_def command_table[] = {
     {"select", 2, selectCommand, "fast", OPEN}, /* server */
     {"client", -2, clientCommand, "fast", OPEN}, /* server */
     {"config", -2, configCommand, "admin", ADMIN}, /* server */
+    {"backup", 1, backupCommand, "admin", ADMIN}, /* server */
     {"info", -1, infoCommand, "fast", READ}, /* server */
     {"command", -1, commandCommand, "fast", OPEN}, /* commands.c */
     {"acl", -2, aclCommand, "admin", SEQ_CAT_ACL, false}, /* acl */
@@ -385,6 +386,11 @@ void commands_dispatch(command_env *env, command_call *call)
         return;
     }
     call->command = (int)(d - command_table);
+    if (env->restoring != NULL && *env->restoring && d->category != 0 &&
+        d->category != SEQ_CAT_CLUSTER && d->fn != infoCommand && d->fn != roleCommand) {
+        cmd_error(call, "TRYAGAIN restoring from a backup: its state is not in force yet; retry");
+        return;
+    }
     if (!commandAdmitted(env, call, d) || !commandPermitted(env, call, d)) {
         return;
     }

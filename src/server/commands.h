@@ -66,6 +66,7 @@ typedef struct command_env {
     undelivered *undelivered; /* reports of replies that found no client */
     auth *auth;               /* who may log in */
     metrics *metrics;         /* what /metrics shows (metrics.h) */
+    const bool *restoring;    /* a backup's state is about to replace this one (restore.h) */
     /* Completes a deferred call with a ready reply (CLUSTER ADD/REMOVE). */
     void (*reply_raw)(void *owner, uint64_t tag, const char *reply, size_t len);
     bool shutting_down;

@@ -94,6 +94,7 @@ void cmd_set_user(command_client *client, const char *name, size_t len);
 void clientCommand(command_env *env, command_call *call);
 void configCommand(command_env *env, command_call *call);
 void infoCommand(command_env *env, command_call *call);
+void backupCommand(command_env *env, command_call *call);
 
 /* cmd_acl.c */
 void aclCommand(command_env *env, command_call *call);

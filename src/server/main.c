@@ -29,6 +29,8 @@
 #include "node.h"
 #include "http.h"
 #include "peer_proof.h"
+#include "restore.h"
+#include "tool_backup.h"
 #include "undelivered.h"
 
 #define SHUTDOWN_POLL_MS 10
@@ -49,6 +51,7 @@ typedef struct server {
     server_stats stats;
     metrics metrics;
     http_server http; /* --http-port */
+    restore restore;  /* a directory seeded by seqd restore */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     uint64_t shutdown_started_ms;
@@ -225,6 +228,7 @@ static void beginShutdown(int exit_code)
     conn_server_stop_listening(&srv.conns);
     conn_server_pause_all(&srv.conns);
     http_stop(&srv.http);
+    restore_stop(&srv.restore);
     auth_stop(&srv.auth); /* logins still queued are refused, so every one is answered */
     /* From a timer, never from inside a raft callback (see libraft notes). */
     uv_timer_start(&srv.shutdown_timer, onShutdownTick, 0, SHUTDOWN_POLL_MS);
@@ -286,6 +290,8 @@ static int startFrontDoor(void)
     srv.env.stats = &srv.stats;
     metrics_init(&srv.metrics);
     srv.env.metrics = &srv.metrics;
+    srv.env.restoring = &srv.restore.pending;
+    srv.auth.hold = &srv.restore.pending;
     srv.env.reply_raw = conn_reply_raw;
     int rv = conn_server_start(&srv.conns, &srv.loop, &srv.cfg, &srv.env, &srv.tls);
     if (rv != 0) {
@@ -310,6 +316,7 @@ static int startRaft(void)
 {
     srv.node.fsm_halt = onHalt;
     srv.node.refuse = onRefuse;
+    restore_hook(&srv.restore, &srv.node);
     int rv = node_start(&srv.node, &srv.loop, &srv.cfg, batcher_claim, &srv.batcher);
     if (rv == NODE_REFUSED) {
         return -1; /* node_start said why */
@@ -347,6 +354,7 @@ static int startServices(void)
     srv.node.fsm.origin = srv.batcher.origin;
     srv.node.fsm.orphan = onOrphan;
     srv.batcher.metrics = &srv.metrics;
+    restore_start(&srv.restore, &srv.loop);
     uv_timer_init(&srv.loop, &srv.shutdown_timer);
     if (srv.cfg.http_port != 0 && http_start(&srv.http, &srv.loop, &srv.env, &srv.cfg) != 0) {
         return -1;
@@ -357,6 +365,10 @@ static int startServices(void)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* a vanished peer must not kill the server */
+    if (argc > 1 && (strcmp(argv[1], "backup") == 0 || strcmp(argv[1], "inspect") == 0 ||
+                     strcmp(argv[1], "restore") == 0)) {
+        return tool_main(argc - 1, argv + 1); /* tool_backup.h */
+    }
     int rv = config_parse(&srv.cfg, argc, argv);
     if (rv != 0) {
         return rv > 0 ? 0 : 2;
@@ -373,7 +385,8 @@ int main(int argc, char **argv)
         }
         srv.cfg.has_cluster_secret = true;
     }
-    if (openDataDir() != 0 || startFrontDoor() != 0 || startRaft() != 0 ||
+    if (openDataDir() != 0 || restore_load(&srv.restore, srv.cfg.dir) != 0 ||
+        startFrontDoor() != 0 || startRaft() != 0 ||
         startServices() != 0) {
         return 1;
     }
