@@ -11,7 +11,7 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wshadow -Wvla $(addprefix 
 CFLAGS   ?= -O2
 CFLAGS   += $(CFLAGS_COMMON)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LIBS     := -lraft -luv -llz4 -lz -lssl -lcrypto -linih -lmicrohttpd -lm -lpthread
+LIBS     := -lraft -luv -llz4 -lz -lssl -lcrypto -linih -lmicrohttpd -lsystemd -lm -lpthread
 PORT     ?= 7379
 DIR      ?= ./seqd-data
 FUZZ_SECONDS ?= 60
@@ -35,7 +35,7 @@ HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 # Included by the unit tests that check histories (one translation unit each).
 TEST_HDRS := tests/unit/history.c tests/unit/history.h
 
-.PHONY: all deps run test check-layers unit unit-asan integration integration-asan crash bench fuzz clean golden
+.PHONY: deb all deps run test check-layers unit unit-asan integration integration-asan crash bench fuzz clean golden
 # Keep objects built by pattern rules (make would delete them as intermediates).
 .SECONDARY:
 
@@ -130,6 +130,14 @@ test: deps
 	$(MAKE) integration
 	$(MAKE) integration-asan
 	@echo "make test: all suites passed"
+
+# The Debian package, with Debian's own tooling (debhelper; debian/): the
+# .deb lands in build/deb/.
+deb: deps
+	dpkg-buildpackage -us -uc -b
+	mkdir -p $(BUILD)/deb
+	mv ../seqd_*_$$(dpkg --print-architecture).deb ../seqd_*.buildinfo ../seqd_*.changes $(BUILD)/deb/
+	@ls $(BUILD)/deb/*.deb
 
 bench: $(BUILD)/seqd
 	@bash scripts/install-deps.sh --bench

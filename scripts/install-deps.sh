@@ -6,8 +6,8 @@
 # mirror host is named here.
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config libuv1-dev liblz4-dev zlib1g-dev libcmocka-dev uthash-dev libssl-dev libinih-dev libmicrohttpd-dev)
-test_pkgs=(redis-tools python3-redis clang libclang-rt-14-dev faketime prometheus)
+build_pkgs=(build-essential pkg-config libuv1-dev liblz4-dev zlib1g-dev libcmocka-dev uthash-dev libssl-dev libinih-dev libmicrohttpd-dev libsystemd-dev)
+test_pkgs=(redis-tools python3-redis clang libclang-rt-14-dev faketime prometheus debhelper dpkg-dev)
 bench_pkgs=(redis-server postgresql postgresql-contrib)
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")

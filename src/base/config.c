@@ -41,6 +41,8 @@ static const char usage[] =
     "  --max-clock-offset-ms N  a leader whose wall clock is further than this from its\n"
     "                           followers' does not serve writes (500; 0 = unchecked)\n"
     "  --log-level L            debug, info, warn or error (info)\n"
+    "  --log-format F           text or json, one object per line (text); under systemd each\n"
+    "                           line carries its priority for the journal\n"
     "  --requirepass-file PATH  the default user's password, on the file's first line: clients\n"
     "                           must AUTH (none)\n"
     "  --cluster-secret-file PATH  a secret every member shares: each Raft bus connection\n"
@@ -363,6 +365,22 @@ static void configShowLogLevel(const config *c, char *out, size_t cap)
     snprintf(out, cap, "%s", names[c->log_level]);
 }
 
+static int configLogFormat(config *c, const char *flag, const char *v)
+{
+    (void)flag;
+    if (v == NULL || (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)) {
+        fprintf(stderr, "seqd: --log-format must be text or json\n");
+        return -1;
+    }
+    c->log_format = strcmp(v, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+    return 0;
+}
+
+static void configShowLogFormat(const config *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", c->log_format == LOG_FORMAT_JSON ? "json" : "text");
+}
+
 static void configShowTlsAuthClients(const config *c, char *out, size_t cap)
 {
     static const char *names[] = {"no", "yes", "optional"};
@@ -427,6 +445,7 @@ static const config_option config_options[] = {
     CONFIG_NUMBER("--heartbeat-ms", CONFIG_UNSIGNED, heartbeat_ms, 10, 60000, 1),
     CONFIG_TEXT("--initial-cluster-state", configInitialState, configShowInitialState),
     CONFIG_TEXT("--log-level", configLogLevel, configShowLogLevel),
+    CONFIG_TEXT("--log-format", configLogFormat, configShowLogFormat),
     CONFIG_PATH("--requirepass-file", requirepass_file),
     CONFIG_PATH("--cluster-secret-file", cluster_secret_file),
     CONFIG_YESNO("--cluster-insecure", cluster_insecure),

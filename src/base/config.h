@@ -57,6 +57,7 @@ typedef struct config {
     unsigned election_timeout_ms, heartbeat_ms;
     unsigned max_clock_offset_ms; /* a leader's clock vs its followers' (0: unchecked) */
     int log_level;
+    int log_format; /* enum log_format */
     char requirepass_file[1024]; /* "" : no password (every client is the default user) */
     char cluster_secret_file[1024]; /* "" : the Raft bus checks identity only */
     bool cluster_insecure;          /* --cluster-insecure yes: non-loopback members without one */

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "node.h"
 #include "http.h"
+#include "notify.h"
 #include "peer_proof.h"
 #include "restore.h"
 #include "tool_backup.h"
@@ -52,6 +53,7 @@ typedef struct server {
     metrics metrics;
     http_server http; /* --http-port */
     restore restore;  /* a directory seeded by seqd restore */
+    notify notify;    /* systemd's READY=1 and STOPPING=1 */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     uint64_t shutdown_started_ms;
@@ -227,6 +229,7 @@ static void beginShutdown(int exit_code)
     srv.shutdown_started_ms = uv_now(&srv.loop);
     conn_server_stop_listening(&srv.conns);
     conn_server_pause_all(&srv.conns);
+    notify_stopping(&srv.notify);
     http_stop(&srv.http);
     restore_stop(&srv.restore);
     auth_stop(&srv.auth); /* logins still queued are refused, so every one is answered */
@@ -355,6 +358,7 @@ static int startServices(void)
     srv.node.fsm.orphan = onOrphan;
     srv.batcher.metrics = &srv.metrics;
     restore_start(&srv.restore, &srv.loop);
+    notify_start(&srv.notify, &srv.loop, &srv.env);
     uv_timer_init(&srv.loop, &srv.shutdown_timer);
     if (srv.cfg.http_port != 0 && http_start(&srv.http, &srv.loop, &srv.env, &srv.cfg) != 0) {
         return -1;
@@ -374,6 +378,7 @@ int main(int argc, char **argv)
         return rv > 0 ? 0 : 2;
     }
     log_set_level(srv.cfg.log_level);
+    log_set_format(srv.cfg.log_format);
     /* a bad password file is a bad flag: exit 2, before anything is made */
     if (auth_init(&srv.auth, &srv.loop, srv.cfg.requirepass_file) != 0 ||
         tls_ctx_init(&srv.tls, &srv.cfg) != 0) {
