@@ -594,6 +594,7 @@ def cmd_report(argv):
     # modes
     mode_rows = [("seqd", "strict `NEXT`"),
                  ("seqd_acl", "strict `NEXT` as an ACL user (`~aclbench-*` `+@issue`)"),
+                 ("seqd_scraped", "strict `NEXT` while `/metrics` is scraped every 100 ms"),
                  ("seqd_cached", "cached `NEXT` (CACHE 1000)"),
                  ("seqd_gapless", "gapless `NEXT` (reserve + confirm in one)"),
                  ("seqd_pairs", "gapless `RESERVE` then `CONFIRM` (pairs/s)"),

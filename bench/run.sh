@@ -325,12 +325,13 @@ cluster_answers() {  # all three nodes alive and answering PING
   done
 }
 
-start_seqd() {  # port dir [tls port]
+start_seqd() {  # port dir [tls port] [http port]
   local tls=()
   if [ -n "${3:-}" ]; then
     tls=(--tls-port "$3" --tls-cert-file "$CERTS/server.crt" --tls-key-file "$CERTS/server.key"
          --tls-auth-clients no)
   fi
+  if [ -n "${4:-}" ]; then tls+=(--http-port "$4"); fi
   # shellcheck disable=SC2086  # SEQD_ARGS: extra flags, word-split on purpose
   "$SEQD" --port "$1" --bind 127.0.0.1 --dir "$2" "${tls[@]}" ${SEQD_ARGS:-} >>"$WORK/seqd.log" 2>&1 &
   SEQD_PID=$!
@@ -369,8 +370,9 @@ else
   mkdir -p "$SDIR"
   STP=""
   if [ "$HAVE_TLS" = 1 ]; then STP=$(freeport); TLS_PORT[$STP]=1; fi
-  log "seqd: $SEQD on 127.0.0.1:$SP${STP:+ (TLS on $STP)}"
-  start_seqd "$SP" "$SDIR" "$STP"
+  SHP=$(freeport)   # /metrics, scraped in the seqd_scraped rows
+  log "seqd: $SEQD on 127.0.0.1:$SP${STP:+ (TLS on $STP)}, /metrics on $SHP"
+  start_seqd "$SP" "$SDIR" "$STP" "$SHP"
   if ! wait_pong "$SP" "$SEQD_PID"; then
     echo "bench: seqd did not answer PING; its log:" >&2; tail -20 "$WORK/seqd.log" >&2
     put seqd.status "FAIL"; put seqd.note "seqd did not answer PING within ${START_TIMEOUT:-30} s"; SEQD_FAILED=1
@@ -409,6 +411,20 @@ if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
       read -r case c p <<<"$cs"
       bench_rb seqd_acl "$case" "$SP" "$c" "$p" 1 seqd:aclbench-1 --user bench-svc -a bench-pw NEXT aclbench-1
     done
+  fi
+  # The cost of being watched: strict NEXT while one client scrapes /metrics
+  # every 100 ms on a kept-alive connection, as Prometheus does.
+  if seqd_answers "$SP" && cli_until "$SP" OK CREATE scrapebench 1 9000000000000000000; then
+    python3 -c 'import http.client, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+while True:
+    c.request("GET", "/metrics"); c.getresponse().read(); time.sleep(0.1)' "$SHP" 2>/dev/null &
+    SCRAPER=$!
+    for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
+      read -r case c p <<<"$cs"
+      bench_rb seqd_scraped "$case" "$SP" "$c" "$p" 1 seqd:scrapebench NEXT scrapebench
+    done
+    kill "$SCRAPER" 2>/dev/null; wait "$SCRAPER" 2>/dev/null
   fi
   # Over TLS: the same strict NEXT through the TLS port (Redis over TLS below).
   if [ -n "$STP" ] && seqd_answers "$SP" && cli_until "$SP" OK CREATE tlsbench 1 9000000000000000000; then
