@@ -424,7 +424,7 @@ while True:
       read -r case c p <<<"$cs"
       bench_rb seqd_scraped "$case" "$SP" "$c" "$p" 1 seqd:scrapebench NEXT scrapebench
     done
-    kill "$SCRAPER" 2>/dev/null; wait "$SCRAPER" 2>/dev/null
+    kill "$SCRAPER" 2>/dev/null || true; wait "$SCRAPER" 2>/dev/null || true
   fi
   # Over TLS: the same strict NEXT through the TLS port (Redis over TLS below).
   if [ -n "$STP" ] && seqd_answers "$SP" && cli_until "$SP" OK CREATE tlsbench 1 9000000000000000000; then
