@@ -84,7 +84,7 @@ class ConfigFileTest(SeqdTestCase):
             "tls-ca-cert-file": c["ca.crt"], "tls-auth-clients": "optional",
             "tls-auth-clients-user": "CN", "tls-cluster": "no", "tls-handshake-timeout-ms": "2500",
             "http-port": str(free_port()), "http-token-file": secret, "http-tls": "yes",
-            "metrics-max-sequences": "7",
+            "metrics-max-sequences": "7", "log-format": "json",
         }
         values["cluster"] = "127.0.0.1:%d@%s" % (port, values["raft-port"])
         lines = ["# every key, as redis.conf writes them", ""]
