@@ -91,11 +91,13 @@ static void restoreTick(uv_timer_t *t)
         uv_timer_stop(&r->tick);
         return;
     }
-    if (r->inflight || !node_is_leader(r->node)) {
+    if (!seq_state_pristine(r->node->fsm.state)) {
+        /* the entry was applied before this start, and a snapshot since
+         * holds its state (on a follower too): nothing left to do */
+        restoreApplied(r, false);
         return;
     }
-    if (!seq_state_pristine(r->node->fsm.state)) {
-        restoreApplied(r, false); /* its entry is in the log already */
+    if (r->inflight || !node_is_leader(r->node)) {
         return;
     }
     size_t len = 0;

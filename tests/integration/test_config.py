@@ -62,7 +62,7 @@ class ConfigFileTest(SeqdTestCase):
 
     def test_every_key_from_a_file(self):
         c = certs()
-        port, tls_port = free_port(), free_port()
+        port, tls_port, raft_port = free_port(), free_port(), free_port()
         secret = os.path.join(session_dir(), "cfg-secret")
         with open(secret, "w") as f:
             f.write(os.urandom(32).hex() + "\n")
@@ -71,7 +71,7 @@ class ConfigFileTest(SeqdTestCase):
             f.write("pw-from-file\n")
         data = os.path.join(session_dir(), "cfg-data-%d" % time.monotonic_ns())
         values = {
-            "port": str(port), "raft-port": str(port + 20000 if port + 20000 < 65536 else port - 20000),
+            "port": str(port), "raft-port": str(raft_port),
             "bind": "127.0.0.1 ::1", "dir": data, "cluster": "127.0.0.1:%d" % port,
             "max-clients": "777", "max-pipeline": "555", "client-output-max": "1048576",
             "key-retention": "3600", "reserve-ttl": "120", "max-keys": "12345",
