@@ -770,3 +770,34 @@ class Cluster:
 
     def logs(self):
         return "\n".join("----- %s (%s) -----\n%s" % (s.name, s.address, s.log_tail(20000)) for s in self.nodes)
+
+
+def run_readme_block(marker, port_offsets, timeout=120):
+    """Runs the README's ```sh block between <!-- marker ... --> and
+    <!-- /marker --> as written, from a fresh directory whose build/seqd is
+    the binary under test, with its first line's P=<port> moved to a port P
+    for which every P + offset is free (the block uses those). Kills what
+    the block left running. Returns (CompletedProcess, its non-blank stdout
+    lines)."""
+    import re
+    readme = os.path.join(REPO, "README.md")
+    with open(readme) as f:
+        text = f.read()
+    m = re.search(r"<!-- %s[^>]*-->\s*```sh\n(.*?)```\s*<!-- /%s -->" % (marker, marker), text, re.S)
+    assert m, "README.md has no %s block" % marker
+    base = None
+    for _ in range(50):
+        p = free_port()
+        if all(_port_free(p + k) for k in port_offsets):
+            base = p
+            break
+    assert base is not None, "no free ports for the %s block" % marker
+    script = re.sub(r"^P=\d+", "P=%d" % base, m.group(1), flags=re.M)
+    assert script != m.group(1), "the %s block no longer starts with P=<port>" % marker
+    work = os.path.join(session_dir(), "readme-%s-%d" % (marker, time.monotonic_ns()))
+    os.makedirs(os.path.join(work, "build"))
+    os.symlink(BINARY, os.path.join(work, "build", "seqd"))
+    wrapped = "set -u\n" + script + "\nkill $(jobs -p) 2>/dev/null; wait\n"
+    p = subprocess.run(["bash", "-c", wrapped], cwd=work, capture_output=True, text=True, timeout=timeout)
+    return p, [line for line in p.stdout.splitlines() if line.strip()]
+

@@ -335,29 +335,8 @@ class BusTlsTest(SeqdTestCase):
 class ReadmeTlsClusterTest(SeqdTestCase):
     def test_readme_tls_cluster_example_runs_as_written(self):
         """The README's three-node TLS block, with its port moved to a free one."""
-        import re
-        import subprocess
-        from harness import BINARY, _port_free
-        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
-        with open(readme) as f:
-            text = f.read()
-        block = re.search(r"<!-- tls-cluster-example[^>]*-->\s*```sh\n(.*?)```\s*<!-- /tls-cluster-example -->",
-                          text, re.S).group(1)
-        base = None
-        for _ in range(50):
-            p = free_port()
-            if all(_port_free(p + k) for k in (0, 1, 10000)):
-                base = p
-                break
-        self.assertIsNotNone(base, "no free ports")
-        script = re.sub(r"^P=\d+", "P=%d" % base, block, flags=re.M)
-        self.assertNotEqual(script, block, "the block no longer starts with P=<port>")
-        work = os.path.join(session_dir(), "readme-tls-%d" % time.monotonic_ns())
-        os.makedirs(os.path.join(work, "build"))
-        os.symlink(BINARY, os.path.join(work, "build", "seqd"))
-        wrapped = "set -u\n" + script + "\nkill $(jobs -p) 2>/dev/null; wait\n"
-        p = subprocess.run(["bash", "-c", wrapped], cwd=work, capture_output=True, text=True, timeout=120)
-        lines = [line for line in p.stdout.splitlines() if line.strip()]
+        from harness import run_readme_block
+        p, lines = run_readme_block("tls-cluster-example", (0, 1, 10000))
         self.assertEqual(lines, ["OK", "202043200000000", "202043200000001",
                                  "NOPERM this user has no permissions to run the 'drop' command"],
                          p.stdout + p.stderr)

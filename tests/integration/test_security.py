@@ -394,29 +394,8 @@ class ReadmeSecureExampleTest(SeqdTestCase):
         (only its port base moved to free ports, and the binary under test
         behind ../build/seqd): the follower issues, a client without the
         password gets NOAUTH."""
-        import re
-        import subprocess
-        from harness import BINARY, _port_free
-        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
-        with open(readme) as f:
-            text = f.read()
-        block = re.search(r"<!-- secure-example[^>]*-->\s*```sh\n(.*?)```\s*<!-- /secure-example -->",
-                          text, re.S).group(1)
-        base = None
-        for _ in range(50):
-            p = free_port()
-            if all(_port_free(p + k) and _port_free(p + 10000 + k) for k in range(3)):
-                base = p
-                break
-        self.assertIsNotNone(base, "no three free ports in a row")
-        script = re.sub(r"^P=\d+", "P=%d" % base, block, flags=re.M)
-        self.assertNotEqual(script, block, "the block no longer starts with P=<port>")
-        work = os.path.join(session_dir(), "readme-%d" % time.monotonic_ns())
-        os.makedirs(os.path.join(work, "build"))
-        os.symlink(BINARY, os.path.join(work, "build", "seqd"))
-        wrapped = "set -u\n" + script + "\nkill $(jobs -p) 2>/dev/null; wait\n"
-        p = subprocess.run(["bash", "-c", wrapped], cwd=work, capture_output=True, text=True, timeout=90)
-        lines = [l for l in p.stdout.splitlines() if l.strip()]
+        from harness import run_readme_block
+        p, lines = run_readme_block("secure-example", [k for k in range(3)] + [10000 + k for k in range(3)], 90)
         self.assertEqual(lines, ["202043200000000", "202043200000001", "NOAUTH Authentication required."],
                          p.stdout + p.stderr)
 
