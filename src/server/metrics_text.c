@@ -168,76 +168,85 @@ static void raftState(text *t, const command_env *env)
     put(t, "seqd_snapshot_duration_seconds_total %.9g\n", env->node->fsm.snapshot_seconds);
 }
 
+/* The per-sequence families, in the order they are written. */
+enum {
+    SEQ_ISSUED,
+    SEQ_REMAINING,
+    SEQ_WARNING,
+    SEQ_EXHAUSTION, /* has no sum: a time to exhaustion does not add up */
+    SEQ_OPEN,
+    SEQ_RUNS,
+    SEQ_FAMILIES
+};
+
+static const char *const seq_families[SEQ_FAMILIES][3] = {
+    {"seqd_sequence_issued_total", "counter", "Numbers issued by the sequence."},
+    {"seqd_sequence_remaining", "gauge", "Numbers the sequence can still issue."},
+    {"seqd_sequence_warning", "gauge", "1 when the remaining numbers are at or below WARN."},
+    {"seqd_sequence_exhaustion_seconds", "gauge",
+     "Seconds until the sequence runs out at its recent rate (absent: no rate)."},
+    {"seqd_sequence_open_reservations", "gauge", "Reserved or released ledger runs (gapless)."},
+    {"seqd_sequence_ledger_runs", "gauge", "Runs the ledger holds."},
+};
+
+static uint64_t summaryValue(int family, const seq_summary *q)
+{
+    switch (family) {
+    case SEQ_ISSUED:
+        return q->issued;
+    case SEQ_REMAINING:
+        return q->remaining;
+    case SEQ_WARNING:
+        return q->warned ? 1 : 0; /* summed: how many are at their threshold */
+    case SEQ_OPEN:
+        return q->open_runs;
+    default:
+        assert(family == SEQ_RUNS);
+        return q->ledger_runs;
+    }
+}
+
 typedef struct per_sequence {
     text *t;
-    const char *metric; /* the family being written */
+    int family;
     size_t shown, max;
-    seq_summary rest;
+    uint64_t rest; /* the sum over the sequences past max */
     size_t n_rest;
 } per_sequence;
-
-static uint64_t summaryValue(const char *metric, const seq_summary *q)
-{
-    if (strcmp(metric, "seqd_sequence_issued_total") == 0) {
-        return q->issued;
-    }
-    if (strcmp(metric, "seqd_sequence_remaining") == 0) {
-        return q->remaining;
-    }
-    if (strcmp(metric, "seqd_sequence_warning") == 0) {
-        return q->warned ? 1 : 0;
-    }
-    if (strcmp(metric, "seqd_sequence_open_reservations") == 0) {
-        return q->open_runs;
-    }
-    return q->ledger_runs;
-}
 
 static void perSequence(void *ctx, const seq_summary *q)
 {
     per_sequence *p = ctx;
-    bool eta = strcmp(p->metric, "seqd_sequence_exhaustion_seconds") == 0;
-    if (p->shown < p->max) {
-        p->shown++;
-        char name[2 * 256 + 1];
-        labelValue(q->name, name, sizeof(name));
-        if (!eta) {
-            put(p->t, "%s{sequence=\"%s\"} %llu\n", p->metric, name,
-                (unsigned long long)summaryValue(p->metric, q));
-        } else if (q->eta_s >= 0) {
-            put(p->t, "%s{sequence=\"%s\"} %lld\n", p->metric, name, (long long)q->eta_s);
+    const char *metric = seq_families[p->family][0];
+    if (p->shown >= p->max) {
+        p->n_rest++;
+        if (p->family != SEQ_EXHAUSTION) {
+            uint64_t v = summaryValue(p->family, q);
+            p->rest = p->rest > UINT64_MAX - v ? UINT64_MAX : p->rest + v;
         }
         return;
     }
-    p->n_rest++;
-    p->rest.issued += q->issued;
-    p->rest.remaining += q->remaining;
-    p->rest.warned = false;
-    p->rest.warn += q->warned ? 1 : 0; /* a count of warned ones, below */
-    p->rest.open_runs += q->open_runs;
-    p->rest.ledger_runs += q->ledger_runs;
+    p->shown++;
+    char name[2 * 256 + 1];
+    labelValue(q->name, name, sizeof(name));
+    if (p->family != SEQ_EXHAUSTION) {
+        put(p->t, "%s{sequence=\"%s\"} %llu\n", metric, name,
+            (unsigned long long)summaryValue(p->family, q));
+    } else if (q->eta_s >= 0) {
+        put(p->t, "%s{sequence=\"%s\"} %lld\n", metric, name, (long long)q->eta_s);
+    }
 }
 
 static void sequences(text *t, const command_env *env, size_t max)
 {
     const seq_state *s = env->node->fsm.state;
     gauge(t, "seqd_sequences", "Live sequences.", seq_count_live(s));
-    static const char *const families[][3] = {
-        {"seqd_sequence_issued_total", "counter", "Numbers issued by the sequence."},
-        {"seqd_sequence_remaining", "gauge", "Numbers the sequence can still issue."},
-        {"seqd_sequence_warning", "gauge", "1 when the remaining numbers are at or below WARN."},
-        {"seqd_sequence_exhaustion_seconds", "gauge",
-         "Seconds until the sequence runs out at its recent rate (absent: no rate)."},
-        {"seqd_sequence_open_reservations", "gauge", "Reserved or released ledger runs (gapless)."},
-        {"seqd_sequence_ledger_runs", "gauge", "Runs the sequence's ledger holds."},
-    };
-    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-        family(t, families[f][0], families[f][1], families[f][2]);
-        per_sequence p = {.t = t, .metric = families[f][0], .max = max};
+    for (int f = 0; f < SEQ_FAMILIES; f++) {
+        family(t, seq_families[f][0], seq_families[f][1], seq_families[f][2]);
+        per_sequence p = {.t = t, .family = f, .max = max};
         seq_each_summary(s, perSequence, &p);
-        if (p.n_rest > 0 && f != 3) {
-            uint64_t v = f == 2 ? p.rest.warn : summaryValue(families[f][0], &p.rest);
-            put(t, "%s{sequence=\"\"} %llu\n", families[f][0], (unsigned long long)v);
+        if (p.n_rest > 0 && f != SEQ_EXHAUSTION) {
+            put(t, "%s{sequence=\"\"} %llu\n", seq_families[f][0], (unsigned long long)p.rest);
         }
     }
     gauge(t, "seqd_sequences_summed", "Sequences past --metrics-max-sequences, summed under sequence=\"\".",

@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 
-from harness import Cluster, Raw, RespError, SeqdTestCase, free_port, run_binary, session_dir
+from harness import Cluster, Raw, RespError, SeqdTestCase, free_port, info_fields, run_binary, session_dir
 from test_tls import openssl
 
 IPS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
@@ -112,17 +112,7 @@ def bus_try(port, host, payload, cert=None, tls=True):
 
 def info(node, section="cluster"):
     with Raw(node.port, host=node.bind) as r:
-        text = r.cmd("INFO", section)
-    text = text.decode() if isinstance(text, bytes) else text
-    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
-
-
-def rss_kb(node):
-    with open("/proc/%d/status" % node.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+        return info_fields(r.cmd("INFO", section))
 
 
 class BusTlsTest(SeqdTestCase):
@@ -217,7 +207,7 @@ class BusTlsTest(SeqdTestCase):
         self.assertTrue(ok)
         self.assertTrue(got.startswith(b"SEQDBUS\0"), got)
         before = info(target)
-        rss0 = rss_kb(target)
+        rss0 = target.rss_kb()
         rogue_bus = "127.0.0.9:%d" % (voter.port + 10000)
         cases = [
             # same CA, another address, claiming the voter (CVE-2021-37219's shape)
@@ -262,7 +252,7 @@ class BusTlsTest(SeqdTestCase):
         log = target.log_since_start()
         self.assertIn("its certificate does not name that IP", log)
         self.assertIn("not the member's address", log)
-        self.assertLess(rss_kb(target) - rss0, 20 * 1024, "the node's memory grew")
+        self.assertLess(target.rss_kb() - rss0, 20 * 1024, "the node's memory grew")
         self.assertEqual([self.next_via(target, "s") for _ in range(3)], [2, 3, 4])
         self.assertEqual(c.wait_stable_leader(), lead, "a forged peer moved the leadership")
 
