@@ -13,7 +13,8 @@
  * USED count u32 term u64 node u64 (with op byte | 0x80 both add incarnation
  * u64, the sequence's incarnation the block is for); RECOVER term
  * u64 node u64; UNDELIVERED first i64 last i64 trusted u8 granted u8 grant u64
- * cause_len u16 cause.
+ * cause_len u16 cause; SERVED first i64 last i64 term u64 node u64 (op byte |
+ * 0x80 adds incarnation u64, as USED).
  * A CREATE with a mode, cache, WARN or window has op byte 0x81 and adds
  * mode u8 cache u32 warn u64 and a window (flags u8: 1 not_before, 2
  * not_after; not_before i64; not_after i64); an ADDRANGE with a window has

@@ -269,7 +269,8 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     out->op = cmd->op;
     out->opens_ms = INT64_MAX;
     int rv;
-    if (cmd->op != SEQ_OP_LIST && cmd->op != SEQ_OP_RECOVER && cmd->op < SEQ_OP_ACL_SETUSER &&
+    bool names_user = cmd->op >= SEQ_OP_ACL_SETUSER && cmd->op <= SEQ_OP_ACL_USERS;
+    if (cmd->op != SEQ_OP_LIST && cmd->op != SEQ_OP_RECOVER && !names_user &&
         !seq_name_valid(cmd->name, cmd->name_len)) {
         out->status = SEQ_ERR_NAME;
         return out->status;
@@ -292,6 +293,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_USED: rv = seqUsed(s, cmd); break;
     case SEQ_OP_RECOVER: rv = seqRecover(s, cmd); break;
     case SEQ_OP_UNDELIVERED: rv = seqUndelivered(s, cmd); break;
+    case SEQ_OP_SERVED: rv = seqServed(s, cmd); break;
     case SEQ_OP_ACL_SETUSER: rv = seqAclSetUser(s, cmd); break;
     case SEQ_OP_ACL_DELUSER: rv = seqAclDelUser(s, cmd, out); break;
     case SEQ_OP_ACL_GETUSER: rv = seqAclGetUser(s, cmd, out); break;

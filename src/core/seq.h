@@ -120,6 +120,8 @@ enum seq_op {
     SEQ_OP_RECOVER = 16,    /* cached, no name: blocks of owners other than (term, node) are skipped */
     SEQ_OP_UNDELIVERED = 17, /* [min, max] never reached its client: text = cause;
                               * has_start: a RESERVE's, term = its grant; count 1: trusted */
+    SEQ_OP_SERVED = 23,      /* cached: owner (term, node) served [min, max], but its USED
+                              * never reached the log: skipped numbers there are final */
     /* Users (seq_acl.c): name is the user's name, not a sequence's. */
     SEQ_OP_ACL_SETUSER = 18, /* text = rules (seq_acl_token), one space apart, applied in
                               * order, all or none; has_start: a seed, applied only while

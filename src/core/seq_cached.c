@@ -1,8 +1,9 @@
 /* seq_cached — cached blocks: ALLOCBLOCK hands a leader numbers to serve
  * from memory, USED reports the ones it served (final), RECOVER and a new
  * owner's ALLOCBLOCK skip the blocks nobody will serve any more (to the
- * ledger as skipped). Keeps: block runs are issued numbers outside the
- * ledger, owned by one (term, node); a block is never handed to two
+ * ledger as skipped), and SERVED brings back as final what a deposed owner
+ * served but could not report. Keeps: block runs are issued numbers outside
+ * the ledger, owned by one (term, node); a block is never handed to two
  * owners, and another incarnation's block report changes nothing. */
 #include "seq_internal.h"
 
@@ -185,5 +186,75 @@ int seqRecover(seq_state *s, const seq_cmd *cmd)
             (void)seqSkipBlock(q, s->clock_ms);
         }
     }
+    return SEQ_OK;
+}
+
+/* A deposed owner's USED that never reached the log (the entry was lost
+ * with its leadership) comes back as SERVED with the numbers it names.
+ * They were handed out, so wherever the ledger now lists them as skipped
+ * (the new leader gave the block up) they become final again; the owner's
+ * block, if nobody gave it up yet, loses them from its front. Only skipped
+ * numbers change: no state that lets a number be issued again is touched,
+ * so a late, repeated or mistaken report cannot make a duplicate. The
+ * owner reports in serving order and its USED entries precede this one in
+ * the log, so its block's front is exactly what it names. */
+int seqServed(seq_state *s, const seq_cmd *cmd)
+{
+    if (cmd->min > cmd->max || (uint64_t)cmd->max - (uint64_t)cmd->min >= SEQ_COUNT_MAX) {
+        return SEQ_ERR_RANGE;
+    }
+    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    if (q->mode != SEQ_MODE_CACHED) {
+        return SEQ_ERR_MODE;
+    }
+    if (cmd->incarnation != 0 && cmd->incarnation != q->incarnation) {
+        return SEQ_ERR_STALE;
+    }
+    size_t n = 0, cap = 0;
+    seq_run *pieces = NULL;
+    uint64_t freed = 0; /* numbers that become final: the rate counts them */
+    long at = seqLedgerFloor(q, cmd->min);
+    for (size_t i = at < 0 ? 0 : (size_t)at; i < q->n_ledger && q->ledger[i].first <= cmd->max;
+         i++) {
+        const seq_ledger_run *e = &q->ledger[i];
+        if (e->state != SEQ_NUM_SKIPPED || e->last < cmd->min) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap == 0 ? 4 : cap * 2;
+            pieces = seq_xrealloc(pieces, sizeof(*pieces) * cap);
+        }
+        pieces[n].first = e->first > cmd->min ? e->first : cmd->min;
+        pieces[n].last = e->last < cmd->max ? e->last : cmd->max;
+        freed += (uint64_t)pieces[n].last - (uint64_t)pieces[n].first + 1;
+        n++;
+    }
+    if (!seqLedgerRoom(q, n)) { /* a piece inside a run splits it */
+        free(pieces);
+        return SEQ_ERR_TOO_MANY;
+    }
+    seqLedgerCutSorted(q, pieces, n);
+    free(pieces);
+    if (seqOwns(q, cmd)) {
+        while (q->n_block > 0 && q->block[0].first >= cmd->min && q->block[0].first <= cmd->max) {
+            seq_run *b = &q->block[0];
+            if (b->last <= cmd->max) {
+                freed += (uint64_t)b->last - (uint64_t)b->first + 1;
+                memmove(q->block, q->block + 1, sizeof(*q->block) * (q->n_block - 1));
+                q->n_block--;
+            } else {
+                freed += (uint64_t)cmd->max - (uint64_t)b->first + 1;
+                b->first = cmd->max + 1;
+            }
+        }
+        if (q->n_block == 0) {
+            free(q->block);
+            q->block = NULL;
+        }
+    }
+    seqRateAdd(q, s->clock_ms, freed);
     return SEQ_OK;
 }

@@ -385,6 +385,9 @@ int seqUsed(seq_state *s, const seq_cmd *cmd);
  * another term, or of another process (the high 48 bits of node; the low
  * 16 tell a process's block holders apart, see seq_cmd). */
 int seqRecover(seq_state *s, const seq_cmd *cmd);
+/* SERVED: a former owner's lost USED, sent again with the numbers it names
+ * (see seq_cached.c). */
+int seqServed(seq_state *s, const seq_cmd *cmd);
 
 /* ---- seq_undelivered.c: reports of replies that reached no client ------ */
 

@@ -124,7 +124,8 @@ void seqLedgerCutSorted(seq_sequence *q, const seq_run *pieces, size_t n)
         assert(e != NULL && pieces[k].last <= e->last);
         extra += e->first < pieces[k].first && pieces[k].last < e->last ? 1 : 0;
     }
-    seq_ledger_run *out = seq_xmalloc(sizeof(*out) * (q->n_ledger + extra));
+    size_t allocated = q->n_ledger + extra;
+    seq_ledger_run *out = seq_xmalloc(sizeof(*out) * allocated);
     size_t m = 0, k = 0;
     for (size_t i = 0; i < q->n_ledger; i++) {
         seq_ledger_run e = q->ledger[i];
@@ -159,7 +160,7 @@ void seqLedgerCutSorted(seq_sequence *q, const seq_run *pieces, size_t n)
     free(q->ledger);
     q->ledger = out;
     q->n_ledger = m;
-    q->ledger_cap = q->n_ledger + extra;
+    q->ledger_cap = allocated; /* what was allocated, not m + extra: whole runs may be gone */
     q->n_open = 0;
     for (size_t i = 0; i < m; i++) {
         q->n_open += seqIsOpen(out[i].state) ? 1 : 0;

@@ -144,6 +144,61 @@ static void cacheDropAll(cache *c, int err)
     }
 }
 
+/* One USED in flight, with the numbers it reports, so that they can be
+ * named again if the entry is lost. */
+typedef struct cache_used {
+    batch_internal base;
+    cache *c;
+    uint64_t incarnation, term, owner;
+    size_t name_len, n_runs;
+    seq_run *runs; /* points at inline when n_runs == 1 */
+    seq_run inline_run;
+    char name[]; /* name_len bytes */
+} cache_used;
+
+static void cacheUsedDone(void *owner, uint64_t tag, const seq_result *res, int err)
+{
+    (void)tag;
+    cache_used *u = owner;
+    if (err == BATCH_OK && res->status != SEQ_OK) {
+        log_warn("cache: USED refused: %s", seq_status_text(res->status));
+    } else if (err != BATCH_OK && u->c->reports != NULL) {
+        /* Not in the log, perhaps never: the leader (maybe this node again,
+         * in a later term) hears of the numbers once more. */
+        undelivered_served(u->c->reports, u->name, u->name_len, u->incarnation, u->term,
+                           u->owner, u->runs, u->n_runs);
+    }
+    if (u->runs != &u->inline_run) {
+        free(u->runs);
+    }
+    free(u);
+}
+
+static void cacheReportUsed(cache *c, cache_seq *cs, const seq_result *served)
+{
+    cache_used *u = cacheXmalloc(sizeof(*u) + cs->name_len);
+    u->base.done = cacheUsedDone;
+    u->c = c;
+    u->incarnation = cs->incarnation;
+    u->term = c->term;
+    u->owner = cs->owner;
+    u->name_len = cs->name_len;
+    memcpy(u->name, cs->name, cs->name_len);
+    u->n_runs = served->n_runs;
+    if (served->n_runs == 1) {
+        u->inline_run = served->runs[0];
+        u->runs = &u->inline_run;
+    } else {
+        u->runs = cacheXmalloc(sizeof(*u->runs) * served->n_runs);
+        memcpy(u->runs, served->runs, sizeof(*u->runs) * served->n_runs);
+    }
+    uint32_t count = 0;
+    for (size_t i = 0; i < served->n_runs; i++) {
+        count += (uint32_t)((uint64_t)served->runs[i].last - (uint64_t)served->runs[i].first + 1);
+    }
+    cacheSubmit(c, SEQ_OP_USED, cs, count, &u->base);
+}
+
 /* Takes count numbers (avail >= count) from the front of the block into
  * res, as NEXT would have returned them, and reports them served. */
 static void cacheTake(cache *c, cache_seq *cs, uint32_t count, seq_result *res)
@@ -192,7 +247,7 @@ static void cacheTake(cache *c, cache_seq *cs, uint32_t count, seq_result *res)
     res->n_runs = n_out;
     cs->avail -= count;
     c->served += count;
-    cacheSubmit(c, SEQ_OP_USED, cs, count, &c->base);
+    cacheReportUsed(c, cs, res);
 }
 
 static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int err);

@@ -11,7 +11,10 @@
  * ever serve the same number (a deposed or restarted leader's blocks
  * belong to an owner nobody else is); numbers are served in block order, the order USED reports them;
  * a lost leadership drops every block (the next owner logs them skipped)
- * and fails the requests still waiting with TRYAGAIN. */
+ * and fails the requests still waiting with TRYAGAIN. A USED that does not
+ * reach the log (leadership lost with it in flight) is sent again as
+ * SERVED with its numbers, through undelivered, so that numbers a client
+ * got are not left listed as skipped. */
 #ifndef SEQD_CACHE_H
 #define SEQD_CACHE_H
 
@@ -21,6 +24,7 @@
 #include "batch.h"
 #include "node.h"
 #include "seq.h"
+#include "undelivered.h"
 
 typedef struct cache_seq cache_seq;
 
@@ -29,6 +33,7 @@ typedef struct cache {
     batcher *batcher;
     node *node;
     batch_done_fn deliver; /* a waiting client's reply (the batcher's done) */
+    undelivered *reports;  /* where a lost USED goes again; NULL: nowhere */
     cache_seq *by_name;    /* uthash head */
     raft_term term;        /* the term the blocks were obtained in */
     uint64_t holders;      /* block holders made so far (see cacheProcess) */

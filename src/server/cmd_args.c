@@ -30,23 +30,11 @@ bool cmd_arg_is(const resp_arg *a, const char *word)
     return a->len == n && strncasecmp(a->ptr, word, n) == 0;
 }
 
-bool cmd_parse_i64(const resp_arg *a, int64_t *out)
+/* The digits of p[0..n): canonical (no leading zeros beyond a lone "0"),
+ * at most UINT64_MAX. */
+static bool cmdParseDigits(const char *p, size_t n, uint64_t *out)
 {
-    const char *p = a->ptr;
-    size_t n = a->len;
-    bool neg = false;
-    if (n == 0 || n > 20) {
-        return false;
-    }
-    if (p[0] == '-') {
-        neg = true;
-        p++;
-        n--;
-        if (n == 0) {
-            return false;
-        }
-    }
-    if (n > 1 && p[0] == '0') {
+    if (n == 0 || n > 20 || (n > 1 && p[0] == '0')) {
         return false;
     }
     uint64_t v = 0;
@@ -60,18 +48,34 @@ bool cmd_parse_i64(const resp_arg *a, int64_t *out)
         }
         v = v * 10 + d;
     }
+    *out = v;
+    return true;
+}
+
+bool cmd_parse_i64(const resp_arg *a, int64_t *out)
+{
+    bool neg = a->len > 0 && a->ptr[0] == '-';
+    uint64_t v;
+    if (!cmdParseDigits(a->ptr + neg, a->len - neg, &v)) {
+        return false;
+    }
     if (neg) {
-        if (v > (uint64_t)INT64_MAX + 1) {
+        if (v > (uint64_t)INT64_MAX + 1 || v == 0) { /* "-0" is not a canonical integer */
             return false;
         }
         *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-        return !(v == 0 && neg); /* "-0" is not a canonical integer */
+        return true;
     }
     if (v > (uint64_t)INT64_MAX) {
         return false;
     }
     *out = (int64_t)v;
     return true;
+}
+
+bool cmd_parse_u64(const resp_arg *a, uint64_t *out)
+{
+    return cmdParseDigits(a->ptr, a->len, out);
 }
 
 const char cmd_err_integer[] = "ERR value is not an integer or out of range";

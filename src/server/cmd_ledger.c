@@ -1,6 +1,7 @@
 /* cmd_ledger — the commands of the ledger, the record of every issued
- * number that is not simply final: VOID, GAPS, LOOKUP, and UNDELIVERED
- * (sent by seqd nodes about replies that reached no client). */
+ * number that is not simply final: VOID, GAPS, LOOKUP, and UNDELIVERED and
+ * SERVED (sent by seqd nodes about replies that reached no client, and
+ * about cached numbers whose USED report was lost). */
 #include "commands_internal.h"
 
 #include <assert.h>
@@ -44,6 +45,28 @@ void undeliveredCommand(command_env *env, command_call *call)
         cmd.has_start = true;
     } else if (call->argc != 5) {
         cmd_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT n]");
+        return;
+    }
+    cmd_submit(env, call, &cmd, STYLE_OK);
+}
+
+/* SERVED name first last term owner incarnation: a cached block owner's
+ * lost USED, from the node that served the numbers (see seqServed). */
+void servedCommand(command_env *env, command_call *call)
+{
+    assert(call->argc == 7); /* its row in command_table */
+    seq_cmd cmd = {.op = SEQ_OP_SERVED};
+    if (env->forwarder == NULL || !call->client->forward_link) {
+        cmd_error(call, "ERR SERVED is sent between seqd nodes only");
+        return;
+    }
+    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max) ||
+        !cmd_parse_u64(&call->argv[4], &cmd.term) || !cmd_parse_u64(&call->argv[5], &cmd.node) ||
+        !cmd_parse_u64(&call->argv[6], &cmd.incarnation)) {
+        cmd_error(call, cmd_err_integer);
         return;
     }
     cmd_submit(env, call, &cmd, STYLE_OK);

@@ -326,9 +326,10 @@ static void infoCache(command_env *env, info_text *t)
 {
     infoAdd(t,
             "# Cache\r\ncached_numbers_served:%llu\r\ncached_blocks:%llu\r\n"
-            "undelivered_reports:%llu\r\n\r\n",
+            "undelivered_reports:%llu\r\nlost_used_reports:%llu\r\n\r\n",
             (unsigned long long)env->cache->served, (unsigned long long)env->cache->blocks,
-            (unsigned long long)(env->undelivered != NULL ? env->undelivered->reported : 0));
+            (unsigned long long)(env->undelivered != NULL ? env->undelivered->reported : 0),
+            (unsigned long long)(env->undelivered != NULL ? env->undelivered->served : 0));
 }
 
 /* The sections in the order INFO writes them; `also` is a second name

@@ -65,6 +65,7 @@ static const command_def command_table[] = {
     {"info", -1, infoCommand, "fast", READ}, /* server */
     {"command", -1, commandCommand, "fast", OPEN}, /* commands.c */
     {"acl", -2, aclCommand, "admin", SEQ_CAT_ACL, false}, /* acl */
+    {"served", 7, servedCommand, "write", OPEN}, /* ledger */
 };
 #undef READ
 #undef READ_SEQ
@@ -93,7 +94,7 @@ static void commandInfoEntry(resp_buf *out, const command_def *d)
                     d->fn == dropCommand || d->fn == voidCommand || d->fn == gapsCommand ||
                     d->fn == lookupCommand || d->fn == reserveCommand ||
                     d->fn == confirmCommand || d->fn == releaseCommand ||
-                    d->fn == undeliveredCommand;
+                    d->fn == undeliveredCommand || d->fn == servedCommand;
     resp_write_array(out, 6);
     resp_write_cstr(out, d->name);
     resp_write_int(out, d->arity);

@@ -24,6 +24,8 @@ bool cmd_arg_is(const resp_arg *a, const char *word);
 /* Strict decimal int64: optional '-', digits, no spaces, no '+', no
  * overflow, no leading zeros beyond a lone "0". */
 bool cmd_parse_i64(const resp_arg *a, int64_t *out);
+/* The same without a sign, up to UINT64_MAX. */
+bool cmd_parse_u64(const resp_arg *a, uint64_t *out);
 /* A sequence name / KEY argument into cmd: valid, or an error reply and
  * false. */
 bool cmd_take_name(command_call *call, const resp_arg *a, seq_cmd *cmd);
@@ -72,6 +74,7 @@ void voidCommand(command_env *env, command_call *call);
 void gapsCommand(command_env *env, command_call *call);
 void lookupCommand(command_env *env, command_call *call);
 void undeliveredCommand(command_env *env, command_call *call);
+void servedCommand(command_env *env, command_call *call);
 
 /* cmd_cluster.c */
 void fwdCommand(command_env *env, command_call *call);

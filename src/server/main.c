@@ -349,6 +349,7 @@ static int startServices(void)
     srv.node.on_role = cache_on_role;
     srv.node.role_ctx = &srv.cache;
     undelivered_init(&srv.undelivered, &srv.batcher, &srv.node, srv.env.forwarder);
+    srv.cache.reports = &srv.undelivered;
     srv.env.undelivered = &srv.undelivered;
     if (srv.env.forwarder != NULL) {
         srv.forwarder.lost = onForwardLost;

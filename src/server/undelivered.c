@@ -73,3 +73,37 @@ void undelivered_report(undelivered *u, const char *name, size_t name_len, const
                          NULL, NULL);
     }
 }
+
+void undelivered_served(undelivered *u, const char *name, size_t name_len, uint64_t incarnation,
+                        uint64_t term, uint64_t owner, const seq_run *runs, size_t n_runs)
+{
+    for (size_t i = 0; i < n_runs; i++) {
+        u->served++;
+        if (node_is_leader(u->node) || u->forwarder == NULL) {
+            seq_cmd cmd = {.op = SEQ_OP_SERVED,
+                           .name = name,
+                           .name_len = name_len,
+                           .min = runs[i].first,
+                           .max = runs[i].last,
+                           .term = term,
+                           .node = owner,
+                           .incarnation = incarnation};
+            batcher_submit(u->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
+            continue;
+        }
+        char first[24], last[24], term_text[24], owner_text[24], inc_text[24];
+        snprintf(first, sizeof(first), "%" PRId64, runs[i].first);
+        snprintf(last, sizeof(last), "%" PRId64, runs[i].last);
+        snprintf(term_text, sizeof(term_text), "%" PRIu64, term);
+        snprintf(owner_text, sizeof(owner_text), "%" PRIu64, owner);
+        snprintf(inc_text, sizeof(inc_text), "%" PRIu64, incarnation);
+        resp_arg argv[7] = {{"SERVED", 6},
+                            {name, name_len},
+                            {first, strlen(first)},
+                            {last, strlen(last)},
+                            {term_text, strlen(term_text)},
+                            {owner_text, strlen(owner_text)},
+                            {inc_text, strlen(inc_text)}};
+        forwarder_submit(u->forwarder, 2, argv, 7, &u->fbase, BATCH_TAG_INTERNAL, NULL, NULL);
+    }
+}

@@ -27,6 +27,7 @@ typedef struct undelivered {
     node *node;
     forwarder *forwarder; /* NULL on a single node */
     uint64_t reported;    /* runs reported, for INFO */
+    uint64_t served;      /* runs of lost USED reports sent again as SERVED */
 } undelivered;
 
 void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f);
@@ -38,5 +39,11 @@ void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f);
  * seqUndelivered). */
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
                         size_t n_runs, uint64_t grant, bool local, const char *cause);
+
+/* Reports the runs a cached-mode block owner (term, owner) served from
+ * sequence name (incarnation) whose USED never reached the log: SERVED,
+ * into the log on the leader, through the forwarder on a follower. */
+void undelivered_served(undelivered *u, const char *name, size_t name_len, uint64_t incarnation,
+                        uint64_t term, uint64_t owner, const seq_run *runs, size_t n_runs);
 
 #endif

@@ -110,6 +110,11 @@ class ClusterPromisesTest(SeqdTestCase):
         # quiesce: every report (undelivered, lost) made it into the log
         time.sleep(3.0)
         leader = c.wait_stable_leader()
+        with Raw(lead.port) as r:
+            info = r.cmd("INFO", "cache")
+            info = info.decode() if isinstance(info, bytes) else info
+            lost = [l for l in info.split("\r\n") if l.startswith("lost_used_reports:")]
+            out(" [paused leader: %s] " % (lost[0] if lost else "no lost_used_reports"))
         with Raw(leader.port) as r:
             d = fields(r.cmd("DESCRIBE", name))
             gaps = gaps_of(r, name)

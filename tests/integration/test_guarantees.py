@@ -399,6 +399,8 @@ class GuaranteesTest(SeqdTestCase):
             for grant in (1, 0, 2, 3):
                 replies.append(("seqd-forward GRANT %d" % grant,
                                 forger.cmd("UNDELIVERED", "g", 1, 1, "x", "GRANT", grant)))
+            # a cached block owner's lost USED report: nodes only too
+            replies.append(("seqd-forward SERVED", forger.cmd("SERVED", "g", 1, 1, 1, 1, 0)))
         state = fields(holder.cmd("LOOKUP", "g", 1)).get("state")
         other = Caller(h, s, "other").do("NEXT", "g")
         accepted = [(who, r) for who, r in replies if not isinstance(r, RespError) or not r.text.startswith("ERR")]

@@ -164,6 +164,10 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
     case SEQ_OP_USED:
         assert_int_equal(got->count, want->count);
         break;
+    case SEQ_OP_SERVED:
+        assert_int_equal(got->min, want->min);
+        assert_int_equal(got->max, want->max);
+        break;
     case SEQ_OP_UNDELIVERED:
         assert_int_equal(got->min, want->min);
         assert_int_equal(got->max, want->max);
@@ -193,6 +197,7 @@ static void expect_cmd_equal(const seq_cmd *want, const seq_cmd *got)
     assert_int_equal(got->ttl_ms, want->ttl_ms);
     assert_int_equal(got->term, want->term);
     assert_int_equal(got->node, want->node);
+    assert_int_equal(got->incarnation, want->incarnation);
 }
 
 static void expect_header_equal(const codec_header *want, const codec_header *got)
@@ -345,6 +350,13 @@ static size_t edge_cmds(seq_cmd *out)
         c.term = i == 0 ? UINT64_MAX : (i == 2 ? 2 : 0);
         c.text = reasons[i];
         c.text_len = strlen(reasons[i]);
+        out[n++] = c;
+        c = mkcmd(SEQ_OP_SERVED, name200);
+        c.min = vals[i + 1];
+        c.max = vals[i + 3];
+        c.term = (uint64_t)vals[i + 2];
+        c.node = UINT64_MAX - (uint64_t)i;
+        c.incarnation = i == 1 ? 0 : UINT64_MAX - 7;
         out[n++] = c;
     }
     return n;
@@ -661,7 +673,7 @@ static void test_unknown_op(void **state)
         /* op | 0x40 names who asked (here a zero length: the server itself) */
         int base = op & ~0xC0;
         bool ext = (op & 0x80) != 0;
-        bool known = base >= SEQ_OP_CREATE && base <= SEQ_OP_ACL_USERS &&
+        bool known = base >= SEQ_OP_CREATE && base <= SEQ_OP_SERVED &&
                      (!ext || base == SEQ_OP_CREATE || base == SEQ_OP_ADDRANGE);
         if (known) {
             assert_int_equal(rv, 0);

@@ -281,6 +281,17 @@ static int used(seq_state *s, const char *name, uint32_t count, uint64_t term, u
     return st(s, &c);
 }
 
+static int served(seq_state *s, const char *name, int64_t first, int64_t last, uint64_t term,
+                  uint64_t node)
+{
+    seq_cmd c = cmd_of(SEQ_OP_SERVED, name);
+    c.min = first;
+    c.max = last;
+    c.term = term;
+    c.node = node;
+    return st(s, &c);
+}
+
 static int recover(seq_state *s, uint64_t term, uint64_t node)
 {
     seq_cmd c = cmd_of(SEQ_OP_RECOVER, NULL);
@@ -1513,6 +1524,67 @@ static void test_cached_blocks(void **state)
     assert_int_equal(used(d, "o", 1, 1, 1), SEQ_OK);
     expect_state(d, "o", 2, SEQ_NUM_FINAL, INT64_MIN);
     seq_state_free(d);
+    seq_state_free(s);
+}
+
+/* A deposed owner's USED lost with its leadership comes back as SERVED:
+ * the numbers a new owner skipped become final again, and nothing else
+ * changes — not a reserved, voided or unissued number, not another
+ * owner's block. */
+static void test_served_after_lost_used(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    seq_result r;
+    seq_tick(s, 1000, 0);
+    assert_int_equal(create(s, "c", 1, 100, SEQ_MODE_CACHED, 10, 0), SEQ_OK);
+    assert_int_equal(create(s, "t", 1, 100, SEQ_MODE_STRICT, 0, 0), SEQ_OK);
+    assert_int_equal(served(s, "t", 1, 1, 1, 1), SEQ_ERR_MODE);
+    assert_int_equal(served(s, "nosuch", 1, 1, 1, 1), SEQ_ERR_NOSEQ);
+    assert_int_equal(served(s, "c", 5, 4, 1, 1), SEQ_ERR_RANGE);
+    assert_int_equal(served(s, "c", 1, (int64_t)SEQ_COUNT_MAX + 1, 1, 1), SEQ_ERR_RANGE);
+    assert_int_equal(allocblock(s, "c", 10, 1, 1, &r), SEQ_OK); /* 1..10 */
+    seq_result_free(&r);
+    assert_int_equal(used(s, "c", 2, 1, 1), SEQ_OK); /* 1, 2 reached the log */
+    /* 3..5 were served, their USED lost; a new leader skips the block */
+    assert_int_equal(recover(s, 2, 7 << 16), SEQ_OK);
+    expect_gaps(s, "c", INT64_MIN, INT64_MAX, 1,
+                (grow[]){{3, 10, SEQ_NUM_SKIPPED, 1000, REASON_SKIPPED}});
+    assert_int_equal(served(s, "c", 3, 5, 1, 1), SEQ_OK);
+    expect_gaps(s, "c", INT64_MIN, INT64_MAX, 1,
+                (grow[]){{6, 10, SEQ_NUM_SKIPPED, 1000, REASON_SKIPPED}});
+    /* again, or twice over: nothing more changes */
+    assert_int_equal(served(s, "c", 3, 5, 1, 1), SEQ_OK);
+    expect_state(s, "c", 6, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    /* from the middle of a skipped run: split in two */
+    assert_int_equal(served(s, "c", 8, 8, 1, 1), SEQ_OK);
+    expect_gaps(s, "c", INT64_MIN, INT64_MAX, 2,
+                (grow[]){{6, 7, SEQ_NUM_SKIPPED, 1000, REASON_SKIPPED},
+                         {9, 10, SEQ_NUM_SKIPPED, 1000, REASON_SKIPPED}});
+    /* the new owner's block, a voided number and unissued numbers keep
+     * their state, whoever names them */
+    assert_int_equal(allocblock(s, "c", 5, 2, 7 << 16, &r), SEQ_OK); /* 11..15 */
+    seq_result_free(&r);
+    assert_int_equal(void_(s, "c", 9, "torn"), SEQ_OK);
+    assert_int_equal(served(s, "c", 9, 40, 1, 1), SEQ_OK);
+    expect_state(s, "c", 9, SEQ_NUM_VOIDED, IGNORE_TIME);
+    expect_state(s, "c", 10, SEQ_NUM_FINAL, INT64_MIN);
+    expect_state(s, "c", 11, SEQ_NUM_CACHED, INT64_MIN);
+    expect_state(s, "c", 16, SEQ_NUM_NOT_ISSUED, INT64_MIN);
+    /* the owner whose block is still there (no one gave it up yet): SERVED
+     * takes the named numbers off its front, and they are final */
+    assert_int_equal(served(s, "c", 11, 12, 2, 7 << 16), SEQ_OK);
+    expect_gaps(s, "c", 11, 100, 1, (grow[]){{13, 15, SEQ_NUM_CACHED, 1000, REASON_CACHED}});
+    /* another incarnation's report changes nothing */
+    seq_cmd c = cmd_of(SEQ_OP_SERVED, "c");
+    c.min = 6;
+    c.max = 7;
+    c.term = 1;
+    c.node = 1;
+    c.incarnation = 999;
+    assert_int_equal(st(s, &c), SEQ_ERR_STALE);
+    expect_state(s, "c", 6, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_valid(s);
     seq_state_free(s);
 }
 
@@ -4165,6 +4237,7 @@ int main(void)
         cmocka_unit_test(test_gapless_keys),
         cmocka_unit_test(test_void_every_state),
         cmocka_unit_test(test_cached_blocks),
+        cmocka_unit_test(test_served_after_lost_used),
         cmocka_unit_test(test_undelivered),
         cmocka_unit_test(test_allocblock_until),
         cmocka_unit_test(test_warn),

@@ -621,7 +621,7 @@ static void test_bad_op_and_status_text(void **state)
     assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
     seq_cmd c = cmd_of(0, "a");
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
-    c.op = SEQ_OP_ACL_USERS + 1;
+    c.op = SEQ_OP_SERVED + 1;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     c.op = 255;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
