@@ -119,6 +119,13 @@ static void batchSeal(batcher *b)
         return;
     }
     b->open = NULL;
+    batchQueue(&b->waiting_head, &b->waiting_tail, x);
+}
+
+/* Just before it is proposed, x takes no more commands: pad its entry and
+ * make room for the results. */
+static void batchClose(batch *x)
+{
     /* libraft 0.22 (raft_uv) takes only entries whose length is a multiple
      * of 8: a 37-byte entry made raft_apply fail with RAFT_INVALID, or crash.
      * Pad with zeros; the fsm reads exactly n_cmds commands and ignores them. */
@@ -134,7 +141,6 @@ static void batchSeal(batcher *b)
         log_error("batch: out of memory");
         abort();
     }
-    batchQueue(&b->waiting_head, &b->waiting_tail, x);
 }
 
 static void batchApplied(struct raft_apply *req, int status, void *result);
@@ -168,6 +174,9 @@ static void batchPropose(batcher *b)
             .batch_seq = x->seq,
             .n_cmds = (uint32_t)x->n,
         };
+        if (x->results == NULL) {
+            batchClose(x);
+        }
         seq_writer w = {x->entry, 0, CODEC_HEADER_SIZE, false};
         codec_put_header(&w, &h);
         assert(!w.overflow && w.len == CODEC_HEADER_SIZE);
@@ -278,17 +287,33 @@ void batcher_submit(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag)
     batcher_submit_in(b, cmd, owner, tag, NULL);
 }
 
+/* Whether x can still take a command with window win: one term per batch,
+ * and not past --batch-max. */
+static bool batchTakes(const batcher *b, const batch *x, const batch_window *win)
+{
+    bool same_term = win == NULL || win->term == 0 || x->window.term == 0 ||
+                     x->window.term == win->term;
+    return same_term && x->n < b->cfg->batch_max && x->results == NULL;
+}
+
 void batcher_submit_in(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag,
                        const batch_window *win)
 {
-    if (b->open != NULL && win != NULL && b->open->window.term != 0 &&
-        b->open->window.term != win->term) {
-        batchSeal(b); /* one term per batch */
-    }
-    if (b->open == NULL) {
-        b->open = batchNew(b);
+    if (b->open != NULL && !batchTakes(b, b->open, win)) {
+        batchSeal(b);
     }
     batch *x = b->open;
+    if (x == NULL && b->waiting_tail != NULL && batchTakes(b, b->waiting_tail, win)) {
+        /* The entries in flight are at --max-inflight: what arrives now
+         * joins the newest batch waiting for its turn, so that it leaves
+         * as one entry (one append, one apply) however many loop turns
+         * the wait lasts. Order stays that of submission: nothing is
+         * open, so nothing newer than that batch exists yet. */
+        x = b->waiting_tail;
+    }
+    if (x == NULL) {
+        x = b->open = batchNew(b);
+    }
     if (win != NULL && win->term != 0) {
         x->window.term = win->term;
         if (x->window.deadline_ms == 0 || win->deadline_ms < x->window.deadline_ms) {
@@ -320,7 +345,7 @@ void batcher_submit_in(batcher *b, const seq_cmd *cmd, void *owner, uint64_t tag
     x->items[x->n].tag = tag;
     x->n++;
     b->n_pending_cmds++;
-    if (x->n >= b->cfg->batch_max) {
+    if (x == b->open && x->n >= b->cfg->batch_max) {
         batchSeal(b);
     }
 }
