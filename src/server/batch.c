@@ -255,12 +255,15 @@ static void batchApplied(struct raft_apply *req, int status, void *result)
     /* Claimed means applied, and only committed entries are applied: the
      * results stand even when leadership was lost right after. */
     if (x->claimed) {
+        uint64_t now_ns = uv_hrtime();
         if (b->metrics != NULL) {
-            metrics_observe(&b->metrics->commit_seconds, (double)(uv_hrtime() - x->proposed_ns) / 1e9);
+            metrics_observe(&b->metrics->commit_seconds, (double)(now_ns - x->proposed_ns) / 1e9);
         }
+        b->deliver_ns = now_ns;
         for (size_t i = 0; i < x->n; i++) {
             b->done(x->items[i].owner, x->items[i].tag, &x->results[i], BATCH_OK);
         }
+        b->deliver_ns = 0;
         b->n_pending_cmds -= x->n;
         batchFree(x);
     } else if (status == RAFT_IOERR || status == RAFT_NOSPACE || status == RAFT_CORRUPT) {

@@ -214,7 +214,7 @@ static bool connDispatch(conn *c, const resp_request *req)
     }
     uint64_t abs = connReserve(c);
     s->scratch.len = 0;
-    uint64_t start_ns = uv_hrtime();
+    uint64_t start_ns = c->read_ns;
     command_call call = {
         .argc = req->argc,
         .argv = req->argv,
@@ -246,6 +246,8 @@ void connProcess(conn *c)
 {
     conn_server *s = c->srv;
     size_t pos = 0;
+    /* one clock read for the requests of one read: they arrived together */
+    c->read_ns = uv_hrtime();
     while (!c->closing && !c->close_when_flushed && c->n_slots < s->cfg->max_pipeline) {
         resp_request req = {.argv = s->argv, .argc = 0};
         size_t used = 0;

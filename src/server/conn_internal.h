@@ -44,7 +44,9 @@
 typedef struct conn_report {
     char *name; /* NUL-terminated; NULL: no report */
     seq_run *runs;
-    size_t n_runs;
+    size_t n_runs, runs_cap;
+    bool borrowed;  /* name and runs are the result's, valid only during the
+                     * call that made the report: connReportOwn copies them */
     uint64_t grant; /* a RESERVE's */
     bool local;     /* applied by this process (see undelivered_report) */
     uint64_t begin, end; /* the replies' bytes in the connection's output stream */
@@ -85,6 +87,7 @@ struct conn {
     size_t n_reports, reports_cap;
     uint64_t out_total;   /* bytes ever appended to out */
     uint64_t sent_total;  /* bytes ever written to the socket */
+    uint64_t read_ns;     /* uv_hrtime when connProcess last began: its requests arrived then */
     size_t queued;        /* bytes of wbuf in the write request in flight */
     conn *dirty_prev, *dirty_next; /* in the server's flush list when dirty */
     command_client client;
@@ -177,8 +180,13 @@ void connTlsSweep(uv_timer_t *t);
 
 /* conn_report.c */
 
-/* Frees a report and zeroes it (a zeroed report is no report). */
+/* Frees a report and zeroes it (a zeroed report is no report); a borrowed
+ * one is only zeroed. */
 void connReportFree(conn_report *r);
+
+/* Makes a borrowed report own copies of its name and runs, before it is
+ * kept past the call that made it. */
+void connReportOwn(conn_report *r);
 
 /* Reports a reply's numbers undelivered, for cause, and frees the report. */
 void connReportLost(conn *c, conn_report *r, const char *cause);

@@ -17,9 +17,27 @@
 
 void connReportFree(conn_report *r)
 {
-    free(r->name);
-    free(r->runs);
+    if (!r->borrowed) {
+        free(r->name);
+        free(r->runs);
+    }
     memset(r, 0, sizeof(*r));
+}
+
+void connReportOwn(conn_report *r)
+{
+    if (!r->borrowed) {
+        return;
+    }
+    size_t len = strlen(r->name);
+    char *name = connXrealloc(NULL, len + 1);
+    memcpy(name, r->name, len + 1);
+    seq_run *runs = connXrealloc(NULL, sizeof(*runs) * r->n_runs);
+    memcpy(runs, r->runs, sizeof(*runs) * r->n_runs);
+    r->name = name;
+    r->runs = runs;
+    r->runs_cap = r->n_runs;
+    r->borrowed = false;
 }
 
 /* Reports a reply's numbers undelivered (and frees the report). */
@@ -54,8 +72,17 @@ void connReportsSent(conn *c)
  * one run: a client that never reads costs a report, not one per reply). */
 static void connReportMerge(conn_report *last, conn_report *r)
 {
-    assert(last->n_runs > 0 && last != r);
-    last->runs = connXrealloc(last->runs, sizeof(*last->runs) * (last->n_runs + r->n_runs));
+    assert(last->n_runs > 0 && last != r && !last->borrowed);
+    if (last->n_runs + r->n_runs > last->runs_cap) {
+        /* doubling: replies of many clients on one sequence rarely
+         * continue each other, and a realloc per reply showed up */
+        size_t cap = last->runs_cap < 4 ? 4 : last->runs_cap;
+        while (cap < last->n_runs + r->n_runs) {
+            cap *= 2;
+        }
+        last->runs = connXrealloc(last->runs, sizeof(*last->runs) * cap);
+        last->runs_cap = cap;
+    }
     for (size_t i = 0; i < r->n_runs; i++) {
         seq_run *tail = &last->runs[last->n_runs - 1];
         /* one UNDELIVERED run holds fewer than SEQ_COUNT_MAX numbers */
@@ -88,7 +115,11 @@ void connReportPush(conn *c, conn_report *r)
         c->reports_cap = c->reports_cap == 0 ? 16 : c->reports_cap * 2;
         c->reports = connXrealloc(c->reports, sizeof(*c->reports) * c->reports_cap);
     }
+    connReportOwn(r);
     r->end = c->out_total;
+    if (r->runs_cap < r->n_runs) {
+        r->runs_cap = r->n_runs;
+    }
     c->reports[c->n_reports++] = *r;
     memset(r, 0, sizeof(*r));
 }

@@ -86,6 +86,7 @@ void connComplete(conn *c, uint64_t abs, const char *p, size_t n, conn_report *r
     slot->len = n;
     slot->ready = true;
     if (rep != NULL) {
+        connReportOwn(rep); /* kept until the replies before it are ready */
         slot->rep = *rep;
         memset(rep, 0, sizeof(*rep));
     }
@@ -101,8 +102,9 @@ static void connDeliver(conn *c, uint64_t tag, const char *reply, size_t len, co
         return;
     }
     conn_slot *slot = connSlot(c, tag);
+    uint64_t batch_ns = c->srv->env->batcher != NULL ? c->srv->env->batcher->deliver_ns : 0;
     metrics_request(c->srv->env->metrics, slot->command, len > 0 && reply[0] == '-',
-                    uv_hrtime() - slot->start_ns);
+                    (batch_ns != 0 ? batch_ns : uv_hrtime()) - slot->start_ns);
     if (slot->logged) {
         assert(c->logged > 0);
         slot->logged = false;
@@ -136,12 +138,12 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
         conn_slot *slot = connSlot(c, tag);
         commands_format_result(res, err, slot->style, slot->proto, scratch);
         if (err == BATCH_OK && res->status == SEQ_OK && res->name != NULL && res->n_runs > 0) {
-            rep.name = connXrealloc(NULL, res->name_len + 1);
-            memcpy(rep.name, res->name, res->name_len);
-            rep.name[res->name_len] = '\0';
-            rep.runs = connXrealloc(NULL, sizeof(*rep.runs) * res->n_runs);
-            memcpy(rep.runs, res->runs, sizeof(*rep.runs) * res->n_runs);
+            /* borrowed: most reports merge into the connection's last one,
+             * and only one that is kept needs copies (connReportOwn) */
+            rep.name = res->name;
+            rep.runs = res->runs;
             rep.n_runs = res->n_runs;
+            rep.borrowed = true;
             rep.grant = res->op == SEQ_OP_RESERVE ? res->grant : 0;
             rep.local = true;
         }
