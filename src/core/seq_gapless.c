@@ -32,6 +32,11 @@ bool seqReissuablePiece(const seq_sequence *q, const seq_ledger_run *e, seq_now 
     }
 }
 
+bool seqNothingReissuable(const seq_sequence *q, seq_now now)
+{
+    return q->n_open == 0 || now.el < q->none_reissuable_before;
+}
+
 /* The released numbers a gapless NEXT or RESERVE reuses, planned before
  * anything changes. */
 typedef struct seq_reuse {
@@ -65,14 +70,24 @@ static void seqReusePush(seq_reuse *ru, int64_t first, int64_t last)
  * from open_from, below which no run is open: a ledger of voided runs
  * before the released ones costs a binary search, not a walk, on every
  * NEXT. */
-static void seqReusePlan(const seq_sequence *q, seq_now now, seq_reuse *ru)
+static void seqReusePlan(seq_sequence *q, seq_now now, seq_reuse *ru)
 {
+    if (seqNothingReissuable(q, now)) {
+        return;
+    }
     long scan = seqLedgerFloor(q, q->open_from);
-    for (size_t i = scan < 0 ? 0 : (size_t)scan;
-         i < q->n_ledger && q->n_open > 0 && ru->need > 0; i++) {
+    bool found = false;
+    int64_t earliest = INT64_MAX; /* the earliest deadline of a reservation passed */
+    size_t i = scan < 0 ? 0 : (size_t)scan;
+    for (; i < q->n_ledger && ru->need > 0; i++) {
         const seq_ledger_run *e = &q->ledger[i];
         if (ru->first_open == INT64_MAX && seqIsOpen(e->state)) {
             ru->first_open = e->first;
+        }
+        if (seqEffectiveState(e, now) == SEQ_NUM_RELEASED) {
+            found = true;
+        } else if (e->state == SEQ_NUM_RESERVED && e->deadline_ms < earliest) {
+            earliest = e->deadline_ms;
         }
         int64_t run_from = e->first; /* where the run starts after earlier cuts */
         int64_t a, z;
@@ -87,6 +102,10 @@ static void seqReusePlan(const seq_sequence *q, seq_now now, seq_reuse *ru)
             }
             run_from = last + 1;
         }
+    }
+    if (!found && i == q->n_ledger) {
+        /* walked it all: nothing until the first of these deadlines */
+        q->none_reissuable_before = earliest;
     }
 }
 
@@ -332,8 +351,8 @@ int seqRelease(seq_state *s, const seq_cmd *cmd)
 
 bool seqPeek(const seq_sequence *q, seq_now now, int64_t *v)
 {
-    if (q->mode == SEQ_MODE_GAPLESS) {
-        for (size_t i = 0; i < q->n_ledger && q->n_open > 0; i++) {
+    if (q->mode == SEQ_MODE_GAPLESS && !seqNothingReissuable(q, now)) {
+        for (size_t i = 0; i < q->n_ledger; i++) {
             int64_t last;
             if (seqReissuablePiece(q, &q->ledger[i], now, v, &last, q->ledger[i].first)) {
                 return true;

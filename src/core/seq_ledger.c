@@ -207,6 +207,11 @@ void seqLedgerPut(seq_sequence *q, int64_t a, int64_t b, uint8_t state, int64_t 
     if (seqIsOpen(state)) {
         q->n_open++;
         q->open_from = a < q->open_from ? a : q->open_from;
+        /* released now, or lapsing at its deadline: a hint of "nothing to
+         * issue again" must not outlive either */
+        int64_t from = state == SEQ_NUM_RELEASED ? INT64_MIN : deadline_ms;
+        q->none_reissuable_before =
+            from < q->none_reissuable_before ? from : q->none_reissuable_before;
     }
     if (ins + 1 < q->n_ledger && seqLedgerMergeable(e, e + 1)) {
         e->last = e[1].last;
@@ -265,6 +270,7 @@ void seqLedgerClear(seq_sequence *q)
     q->n_ledger = 0;
     q->ledger_cap = 0;
     q->n_open = 0;
+    q->none_reissuable_before = INT64_MIN;
 }
 
 bool seqLedgerValid(const seq_sequence *q)

@@ -44,6 +44,7 @@ seq_sequence *seq_sequence_add(seq_state *s, const char *name, size_t len)
     q->name[len] = '\0';
     q->name_len = len;
     q->open_from = INT64_MIN;
+    q->none_reissuable_before = INT64_MIN;
     HASH_ADD_KEYPTR(hh, s->by_name, q->name, q->name_len, q);
     s->n_sequences++;
     return q;

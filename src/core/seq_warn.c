@@ -73,7 +73,8 @@ uint64_t seqLeft(const seq_sequence *q, seq_now now)
 {
     assert(q->live);
     unsigned __int128 n = seqRemaining(q, now.wall, false);
-    for (size_t i = 0; q->mode == SEQ_MODE_GAPLESS && q->n_open > 0 && i < q->n_ledger; i++) {
+    bool walk = q->mode == SEQ_MODE_GAPLESS && !seqNothingReissuable(q, now);
+    for (size_t i = 0; walk && i < q->n_ledger; i++) {
         const seq_ledger_run *e = &q->ledger[i];
         int64_t a, z;
         for (int64_t from = e->first; seqReissuablePiece(q, e, now, &a, &z, from);

@@ -1527,6 +1527,41 @@ static void test_cached_blocks(void **state)
     seq_state_free(s);
 }
 
+/* The walk for numbers to issue again is skipped while nothing can be
+ * (none_reissuable_before): it must still find a reservation the moment
+ * it lapses, one with an earlier deadline put after the walk, a RELEASE
+ * and the reservations of a decoded state. */
+static void test_reissue_hint_never_hides_a_number(void **state)
+{
+    (void)state;
+    seq_state *s = mk();
+    seq_tick(s, 1000, 0);
+    assert_int_equal(create(s, "g", 1, 100, SEQ_MODE_GAPLESS, 0, 0), SEQ_OK);
+    assert_int_equal(reserve1(s, "g", 100, NULL, NULL), 1);    /* lapses at 1100 */
+    assert_int_equal(reserve1(s, "g", 10000, NULL, NULL), 2);  /* at 11000 */
+    assert_int_equal(next1(s, "g"), 3);                        /* walked: nothing before 1100 */
+    seq_tick(s, 1099, 0);
+    assert_int_equal(next1(s, "g"), 4);
+    seq_tick(s, 1100, 0);
+    assert_int_equal(next1(s, "g"), 1); /* lapsed this very millisecond */
+    assert_int_equal(next1(s, "g"), 5); /* walked again: nothing before 11000 */
+    assert_int_equal(reserve1(s, "g", 10, NULL, NULL), 6);     /* at 1110, before 11000 */
+    seq_tick(s, 1110, 0);
+    assert_int_equal(next1(s, "g"), 6);
+    assert_int_equal(release(s, "g", 2), SEQ_OK);
+    assert_int_equal(next1(s, "g"), 2);
+    assert_int_equal(reserve1(s, "g", 50, NULL, NULL), 7);     /* at 1160 */
+    assert_int_equal(next1(s, "g"), 8);
+    seq_state *d = decoded_copy(s);
+    seq_tick(d, 1160, 0);
+    assert_int_equal(next1(d, "g"), 7);
+    seq_tick(s, 1160, 0);
+    assert_int_equal(next1(s, "g"), 7);
+    expect_valid(s);
+    seq_state_free(d);
+    seq_state_free(s);
+}
+
 /* A deposed owner's USED lost with its leadership comes back as SERVED:
  * the numbers a new owner skipped become final again, and nothing else
  * changes — not a reserved, voided or unissued number, not another
@@ -4238,6 +4273,7 @@ int main(void)
         cmocka_unit_test(test_void_every_state),
         cmocka_unit_test(test_cached_blocks),
         cmocka_unit_test(test_served_after_lost_used),
+        cmocka_unit_test(test_reissue_hint_never_hides_a_number),
         cmocka_unit_test(test_undelivered),
         cmocka_unit_test(test_allocblock_until),
         cmocka_unit_test(test_warn),
