@@ -156,6 +156,7 @@ static void fsmAfterCommand(fsm *f, const codec_header *h, const seq_cmd *cmd, s
         fsmAudit(cmd); /* once: by the process that proposed it, not at each replay */
     }
     f->commands_applied++;
+    f->commands_since_snapshot++;
 }
 
 static uint32_t fsmCrc(const uint8_t *p, size_t len);
@@ -351,6 +352,7 @@ static int fsmSnapshot(struct raft_fsm *rf, struct raft_buffer *bufs[], unsigned
     *bufs = arr;
     *n_bufs = 1;
     f->snapshots++;
+    f->commands_since_snapshot = 0;
     f->snapshot_seconds += (double)(uv_hrtime() - started_ns) / 1e9;
     log_debug("fsm: snapshot of %zu bytes", len);
     return 0;
@@ -438,6 +440,7 @@ static int fsmRestore(struct raft_fsm *rf, struct raft_buffer *buf)
     if (frame.has_peer_key) {
         fsmApplyPeerKey(f, frame.peer_key);
     }
+    f->commands_since_snapshot = 0;
     log_info("fsm: restored a snapshot of %zu bytes (%zu sequences)", len, seq_count_live(s));
     return 0;
 }

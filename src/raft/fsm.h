@@ -34,6 +34,7 @@ typedef struct fsm {
     void *orphan_ctx;
     uint64_t entries_applied;
     uint64_t commands_applied;
+    uint64_t commands_since_snapshot; /* applied since the last snapshot taken or restored */
     uint64_t numbers_issued;
     uint64_t bad_entries; /* entries that failed to decode (never expected) */
     uint64_t bad_snapshots; /* snapshots refused (checksum or contents) */
