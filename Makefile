@@ -35,7 +35,7 @@ HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 # Included by the unit tests that check histories (one translation unit each).
 TEST_HDRS := tests/unit/history.c tests/unit/history.h
 
-.PHONY: deb all deps run test check-layers unit unit-asan integration integration-asan crash bench fuzz clean golden
+.PHONY: bench-budget deb all deps run test check-layers unit unit-asan integration integration-asan crash bench fuzz clean golden
 # Keep objects built by pattern rules (make would delete them as intermediates).
 .SECONDARY:
 
@@ -146,6 +146,12 @@ deb: deps
 bench: $(BUILD)/seqd
 	@bash scripts/install-deps.sh --bench
 	bash bench/run.sh
+	/usr/bin/python3 bench/curves.py --seqd $(BUILD)/seqd
+
+# CPU per request, user and kernel, server and load generator (docs/performance.md)
+bench-budget: $(BUILD)/seqd
+	@bash scripts/install-deps.sh --bench
+	/usr/bin/python3 bench/budget.py --seqd $(BUILD)/seqd
 
 fuzz:
 	@mkdir -p $(BUILD)/fuzz

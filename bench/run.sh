@@ -398,7 +398,7 @@ if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
   # (reserve and confirm in one), and gapless RESERVE + CONFIRM pairs as an
   # application makes them; beside strict NEXT above and the PostgreSQL row.
   if seqd_answers "$SP" && cli_until "$SP" OK CREATE cbench 1 9000000000000000000 MODE cached CACHE 1000; then
-    for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
+    for cs in "c1 1 1" "c16 16 1" "c64 64 1" "p16 16 16"; do
       read -r case c p <<<"$cs"
       bench_rb seqd_cached "$case" "$SP" "$c" "$p" 1 seqd:cbench NEXT cbench
     done

@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libuv1-dev liblz4-dev zlib1g-dev libcmocka-dev uthash-dev libssl-dev libinih-dev libmicrohttpd-dev libsystemd-dev)
 test_pkgs=(redis-tools python3-redis clang libclang-rt-14-dev faketime prometheus debhelper dpkg-dev)
-bench_pkgs=(redis-server postgresql postgresql-contrib)
+bench_pkgs=(redis-server postgresql postgresql-contrib gnuplot-nox)
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [ "${1:-}" = "--bench" ]; then want+=("${bench_pkgs[@]}"); fi

@@ -8,6 +8,7 @@
  * reach on_role in the order they happened, from the watch timer. */
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,17 +77,21 @@ static void nodeTune(node *n, const config *c)
     raft_set_heartbeat_timeout(&n->raft, c->heartbeat_ms);
     raft_set_pre_vote(&n->raft, true);
     raft_set_snapshot_threshold(&n->raft, c->snapshot_threshold);
+    n->snapshot_threshold = c->snapshot_threshold;
     raft_set_snapshot_trailing(&n->raft, c->snapshot_trailing);
     raft_set_max_inflight_entries(&n->raft, 1024);
 }
 
-/* libraft snapshots by entries, but a restart replays commands: 65,536
- * entries of up to 4,096 commands each held 10 M NEXTs, 1.46 s to replay
- * after a kill -9 (bench/curves.py). Once this many commands were applied
- * since the last snapshot, the threshold drops so that libraft takes one
- * at its next apply, then goes back. The bound grows with the state: a
- * snapshot costs about as much as the state is large, and one per million
- * commands of a state with ten million keys would cost more than it saves. */
+/* libraft snapshots by entries, but a restart replays commands, and a
+ * snapshot costs what the state weighs: 65,536 entries of up to 4,096
+ * commands held 10 M NEXTs, 1.46 s to replay after a kill -9, while with
+ * 10 M idempotency keys held a snapshot every 65,536 small entries took
+ * unrelated NEXTs from 73k/s to 24k/s (both bench/curves.py). So the
+ * threshold follows the state: once this many commands (or four per key
+ * held) were applied since the last snapshot it drops, so that libraft
+ * takes one at its next apply; otherwise it is the configured one, raised
+ * to one entry per four keys held (the entries it keeps in memory until
+ * then cost less than a snapshot of that state each time). */
 #define NODE_SNAPSHOT_COMMANDS 1000000u
 
 static void nodeCheckSnapshotDue(node *n)
@@ -97,10 +102,14 @@ static void nodeCheckSnapshotDue(node *n)
     }
     uint64_t items = seq_count_keys(f->state) + seq_count_pkeys(f->state);
     uint64_t due = items * 4 > NODE_SNAPSHOT_COMMANDS ? items * 4 : NODE_SNAPSHOT_COMMANDS;
-    bool want = f->commands_since_snapshot >= due;
-    if (want != n->snapshot_due) {
-        n->snapshot_due = want;
-        raft_set_snapshot_threshold(&n->raft, want ? 16 : n->cfg->snapshot_threshold);
+    uint64_t by_entries = items / 4 > n->cfg->snapshot_threshold ? items / 4
+                                                                   : n->cfg->snapshot_threshold;
+    unsigned threshold = f->commands_since_snapshot >= due ? 16
+                         : by_entries > UINT_MAX          ? UINT_MAX
+                                                          : (unsigned)by_entries;
+    if (threshold != n->snapshot_threshold) {
+        n->snapshot_threshold = threshold;
+        raft_set_snapshot_threshold(&n->raft, threshold);
     }
 }
 

@@ -53,7 +53,7 @@ struct node {
     uint64_t leader_changes; /* a new leader seen (/metrics) */
     uint64_t leader_seen_ms; /* loop time a leader was last known */
     uint64_t lag_checked_ms; /* leader: last look at the followers' logs */
-    bool snapshot_due;       /* the threshold is lowered for a snapshot by commands */
+    unsigned snapshot_threshold; /* libraft's now (nodeCheckSnapshotDue) */
     raft_term last_term;
     /* Told when this node becomes leader or stops being it (or the term
      * changes while it leads), from the watch timer. */

@@ -249,11 +249,13 @@ static void infoRaft(command_env *env, info_text *t)
     infoAdd(t,
             "# Raft\r\nrole:%s\r\nnode_id:%llu\r\nraft_term:%llu\r\n"
             "raft_commit_index:%llu\r\nraft_last_applied:%llu\r\nraft_last_index:%llu\r\n"
-            "snapshot_threshold:%u\r\nentries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
+            "snapshot_threshold:%u\r\nsnapshot_threshold_now:%u\r\nsnapshots_taken:%llu\r\n"
+            "entries_in_flight:%zu\r\nfailed:%d\r\n\r\n",
             node_is_leader(env->node) ? "leader" : "follower", (unsigned long long)env->node->id,
             (unsigned long long)raft_current_term(r), (unsigned long long)raft_commit_index(r),
             (unsigned long long)raft_last_applied(r), (unsigned long long)raft_last_index(r),
-            env->cfg->snapshot_threshold, env->batcher->n_inflight,
+            env->cfg->snapshot_threshold, env->node->snapshot_threshold,
+            (unsigned long long)env->node->fsm.snapshots, env->batcher->n_inflight,
             env->batcher->failed ? 1 : 0);
 }
 
