@@ -379,7 +379,8 @@ def tables(seqs, keys, resv, ledger, restart, cmdline):
     for n, took, size, snap, last, got in restart:
         t.append("| %d | %.3f | %.1f | %.1f | %s |" % (n, took, size / 1e6, snap / 1e3,
                                                        "yes" if got is not None and got > last else "NO"))
-    t += ["", "Plots: `docs/plots/sequences.png`, `keys.png`, `reservations.png`, `restart.png`."]
+    t += ["", "![NEXT against sequences](plots/sequences.png)", "![keys](plots/keys.png)",
+          "![open reservations](plots/reservations.png)", "![restart](plots/restart.png)"]
     return "\n".join(t) + "\n"
 
 
