@@ -24,23 +24,10 @@ import sys
 import tempfile
 import time
 
+from budget import free_port_pair  # bench/budget.py, beside this file
 
-def free_port():
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p > 40000:
-            continue
-        try:
-            t = socket.socket()
-            t.bind(("127.0.0.1", p + 10000))
-            t.close()
-            return p
-        except OSError:
-            continue
-    raise SystemExit("curves: no free port pair")
+
+free_port = free_port_pair
 
 
 def enc(*args):

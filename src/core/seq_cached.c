@@ -63,20 +63,33 @@ static bool seqOwns(const seq_sequence *q, const seq_cmd *cmd)
     return q->block_term == cmd->term && q->block_node == cmd->node;
 }
 
+/* The live cached-mode sequence a block command names, in *q, or why
+ * there is none: a block or a report for a dropped incarnation goes to
+ * nobody (SEQ_ERR_STALE). */
+static int seqCachedTarget(seq_state *s, const seq_cmd *cmd, seq_sequence **q)
+{
+    *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (*q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    if ((*q)->mode != SEQ_MODE_CACHED) {
+        return SEQ_ERR_MODE;
+    }
+    if (cmd->incarnation != 0 && cmd->incarnation != (*q)->incarnation) {
+        return SEQ_ERR_STALE;
+    }
+    return SEQ_OK;
+}
+
 int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     if (cmd->count < 1 || cmd->count > SEQ_CACHE_MAX) {
         return SEQ_ERR_COUNT;
     }
-    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
-    if (q == NULL) {
-        return SEQ_ERR_NOSEQ;
-    }
-    if (q->mode != SEQ_MODE_CACHED) {
-        return SEQ_ERR_MODE;
-    }
-    if (cmd->incarnation != 0 && cmd->incarnation != q->incarnation) {
-        return SEQ_ERR_STALE; /* a block for a dropped incarnation goes to nobody */
+    seq_sequence *q;
+    int found = seqCachedTarget(s, cmd, &q);
+    if (found != SEQ_OK) {
+        return found;
     }
     /* A new holder (has_start) owns nothing yet, even if its owner value
      * was used before (the low 16 bits wrap). */
@@ -134,15 +147,10 @@ int seqAllocBlock(seq_state *s, const seq_cmd *cmd, seq_result *out)
 
 int seqUsed(seq_state *s, const seq_cmd *cmd)
 {
-    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
-    if (q == NULL) {
-        return SEQ_ERR_NOSEQ;
-    }
-    if (q->mode != SEQ_MODE_CACHED) {
-        return SEQ_ERR_MODE;
-    }
-    if (cmd->incarnation != 0 && cmd->incarnation != q->incarnation) {
-        return SEQ_ERR_STALE;
+    seq_sequence *q;
+    int found = seqCachedTarget(s, cmd, &q);
+    if (found != SEQ_OK) {
+        return found;
     }
     if (!seqOwns(q, cmd)) {
         return SEQ_OK;
@@ -203,15 +211,10 @@ int seqServed(seq_state *s, const seq_cmd *cmd)
     if (cmd->min > cmd->max || (uint64_t)cmd->max - (uint64_t)cmd->min >= SEQ_COUNT_MAX) {
         return SEQ_ERR_RANGE;
     }
-    seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
-    if (q == NULL) {
-        return SEQ_ERR_NOSEQ;
-    }
-    if (q->mode != SEQ_MODE_CACHED) {
-        return SEQ_ERR_MODE;
-    }
-    if (cmd->incarnation != 0 && cmd->incarnation != q->incarnation) {
-        return SEQ_ERR_STALE;
+    seq_sequence *q;
+    int found = seqCachedTarget(s, cmd, &q);
+    if (found != SEQ_OK) {
+        return found;
     }
     size_t n = 0, cap = 0;
     seq_run *pieces = NULL;
