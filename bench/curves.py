@@ -225,13 +225,15 @@ def curve_keys(a, tmp, out):
             c.close()
             rps, p99 = bench(port, 64, a.seconds, ["NEXT", "b"])
             krps, kp99 = bench(port, 64, a.seconds, ["NEXT", "kb", "KEY", "__rand_int__"], rand=10 ** 9)
+            s, took, _, _, snap = restart_after_kill(a, s, d, port, "b")
         finally:
             s.stop()
             shutil.rmtree(d, ignore_errors=True)
         per = (rss1 - rss0) * 1024.0 / held if held > 0 else float("nan")
-        rows.append((k, held, rps, p99, krps, kp99, per, load_s))
+        rows.append((k, held, rps, p99, krps, kp99, per, load_s, took, snap))
         out.write("keys %d (held %d, loaded in %.1f s): NEXT %.0f/s p99 %.2f ms, NEXT KEY new %.0f/s p99 %.2f ms,"
-                  " %.0f B/key\n" % (k, held, load_s, rps, p99, krps, kp99, per))
+                  " %.0f B/key, restart %.3f s (snapshot %.1f MB)\n" % (k, held, load_s, rps, p99, krps, kp99,
+                                                                    per, took, snap / 1e6))
         out.flush()
     return rows
 
@@ -286,6 +288,37 @@ def curve_ledger(a, tmp, out):
     return [(runs, per, errs)]
 
 
+def data_sizes(d):
+    """(bytes in the data dir, bytes of the newest snapshot file)."""
+    size = snap = 0
+    for root, _, files in os.walk(os.path.join(d, "data")):
+        for f in files:
+            sz = os.path.getsize(os.path.join(root, f))
+            size += sz
+            if f.startswith("snapshot-") and not f.endswith(".meta"):
+                snap = max(snap, sz)
+    return size, snap
+
+
+def restart_after_kill(a, s, d, port, name):
+    """kill -9 s, start seqd again on d: (the new server, seconds to the first
+    NEXT name answered, that number, data dir bytes, snapshot bytes)."""
+    s.stop(signal.SIGKILL)
+    size, snap = data_sizes(d)
+    t0 = time.time()
+    s = seqd(a.seqd, d, port, s.argv[s.argv.index("--dir") + 2:])
+    got = None
+    while time.time() - t0 < 600:
+        c = Conn(port)
+        r = c.cmd("NEXT", name)
+        c.close()
+        if not isinstance(r, RuntimeError):
+            got = int(r)
+            break
+        time.sleep(0.002)
+    return s, time.time() - t0, got, size, snap
+
+
 def curve_restart(a, tmp, out):
     rows = []
     for n in a.restart:
@@ -301,27 +334,7 @@ def curve_restart(a, tmp, out):
             c = Conn(port)
             last = int(c.cmd("NEXT", "r"))
             c.close()
-            s.stop(signal.SIGKILL)
-            size = 0
-            snap = 0
-            for root, _, files in os.walk(os.path.join(d, "data")):
-                for f in files:
-                    sz = os.path.getsize(os.path.join(root, f))
-                    size += sz
-                    if f.startswith("snapshot-") and not f.endswith(".meta"):
-                        snap = max(snap, sz)
-            t0 = time.time()
-            s = seqd(a.seqd, d, port)
-            got = None
-            while time.time() - t0 < 600:
-                c = Conn(port)
-                r = c.cmd("NEXT", "r")
-                c.close()
-                if not isinstance(r, RuntimeError):
-                    got = int(r)
-                    break
-                time.sleep(0.002)
-            took = time.time() - t0
+            s, took, got, size, snap = restart_after_kill(a, s, d, port, "r")
         finally:
             s.stop()
             shutil.rmtree(d, ignore_errors=True)
@@ -350,11 +363,12 @@ def tables(seqs, keys, resv, ledger, restart, cmdline):
                                                         "—" if per != per else "%.0f B" % per))
     t += ["", "**Idempotency keys** retained (`--max-keys` raised to hold them): strict `NEXT` on another "
           "sequence, and `NEXT … KEY` with a new key each time:", "",
-          "| keys retained | NEXT/s | p99 ms | NEXT KEY (new)/s | p99 ms | memory per key | load time |",
-          "| --- | --- | --- | --- | --- | --- | --- |"]
-    for k, held, rps, p99, krps, kp99, per, load_s in keys:
-        t.append("| %d | %s | %.2f | %s | %.2f | %s | %.1f s |" % (held, fmt_rate(rps), p99, fmt_rate(krps), kp99,
-                                                                "—" if per != per else "%.0f B" % per, load_s))
+          "| keys retained | NEXT/s | p99 ms | NEXT KEY (new)/s | p99 ms | memory per key | load time | restart after kill -9 | snapshot |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for k, held, rps, p99, krps, kp99, per, load_s, took, snap in keys:
+        t.append("| %d | %s | %.2f | %s | %.2f | %s | %.1f s | %.3f s | %.1f MB |" % (
+            held, fmt_rate(rps), p99, fmt_rate(krps), kp99, "—" if per != per else "%.0f B" % per, load_s,
+            took, snap / 1e6))
     t += ["", "**Open gapless reservations** (`RESERVE g TTL 36000`, never confirmed), then gapless `NEXT g`:", "",
           "| open reservations | gapless NEXT/s | p99 ms | memory per reservation |", "| --- | --- | --- | --- |"]
     for n, rps, p99, per, _ in resv:
@@ -385,7 +399,8 @@ def plots(docs, seqs, keys, resv, restart):
                     fh.write(" ".join(str(x) for x in r) + "\n")
             return path
         ds = data("seq", [(n, rps / 1000, p99, rrps / 1000, rp99) for n, rps, p99, rrps, rp99, *_ in seqs])
-        dk = data("keys", [(max(held, 1), rps / 1000, p99, krps / 1000, kp99) for _, held, rps, p99, krps, kp99, *_ in keys])
+        dk = data("keys", [(max(held, 1), rps / 1000, p99, krps / 1000, kp99, took)
+                           for _, held, rps, p99, krps, kp99, _, _, took, _ in keys])
         dr = data("resv", [(max(n, 1), rps / 1000, p99) for n, rps, p99, *_ in resv])
         dt = data("restart", [(n, took) for n, took, *_ in restart])
         script = """
