@@ -207,7 +207,7 @@ static void configDefaults(config *c)
     /* libraft's 1000/100 failed over in 2.3-5.2 s on this kind of machine;
      * 500/50 with pre-vote keeps failover near 1 s without spurious
      * elections when the cores are busy. */
-    c->election_timeout_ms = 500;
+    c->election_timeout_ms = 400;
     c->heartbeat_ms = 50;
     c->max_clock_offset_ms = 500; /* CockroachDB's default --max-offset */
     c->log_level = LOG_INFO;
