@@ -11,6 +11,10 @@
 #include "clock.h"
 #include "log.h"
 
+#define CACHE_REPORT_MS 5             /* served numbers wait at most this long for their USED */
+#define CACHE_REPORT_MAX 100000u      /* ... or until this many are waiting */
+#define CACHE_REPORT_RUNS_MAX 1024u   /* ... or this many runs (blocks spanning ranges) */
+
 typedef struct cache_waiter {
     void *owner;
     uint64_t tag;
@@ -19,6 +23,8 @@ typedef struct cache_waiter {
 } cache_waiter;
 
 typedef struct cache_req cache_req;
+
+static void cacheFlushSeq(cache *c, cache_seq *cs);
 
 struct cache_seq {
     UT_hash_handle hh;
@@ -35,6 +41,11 @@ struct cache_seq {
     bool dry;        /* the last block came short: no prefetching */
     cache_req *pending; /* the ALLOCBLOCK in flight, if any */
     cache_waiter *head, *tail;
+    /* served and not yet reported: the next USED (cacheFlushSeq) */
+    seq_run *unreported;
+    size_t n_unreported, unreported_cap;
+    uint64_t unreported_count;
+    raft_term unreported_term; /* the term they were served in */
 };
 
 /* One ALLOCBLOCK in flight. Orphaned (seq = NULL) when its sequence's
@@ -74,6 +85,10 @@ void cache_init(cache *c, batcher *b, node *n, batch_done_fn deliver)
     c->batcher = b;
     c->node = n;
     c->deliver = deliver;
+    int rv = uv_timer_init(b->loop, &c->flush_timer);
+    assert(rv == 0); /* uv_timer_init cannot fail on an initialised loop */
+    (void)rv;
+    c->flush_timer.data = c;
 }
 
 /* The owner of a sequence's blocks is this process (its nonce, high 48
@@ -125,6 +140,7 @@ static void cacheFailWaiters(cache *c, cache_seq *cs, const seq_result *res, int
 static void cacheSeqDrop(cache *c, cache_seq *cs, int err)
 {
     assert(err != BATCH_OK); /* its waiters are told why they get nothing */
+    cacheFlushSeq(c, cs); /* served is served: the log hears of it (or the next leader, as SERVED) */
     HASH_DEL(c->by_name, cs);
     if (cs->pending != NULL) {
         cs->pending->seq = NULL;
@@ -151,8 +167,7 @@ typedef struct cache_used {
     cache *c;
     uint64_t incarnation, term, owner;
     size_t name_len, n_runs;
-    seq_run *runs; /* points at inline when n_runs == 1 */
-    seq_run inline_run;
+    seq_run *runs; /* malloc'd */
     char name[]; /* name_len bytes */
 } cache_used;
 
@@ -168,35 +183,92 @@ static void cacheUsedDone(void *owner, uint64_t tag, const seq_result *res, int 
         undelivered_served(u->c->reports, u->name, u->name_len, u->incarnation, u->term,
                            u->owner, u->runs, u->n_runs);
     }
-    if (u->runs != &u->inline_run) {
-        free(u->runs);
-    }
+    free(u->runs);
     free(u);
 }
 
-static void cacheReportUsed(cache *c, cache_seq *cs, const seq_result *served)
+/* Sends what cs served and did not report yet as one USED. */
+static void cacheFlushSeq(cache *c, cache_seq *cs)
 {
+    if (cs->n_unreported == 0) {
+        return;
+    }
     cache_used *u = cacheXmalloc(sizeof(*u) + cs->name_len);
     u->base.done = cacheUsedDone;
     u->c = c;
     u->incarnation = cs->incarnation;
-    u->term = c->term;
+    u->term = cs->unreported_term;
     u->owner = cs->owner;
     u->name_len = cs->name_len;
     memcpy(u->name, cs->name, cs->name_len);
-    u->n_runs = served->n_runs;
-    if (served->n_runs == 1) {
-        u->inline_run = served->runs[0];
-        u->runs = &u->inline_run;
-    } else {
-        u->runs = cacheXmalloc(sizeof(*u->runs) * served->n_runs);
-        memcpy(u->runs, served->runs, sizeof(*u->runs) * served->n_runs);
+    u->runs = cs->unreported; /* the report takes them */
+    u->n_runs = cs->n_unreported;
+    uint64_t count = cs->unreported_count;
+    cs->unreported = NULL;
+    cs->n_unreported = cs->unreported_cap = 0;
+    cs->unreported_count = 0;
+    assert(count <= UINT32_MAX);
+    seq_cmd cmd = {.op = SEQ_OP_USED,
+                   .name = cs->name,
+                   .name_len = cs->name_len,
+                   .count = (uint32_t)count,
+                   .term = u->term,
+                   .node = cs->owner,
+                   .incarnation = cs->incarnation};
+    batcher_submit(c->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
+}
+
+/* Every sequence's unreported numbers, as one USED each. */
+static void cacheFlushAll(cache *c)
+{
+    cache_seq *cs, *tmp;
+    HASH_ITER(hh, c->by_name, cs, tmp)
+    {
+        cacheFlushSeq(c, cs);
     }
-    uint32_t count = 0;
+}
+
+static void cacheOnFlushTimer(uv_timer_t *t)
+{
+    cacheFlushAll(t->data);
+}
+
+/* Notes numbers just served; they go to the log within CACHE_REPORT_MS
+ * (or at once past CACHE_REPORT_MAX of them, or when this node stops
+ * serving them), one USED per sequence for all of them rather than one per
+ * request: at 16 x 16 pipelined, USED commands were half the commands
+ * applied, and at 1 client each NEXT made a log write of its own. */
+static void cacheNoteServed(cache *c, cache_seq *cs, const seq_result *served)
+{
+    if (cs->n_unreported > 0 && cs->unreported_term != c->term) {
+        cacheFlushSeq(c, cs); /* one term per report */
+    }
+    cs->unreported_term = c->term;
     for (size_t i = 0; i < served->n_runs; i++) {
-        count += (uint32_t)((uint64_t)served->runs[i].last - (uint64_t)served->runs[i].first + 1);
+        const seq_run *r = &served->runs[i];
+        seq_run *tail = cs->n_unreported > 0 ? &cs->unreported[cs->n_unreported - 1] : NULL;
+        if (tail != NULL && tail->last != INT64_MAX && tail->last + 1 == r->first) {
+            tail->last = r->last;
+        } else {
+            if (cs->n_unreported == cs->unreported_cap) {
+                cs->unreported_cap = cs->unreported_cap == 0 ? 4 : cs->unreported_cap * 2;
+                seq_run *grown = cacheXmalloc(sizeof(*grown) * cs->unreported_cap);
+                if (cs->n_unreported > 0) {
+                    memcpy(grown, cs->unreported, sizeof(*grown) * cs->n_unreported);
+                }
+                free(cs->unreported);
+                cs->unreported = grown;
+            }
+            cs->unreported[cs->n_unreported++] = *r;
+        }
+        cs->unreported_count += (uint64_t)r->last - (uint64_t)r->first + 1;
     }
-    cacheSubmit(c, SEQ_OP_USED, cs, count, &u->base);
+    if (cs->unreported_count >= CACHE_REPORT_MAX || cs->n_unreported >= CACHE_REPORT_RUNS_MAX ||
+        c->stopped) {
+        cacheFlushSeq(c, cs);
+    } else if (!uv_is_active((uv_handle_t *)&c->flush_timer)) {
+        uv_timer_start(&c->flush_timer, cacheOnFlushTimer, CACHE_REPORT_MS, 0);
+    }
 }
 
 /* Takes count numbers (avail >= count) from the front of the block into
@@ -247,7 +319,7 @@ static void cacheTake(cache *c, cache_seq *cs, uint32_t count, seq_result *res)
     res->n_runs = n_out;
     cs->avail -= count;
     c->served += count;
-    cacheReportUsed(c, cs, res);
+    cacheNoteServed(c, cs, res);
 }
 
 static void cacheOnAlloc(void *owner, uint64_t tag, const seq_result *res, int err);
@@ -529,6 +601,26 @@ void cache_on_role(void *ctx, bool leader, raft_term term)
     }
 }
 
+void cache_flush_name(cache *c, const char *name, size_t name_len)
+{
+    if (c->by_name == NULL) {
+        return;
+    }
+    cache_seq *cs;
+    HASH_FIND(hh, c->by_name, name, name_len, cs);
+    if (cs != NULL) {
+        cacheFlushSeq(c, cs);
+    }
+}
+
+void cache_stop(cache *c)
+{
+    cacheFlushAll(c);
+    c->stopped = true;
+    uv_timer_stop(&c->flush_timer);
+    uv_close((uv_handle_t *)&c->flush_timer, NULL);
+}
+
 void cache_free(cache *c)
 {
     cache_seq *cs, *tmp;
@@ -544,6 +636,7 @@ void cache_free(cache *c)
             free(w);
             w = next;
         }
+        free(cs->unreported);
         free(cs->runs);
         free(cs->name);
         free(cs);

@@ -3,7 +3,8 @@
  * A cached NEXT on the leader is answered from a block the log has already
  * handed to this leader (ALLOCBLOCK, owner = this node and term), without
  * waiting for a log entry; what was served is reported to the log after
- * (USED), so the ledger knows which numbers of a block became final. A new
+ * (USED, one per sequence every CACHE_REPORT_MS for all that was served
+ * meanwhile), so the ledger knows which numbers of a block became final. A new
  * block is asked for when half of the current one is left.
  *
  * Invariants: a number is served only from a block that is committed and
@@ -34,6 +35,8 @@ typedef struct cache {
     node *node;
     batch_done_fn deliver; /* a waiting client's reply (the batcher's done) */
     undelivered *reports;  /* where a lost USED goes again; NULL: nowhere */
+    uv_timer_t flush_timer; /* sends the USED of what was served (CACHE_REPORT_MS) */
+    bool stopped;           /* cache_stop: report at once from now on */
     cache_seq *by_name;    /* uthash head */
     raft_term term;        /* the term the blocks were obtained in */
     uint64_t holders;      /* block holders made so far (see cacheProcess) */
@@ -51,6 +54,14 @@ bool cache_next(cache *c, const char *name, size_t name_len, uint32_t count, voi
 
 /* node.on_role: a new leader logs RECOVER; a lost leadership drops blocks. */
 void cache_on_role(void *ctx, bool leader, raft_term term);
+
+/* Sends the USED of what sequence name served and did not report yet,
+ * before a command on it is proposed: that command then sees those numbers
+ * final (GAPS, LOOKUP, VOID of a number just served). */
+void cache_flush_name(cache *c, const char *name, size_t name_len);
+
+/* At shutdown: reports what was served and stops the flush timer. */
+void cache_stop(cache *c);
 
 void cache_free(cache *c);
 

@@ -143,6 +143,11 @@ void cmd_submit(command_env *env, command_call *call, const seq_cmd *cmd, uint8_
         cmd_forward(env, call);
         return;
     }
+    if (env->cache != NULL && cmd->name_len > 0) {
+        /* numbers this leader served from memory are reported before a
+         * command on their sequence, so that it finds them final */
+        cache_flush_name(env->cache, cmd->name, cmd->name_len);
+    }
     seq_cmd by = *cmd;
     if (by.user_len == 0 && call->user != NULL && seq_user_valid(call->user, call->user_len)) {
         by.user = call->user; /* for the record: who asked */

@@ -233,6 +233,7 @@ static void beginShutdown(int exit_code)
     http_stop(&srv.http);
     restore_stop(&srv.restore);
     auth_stop(&srv.auth); /* logins still queued are refused, so every one is answered */
+    cache_stop(&srv.cache); /* what was served reaches the log before the batcher drains */
     /* From a timer, never from inside a raft callback (see libraft notes). */
     uv_timer_start(&srv.shutdown_timer, onShutdownTick, 0, SHUTDOWN_POLL_MS);
 }
