@@ -44,8 +44,7 @@ struct cache_seq {
     /* served and not yet reported: the next USED (cacheFlushSeq) */
     seq_run *unreported;
     size_t n_unreported, unreported_cap;
-    uint64_t unreported_count;
-    raft_term unreported_term; /* the term they were served in */
+    uint64_t unreported_count; /* served in c->term: a term change drops cs first */
 };
 
 /* One ALLOCBLOCK in flight. Orphaned (seq = NULL) when its sequence's
@@ -197,7 +196,7 @@ static void cacheFlushSeq(cache *c, cache_seq *cs)
     u->base.done = cacheUsedDone;
     u->c = c;
     u->incarnation = cs->incarnation;
-    u->term = cs->unreported_term;
+    u->term = c->term;
     u->owner = cs->owner;
     u->name_len = cs->name_len;
     memcpy(u->name, cs->name, cs->name_len);
@@ -208,14 +207,7 @@ static void cacheFlushSeq(cache *c, cache_seq *cs)
     cs->n_unreported = cs->unreported_cap = 0;
     cs->unreported_count = 0;
     assert(count <= UINT32_MAX);
-    seq_cmd cmd = {.op = SEQ_OP_USED,
-                   .name = cs->name,
-                   .name_len = cs->name_len,
-                   .count = (uint32_t)count,
-                   .term = u->term,
-                   .node = cs->owner,
-                   .incarnation = cs->incarnation};
-    batcher_submit(c->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
+    cacheSubmit(c, SEQ_OP_USED, cs, (uint32_t)count, &u->base);
 }
 
 /* Every sequence's unreported numbers, as one USED each. */
@@ -240,10 +232,6 @@ static void cacheOnFlushTimer(uv_timer_t *t)
  * applied, and at 1 client each NEXT made a log write of its own. */
 static void cacheNoteServed(cache *c, cache_seq *cs, const seq_result *served)
 {
-    if (cs->n_unreported > 0 && cs->unreported_term != c->term) {
-        cacheFlushSeq(c, cs); /* one term per report */
-    }
-    cs->unreported_term = c->term;
     for (size_t i = 0; i < served->n_runs; i++) {
         const seq_run *r = &served->runs[i];
         seq_run *tail = cs->n_unreported > 0 ? &cs->unreported[cs->n_unreported - 1] : NULL;
