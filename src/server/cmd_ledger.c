@@ -11,15 +11,25 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* A report about numbers (UNDELIVERED releases them, SERVED makes them
+ * final) comes only from another node's proven forward link: only a node
+ * that handed the numbers out may say so, and a single node has no other
+ * node (its own reports never pass through a connection). Else an error
+ * reply and false. */
+static bool ledgerFromNode(command_env *env, command_call *call, const char *refusal)
+{
+    if (env->forwarder == NULL || !call->client->forward_link) {
+        cmd_error(call, refusal);
+        return false;
+    }
+    return true;
+}
+
 void undeliveredCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 5); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_UNDELIVERED};
-    if (env->forwarder == NULL || !call->client->forward_link) {
-        /* It releases numbers: only a node that saw the reply fail may say
-         * so, and a single node has no other node (its own reports never
-         * pass through a connection). */
-        cmd_error(call, "ERR UNDELIVERED is sent between seqd nodes only");
+    if (!ledgerFromNode(env, call, "ERR UNDELIVERED is sent between seqd nodes only")) {
         return;
     }
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
@@ -56,8 +66,7 @@ void servedCommand(command_env *env, command_call *call)
 {
     assert(call->argc == 7); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_SERVED};
-    if (env->forwarder == NULL || !call->client->forward_link) {
-        cmd_error(call, "ERR SERVED is sent between seqd nodes only");
+    if (!ledgerFromNode(env, call, "ERR SERVED is sent between seqd nodes only")) {
         return;
     }
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
