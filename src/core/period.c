@@ -1,0 +1,152 @@
+/* period — calendar periods in a fixed offset (see period.h). The day
+ * arithmetic counts days from 0000-03-01 in 400-year eras of 146097 days,
+ * so leap years need no table and any int64 day number has a date. */
+#include "period.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define MS_PER_DAY 86400000LL
+#define DAYS_0000_03_01_TO_EPOCH 719468LL /* 0000-03-01 to 1970-01-01 */
+
+int period_kind_named(const char *p, size_t len)
+{
+    if (len == 6 && strncasecmp(p, "yearly", 6) == 0) {
+        return PERIOD_YEARLY;
+    }
+    if (len == 7 && strncasecmp(p, "monthly", 7) == 0) {
+        return PERIOD_MONTHLY;
+    }
+    return PERIOD_NONE;
+}
+
+const char *period_kind_name(int kind)
+{
+    return kind == PERIOD_YEARLY ? "yearly" : kind == PERIOD_MONTHLY ? "monthly" : "none";
+}
+
+bool period_tz_parse(const char *p, size_t len, int *minutes)
+{
+    if (len == 1 && (p[0] == 'Z' || p[0] == 'z')) {
+        *minutes = 0;
+        return true;
+    }
+    if (len != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':') {
+        return false;
+    }
+    const char digits[4] = {p[1], p[2], p[4], p[5]};
+    for (size_t i = 0; i < 4; i++) {
+        if (digits[i] < '0' || digits[i] > '9') {
+            return false;
+        }
+    }
+    int hh = (digits[0] - '0') * 10 + (digits[1] - '0');
+    int mm = (digits[2] - '0') * 10 + (digits[3] - '0');
+    if (mm > 59) {
+        return false;
+    }
+    int m = (hh * 60 + mm) * (p[0] == '-' ? -1 : 1);
+    if (m < PERIOD_TZ_MIN || m > PERIOD_TZ_MAX) {
+        return false;
+    }
+    *minutes = m;
+    return true;
+}
+
+size_t period_tz_text(int minutes, char *out)
+{
+    int a = minutes < 0 ? -minutes : minutes;
+    return (size_t)snprintf(out, 7, "%c%02d:%02d", minutes < 0 ? '-' : '+', a / 60 % 100, a % 60);
+}
+
+static int64_t floorDiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* The civil date of day z (days since 1970-01-01). */
+static void civilOfDay(int64_t z, int64_t *year, int *month, int *day)
+{
+    z += DAYS_0000_03_01_TO_EPOCH;
+    int64_t era = floorDiv(z, 146097);
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365], from March */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11], March = 0 */
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2 ? 1 : 0);
+}
+
+/* Days since 1970-01-01 of a civil date. */
+static int64_t dayOfCivil(int64_t year, int month, int day)
+{
+    year -= month <= 2 ? 1 : 0;
+    int64_t era = floorDiv(year, 400);
+    int64_t yoe = year - era * 400;
+    int64_t doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - DAYS_0000_03_01_TO_EPOCH;
+}
+
+int64_t period_of(int64_t wall_ms, int kind, int tz_minutes)
+{
+    assert(tz_minutes >= PERIOD_TZ_MIN && tz_minutes <= PERIOD_TZ_MAX);
+    __int128 local = (__int128)wall_ms + (__int128)tz_minutes * 60000;
+    local = local > INT64_MAX ? INT64_MAX : local < INT64_MIN ? INT64_MIN : local;
+    int64_t year;
+    int month, day;
+    civilOfDay(floorDiv((int64_t)local, MS_PER_DAY), &year, &month, &day);
+    return kind == PERIOD_MONTHLY ? year * 12 + (month - 1) : year;
+}
+
+int64_t period_start_ms(int64_t id, int kind, int tz_minutes)
+{
+    int64_t year = kind == PERIOD_MONTHLY ? floorDiv(id, 12) : id;
+    int month = kind == PERIOD_MONTHLY ? (int)(id - year * 12) + 1 : 1;
+    __int128 ms = (__int128)dayOfCivil(year, month, 1) * MS_PER_DAY - (__int128)tz_minutes * 60000;
+    return ms > INT64_MAX ? INT64_MAX : ms < INT64_MIN ? INT64_MIN : (int64_t)ms;
+}
+
+size_t period_text(int64_t id, int kind, char *out)
+{
+    int n;
+    if (kind == PERIOD_MONTHLY) {
+        int64_t year = floorDiv(id, 12);
+        n = snprintf(out, PERIOD_TEXT_MAX, "%04lld-%02d", (long long)year, (int)(id - year * 12) + 1);
+    } else {
+        n = snprintf(out, PERIOD_TEXT_MAX, "%04lld", (long long)id);
+    }
+    assert(n > 0 && n < PERIOD_TEXT_MAX);
+    return (size_t)n;
+}
+
+static bool readDigits(const char *p, size_t n, int *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+        *v = *v * 10 + (p[i] - '0');
+    }
+    return true;
+}
+
+bool period_parse(const char *p, size_t len, int kind, int64_t *id)
+{
+    int year, month;
+    if (kind == PERIOD_YEARLY && len == 4 && readDigits(p, 4, &year)) {
+        *id = year;
+        return true;
+    }
+    if (kind == PERIOD_MONTHLY && len == 7 && p[4] == '-' && readDigits(p, 4, &year) &&
+        readDigits(p + 5, 2, &month) && month >= 1 && month <= 12) {
+        *id = (int64_t)year * 12 + month - 1;
+        return true;
+    }
+    return false;
+}
