@@ -1,6 +1,8 @@
 /* codec — log entries to bytes and back (format in codec.h). */
 #include "codec.h"
 
+#include "doc_format.h"
+
 #include <assert.h>
 #include <string.h>
 
@@ -13,7 +15,11 @@
 /* A command that names who asked (seq_cmd.user) has op byte | CODEC_BY
  * and user_len u8, user after its name. Ops stay below 0x40. */
 #define CODEC_BY 0x40
-#define CODEC_FIELDS_MAX 6
+#define CODEC_FIELDS_MAX 10
+/* Wire ops that decode as another op: a CREATE or an ADDRANGE with a
+ * document part (codec.h) */
+#define CODEC_WIRE_CREATE_DOC 27
+#define CODEC_WIRE_ADDRANGE_DOC 28
 
 typedef enum codec_field {
     CODEC_END = 0,
@@ -35,41 +41,58 @@ typedef enum codec_field {
     CODEC_WINDOW,      /* flags u8 (1 not_before, 2 not_after), not_before i64, not_after i64 */
     CODEC_INCARNATION, /* incarnation u64, never 0 (0 is the plain layout) */
     CODEC_RULES,       /* text_len u16 (<= SEQ_ACL_TEXT_MAX), text */
+    CODEC_FORMAT,      /* format_len u8 (<= DOC_FORMAT_MAX), format */
+    CODEC_LABEL,       /* label_len u8 (<= DOC_LABEL_MAX), label */
+    CODEC_PERIODS,     /* period_kind u8, tz_minutes i16 (as u16) */
+    CODEC_PERIOD,      /* period i64 (in use: has_period) */
+    CODEC_TEXT_REPLY,  /* u8 1 (in use: text_reply) */
+    CODEC_DOC_TEXT,    /* text_len u16 (<= DOC_TEXT_MAX), text */
 } codec_field;
 
 typedef struct codec_layout {
-    uint8_t op;
+    uint8_t op; /* on the wire */
+    uint8_t as; /* the op it decodes as (0: op) */
     uint8_t plain[CODEC_FIELDS_MAX];    /* codec_field, CODEC_END-terminated */
     uint8_t extended[CODEC_FIELDS_MAX]; /* after plain, with op | CODEC_EXTENDED */
 } codec_layout;
 
 static const codec_layout codec_layouts[] = {
-    {SEQ_OP_CREATE, {CODEC_MIN, CODEC_MAX, CODEC_START},
+    {SEQ_OP_CREATE, 0, {CODEC_MIN, CODEC_MAX, CODEC_START},
      {CODEC_MODE, CODEC_CACHE, CODEC_WARN, CODEC_WINDOW}},
-    {SEQ_OP_ADDRANGE, {CODEC_MIN, CODEC_MAX}, {CODEC_WINDOW}},
-    {SEQ_OP_NEXT, {CODEC_COUNT, CODEC_KEY}, {0}},
-    {SEQ_OP_DESCRIBE, {0}, {0}},
-    {SEQ_OP_LIST, {0}, {0}},
-    {SEQ_OP_DROP, {0}, {0}},
-    {SEQ_OP_VOID, {CODEC_MIN, CODEC_TEXT}, {0}},
-    {SEQ_OP_GAPS, {CODEC_MIN, CODEC_MAX}, {0}},
-    {SEQ_OP_LOOKUP, {CODEC_MIN}, {0}},
-    {SEQ_OP_LOOKUP_KEY, {CODEC_KEY}, {0}},
-    {SEQ_OP_RESERVE, {CODEC_TTL, CODEC_KEY}, {0}},
-    {SEQ_OP_CONFIRM, {CODEC_MIN, CODEC_KEY}, {0}},
-    {SEQ_OP_RELEASE, {CODEC_MIN, CODEC_KEY}, {0}},
-    {SEQ_OP_ALLOCBLOCK, {CODEC_COUNT, CODEC_TERM, CODEC_NODE, CODEC_FRESH}, {CODEC_INCARNATION}},
-    {SEQ_OP_USED, {CODEC_COUNT, CODEC_TERM, CODEC_NODE}, {CODEC_INCARNATION}},
-    {SEQ_OP_RECOVER, {CODEC_TERM, CODEC_NODE}, {0}},
-    {SEQ_OP_UNDELIVERED, {CODEC_MIN, CODEC_MAX, CODEC_TRUSTED, CODEC_GRANT, CODEC_TEXT}, {0}},
-    {SEQ_OP_SERVED, {CODEC_MIN, CODEC_MAX, CODEC_TERM, CODEC_NODE}, {CODEC_INCARNATION}},
-    {SEQ_OP_ACL_SETUSER, {CODEC_FRESH, CODEC_RULES}, {0}},
-    {SEQ_OP_ACL_DELUSER, {CODEC_RULES}, {0}},
-    {SEQ_OP_ACL_GETUSER, {0}, {0}},
-    {SEQ_OP_ACL_LIST, {0}, {0}},
-    {SEQ_OP_ACL_USERS, {0}, {0}},
+    {SEQ_OP_ADDRANGE, 0, {CODEC_MIN, CODEC_MAX}, {CODEC_WINDOW}},
+    {SEQ_OP_NEXT, 0, {CODEC_COUNT, CODEC_KEY}, {CODEC_TEXT_REPLY}},
+    {SEQ_OP_DESCRIBE, 0, {0}, {CODEC_PERIOD}},
+    {SEQ_OP_LIST, 0, {0}, {0}},
+    {SEQ_OP_DROP, 0, {0}, {0}},
+    {SEQ_OP_VOID, 0, {CODEC_MIN, CODEC_TEXT}, {0}},
+    {SEQ_OP_GAPS, 0, {CODEC_MIN, CODEC_MAX}, {CODEC_PERIOD}},
+    {SEQ_OP_LOOKUP, 0, {CODEC_MIN}, {CODEC_PERIOD}},
+    {SEQ_OP_LOOKUP_KEY, 0, {CODEC_KEY}, {0}},
+    {SEQ_OP_RESERVE, 0, {CODEC_TTL, CODEC_KEY}, {0}},
+    {SEQ_OP_CONFIRM, 0, {CODEC_MIN, CODEC_KEY}, {CODEC_PERIOD}},
+    {SEQ_OP_RELEASE, 0, {CODEC_MIN, CODEC_KEY}, {CODEC_PERIOD}},
+    {SEQ_OP_ALLOCBLOCK, 0, {CODEC_COUNT, CODEC_TERM, CODEC_NODE, CODEC_FRESH}, {CODEC_INCARNATION}},
+    {SEQ_OP_USED, 0, {CODEC_COUNT, CODEC_TERM, CODEC_NODE}, {CODEC_INCARNATION}},
+    {SEQ_OP_RECOVER, 0, {CODEC_TERM, CODEC_NODE}, {0}},
+    {SEQ_OP_UNDELIVERED, 0, {CODEC_MIN, CODEC_MAX, CODEC_TRUSTED, CODEC_GRANT, CODEC_TEXT}, {0}},
+    {SEQ_OP_SERVED, 0, {CODEC_MIN, CODEC_MAX, CODEC_TERM, CODEC_NODE}, {CODEC_INCARNATION}},
+    {SEQ_OP_ACL_SETUSER, 0, {CODEC_FRESH, CODEC_RULES}, {0}},
+    {SEQ_OP_ACL_DELUSER, 0, {CODEC_RULES}, {0}},
+    {SEQ_OP_ACL_GETUSER, 0, {0}, {0}},
+    {SEQ_OP_ACL_LIST, 0, {0}, {0}},
+    {SEQ_OP_ACL_USERS, 0, {0}, {0}},
+    {SEQ_OP_SETFORMAT, 0, {CODEC_FORMAT}, {0}},
+    {SEQ_OP_RENDER, 0, {CODEC_MIN}, {CODEC_PERIOD}},
+    {SEQ_OP_PARSE, 0, {CODEC_DOC_TEXT}, {0}},
+    {CODEC_WIRE_CREATE_DOC, SEQ_OP_CREATE,
+     {CODEC_MIN, CODEC_MAX, CODEC_START, CODEC_MODE, CODEC_CACHE, CODEC_WARN, CODEC_WINDOW,
+      CODEC_FORMAT, CODEC_LABEL, CODEC_PERIODS},
+     {0}},
+    {CODEC_WIRE_ADDRANGE_DOC, SEQ_OP_ADDRANGE, {CODEC_MIN, CODEC_MAX, CODEC_WINDOW, CODEC_LABEL},
+     {0}},
 };
 
+/* The row of wire op op, or NULL. */
 static const codec_layout *codecLayout(uint8_t op)
 {
     for (size_t i = 0; i < sizeof(codec_layouts) / sizeof(codec_layouts[0]); i++) {
@@ -78,6 +101,21 @@ static const codec_layout *codecLayout(uint8_t op)
         }
     }
     return NULL;
+}
+
+/* The row a command is written by: a CREATE or ADDRANGE with a document
+ * part takes its own wire op, so older entries keep their layout. */
+static const codec_layout *codecLayoutFor(const seq_cmd *cmd)
+{
+    bool doc = cmd->label_len > 0 ||
+               (cmd->op == SEQ_OP_CREATE && (cmd->format_len > 0 || cmd->period_kind != 0));
+    if (doc && cmd->op == SEQ_OP_CREATE) {
+        return codecLayout(CODEC_WIRE_CREATE_DOC);
+    }
+    if (doc && cmd->op == SEQ_OP_ADDRANGE) {
+        return codecLayout(CODEC_WIRE_ADDRANGE_DOC);
+    }
+    return codecLayout(cmd->op);
 }
 
 /* Whether a field holds something other than what its absence reads as:
@@ -90,6 +128,8 @@ static bool codecFieldInUse(codec_field f, const seq_cmd *cmd)
     case CODEC_WARN: return cmd->warn != 0;
     case CODEC_WINDOW: return cmd->has_not_before || cmd->has_not_after;
     case CODEC_INCARNATION: return cmd->incarnation != 0;
+    case CODEC_PERIOD: return cmd->has_period;
+    case CODEC_TEXT_REPLY: return cmd->text_reply;
     default: return true;
     }
 }
@@ -125,6 +165,12 @@ static size_t codecFieldSize(codec_field f, const seq_cmd *cmd)
     case CODEC_TEXT:
     case CODEC_RULES: return 2 + cmd->text_len;
     case CODEC_WINDOW: return 1 + 8 + 8;
+    case CODEC_FORMAT: return 1 + cmd->format_len;
+    case CODEC_LABEL: return 1 + cmd->label_len;
+    case CODEC_PERIODS: return 1 + 2;
+    case CODEC_PERIOD: return 8;
+    case CODEC_TEXT_REPLY: return 1;
+    case CODEC_DOC_TEXT: return 2 + cmd->text_len;
     default: return 0;
     }
 }
@@ -172,6 +218,27 @@ static void codecPutField(seq_writer *w, codec_field f, const seq_cmd *cmd)
         seq_put_i64(w, cmd->has_not_after ? cmd->not_after : 0);
         break;
     case CODEC_INCARNATION: seq_put_u64(w, cmd->incarnation); break;
+    case CODEC_FORMAT:
+        assert(cmd->format_len <= DOC_FORMAT_MAX);
+        seq_put_u8(w, (uint8_t)cmd->format_len);
+        seq_put_bytes(w, cmd->format, cmd->format_len);
+        break;
+    case CODEC_LABEL:
+        assert(cmd->label_len <= DOC_LABEL_MAX);
+        seq_put_u8(w, (uint8_t)cmd->label_len);
+        seq_put_bytes(w, cmd->label, cmd->label_len);
+        break;
+    case CODEC_PERIODS:
+        seq_put_u8(w, cmd->period_kind);
+        seq_put_u16(w, (uint16_t)cmd->tz_minutes);
+        break;
+    case CODEC_PERIOD: seq_put_i64(w, cmd->period); break;
+    case CODEC_TEXT_REPLY: seq_put_u8(w, 1); break;
+    case CODEC_DOC_TEXT:
+        assert(cmd->text_len <= DOC_TEXT_MAX);
+        seq_put_u16(w, (uint16_t)cmd->text_len);
+        seq_put_bytes(w, cmd->text, cmd->text_len);
+        break;
     default: assert(!"codec: a field without a writer"); break;
     }
 }
@@ -189,6 +256,17 @@ static int codecGetFlag(seq_reader *r, bool *flag)
 static int codecGetBytes(seq_reader *r, size_t max, const char **p, size_t *len)
 {
     *len = seq_get_u16(r);
+    if (*len > max) {
+        return -1;
+    }
+    *p = (const char *)seq_get_bytes(r, *len);
+    return 0;
+}
+
+/* Reads a u8 length, at most max, and that many bytes. */
+static int codecGetShort(seq_reader *r, size_t max, const char **p, size_t *len)
+{
+    *len = seq_get_u8(r);
     if (*len > max) {
         return -1;
     }
@@ -239,6 +317,23 @@ static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
     case CODEC_INCARNATION:
         cmd->incarnation = seq_get_u64(r);
         return cmd->incarnation == 0 ? -1 : 0; /* 0 is written as the plain layout */
+    case CODEC_FORMAT: return codecGetShort(r, DOC_FORMAT_MAX, &cmd->format, &cmd->format_len);
+    case CODEC_LABEL: return codecGetShort(r, DOC_LABEL_MAX, &cmd->label, &cmd->label_len);
+    case CODEC_PERIODS:
+        cmd->period_kind = seq_get_u8(r);
+        cmd->tz_minutes = (int16_t)seq_get_u16(r);
+        return 0;
+    case CODEC_PERIOD:
+        cmd->has_period = true;
+        cmd->period = seq_get_i64(r);
+        return 0;
+    case CODEC_TEXT_REPLY: {
+        bool on;
+        int rv = codecGetFlag(r, &on);
+        cmd->text_reply = on;
+        return rv != 0 || !on ? -1 : 0; /* 0 is written as the plain layout */
+    }
+    case CODEC_DOC_TEXT: return codecGetBytes(r, DOC_TEXT_MAX, &cmd->text, &cmd->text_len);
     default: return -1;
     }
 }
@@ -259,7 +354,7 @@ size_t codec_cmd_size(const seq_cmd *cmd)
 size_t codec_cmd_size_by(const seq_cmd *cmd, const codec_by *by)
 {
     size_t n = 1 + 2 + cmd->name_len + (codecNamesUser(cmd, by) ? 1 + cmd->user_len : 0);
-    const codec_layout *l = codecLayout(cmd->op);
+    const codec_layout *l = codecLayoutFor(cmd);
     if (l == NULL) {
         return n;
     }
@@ -306,11 +401,12 @@ void codec_put_cmd(seq_writer *w, const seq_cmd *cmd)
 void codec_put_cmd_by(seq_writer *w, const seq_cmd *cmd, codec_by *who)
 {
     assert(cmd->name_len <= SEQ_NAME_MAX);
-    const codec_layout *l = codecLayout(cmd->op);
+    const codec_layout *l = codecLayoutFor(cmd);
     bool ext = codecExtended(l, cmd);
     assert(cmd->op < CODEC_BY && cmd->user_len <= SEQ_USER_MAX);
     bool by = codecNamesUser(cmd, who);
-    seq_put_u8(w, (uint8_t)(cmd->op | (ext ? CODEC_EXTENDED : 0) | (by ? CODEC_BY : 0)));
+    uint8_t wire = l != NULL ? l->op : cmd->op;
+    seq_put_u8(w, (uint8_t)(wire | (ext ? CODEC_EXTENDED : 0) | (by ? CODEC_BY : 0)));
     seq_put_u16(w, (uint16_t)cmd->name_len);
     seq_put_bytes(w, cmd->name, cmd->name_len);
     if (by) {
@@ -370,6 +466,9 @@ int codec_get_cmd_by(seq_reader *r, seq_cmd *cmd, codec_by *who)
     const codec_layout *l = codecLayout(cmd->op);
     if (l == NULL || (ext && l->extended[0] == CODEC_END)) {
         return -1;
+    }
+    if (l->as != 0) {
+        cmd->op = l->as;
     }
     if (codecGetBytes(r, SEQ_NAME_MAX, &cmd->name, &cmd->name_len) != 0) {
         return -1;

@@ -77,6 +77,13 @@ const char *seq_status_text(int status)
     case SEQ_ERR_NOUSER: return "ERR no such user";
     case SEQ_ERR_ACL_RULE: return "ERR invalid ACL rule";
     case SEQ_ERR_ACL_DEFAULT: return "ERR The 'default' user cannot be removed";
+    case SEQ_ERR_FORMAT: return "ERR invalid FORMAT";
+    case SEQ_ERR_LABEL: return "ERR invalid LABEL (1-64 printable ASCII bytes)";
+    case SEQ_ERR_PERIOD: return "ERR no such period: the sequence has no periods, or that one has not begun";
+    case SEQ_ERR_NOT_FORMAT: return "NOTFORMAT not this sequence's document number format";
+    case SEQ_ERR_BAD_CHECK: return "BADCHECK wrong check digit";
+    case SEQ_ERR_OUTSIDE: return "OUTSIDE the number lies outside the sequence's ranges";
+    case SEQ_ERR_SKIPPED: return "ERR the number has no document number: its check has no digit, so the sequence skips it";
     default: return "ERR unknown error";
     }
 }
@@ -146,6 +153,12 @@ void seq_result_free(seq_result *r)
     free(r->ledger);
     free(r->reason);
     free(r->key);
+    for (size_t i = 0; i < r->n_texts; i++) {
+        free(r->texts[i]);
+    }
+    free(r->texts);
+    free(r->text);
+    free(r->format);
     memset(r, 0, sizeof(*r));
 }
 
@@ -262,6 +275,35 @@ int64_t seqWallOf(seq_now now, int64_t el)
     return w > INT64_MAX ? INT64_MAX : w < INT64_MIN ? INT64_MIN : (int64_t)w;
 }
 
+/* The commands that may run in an earlier period (seqInPeriod), in its
+ * signature. */
+static int seqDescribeAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    return seqDescribe(s, cmd, out);
+}
+
+static int seqGapsAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    return seqGaps(s, cmd, out);
+}
+
+static int seqLookupAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    return seqLookup(s, cmd, out);
+}
+
+static int seqConfirmAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    (void)out;
+    return seqConfirm(s, cmd);
+}
+
+static int seqReleaseAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    (void)out;
+    return seqRelease(s, cmd);
+}
+
 int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     assert(s != NULL && cmd != NULL && out != NULL);
@@ -275,20 +317,37 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
         out->status = SEQ_ERR_NAME;
         return out->status;
     }
+    bool on_sequence = cmd->op != SEQ_OP_LIST && cmd->op != SEQ_OP_RECOVER && !names_user &&
+                       cmd->op != SEQ_OP_CREATE;
+    seq_sequence *q = on_sequence ? seqFindLive(s, cmd->name, cmd->name_len) : NULL;
+    if (q != NULL) {
+        seqPeriodCatchUp(s, q); /* the entry's clock may have closed its period */
+    }
+    bool handled = false;
+    if (cmd->op == SEQ_OP_NEXT && cmd->text_reply && cmd->count > SEQ_TEXT_COUNT_MAX) {
+        rv = SEQ_ERR_COUNT; /* each number a string: a lower cap */
+        goto done;
+    }
+    if (q != NULL && (cmd->op == SEQ_OP_NEXT || cmd->op == SEQ_OP_RESERVE)) {
+        rv = seqKeyedElsewhere(s, q, cmd, cmd->op == SEQ_OP_RESERVE, out, &handled);
+        if (handled) {
+            goto done;
+        }
+    }
     switch (cmd->op) {
     case SEQ_OP_CREATE: rv = seqCreate(s, cmd); break;
     case SEQ_OP_ADDRANGE: rv = seqAddRange(s, cmd); break;
     case SEQ_OP_NEXT: rv = seqNext(s, cmd, out); break;
-    case SEQ_OP_DESCRIBE: rv = seqDescribe(s, cmd, out); break;
+    case SEQ_OP_DESCRIBE: rv = seqInPeriod(s, cmd, seqDescribeAny, out); break;
     case SEQ_OP_LIST: rv = seqList(s, cmd, out); break;
     case SEQ_OP_DROP: rv = seqDrop(s, cmd); break;
     case SEQ_OP_VOID: rv = seqVoid(s, cmd); break;
-    case SEQ_OP_GAPS: rv = seqGaps(s, cmd, out); break;
-    case SEQ_OP_LOOKUP: rv = seqLookup(s, cmd, out); break;
+    case SEQ_OP_GAPS: rv = seqInPeriod(s, cmd, seqGapsAny, out); break;
+    case SEQ_OP_LOOKUP: rv = seqInPeriod(s, cmd, seqLookupAny, out); break;
     case SEQ_OP_LOOKUP_KEY: rv = seqLookupKey(s, cmd, out); break;
     case SEQ_OP_RESERVE: rv = seqReserve(s, cmd, out); break;
-    case SEQ_OP_CONFIRM: rv = seqConfirm(s, cmd); break;
-    case SEQ_OP_RELEASE: rv = seqRelease(s, cmd); break;
+    case SEQ_OP_CONFIRM: rv = seqInPeriod(s, cmd, seqConfirmAny, out); break;
+    case SEQ_OP_RELEASE: rv = seqInPeriod(s, cmd, seqReleaseAny, out); break;
     case SEQ_OP_ALLOCBLOCK: rv = seqAllocBlock(s, cmd, out); break;
     case SEQ_OP_USED: rv = seqUsed(s, cmd); break;
     case SEQ_OP_RECOVER: rv = seqRecover(s, cmd); break;
@@ -299,7 +358,20 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_ACL_GETUSER: rv = seqAclGetUser(s, cmd, out); break;
     case SEQ_OP_ACL_LIST: rv = seqAclList(s, true, out); break;
     case SEQ_OP_ACL_USERS: rv = seqAclList(s, false, out); break;
+    case SEQ_OP_SETFORMAT: rv = seqSetFormat(s, cmd); break;
+    case SEQ_OP_RENDER: rv = seqRender(s, cmd, out); break;
+    case SEQ_OP_PARSE: rv = seqParse(s, cmd, out); break;
     default: rv = SEQ_ERR_BADCMD; break;
+    }
+done:
+    if (rv == SEQ_OK && q != NULL && (cmd->op == SEQ_OP_NEXT || cmd->op == SEQ_OP_RESERVE)) {
+        if (!out->has_period && q->period_kind != 0) {
+            out->has_period = true;
+            out->period = q->period;
+        }
+        if (cmd->text_reply && cmd->op == SEQ_OP_NEXT) {
+            seqDocTexts(q, out);
+        }
     }
     out->status = rv;
     assert(rv == SEQ_OK || out->n_runs == 0); /* a failed command hands out nothing */

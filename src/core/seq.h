@@ -56,6 +56,8 @@
 #define SEQ_TTL_MAX_MS (30LL * 24 * 3600 * 1000) /* longest RESERVE TTL */
 #define SEQ_PKEYS_MAX 10000000  /* permanent (gapless) keys held at once */
 #define SEQ_USER_MAX 64          /* bytes in a user name */
+#define SEQ_TEXT_COUNT_MAX 1000  /* numbers in one NEXT ... TEXT (each a string) */
+#define SEQ_FORMATS_MAX 64       /* formats one sequence has had (SETFORMAT) */
 
 /* Status codes: the one error vocabulary of the core. */
 enum seq_status {
@@ -87,7 +89,14 @@ enum seq_status {
     SEQ_ERR_NOUSER,     /* no such user */
     SEQ_ERR_ACL_RULE,   /* an ACL rule the state cannot take (the server words it first) */
     SEQ_ERR_ACL_DEFAULT, /* DELUSER default */
-    SEQ_STATUS_LAST = SEQ_ERR_ACL_DEFAULT,
+    SEQ_ERR_FORMAT,     /* an invalid FORMAT (the server words why first) */
+    SEQ_ERR_LABEL,      /* an invalid LABEL */
+    SEQ_ERR_PERIOD,     /* PERIOD of a sequence without periods, or one still to come */
+    SEQ_ERR_NOT_FORMAT, /* PARSE: the text is not how this sequence prints numbers */
+    SEQ_ERR_BAD_CHECK,  /* PARSE: the check digit is wrong */
+    SEQ_ERR_OUTSIDE,    /* PARSE: the number lies outside the sequence's ranges */
+    SEQ_ERR_SKIPPED,    /* the number has no document number (its check has no digit) */
+    SEQ_STATUS_LAST = SEQ_ERR_SKIPPED,
 };
 
 /* How a sequence issues numbers (CREATE ... MODE). */
@@ -122,6 +131,10 @@ enum seq_op {
                               * has_start: a RESERVE's, term = its grant; count 1: trusted */
     SEQ_OP_SERVED = 23,      /* cached: owner (term, node) served [min, max], but its USED
                               * never reached the log: skipped numbers there are final */
+    /* Document numbers (seq_doc.c) */
+    SEQ_OP_SETFORMAT = 24,   /* format = the format for numbers not issued yet */
+    SEQ_OP_RENDER = 25,      /* min = n [period]: the document number of an issued number */
+    SEQ_OP_PARSE = 26,       /* text = a document number: its number, period and state */
     /* Users (seq_acl.c): name is the user's name, not a sequence's. */
     SEQ_OP_ACL_SETUSER = 18, /* text = rules (seq_acl_token), one space apart, applied in
                               * order, all or none; has_start: a seed, applied only while
@@ -194,6 +207,21 @@ typedef struct seq_cmd {
      * bytes, empty: the server itself). It decides no result. */
     const char *user;
     size_t user_len;
+    /* Document numbers. CREATE, SETFORMAT: format (0 bytes: none; SETFORMAT
+     * takes it in text). CREATE, ADDRANGE: the range's label (0: none).
+     * CREATE: period_kind (enum period_kind) and tz_minutes, its offset. */
+    const char *format;
+    size_t format_len;
+    const char *label;
+    size_t label_len;
+    uint8_t period_kind;
+    int16_t tz_minutes;
+    /* DESCRIBE, GAPS, LOOKUP, RENDER, CONFIRM, RELEASE: in that period
+     * (has_period false: the current one) */
+    bool has_period;
+    int64_t period;
+    /* NEXT: the result also carries the document numbers (texts) */
+    bool text_reply;
 } seq_cmd;
 
 typedef struct seq_run {
@@ -209,6 +237,7 @@ typedef struct seq_range_info {
     int64_t min, max;
     int64_t not_before, not_after; /* INT64_MIN / INT64_MAX when open */
     bool expired;                  /* NOTAFTER has passed */
+    char label[64 + 1];            /* "" for none (DOC_LABEL_MAX bytes at most) */
 } seq_range_info;
 
 /* A command's result. Owns its arrays: free with seq_result_free. Never
@@ -264,6 +293,21 @@ typedef struct seq_result {
     char *reason;
     char by[SEQ_USER_MAX + 1]; /* LOOKUP: who put the number in its ledger state ("": unknown) */
     char *key; /* LOOKUP in gapless mode: the key the number was issued to */
+    /* Document numbers. NEXT ... TEXT: the numbers' texts, in issue order
+     * (n_texts = count). RENDER, PARSE: text is the document number. */
+    char **texts;
+    size_t n_texts;
+    char *text;
+    /* NEXT, RESERVE, RENDER, PARSE, LOOKUP: the period of the numbers;
+     * DESCRIBE: the period described (has_period false: none) */
+    bool has_period;
+    int64_t period;
+    int64_t number; /* PARSE: the number the text is */
+    /* DESCRIBE: the format for new numbers ("" none), the periods */
+    char *format;
+    uint8_t period_kind;
+    int16_t tz_minutes;
+    size_t n_closed; /* periods closed */
 } seq_result;
 
 void seq_result_free(seq_result *r);

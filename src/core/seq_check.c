@@ -127,7 +127,7 @@ static bool seqPermanentKeyValid(const seq_state *s, const seq_key_entry *e,
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
     return owner != NULL && owner->mode == SEQ_MODE_GAPLESS &&
            seq_issued(owner, e->runs[0].first) &&
-           seqPkeyByNumber(s, incarnation, e->runs[0].first) == e;
+           seqPkeyByNumber(s, incarnation, e->period, e->runs[0].first) == e;
 }
 
 /* A key's incarnation was handed out: one not handed out yet would belong

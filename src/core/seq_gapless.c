@@ -154,7 +154,7 @@ static void seqGaplessCommit(seq_state *s, seq_sequence *q, const seq_reuse *ru,
 {
     for (size_t k = 0; k < ru->n; k++) {
         if (seqLedgerAt(q, ru->runs[k].first)->state == SEQ_NUM_RESERVED) {
-            seq_key_entry *held = seqPkeyByNumber(s, q->incarnation, ru->runs[k].first);
+            seq_key_entry *held = seqPkeyByNumber(s, q->incarnation, q->period, ru->runs[k].first);
             if (held != NULL && held != stale) {
                 seqPkeyDelete(s, held);
             }
@@ -201,9 +201,9 @@ static void seqGaplessKeyHold(seq_state *s, const seq_sequence *q, const seq_cmd
     assert(out->n_runs == 1 && out->runs[0].first == out->runs[0].last);
     uint8_t hkey[8 + SEQ_KEY_MAX];
     size_t hkey_len = seqKeyHash(hkey, q->incarnation, cmd->key, cmd->key_len);
-    seq_key_entry *e = seqKeyNew(hkey, hkey_len, seqNow(s), 1, out->runs, 1);
+    seq_key_entry *e = seqKeyNew(hkey, hkey_len, seqNow(s), 1, out->runs, 1, q->period);
     e->permanent = true;
-    seqNumberKey(e->nkey, q->incarnation, out->runs[0].first);
+    seqNumberKey(e->nkey, q->incarnation, q->period, out->runs[0].first);
     seq_pkey_insert(s, e);
 }
 
@@ -342,7 +342,7 @@ int seqRelease(seq_state *s, const seq_cmd *cmd)
         return SEQ_ERR_NOTRESERVED;
     }
     /* A reserved run is one number: it becomes a released one, no growth. */
-    seqPkeyRelease(s, q->incarnation, v);
+    seqPkeyRelease(s, q->incarnation, q->period, v);
     seqLedgerCut(q, v, v);
     seqLedgerPutText(q, v, v, SEQ_NUM_RELEASED, s->clock_ms, "released", cmd);
     seqWarnLift(q, seqNow(s));

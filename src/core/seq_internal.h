@@ -31,6 +31,7 @@
 
 #include <uthash.h>
 
+#include "doc_format.h"
 #include "seq.h"
 
 typedef struct seq_key_entry {
@@ -42,12 +43,13 @@ typedef struct seq_key_entry {
     uint32_t count;
     seq_run *runs;
     size_t n_runs;
+    int64_t period; /* the period its numbers were issued in (0: no periods) */
     struct seq_key_entry *newer; /* FIFO by insertion time */
     /* Gapless keys are permanent: outside the FIFO, count 1, and also
      * found by number (incarnation LE + number LE) for LOOKUP. */
     bool permanent;
     UT_hash_handle hn;
-    uint8_t nkey[16];
+    uint8_t nkey[24]; /* incarnation, number, period (LE): see seqNumberKey */
 } seq_key_entry;
 
 /* A range of a sequence with its window and its own cursor. */
@@ -56,7 +58,38 @@ typedef struct seq_span {
     int64_t not_before, not_after; /* ms, inclusive; INT64_MIN / INT64_MAX when open */
     int64_t next;                  /* lowest number not taken yet (when !full) */
     bool full;                     /* every number was taken */
+    char *label; /* NUL-terminated, or NULL; owned by the live sequence's spans
+                  * (a closed period's copies borrow it) */
 } seq_span;
+
+/* A format a sequence printed by, and from where: numbers the cursor
+ * passes at or after (period, range, number) print by it, until the next
+ * format's position. Formats are kept for the sequence's life, so a number
+ * prints the same way whenever it is asked for. */
+typedef struct seq_doc_format {
+    char *text; /* as given (NUL-terminated) */
+    size_t len;
+    doc_format parsed;
+    int64_t from_period;
+    size_t from_range;
+    int64_t from_next;
+} seq_doc_format;
+
+/* What a period of a periodic sequence kept when it closed: its cursors,
+ * ledger and burned history (the fields seqPeriodSwap exchanges with the
+ * live ones). */
+typedef struct seq_period_book {
+    int64_t period;
+    seq_span *ranges; /* n_ranges of the sequence (labels borrowed) */
+    size_t cur;
+    uint64_t issued;
+    size_t n_open;
+    bool warned;
+    seq_ledger_run *ledger;
+    size_t n_ledger, ledger_cap;
+    seq_range *burned;
+    size_t n_burned;
+} seq_period_book;
 
 #define SEQ_RATE_BUCKETS 60 /* one per minute: the last hour */
 
@@ -106,6 +139,18 @@ typedef struct seq_sequence {
      * open_from: it decides no result, and a decoded sequence starts at
      * INT64_MIN. */
     int64_t none_reissuable_before;
+    /* Document numbers (seq_doc.c): formats, oldest first (none: numbers
+     * print as {n}). */
+    seq_doc_format *formats;
+    size_t n_formats;
+    /* Periods (seq_period.c): the kind (PERIOD_NONE: none), the offset,
+     * the current period (kept by a tombstone too: a name's periods never
+     * go back), and the closed ones, oldest first. */
+    uint8_t period_kind;
+    int16_t tz_minutes;
+    int64_t period;
+    seq_period_book *closed;
+    size_t n_closed;
 } seq_sequence;
 
 /* A user (seq_acl.c). Keeps: name valid and unique; n_hashes <=
@@ -197,17 +242,18 @@ size_t seqKeyHash(uint8_t *out, uint64_t incarnation, const char *key, size_t ke
 seq_key_entry *seqKeyFind(const seq_state *s, uint64_t incarnation, const char *key,
                           size_t key_len);
 /* The number-hash key of a permanent key entry. */
-void seqNumberKey(uint8_t out[16], uint64_t incarnation, int64_t v);
+void seqNumberKey(uint8_t out[24], uint64_t incarnation, int64_t period, int64_t v);
 /* The permanent key that holds number v of that incarnation, or NULL. */
-seq_key_entry *seqPkeyByNumber(const seq_state *s, uint64_t incarnation, int64_t v);
+seq_key_entry *seqPkeyByNumber(const seq_state *s, uint64_t incarnation, int64_t period,
+                               int64_t v);
 void seqPkeyDelete(seq_state *s, seq_key_entry *e);
 /* Lets go of the permanent key holding v, if any. */
-void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t v);
+void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t period, int64_t v);
 /* Frees every permanent key of an incarnation (its sequence was dropped). */
 void seqPkeysDropIncarnation(seq_state *s, uint64_t incarnation);
 /* A new key entry remembering runs[0..n_runs) (copied), inserted at now. */
 seq_key_entry *seqKeyNew(const uint8_t *hkey, size_t hkey_len, seq_now now, uint32_t count,
-                         const seq_run *runs, size_t n_runs);
+                         const seq_run *runs, size_t n_runs, int64_t period);
 /* With CONFIRM/RELEASE ... KEY k: whether k is the gapless key that holds
  * v. Without a key the number alone is trusted. */
 int seqKeyHolds(const seq_state *s, const seq_sequence *q, const seq_cmd *cmd, int64_t v);
@@ -450,6 +496,56 @@ int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out);
 /* LOOKUP name KEY k: the numbers a key got, if it is still kept. */
 int seqLookupKey(const seq_state *s, const seq_cmd *cmd, seq_result *out);
 
+/* ---- seq_doc.c: document numbers (formats, labels, RENDER, PARSE) ------ */
+
+/* The format number v of the current period (and range i) prints by, or
+ * NULL: plain {n}. */
+const seq_doc_format *seqDocFormatOf(const seq_sequence *q, size_t i, int64_t v);
+/* Whether v, at the cursor in range i, gets no document number (its
+ * format's mod11:skip check has no digit): the take plan passes over it. */
+bool seqDocSkips(const seq_sequence *q, size_t i, int64_t v);
+/* Whether the format in force for new numbers can skip any. */
+bool seqDocMaySkip(const seq_sequence *q);
+/* CREATE's and SETFORMAT's format, checked: SEQ_OK or SEQ_ERR_FORMAT. */
+int seqDocFormatCheck(const seq_cmd *cmd, const char *text, size_t len, uint8_t period_kind);
+/* Adds a format from the current cursor on (text checked already). */
+void seqDocFormatPush(seq_sequence *q, const char *text, size_t len);
+void seqDocFree(seq_sequence *q);
+/* NEXT ... TEXT: fills out->texts from out->runs. */
+void seqDocTexts(const seq_sequence *q, seq_result *out);
+int seqSetFormat(seq_state *s, const seq_cmd *cmd);
+int seqRender(seq_state *s, const seq_cmd *cmd, seq_result *out);
+int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out);
+/* Whether the state issued v as a document number: issued (seq_issued)
+ * and not passed over by a skip rule. */
+bool seqIssuedDoc(const seq_sequence *q, int64_t v);
+#define SEQ_REASON_NO_CHECK "its check digit has no digit (mod11 remainder 10): skipped by the format"
+
+/* ---- seq_period.c: periodic sequences ---------------------------------- */
+
+/* Closes the current period of q if the state's clock is in a later one. */
+void seqPeriodCatchUp(const seq_state *s, seq_sequence *q);
+/* The period the state's clock is in, for q's kind and offset. */
+int64_t seqPeriodNow(const seq_state *s, const seq_sequence *q);
+/* Runs fn on q as it was in period p (the current one, a closed one, or
+ * an empty one from before any number): swaps that period's book in and
+ * back out. SEQ_ERR_PERIOD for a period still to come, or PERIOD on a
+ * sequence without periods. */
+int seqInPeriod(seq_state *s, const seq_cmd *cmd,
+                int (*fn)(seq_state *s, const seq_cmd *cmd, seq_result *out), seq_result *out);
+void seqPeriodFree(seq_sequence *q);
+/* NEXT or RESERVE ... KEY k on a periodic sequence, where k got its
+ * numbers in an earlier period: answers the same numbers, in that period
+ * (*handled), unless the key's reservation lapsed (the key then starts
+ * anew here: not handled). */
+int seqKeyedElsewhere(seq_state *s, seq_sequence *q, const seq_cmd *cmd, bool reserve,
+                      seq_result *out, bool *handled);
+/* ADDRANGE on a periodic sequence: the closed periods get the range too,
+ * with nothing issued from it. */
+void seqPeriodAddRange(seq_sequence *q);
+/* A number's period as {period} prints it; its length (0: no periods). */
+size_t seqPeriodText(const seq_sequence *q, char *out);
+
 /* ---- seq_acl.c: users and permissions -------------------------------- */
 
 int seqAclSetUser(seq_state *s, const seq_cmd *cmd);
@@ -468,6 +564,17 @@ size_t seqUserTokens(const seq_user *u, char **out, size_t cap);
 struct seq_writer;
 struct seq_reader;
 size_t seqUsersSize(const seq_state *s);
+/* seq_snapshot.c: a ledger's bytes (shared with the periods' books) */
+void seqSnapshotWriteLedger(const seq_ledger_run *ledger, size_t n, struct seq_writer *w);
+size_t seqSnapshotLedgerSize(const seq_ledger_run *ledger, size_t n);
+bool seqSnapshotReadLedger(seq_sequence *q, struct seq_reader *r, uint32_t version,
+                           int64_t clock_ms);
+/* seq_snapshot_doc.c: a sequence's labels, formats and periods (version 6 on) */
+size_t seqDocSize(const seq_sequence *q);
+void seqWriteDoc(const seq_sequence *q, struct seq_writer *w);
+bool seqReadDoc(seq_state *s, seq_sequence *q, struct seq_reader *r, uint32_t version);
+/* seq_period.c: exchanges the fields a period owns between q and b */
+void seqPeriodSwapBook(seq_sequence *q, seq_period_book *b);
 void seqWriteUsers(const seq_state *s, struct seq_writer *w);
 bool seqReadUsers(seq_state *s, struct seq_reader *r);
 #define SEQ_USER_TOKENS_MAX (3 + SEQ_ACL_HASHES_MAX + SEQ_ACL_PATTERNS_MAX + SEQ_ACL_RULES_MAX + 1)

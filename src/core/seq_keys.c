@@ -81,11 +81,12 @@ size_t seqKeyHash(uint8_t *out, uint64_t incarnation, const char *key,
     return 8 + key_len;
 }
 
-void seqNumberKey(uint8_t out[16], uint64_t incarnation, int64_t v)
+void seqNumberKey(uint8_t out[24], uint64_t incarnation, int64_t period, int64_t v)
 {
     for (int i = 0; i < 8; i++) {
         out[i] = (uint8_t)(incarnation >> (8 * i));
         out[8 + i] = (uint8_t)((uint64_t)v >> (8 * i));
+        out[16 + i] = (uint8_t)((uint64_t)period >> (8 * i));
     }
 }
 
@@ -100,10 +101,11 @@ seq_key_entry *seqKeyFind(const seq_state *s, uint64_t incarnation, const char *
     return e;
 }
 
-seq_key_entry *seqPkeyByNumber(const seq_state *s, uint64_t incarnation, int64_t v)
+seq_key_entry *seqPkeyByNumber(const seq_state *s, uint64_t incarnation, int64_t period,
+                               int64_t v)
 {
-    uint8_t nkey[16];
-    seqNumberKey(nkey, incarnation, v);
+    uint8_t nkey[24];
+    seqNumberKey(nkey, incarnation, period, v);
     seq_key_entry *e = NULL;
     HASH_FIND(hn, s->keys_by_number, nkey, sizeof(nkey), e);
     return e;
@@ -119,9 +121,10 @@ void seqPkeyDelete(seq_state *s, seq_key_entry *e)
 }
 
 seq_key_entry *seqKeyNew(const uint8_t *hkey, size_t hkey_len, seq_now now,
-                                uint32_t count, const seq_run *runs, size_t n_runs)
+                                uint32_t count, const seq_run *runs, size_t n_runs, int64_t period)
 {
     seq_key_entry *e = seq_xcalloc(1, sizeof(*e));
+    e->period = period;
     e->hkey = seq_xmalloc(hkey_len);
     memcpy(e->hkey, hkey, hkey_len);
     e->hkey_len = hkey_len;
@@ -146,9 +149,9 @@ int seqKeyHolds(const seq_state *s, const seq_sequence *q, const seq_cmd *cmd, i
     return e != NULL && e->permanent && e->runs[0].first == v ? SEQ_OK : SEQ_ERR_KEY_MISMATCH;
 }
 
-void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t v)
+void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t period, int64_t v)
 {
-    seq_key_entry *held = seqPkeyByNumber(s, incarnation, v);
+    seq_key_entry *held = seqPkeyByNumber(s, incarnation, period, v);
     if (held != NULL) {
         seqPkeyDelete(s, held);
     }
@@ -156,8 +159,8 @@ void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t v)
 
 void seqPkeysDropIncarnation(seq_state *s, uint64_t incarnation)
 {
-    uint8_t inc[16];
-    seqNumberKey(inc, incarnation, 0);
+    uint8_t inc[24];
+    seqNumberKey(inc, incarnation, 0, 0);
     seq_key_entry *e, *tmp;
     HASH_ITER(hh, s->keys, e, tmp)
     {

@@ -385,7 +385,7 @@ int seqVoid(seq_state *s, const seq_cmd *cmd)
         return SEQ_ERR_NOSEQ;
     }
     int64_t v = cmd->min;
-    if (!seq_issued(q, v)) {
+    if (!seqIssuedDoc(q, v)) {
         return SEQ_ERR_NOTISSUED;
     }
     if (seqInBlock(q, v)) {

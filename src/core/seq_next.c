@@ -60,7 +60,8 @@ static int seqNextStrict(seq_state *s, seq_sequence *q, const seq_cmd *cmd, seq_
     seqTakeApply(q, &tk);
     seqCopyRuns(out, tk.runs, tk.n_runs);
     if (hkey_len > 0) {
-        seq_key_insert(s, seqKeyNew(hkey, hkey_len, seqNow(s), cmd->count, tk.runs, tk.n_runs));
+        seq_key_insert(s, seqKeyNew(hkey, hkey_len, seqNow(s), cmd->count, tk.runs, tk.n_runs,
+                                        q->period));
     }
     seqRateAdd(q, s->clock_ms, cmd->count);
     seqWarnCheck(q, seqNow(s), out);

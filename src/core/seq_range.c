@@ -76,6 +76,24 @@ void seqTakeInit(seq_take *tk, const seq_sequence *q)
     }
 }
 
+/* More room for runs: skipped numbers split runs beyond the ranges'
+ * and burned intervals' count. */
+static void seqTakeGrow(seq_take *tk)
+{
+    size_t cap = tk->cap * 2;
+    seq_run *runs = seq_xmalloc(sizeof(*runs) * cap);
+    size_t *span_of = seq_xmalloc(sizeof(*span_of) * cap);
+    memcpy(runs, tk->runs, sizeof(*runs) * tk->n_runs);
+    memcpy(span_of, tk->span_of, sizeof(*span_of) * tk->n_runs);
+    if (tk->runs != tk->inline_runs) {
+        free(tk->runs);
+        free(tk->span_of);
+    }
+    tk->runs = runs;
+    tk->span_of = span_of;
+    tk->cap = cap;
+}
+
 void seqTakeFree(seq_take *tk)
 {
     if (tk->runs != tk->inline_runs) {
@@ -89,6 +107,7 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
 {
     assert(q->live && need > 0);
     assert(tk->n_runs == 0 && tk->taken == 0);
+    bool skips = seqDocMaySkip(q);
     for (size_t i = q->cur; i < q->n_ranges && need > 0; i++) {
         const seq_span *r = &q->ranges[i];
         if (r->full || !seqSpanValidAt(r, t)) {
@@ -102,6 +121,27 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
             if (after < q->n_burned && q->burned[after].min <= end) {
                 end = q->burned[after].min - 1; /* > p: settle skipped burned */
             }
+            if (skips) {
+                /* a number without a document number ends the run before it;
+                 * the cursor passes it with the numbers after it */
+                int64_t x = p;
+                while (x <= end && !seqDocSkips(q, i, x)) {
+                    if (x == end || (uint64_t)x - (uint64_t)p + 1 >= need) {
+                        break;
+                    }
+                    x++;
+                }
+                if (seqDocSkips(q, i, x)) {
+                    if (x == p) {
+                        if (p == r->max) {
+                            break;
+                        }
+                        p++;
+                        continue;
+                    }
+                    end = x - 1;
+                }
+            }
             uint64_t span = (uint64_t)end - (uint64_t)p; /* numbers - 1 */
             int64_t last;
             if (span >= need - 1) {
@@ -113,7 +153,9 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
                 need -= span + 1;
                 tk->taken += span + 1;
             }
-            assert(tk->n_runs < tk->cap);
+            if (tk->n_runs == tk->cap) {
+                seqTakeGrow(tk);
+            }
             tk->runs[tk->n_runs].first = p;
             tk->runs[tk->n_runs].last = last;
             tk->span_of[tk->n_runs] = i;

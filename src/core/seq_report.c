@@ -36,8 +36,18 @@ int seqDescribe(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     for (size_t i = 0; i < q->n_ranges; i++) {
         const seq_span *r = &q->ranges[i];
         out->ranges[i] = (seq_range_info){r->min, r->max, r->not_before, r->not_after,
-                                          t > r->not_after};
+                                          t > r->not_after, ""};
+        if (r->label != NULL) {
+            memcpy(out->ranges[i].label, r->label, strlen(r->label) + 1);
+        }
     }
+    const seq_doc_format *fmt = q->n_formats > 0 ? &q->formats[q->n_formats - 1] : NULL;
+    out->format = seqStrdup(fmt != NULL ? fmt->text : "", fmt != NULL ? fmt->len : 0);
+    out->period_kind = q->period_kind;
+    out->tz_minutes = q->tz_minutes;
+    out->has_period = q->period_kind != 0;
+    out->period = q->period;
+    out->n_closed = q->n_closed;
     out->n_ranges = q->n_ranges;
     out->has_next = seqPeek(q, seqNow(s), &out->next);
     out->issued = q->issued;
@@ -123,6 +133,39 @@ static void seqGapsPush(seq_ledger_run **rows, size_t *n, size_t *cap, seq_ledge
     (*rows)[(*n)++] = e;
 }
 
+/* The numbers below the cursors a mod11:skip format passed over (derived,
+ * never stored), at most SEQ_GAPS_MAX + 1 of them: about one in eleven,
+ * so the walk is bounded by the rows it may return. */
+static void seqGapsSkipped(const seq_sequence *q, int64_t lo, int64_t hi, seq_ledger_run **rows,
+                           size_t *n, size_t *cap)
+{
+    bool any = false;
+    for (size_t k = 0; k < q->n_formats && !any; k++) {
+        any = q->formats[k].parsed.skips;
+    }
+    size_t found = 0;
+    for (size_t i = 0; any && i < q->n_ranges && found <= SEQ_GAPS_MAX; i++) {
+        const seq_span *r = &q->ranges[i];
+        int64_t a = seqSpanLow(q, i) > lo ? seqSpanLow(q, i) : lo;
+        int64_t z = r->full ? r->max : r->next == r->min ? r->min : r->next - 1;
+        if (!r->full && r->next == seqSpanLow(q, i)) {
+            continue; /* nothing taken here yet */
+        }
+        z = z < hi ? z : hi;
+        for (int64_t v = a; a <= z && found <= SEQ_GAPS_MAX; v++) {
+            if (seq_issued(q, v) && seqDocSkips(q, i, v) && seqLedgerAt(q, v) == NULL) {
+                seq_ledger_run e = {v, v, SEQ_NUM_SKIPPED, INT64_MIN, INT64_MAX, 0,
+                                    (char *)SEQ_REASON_NO_CHECK, INT64_MAX, ""};
+                seqGapsPush(rows, n, cap, e, lo, hi);
+                found++;
+            }
+            if (v == z) {
+                break;
+            }
+        }
+    }
+}
+
 int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     if (cmd->min > cmd->max) {
@@ -174,6 +217,7 @@ int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         }
         free(pieces);
     }
+    seqGapsSkipped(q, lo, hi, &rows, &n, &cap);
     if (n > 1) { /* rows is NULL when there are none */
         qsort(rows, n, sizeof(*rows), seqLedgerRunCompare);
     }
@@ -205,6 +249,10 @@ int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
                             : INT64_MAX;
         reason = lapsed ? "reservation ran out" : e->reason;
         memcpy(out->by, e->by, sizeof(out->by));
+    } else if (seq_issued(q, v) && !seqIssuedDoc(q, v)) {
+        out->state = SEQ_NUM_SKIPPED; /* passed over: its check has no digit */
+        out->time_ms = INT64_MIN;
+        reason = SEQ_REASON_NO_CHECK;
     } else if (seq_issued(q, v)) {
         bool cached = seqInBlock(q, v);
         out->state = cached ? SEQ_NUM_CACHED : SEQ_NUM_FINAL;
@@ -223,8 +271,10 @@ int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     if (reason != NULL) {
         out->reason = seqStrdup(reason, strlen(reason));
     }
+    out->has_period = q->period_kind != 0;
+    out->period = q->period;
     const seq_key_entry *k = q->mode == SEQ_MODE_GAPLESS && out->state != SEQ_NUM_RELEASED
-                                 ? seqPkeyByNumber(s, q->incarnation, v)
+                                 ? seqPkeyByNumber(s, q->incarnation, q->period, v)
                                  : NULL;
     if (k != NULL) {
         out->key = seqStrdup((const char *)k->hkey + 8, k->hkey_len - 8);

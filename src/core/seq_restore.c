@@ -72,7 +72,7 @@ size_t seq_restore_release(seq_state *s)
             }
         }
         for (size_t i = 0; i < n_held; i++) {
-            seqPkeyRelease(s, q->incarnation, held[i]);
+            seqPkeyRelease(s, q->incarnation, q->period, held[i]);
             seqLedgerCut(q, held[i], held[i]);
             seqLedgerPutText(q, held[i], held[i], SEQ_NUM_RELEASED, s->clock_ms,
                              "released: reserved when the backup was taken", NULL);

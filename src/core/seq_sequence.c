@@ -10,13 +10,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "period.h"
+
+/* Frees the ranges and their labels. */
+static void seqSpansFree(seq_sequence *q)
+{
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        free(q->ranges[i].label);
+    }
+    free(q->ranges);
+    q->ranges = NULL;
+    q->n_ranges = 0;
+}
+
 void seqSequenceFree(seq_sequence *q)
 {
     assert(q != NULL);
     seqLedgerClear(q);
+    seqPeriodFree(q);
+    seqDocFree(q);
     free(q->block);
     free(q->name);
-    free(q->ranges);
+    seqSpansFree(q);
     free(q->burned);
     free(q);
 }
@@ -184,6 +199,43 @@ static void seqSpanInit(seq_span *r, const seq_cmd *cmd)
     r->not_after = cmd->has_not_after ? cmd->not_after : INT64_MAX;
     r->next = cmd->min;
     r->full = false;
+    r->label = cmd->label_len > 0 ? seqStrdup(cmd->label, cmd->label_len) : NULL;
+}
+
+/* The label, format and period options of CREATE and ADDRANGE. */
+static int seqCheckDocCmd(const seq_cmd *cmd)
+{
+    if (cmd->label_len > 0 && !doc_label_valid(cmd->label, cmd->label_len)) {
+        return SEQ_ERR_LABEL;
+    }
+    if (cmd->op != SEQ_OP_CREATE) {
+        return SEQ_OK;
+    }
+    if (cmd->period_kind > PERIOD_MONTHLY || cmd->tz_minutes < PERIOD_TZ_MIN ||
+        cmd->tz_minutes > PERIOD_TZ_MAX || (cmd->period_kind == PERIOD_NONE && cmd->tz_minutes != 0)) {
+        return SEQ_ERR_PERIOD;
+    }
+    if (cmd->period_kind != PERIOD_NONE && cmd->mode == SEQ_MODE_CACHED) {
+        return SEQ_ERR_MODE; /* blocks served from memory know no entry's clock */
+    }
+    if (cmd->format_len > 0) {
+        return seqDocFormatCheck(cmd, cmd->format, cmd->format_len, cmd->period_kind);
+    }
+    return SEQ_OK;
+}
+
+/* Whether a live q was created with cmd's label, format and period. */
+static bool seqSameDoc(const seq_sequence *q, const seq_cmd *cmd)
+{
+    const char *label = q->ranges[0].label;
+    size_t label_len = label != NULL ? strlen(label) : 0;
+    const seq_doc_format *first = q->n_formats > 0 ? &q->formats[0] : NULL;
+    bool first_is_create = first != NULL && first->from_period == INT64_MIN;
+    size_t format_len = first_is_create ? first->len : 0;
+    return label_len == cmd->label_len && (label_len == 0 || memcmp(label, cmd->label, label_len) == 0) &&
+           format_len == cmd->format_len &&
+           (format_len == 0 || memcmp(first->text, cmd->format, format_len) == 0) &&
+           q->period_kind == cmd->period_kind && q->tz_minutes == cmd->tz_minutes;
 }
 
 static int seqCheckRangeCmd(const seq_cmd *cmd)
@@ -203,6 +255,9 @@ int seqCreate(seq_state *s, const seq_cmd *cmd)
         return SEQ_ERR_RANGE;
     }
     int rv = seqCheckRangeCmd(cmd);
+    if (rv == SEQ_OK) {
+        rv = seqCheckDocCmd(cmd);
+    }
     if (rv != SEQ_OK) {
         return rv;
     }
@@ -215,12 +270,14 @@ int seqCreate(seq_state *s, const seq_cmd *cmd)
         /* START min means the same as no START. */
         int64_t had = q->def_has_start ? q->def_start : q->def_min;
         int64_t asks = cmd->has_start ? cmd->start : cmd->min;
+        seq_cmd bounds = *cmd;
+        bounds.label_len = 0;
         seq_span want;
-        seqSpanInit(&want, cmd);
+        seqSpanInit(&want, &bounds);
         bool same = q->def_min == cmd->min && q->def_max == cmd->max && had == asks &&
                     q->mode == cmd->mode && q->cache == cmd->cache && q->warn == cmd->warn &&
                     q->ranges[0].not_before == want.not_before &&
-                    q->ranges[0].not_after == want.not_after;
+                    q->ranges[0].not_after == want.not_after && seqSameDoc(q, cmd);
         return same ? SEQ_OK : SEQ_ERR_EXISTS;
     }
     if (q == NULL) {
@@ -250,6 +307,28 @@ int seqCreate(seq_state *s, const seq_cmd *cmd)
     q->n_ranges = 1;
     q->cur = 0;
     q->issued = 0;
+    /* A name's periods never go back: a tombstone's period holds, and its
+     * burned numbers count only in that period (a later one numbers anew). */
+    /* (a tombstone of another kind counts its periods otherwise: its burned stay) */
+    bool was_periodic = q->period_kind != PERIOD_NONE && q->period_kind == cmd->period_kind;
+    int64_t before = q->period;
+    q->period_kind = cmd->period_kind;
+    q->tz_minutes = cmd->tz_minutes;
+    q->period = 0;
+    if (q->period_kind != PERIOD_NONE) {
+        q->period = period_of(s->clock_ms, q->period_kind, q->tz_minutes);
+        if (was_periodic && q->period > before) {
+            free(q->burned); /* numbers of an earlier period: this one numbers anew */
+            q->burned = NULL;
+            q->n_burned = 0;
+        } else if (was_periodic) {
+            q->period = before;
+        }
+        /* a plain incarnation's burned numbers stay burned: never issued again */
+    }
+    if (cmd->format_len > 0) {
+        seqDocFormatPush(q, cmd->format, cmd->format_len);
+    }
     memset(q->rate_minute, 0, sizeof(q->rate_minute));
     memset(q->rate_count, 0, sizeof(q->rate_count));
     s->n_live++;
@@ -260,6 +339,9 @@ int seqCreate(seq_state *s, const seq_cmd *cmd)
 int seqAddRange(seq_state *s, const seq_cmd *cmd)
 {
     int rv = seqCheckRangeCmd(cmd);
+    if (rv == SEQ_OK) {
+        rv = seqCheckDocCmd(cmd);
+    }
     if (rv != SEQ_OK) {
         return rv;
     }
@@ -279,6 +361,7 @@ int seqAddRange(seq_state *s, const seq_cmd *cmd)
     q->ranges = grown;
     seqSpanInit(&q->ranges[q->n_ranges], cmd);
     q->n_ranges++;
+    seqPeriodAddRange(q);
     if (q->warned && seqLeft(q, seqNow(s)) > q->warn) {
         q->warned = false;
     }
@@ -307,9 +390,9 @@ int seqDrop(seq_state *s, const seq_cmd *cmd)
     free(q->block);
     q->block = NULL;
     q->n_block = 0;
-    free(q->ranges);
-    q->ranges = NULL;
-    q->n_ranges = 0;
+    seqSpansFree(q);
+    seqPeriodFree(q);
+    seqDocFree(q);
     q->cur = 0;
     q->issued = 0;
     q->live = false;

@@ -35,7 +35,8 @@
 #include <string.h>
 
 #define SEQ_SNAPSHOT_MAGIC 0x53514553u /* "SEQS" */
-#define SEQ_SNAPSHOT_VERSION 5u
+#define SEQ_SNAPSHOT_VERSION 6u
+#define SEQ_SNAPSHOT_VERSION_V5 5u
 #define SEQ_SNAPSHOT_VERSION_V4 4u
 #define SEQ_SNAPSHOT_VERSION_V3 3u
 #define SEQ_SNAPSHOT_VERSION_V2 2u
@@ -85,22 +86,7 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
         seq_put_i64(w, q->burned[i].min);
         seq_put_i64(w, q->burned[i].max);
     }
-    seq_put_u32(w, (uint32_t)q->n_ledger);
-    for (size_t i = 0; i < q->n_ledger; i++) {
-        const seq_ledger_run *e = &q->ledger[i];
-        size_t reason_len = strlen(e->reason);
-        seq_put_i64(w, e->first);
-        seq_put_i64(w, e->last);
-        seq_put_u8(w, e->state);
-        seq_put_i64(w, e->time_ms);
-        seq_put_i64(w, e->deadline_ms);
-        seq_put_u64(w, e->grant);
-        seq_put_u16(w, (uint16_t)reason_len);
-        seq_put_bytes(w, e->reason, reason_len);
-        size_t by_len = strlen(e->by);
-        seq_put_u8(w, (uint8_t)by_len);
-        seq_put_bytes(w, e->by, by_len);
-    }
+    seqSnapshotWriteLedger(q->ledger, q->n_ledger, w);
     seq_put_u32(w, (uint32_t)q->n_block);
     seq_put_u64(w, q->block_term);
     seq_put_u64(w, q->block_node);
@@ -116,17 +102,44 @@ static void seqWriteSequence(const seq_sequence *q, seq_writer *w)
             seq_put_u64(w, q->rate_count[b]);
         }
     }
+    seqWriteDoc(q, w);
+}
+
+void seqSnapshotWriteLedger(const seq_ledger_run *ledger, size_t n, seq_writer *w)
+{
+    seq_put_u32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const seq_ledger_run *e = &ledger[i];
+        size_t reason_len = strlen(e->reason);
+        seq_put_i64(w, e->first);
+        seq_put_i64(w, e->last);
+        seq_put_u8(w, e->state);
+        seq_put_i64(w, e->time_ms);
+        seq_put_i64(w, e->deadline_ms);
+        seq_put_u64(w, e->grant);
+        seq_put_u16(w, (uint16_t)reason_len);
+        seq_put_bytes(w, e->reason, reason_len);
+        size_t by_len = strlen(e->by);
+        seq_put_u8(w, (uint8_t)by_len);
+        seq_put_bytes(w, e->by, by_len);
+    }
+}
+
+size_t seqSnapshotLedgerSize(const seq_ledger_run *ledger, size_t n)
+{
+    size_t size = 4;
+    for (size_t i = 0; i < n; i++) {
+        size += 8 + 8 + 1 + 8 + 8 + 8 + 2 + strlen(ledger[i].reason) + 1 + strlen(ledger[i].by);
+    }
+    return size;
 }
 
 static size_t seqSequenceSize(const seq_sequence *q)
 {
     size_t n = 2 + q->name_len + 1 + 8 + 8 + 8 + 1 + 8 + 1 + 4 + 8 + 1 + 8 + 4 +
-               41 * q->n_ranges + 4 + 8 + 4 + 16 * q->n_burned + 4 + 4 + 8 + 8 +
+               41 * q->n_ranges + 4 + 8 + 4 + 16 * q->n_burned + 4 + 8 + 8 +
                16 * q->n_block + 1 + 17 * seqRatesUsed(q);
-    for (size_t i = 0; i < q->n_ledger; i++) {
-        n += 8 + 8 + 1 + 8 + 8 + 8 + 2 + strlen(q->ledger[i].reason) + 1 + strlen(q->ledger[i].by);
-    }
-    return n;
+    return n + seqSnapshotLedgerSize(q->ledger, q->n_ledger) + seqDocSize(q);
 }
 
 static void seqWriteAll(const seq_state *s, seq_writer *w)
@@ -151,6 +164,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
         seq_put_i64(w, e->inserted_ms);
         seq_put_i64(w, e->inserted_el_ms);
         seq_put_u32(w, e->count);
+        seq_put_i64(w, e->period);
         seq_put_u32(w, (uint32_t)e->n_runs);
         for (size_t i = 0; i < e->n_runs; i++) {
             seq_put_i64(w, e->runs[i].first);
@@ -164,6 +178,7 @@ static void seqWriteAll(const seq_state *s, seq_writer *w)
         seq_put_i64(w, e->inserted_ms);
         seq_put_i64(w, e->inserted_el_ms);
         seq_put_i64(w, e->runs[0].first);
+        seq_put_i64(w, e->period);
     }
     seqWriteUsers(s, w);
 }
@@ -178,10 +193,10 @@ void *seq_snapshot_encode(const seq_state *s, size_t *len)
         total += seqSequenceSize(q);
     }
     for (const seq_key_entry *e = s->oldest_key; e != NULL; e = e->newer) {
-        total += 2 + e->hkey_len + 8 + 8 + 4 + 4 + 16 * e->n_runs;
+        total += 2 + e->hkey_len + 8 + 8 + 4 + 8 + 4 + 16 * e->n_runs;
     }
     for (const seq_key_entry *e = s->keys_by_number; e != NULL; e = e->hn.next) {
-        total += 2 + e->hkey_len + 8 + 8 + 8;
+        total += 2 + e->hkey_len + 8 + 8 + 8 + 8;
     }
     total += seqUsersSize(s);
     uint8_t *buf = malloc(total);
@@ -214,7 +229,7 @@ static bool seqReadRanges(seq_reader *r, seq_range **out, size_t n)
 
 /* Reads a ledger into q (which then owns what was read, even on failure).
  * Shape only: seq_sequence_valid checks the runs against q. */
-static bool seqReadLedger(seq_sequence *q, seq_reader *r, uint32_t version, int64_t clock_ms)
+bool seqSnapshotReadLedger(seq_sequence *q, seq_reader *r, uint32_t version, int64_t clock_ms)
 {
     size_t n = seq_get_u32(r);
     if (r->bad || n > SEQ_LEDGER_MAX || n > (r->len - r->pos) / SEQ_LEDGER_RUN_MIN_BYTES) {
@@ -391,10 +406,13 @@ static bool seqReadSequence(seq_state *s, seq_reader *r, uint32_t version)
         q->n_burned = 0;
         return false;
     }
-    if (version >= 2 && !seqReadLedger(q, r, version, s->clock_ms)) {
+    if (version >= 2 && !seqSnapshotReadLedger(q, r, version, s->clock_ms)) {
         return false;
     }
     if (version >= 3 && !seqReadBlockAndRates(q, r)) {
+        return false;
+    }
+    if (version >= 6 && !seqReadDoc(s, q, r, version)) {
         return false;
     }
     if (live > 1 || r->bad || !seq_sequence_valid(q) ||
@@ -421,6 +439,7 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
     int64_t inserted = seq_get_i64(r);
     int64_t inserted_el = version >= 4 ? seq_get_i64(r) : inserted;
     int64_t v = seq_get_i64(r);
+    int64_t period = version >= 6 ? seq_get_i64(r) : 0;
     if (r->bad || inserted_el > s->elapsed_ms) {
         return false;
     }
@@ -431,7 +450,9 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
     }
     uint64_t incarnation = seqKeyIncarnation(hkey);
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
-    if (owner == NULL || owner->mode != SEQ_MODE_GAPLESS || !seq_issued(owner, v)) {
+    /* a key of an earlier period holds a number of that period's book */
+    if (owner == NULL || owner->mode != SEQ_MODE_GAPLESS || period > owner->period ||
+        (period == owner->period && !seq_issued(owner, v))) {
         return false;
     }
     e = seq_xcalloc(1, sizeof(*e));
@@ -446,10 +467,8 @@ static bool seqReadPkey(seq_state *s, seq_reader *r, uint32_t version,
     e->runs[0].first = v;
     e->runs[0].last = v;
     e->permanent = true;
-    memcpy(e->nkey, hkey, 8);
-    for (int i = 0; i < 8; i++) {
-        e->nkey[8 + i] = (uint8_t)((uint64_t)v >> (8 * i));
-    }
+    e->period = period;
+    seqNumberKey(e->nkey, incarnation, period, v);
     seq_key_entry *dup = NULL;
     HASH_FIND(hn, s->keys_by_number, e->nkey, sizeof(e->nkey), dup);
     if (dup != NULL) {
@@ -481,6 +500,7 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_
     int64_t inserted = seq_get_i64(r);
     int64_t inserted_el = version >= 4 ? seq_get_i64(r) : inserted;
     uint32_t count = seq_get_u32(r);
+    int64_t period = version >= 6 ? seq_get_i64(r) : 0;
     size_t n_runs = seq_get_u32(r);
     if (r->bad || count < 1 || count > SEQ_COUNT_MAX || n_runs < 1 ||
         n_runs > SEQ_RANGES_MAX + SEQ_BURNED_MAX + 1 ||
@@ -508,7 +528,12 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_
     if (owner != NULL && owner->mode != SEQ_MODE_STRICT) {
         covered = 0; /* only strict NEXT retains keys: gapless ones are permanent */
     }
-    for (size_t i = 0; owner != NULL && covered == count && i < n_runs; i++) {
+    if (owner != NULL && period > owner->period) {
+        covered = 0;
+    }
+    /* a key of an earlier period names numbers of that period's book */
+    for (size_t i = 0; owner != NULL && period == owner->period && covered == count && i < n_runs;
+         i++) {
         if (!seq_issued(owner, runs[i].min) || !seq_issued(owner, runs[i].max)) {
             covered = 0; /* a key that names numbers its sequence never issued */
         }
@@ -518,6 +543,7 @@ static bool seqReadKey(seq_state *s, seq_reader *r, uint32_t version, const seq_
         return false;
     }
     seq_key_entry *e = seq_xcalloc(1, sizeof(*e));
+    e->period = period;
     e->hkey = seq_xmalloc(hkey_len);
     memcpy(e->hkey, hkey, hkey_len);
     e->hkey_len = hkey_len;
@@ -565,7 +591,8 @@ seq_state *seq_snapshot_decode(const void *buf, size_t len)
         return NULL;
     }
     uint32_t version = seq_get_u32(&r);
-    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V4 &&
+    if (version != SEQ_SNAPSHOT_VERSION && version != SEQ_SNAPSHOT_VERSION_V5 &&
+        version != SEQ_SNAPSHOT_VERSION_V4 &&
         version != SEQ_SNAPSHOT_VERSION_V3 &&
         version != SEQ_SNAPSHOT_VERSION_V2 && version != SEQ_SNAPSHOT_VERSION_V1) {
         return NULL;

@@ -101,7 +101,7 @@ int seqUndelivered(seq_state *s, const seq_cmd *cmd)
     }
     for (size_t i = 0; i < n; i++) {
         for (int64_t v = pieces[i].min; release; v++) {
-            seqPkeyRelease(s, q->incarnation, v);
+            seqPkeyRelease(s, q->incarnation, q->period, v);
             if (v == pieces[i].max) {
                 break;
             }

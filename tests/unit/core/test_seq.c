@@ -621,12 +621,12 @@ static void test_bad_op_and_status_text(void **state)
     assert_int_equal(do_create(s, "a", 1, 10), SEQ_OK);
     seq_cmd c = cmd_of(0, "a");
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
-    c.op = SEQ_OP_SERVED + 1;
+    c.op = SEQ_OP_PARSE + 1;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     c.op = 255;
     assert_int_equal(apply_status(s, &c), SEQ_ERR_BADCMD);
     assert_int_equal(next_one(s, "a"), 1);
-    for (int st = SEQ_OK; st <= SEQ_ERR_ACL_DEFAULT; st++) {
+    for (int st = SEQ_OK; st <= SEQ_STATUS_LAST; st++) {
         const char *t = seq_status_text(st);
         assert_non_null(t);
         assert_true(t[0] >= 'A' && t[0] <= 'Z');
@@ -2046,11 +2046,13 @@ static void test_snapshot_truncations(void **state)
     buf[0] ^= 1; /* magic */
     assert_null(decode_copy(buf, len));
     buf[0] ^= 1;
-    buf[4] = 6; /* version */
+    buf[4] = 7; /* version */
     assert_null(decode_copy(buf, len));
     buf[4] = 0;
     assert_null(decode_copy(buf, len));
-    buf[4] = 4; /* a v5 body read as v4: the users are bytes too many */
+    buf[4] = 5; /* a v6 body read as v5: the documents' part is bytes too many */
+    assert_null(decode_copy(buf, len));
+    buf[4] = 4; /* ... or as v4: the users too */
     assert_null(decode_copy(buf, len));
     buf[4] = 1; /* ... or as v1, v2 or v3 */
     assert_null(decode_copy(buf, len));
@@ -2692,12 +2694,12 @@ static void test_snapshot_v1(void **state)
     expect_lookup(d, "a", 50, SEQ_NUM_NOT_ISSUED, 0, NULL);
     assert_int_equal(do_void(d, "a", 21, "r"), SEQ_ERR_NOTISSUED);
     assert_int_equal(do_void(d, "a", 49, "r"), SEQ_OK);
-    /* it encodes as version 5; the v1 bytes with the ledger counts added
+    /* it encodes as version 6; the v1 bytes with the ledger counts added
      * are exactly the v2 snapshot */
     size_t len = 0;
     uint8_t *buf = seq_snapshot_encode(d, &len);
     assert_non_null(buf);
-    assert_int_equal(buf[4], 5);
+    assert_int_equal(buf[4], 6);
     free(buf);
     seq_state_free(d);
     uint8_t v1[4096], v2[4096];
