@@ -44,7 +44,7 @@ typedef enum codec_field {
     CODEC_FORMAT,      /* format_len u8 (<= DOC_FORMAT_MAX), format */
     CODEC_LABEL,       /* label_len u8 (<= DOC_LABEL_MAX), label */
     CODEC_PERIODS,     /* period_kind u8, tz_minutes i16 (as u16) */
-    CODEC_PERIOD,      /* period i64 (in use: has_period) */
+    CODEC_PERIOD,      /* period_kind u8, period i64 (in use: has_period) */
     CODEC_TEXT_REPLY,  /* u8 1 (in use: text_reply) */
     CODEC_DOC_TEXT,    /* text_len u16 (<= DOC_TEXT_MAX), text */
 } codec_field;
@@ -168,7 +168,7 @@ static size_t codecFieldSize(codec_field f, const seq_cmd *cmd)
     case CODEC_FORMAT: return 1 + cmd->format_len;
     case CODEC_LABEL: return 1 + cmd->label_len;
     case CODEC_PERIODS: return 1 + 2;
-    case CODEC_PERIOD: return 8;
+    case CODEC_PERIOD: return 1 + 8;
     case CODEC_TEXT_REPLY: return 1;
     case CODEC_DOC_TEXT: return 2 + cmd->text_len;
     default: return 0;
@@ -232,7 +232,10 @@ static void codecPutField(seq_writer *w, codec_field f, const seq_cmd *cmd)
         seq_put_u8(w, cmd->period_kind);
         seq_put_u16(w, (uint16_t)cmd->tz_minutes);
         break;
-    case CODEC_PERIOD: seq_put_i64(w, cmd->period); break;
+    case CODEC_PERIOD:
+        seq_put_u8(w, cmd->period_kind);
+        seq_put_i64(w, cmd->period);
+        break;
     case CODEC_TEXT_REPLY: seq_put_u8(w, 1); break;
     case CODEC_DOC_TEXT:
         assert(cmd->text_len <= DOC_TEXT_MAX);
@@ -325,6 +328,7 @@ static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
         return 0;
     case CODEC_PERIOD:
         cmd->has_period = true;
+        cmd->period_kind = seq_get_u8(r);
         cmd->period = seq_get_i64(r);
         return 0;
     case CODEC_TEXT_REPLY: {

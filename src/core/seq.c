@@ -369,6 +369,7 @@ done:
             out->has_period = true;
             out->period = q->period;
         }
+        out->period_kind = q->period_kind;
         if (cmd->text_reply && cmd->op == SEQ_OP_NEXT) {
             seqDocTexts(q, out);
         }

@@ -217,7 +217,8 @@ typedef struct seq_cmd {
     uint8_t period_kind;
     int16_t tz_minutes;
     /* DESCRIBE, GAPS, LOOKUP, RENDER, CONFIRM, RELEASE: in that period
-     * (has_period false: the current one) */
+     * (has_period false: the current one), of kind period_kind (it must be
+     * the sequence's) */
     bool has_period;
     int64_t period;
     /* NEXT: the result also carries the document numbers (texts) */
@@ -396,6 +397,12 @@ int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t cou
 
 /* Every reservation held comes back released; how many runs. */
 size_t seq_restore_release(seq_state *s);
+
+/* The document number of v, which the live sequence name issued (or
+ * holds in a cached block) in its current period, into out (DOC_TEXT_MAX
+ * + 1 bytes, see doc_format.h): its length, or -1 when there is none.
+ * What a cached-mode leader prints for NEXT ... TEXT served from memory. */
+int seq_render_current(const seq_state *s, const char *name, size_t len, int64_t v, char *out);
 
 /* Counters, for INFO. */
 size_t seq_count_live(const seq_state *s);

@@ -188,11 +188,6 @@ int seqSetFormat(seq_state *s, const seq_cmd *cmd)
     if (q->n_formats == SEQ_FORMATS_MAX) {
         return SEQ_ERR_TOO_MANY;
     }
-    if (q->mode == SEQ_MODE_CACHED && q->n_block > 0) {
-        /* numbers in a leader's block are past the cursor but not yet
-         * served: they would print by the old format once served */
-        return SEQ_ERR_CACHED;
-    }
     seqDocFormatPush(q, cmd->format, cmd->format_len);
     return SEQ_OK;
 }
@@ -214,6 +209,7 @@ static int seqRenderHere(seq_state *s, const seq_cmd *cmd, seq_result *out)
     out->text = seqStrdup(text, (size_t)len);
     out->has_period = q->period_kind != PERIOD_NONE;
     out->period = q->period;
+    out->period_kind = q->period_kind;
     out->number = cmd->min;
     return SEQ_OK;
 }
@@ -327,6 +323,7 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
             look.op = SEQ_OP_LOOKUP;
             look.min = found.n;
             look.has_period = q->period_kind != PERIOD_NONE;
+            look.period_kind = q->period_kind;
             look.period = t.period;
             int rv = t.period > seqPeriodNow(s, q) && look.has_period
                          ? SEQ_OK
@@ -337,9 +334,20 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
             out->number = found.n;
             out->has_period = look.has_period;
             out->period = t.period;
+            out->period_kind = q->period_kind;
             out->text = seqStrdup(cmd->text, cmd->text_len);
             return SEQ_OK;
         }
     }
     return SEQ_ERR_NOT_FORMAT;
+}
+
+int seq_render_current(const seq_state *s, const char *name, size_t len, int64_t v, char *out)
+{
+    const seq_sequence *q = seqFindLive(s, name, len);
+    long i = q != NULL ? seqSpanOf(q, v) : -1;
+    if (i < 0 || !seq_issued(q, v)) {
+        return -1;
+    }
+    return seqDocRender(q, q->period, (size_t)i, v, out);
 }

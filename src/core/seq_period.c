@@ -162,7 +162,8 @@ int seqInPeriod(seq_state *s, const seq_cmd *cmd,
     if (q == NULL || !cmd->has_period) {
         return fn(s, cmd, out);
     }
-    if (q->period_kind == PERIOD_NONE || cmd->period > q->period) {
+    if (q->period_kind == PERIOD_NONE || cmd->period_kind != q->period_kind ||
+        cmd->period > q->period) {
         return SEQ_ERR_PERIOD;
     }
     seq_cmd here = *cmd;
@@ -260,6 +261,7 @@ int seqKeyedElsewhere(seq_state *s, seq_sequence *q, const seq_cmd *cmd, bool re
         *handled = true;
         out->has_period = true;
         out->period = p;
+        out->period_kind = q->period_kind;
     }
     return rv;
 }

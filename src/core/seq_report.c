@@ -154,7 +154,8 @@ static void seqGapsSkipped(const seq_sequence *q, int64_t lo, int64_t hi, seq_le
         z = z < hi ? z : hi;
         for (int64_t v = a; a <= z && found <= SEQ_GAPS_MAX; v++) {
             if (seq_issued(q, v) && seqDocSkips(q, i, v) && seqLedgerAt(q, v) == NULL) {
-                seq_ledger_run e = {v, v, SEQ_NUM_SKIPPED, INT64_MIN, INT64_MAX, 0,
+                /* time 0: derived from the format, it has no moment of its own */
+                seq_ledger_run e = {v, v, SEQ_NUM_SKIPPED, 0, INT64_MAX, 0,
                                     (char *)SEQ_REASON_NO_CHECK, INT64_MAX, ""};
                 seqGapsPush(rows, n, cap, e, lo, hi);
                 found++;
@@ -273,6 +274,7 @@ int seqLookup(const seq_state *s, const seq_cmd *cmd, seq_result *out)
     }
     out->has_period = q->period_kind != 0;
     out->period = q->period;
+    out->period_kind = q->period_kind;
     const seq_key_entry *k = q->mode == SEQ_MODE_GAPLESS && out->state != SEQ_NUM_RELEASED
                                  ? seqPkeyByNumber(s, q->incarnation, q->period, v)
                                  : NULL;

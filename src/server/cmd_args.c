@@ -167,8 +167,46 @@ typedef enum range_option {
 } range_option;
 
 typedef struct range_seen {
-    bool mode, cache, warn;
+    bool mode, cache, warn, tz;
 } range_seen;
+
+/* FORMAT, PERIOD, TZ (CREATE) and LABEL (CREATE, ADDRANGE): the
+ * document part of a sequence. */
+static range_option docOption(command_call *call, const resp_arg *opt, const resp_arg *v,
+                              bool create, seq_cmd *cmd, range_seen *seen)
+{
+    if (cmd_arg_is(opt, "LABEL") && cmd->label_len == 0) {
+        if (!doc_label_valid(v->ptr, v->len)) {
+            cmd_error(call, seq_status_text(SEQ_ERR_LABEL));
+            return OPTION_REFUSED;
+        }
+        cmd->label = v->ptr;
+        cmd->label_len = v->len;
+    } else if (create && cmd_arg_is(opt, "FORMAT") && cmd->format_len == 0) {
+        if (!cmd_format_valid(call, v)) {
+            return OPTION_REFUSED;
+        }
+        cmd->format = v->ptr;
+        cmd->format_len = v->len;
+    } else if (create && cmd_arg_is(opt, "PERIOD") && cmd->period_kind == 0) {
+        cmd->period_kind = (uint8_t)period_kind_named(v->ptr, v->len);
+        if (cmd->period_kind == PERIOD_NONE) {
+            cmd_error(call, "ERR PERIOD must be yearly or monthly");
+            return OPTION_REFUSED;
+        }
+    } else if (create && cmd_arg_is(opt, "TZ") && !seen->tz) {
+        int minutes;
+        if (!period_tz_parse(v->ptr, v->len, &minutes)) {
+            cmd_error(call, "ERR TZ must be a fixed UTC offset from -12:00 to +14:00 (+hh:mm)");
+            return OPTION_REFUSED;
+        }
+        cmd->tz_minutes = (int16_t)minutes;
+        seen->tz = true;
+    } else {
+        return OPTION_UNKNOWN;
+    }
+    return OPTION_TAKEN;
+}
 
 /* START, MODE, CACHE, WARN: CREATE's own options. */
 static range_option createOption(command_call *call, const resp_arg *opt, const resp_arg *v,
@@ -252,6 +290,22 @@ static bool rangeOptionsAgree(command_call *call, const range_seen *seen, seq_cm
         cmd_error(call, "ERR CACHE applies to MODE cached only");
         return false;
     }
+    if (seen->tz && cmd->period_kind == PERIOD_NONE) {
+        cmd_error(call, "ERR TZ applies to a sequence with a PERIOD only");
+        return false;
+    }
+    if (cmd->period_kind != PERIOD_NONE && cmd->mode == SEQ_MODE_CACHED) {
+        cmd_error(call, "ERR PERIOD does not apply to MODE cached (its blocks are served from "
+                        "memory, not stamped by an entry's clock); use strict or gapless");
+        return false;
+    }
+    doc_format f;
+    const char *why;
+    if (cmd->format_len > 0 && cmd->period_kind == PERIOD_NONE &&
+        doc_format_parse(cmd->format, cmd->format_len, &f, &why) == 0 && f.has_period) {
+        cmd_error(call, "ERR invalid FORMAT: {period} needs a sequence with a PERIOD");
+        return false;
+    }
     if (cmd->min > cmd->max || (cmd->has_start && (cmd->start < cmd->min || cmd->start > cmd->max))) {
         cmd_error(call, seq_status_text(SEQ_ERR_RANGE));
         return false;
@@ -268,9 +322,11 @@ bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_c
     assert(from <= call->argc);
     const char *syntax = create ? "ERR syntax: CREATE name min max [START n] [MODE "
                                   "strict|gapless|cached] [CACHE k] [WARN n] [NOTBEFORE t] "
-                                  "[NOTAFTER t]"
-                                : "ERR syntax: ADDRANGE name min max [NOTBEFORE t] [NOTAFTER t]";
-    range_seen seen = {false, false, false};
+                                  "[NOTAFTER t] [FORMAT f] [LABEL l] [PERIOD yearly|monthly] "
+                                  "[TZ +hh:mm]"
+                                : "ERR syntax: ADDRANGE name min max [NOTBEFORE t] [NOTAFTER t] "
+                                  "[LABEL l]";
+    range_seen seen = {false, false, false, false};
     for (size_t i = from; i < call->argc; i += 2) {
         if (i + 1 >= call->argc) {
             cmd_error(call, syntax);
@@ -282,6 +338,9 @@ bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_c
             r = windowOption(call, opt, v, cmd);
         }
         if (r == OPTION_UNKNOWN) {
+            r = docOption(call, opt, v, create, cmd, &seen);
+        }
+        if (r == OPTION_UNKNOWN) {
             cmd_error(call, syntax);
         }
         if (r != OPTION_TAKEN) {
@@ -289,6 +348,30 @@ bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_c
         }
     }
     return rangeOptionsAgree(call, &seen, cmd);
+}
+
+bool cmd_format_valid(command_call *call, const resp_arg *v)
+{
+    doc_format f;
+    const char *why = NULL;
+    if (doc_format_parse(v->ptr, v->len, &f, &why) != 0) {
+        cmd_errorf(call, "ERR invalid FORMAT: %s", why);
+        return false;
+    }
+    return true;
+}
+
+bool cmd_parse_period(const resp_arg *v, seq_cmd *cmd)
+{
+    int64_t id;
+    int kind = v->len == 7 ? PERIOD_MONTHLY : PERIOD_YEARLY;
+    if (!period_parse(v->ptr, v->len, kind, &id)) {
+        return false;
+    }
+    cmd->has_period = true;
+    cmd->period_kind = (uint8_t)kind;
+    cmd->period = id;
+    return true;
 }
 
 bool cmd_reason_valid(const resp_arg *reason)

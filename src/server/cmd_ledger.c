@@ -102,18 +102,37 @@ void voidCommand(command_env *env, command_call *call)
     cmd_submit(env, call, &cmd, STYLE_OK);
 }
 
+/* A trailing PERIOD p of GAPS and LOOKUP into cmd: how many arguments are
+ * left before it, or 0 after an error reply. */
+static size_t periodSuffix(command_call *call, seq_cmd *cmd)
+{
+    size_t argc = call->argc;
+    if (argc >= 4 && cmd_arg_is(&call->argv[argc - 2], "PERIOD")) {
+        if (!cmd_parse_period(&call->argv[argc - 1], cmd)) {
+            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence");
+            return 0;
+        }
+        argc -= 2;
+    }
+    return argc;
+}
+
 void gapsCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_GAPS, .min = INT64_MIN, .max = INT64_MAX};
-    if (call->argc != 2 && call->argc != 4) {
-        cmd_error(call, "ERR syntax: GAPS name [from to]");
+    size_t argc = periodSuffix(call, &cmd);
+    if (argc == 0) {
+        return;
+    }
+    if (argc != 2 && argc != 4) {
+        cmd_error(call, "ERR syntax: GAPS name [from to] [PERIOD p]");
         return;
     }
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
     }
-    if (call->argc == 4 &&
+    if (argc == 4 &&
         (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max))) {
         cmd_error(call, cmd_err_integer);
         return;
@@ -125,22 +144,18 @@ void gapsCommand(command_env *env, command_call *call)
     cmd_submit(env, call, &cmd, STYLE_GAPS);
 }
 
+/* LOOKUP name n [PERIOD p] | LOOKUP name <document number> | LOOKUP name
+ * KEY key: a number that is not an integer is read as the sequence prints
+ * it (PARSE). */
 void lookupCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 3); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_LOOKUP};
-    if (call->argc != 3 && call->argc != 4) {
-        cmd_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
-        return;
-    }
+    const char *syntax = "ERR syntax: LOOKUP name n [PERIOD p] | LOOKUP name KEY key";
     if (!cmd_take_name(call, &call->argv[1], &cmd)) {
         return;
     }
-    if (call->argc == 4) {
-        if (!cmd_arg_is(&call->argv[2], "KEY")) {
-            cmd_error(call, "ERR syntax: LOOKUP name n | LOOKUP name KEY key");
-            return;
-        }
+    if (call->argc == 4 && cmd_arg_is(&call->argv[2], "KEY")) {
         if (!cmd_take_key(call, &call->argv[3], &cmd)) {
             return;
         }
@@ -148,9 +163,24 @@ void lookupCommand(command_env *env, command_call *call)
         cmd_submit(env, call, &cmd, STYLE_LOOKUP_KEY);
         return;
     }
-    if (!cmd_parse_i64(&call->argv[2], &cmd.min)) {
-        cmd_error(call, cmd_err_integer);
+    size_t argc = periodSuffix(call, &cmd);
+    if (argc == 0) {
         return;
     }
-    cmd_submit(env, call, &cmd, STYLE_LOOKUP);
+    if (argc != 3) {
+        cmd_error(call, syntax);
+        return;
+    }
+    if (cmd_parse_i64(&call->argv[2], &cmd.min)) {
+        cmd_submit(env, call, &cmd, STYLE_LOOKUP);
+        return;
+    }
+    if (cmd.has_period || call->argv[2].len == 0 || call->argv[2].len > DOC_TEXT_MAX) {
+        cmd_error(call, cmd.has_period ? cmd_err_integer : seq_status_text(SEQ_ERR_NOT_FORMAT));
+        return;
+    }
+    cmd.op = SEQ_OP_PARSE;
+    cmd.text = call->argv[2].ptr;
+    cmd.text_len = call->argv[2].len;
+    cmd_submit(env, call, &cmd, STYLE_PARSE);
 }

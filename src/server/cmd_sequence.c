@@ -43,15 +43,22 @@ void addrangeCommand(command_env *env, command_call *call)
     }
 }
 
-/* NEXT's options: COUNT k and KEY key, each at most once. False after an
- * error reply. */
+#define NEXT_SYNTAX "ERR syntax: NEXT name [COUNT k] [KEY key] [TEXT]"
+
+/* NEXT's options: COUNT k, KEY key and TEXT, each at most once. False
+ * after an error reply. */
 static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool *has_key)
 {
     *has_count = false;
     *has_key = false;
     for (size_t i = 2; i < call->argc; i += 2) {
+        if (cmd_arg_is(&call->argv[i], "TEXT") && !cmd->text_reply) {
+            cmd->text_reply = true;
+            i--; /* a flag: no value */
+            continue;
+        }
         if (i + 1 >= call->argc) {
-            cmd_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
+            cmd_error(call, NEXT_SYNTAX);
             return false;
         }
         const resp_arg *v = &call->argv[i + 1];
@@ -69,11 +76,43 @@ static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool 
             }
             *has_key = true;
         } else {
-            cmd_error(call, "ERR syntax: NEXT name [COUNT k] [KEY key]");
+            cmd_error(call, NEXT_SYNTAX);
             return false;
         }
     }
+    if (cmd->text_reply && cmd->count > SEQ_TEXT_COUNT_MAX) {
+        cmd_error(call, "ERR COUNT with TEXT must be between 1 and 1000 (each number is a string)");
+        return false;
+    }
     return true;
+}
+
+/* NEXT ... TEXT served from a cached block: the texts, printed from the
+ * state as the core prints them (formats only grow, so a number prints
+ * the same whenever it is asked). */
+static void nextCachedTexts(command_env *env, const seq_cmd *cmd, seq_result *res)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < res->n_runs; k++) {
+        n += (uint64_t)res->runs[k].last - (uint64_t)res->runs[k].first + 1;
+    }
+    res->texts = calloc(n == 0 ? 1 : n, sizeof(char *));
+    if (res->texts == NULL) {
+        return;
+    }
+    for (size_t k = 0; k < res->n_runs; k++) {
+        for (int64_t v = res->runs[k].first;; v++) {
+            char text[DOC_TEXT_MAX + 1];
+            int len = seq_render_current(env->node->fsm.state, cmd->name, cmd->name_len, v, text);
+            res->texts[res->n_texts] = strdup(len >= 0 ? text : "");
+            if (res->texts[res->n_texts] != NULL) {
+                res->n_texts++;
+            }
+            if (v == res->runs[k].last) {
+                break;
+            }
+        }
+    }
 }
 
 /* Whether this node serves the sequence's NEXT from its cached blocks: it
@@ -106,6 +145,9 @@ static bool nextFromCache(command_env *env, command_call *call, const seq_cmd *c
         return true;
     }
     bool answered = res.status != SEQ_ERR_STALE;
+    if (answered && res.status == SEQ_OK && cmd->text_reply) {
+        nextCachedTexts(env, cmd, &res);
+    }
     if (answered) {
         commands_format_result(&res, BATCH_OK, style, call->proto, call->out);
         if (res.status == SEQ_OK && res.n_runs > 0) {
@@ -129,7 +171,9 @@ void nextCommand(command_env *env, command_call *call)
         !nextOptions(call, &cmd, &has_count, &has_key)) {
         return;
     }
-    uint8_t style = has_count ? STYLE_RUNS : STYLE_NUMBER;
+    uint8_t style = cmd.text_reply ? (has_count ? STYLE_TEXTS : STYLE_TEXT)
+                                   : has_count ? STYLE_RUNS
+                                               : STYLE_NUMBER;
     if (!has_key && cmd_must_forward(env, call)) {
         call->report_name = call->argv[1];
     }
@@ -187,8 +231,17 @@ void reserveCommand(command_env *env, command_call *call)
 static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
 {
     seq_cmd cmd = {.op = op};
-    if (call->argc != 3 && call->argc != 5) {
-        cmd_errorf(call, "ERR syntax: %s name n [KEY key]",
+    size_t argc = call->argc;
+    /* PERIOD p, last: a reservation made in an earlier period */
+    if (argc >= 5 && cmd_arg_is(&call->argv[argc - 2], "PERIOD")) {
+        if (!cmd_parse_period(&call->argv[argc - 1], &cmd)) {
+            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence");
+            return;
+        }
+        argc -= 2;
+    }
+    if (argc != 3 && argc != 5) {
+        cmd_errorf(call, "ERR syntax: %s name n [KEY key] [PERIOD p]",
                      op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
         return;
     }
@@ -199,7 +252,7 @@ static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
         cmd_error(call, cmd_err_integer);
         return;
     }
-    if (call->argc == 5) {
+    if (argc == 5) {
         if (!cmd_arg_is(&call->argv[3], "KEY")) {
             cmd_errorf(call, "ERR syntax: %s name n [KEY key]",
                          op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
@@ -255,8 +308,13 @@ void incrbyCommand(command_env *env, command_call *call)
 
 void describeCommand(command_env *env, command_call *call)
 {
-    assert(call->argc == 2); /* its row in command_table */
+    assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_DESCRIBE};
+    if (call->argc != 2 && (call->argc != 4 || !cmd_arg_is(&call->argv[2], "PERIOD") ||
+                            !cmd_parse_period(&call->argv[3], &cmd))) {
+        cmd_error(call, "ERR syntax: DESCRIBE name [PERIOD p] (p: 2026, or 2026-03 for monthly)");
+        return;
+    }
     if (cmd_take_name(call, &call->argv[1], &cmd)) {
         cmd_submit(env, call, &cmd, STYLE_DESCRIBE);
     }

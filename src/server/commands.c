@@ -45,12 +45,15 @@ static const command_def command_table[] = {
     {"next", -2, nextCommand, "write", ISSUE}, /* sequence */
     {"incr", 2, incrCommand, "write", ISSUE}, /* sequence */
     {"incrby", 3, incrbyCommand, "write", ISSUE}, /* sequence */
-    {"describe", 2, describeCommand, "readonly", READ_SEQ}, /* sequence */
+    {"describe", -2, describeCommand, "readonly", READ_SEQ}, /* sequence */
     {"list", 1, listCommand, "readonly", READ}, /* sequence */
     {"drop", 2, dropCommand, "write", ADMIN_SEQ}, /* sequence */
     {"void", 4, voidCommand, "write", VOID}, /* ledger */
     {"gaps", -2, gapsCommand, "readonly", READ_SEQ}, /* ledger */
     {"lookup", -3, lookupCommand, "readonly", READ_SEQ}, /* ledger */
+    {"render", -3, renderCommand, "readonly", READ_SEQ}, /* document */
+    {"parse", 3, parseCommand, "readonly", READ_SEQ}, /* document */
+    {"setformat", 3, setformatCommand, "write", ADMIN_SEQ}, /* document */
     {"role", 1, roleCommand, "fast", READ}, /* cluster */
     {"cluster", -2, clusterCommand, "admin", SEQ_CAT_CLUSTER, false}, /* cluster */
     {"ping", -1, pingCommand, "fast", OPEN}, /* server */

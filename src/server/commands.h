@@ -35,6 +35,9 @@ enum reply_style {
     STYLE_LOOKUP_KEY = 8, /* the runs a key got, or nil */
     STYLE_COUNT = 9,      /* :issued (ACL DELUSER: users removed) */
     STYLE_ACL_USER = 10,  /* ACL GETUSER: a map, or nil */
+    STYLE_TEXT = 11,      /* NEXT ... TEXT, RENDER: a bulk string */
+    STYLE_TEXTS = 12,     /* NEXT ... COUNT k TEXT: an array of bulk strings */
+    STYLE_PARSE = 13,     /* PARSE, LOOKUP of a printed number: a map */
 };
 
 typedef struct server_stats {

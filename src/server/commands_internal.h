@@ -10,6 +10,8 @@
 #define SEQD_COMMANDS_INTERNAL_H
 
 #include "commands.h"
+#include "doc_format.h"
+#include "period.h"
 
 typedef void (*command_fn)(command_env *env, command_call *call);
 
@@ -32,6 +34,11 @@ bool cmd_take_name(command_call *call, const resp_arg *a, seq_cmd *cmd);
 bool cmd_take_key(command_call *call, const resp_arg *a, seq_cmd *cmd);
 /* 1..SEQ_REASON_MAX bytes of printable ASCII, spaces allowed. */
 bool cmd_reason_valid(const resp_arg *reason);
+/* A FORMAT argument: valid, or an error reply saying why and false. */
+bool cmd_format_valid(command_call *call, const resp_arg *v);
+/* A PERIOD argument, 2026 or 2026-03, into cmd (has_period, its kind by
+ * its shape, the period); false when it is neither. */
+bool cmd_parse_period(const resp_arg *v, seq_cmd *cmd);
 /* The options of CREATE and ADDRANGE from argv[from] on; false after an
  * error reply. */
 bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd);
@@ -55,6 +62,11 @@ bool cmd_parse_time(const resp_arg *a, int64_t *ms, bool *whole_second);
 void cmd_format_time(int64_t ms, char *out, size_t cap);
 
 /* ---- the handlers, by family (the table in commands.c lists them all) --- */
+
+/* cmd_document.c */
+void setformatCommand(command_env *env, command_call *call);
+void renderCommand(command_env *env, command_call *call);
+void parseCommand(command_env *env, command_call *call);
 
 /* cmd_sequence.c */
 void createCommand(command_env *env, command_call *call);

@@ -40,24 +40,58 @@ static const char *mode_name(uint8_t mode)
     }
 }
 
+/* DESCRIBE's document part: the format, and for a periodic sequence the
+ * period described, its kind, offset and how many periods closed. */
+static size_t describe_doc_fields(const seq_result *res)
+{
+    return (res->format != NULL && res->format[0] != '\0' ? 1 : 0) + (res->has_period ? 4 : 0);
+}
+
+static void format_describe_doc(const seq_result *res, resp_buf *out)
+{
+    if (res->format != NULL && res->format[0] != '\0') {
+        resp_write_cstr(out, "format");
+        resp_write_cstr(out, res->format);
+    }
+    if (res->has_period) {
+        char text[PERIOD_TEXT_MAX];
+        period_text(res->period, res->period_kind, text);
+        resp_write_cstr(out, "period");
+        resp_write_cstr(out, text);
+        resp_write_cstr(out, "periods");
+        resp_write_cstr(out, period_kind_name(res->period_kind));
+        char tz[8];
+        period_tz_text(res->tz_minutes, tz);
+        resp_write_cstr(out, "tz");
+        resp_write_cstr(out, tz);
+        resp_write_cstr(out, "closed_periods");
+        resp_write_int(out, (int64_t)res->n_closed);
+    }
+}
+
 static void format_describe(const seq_result *res, int proto, resp_buf *out)
 {
     bool cached = res->mode == SEQ_MODE_CACHED;
-    resp_write_map(out, cached ? 12 : 11, proto);
+    resp_write_map(out, (cached ? 12 : 11) + describe_doc_fields(res), proto);
     resp_write_cstr(out, "name");
     resp_write_bulk(out, res->name, res->name_len);
     resp_write_cstr(out, "ranges");
     resp_write_array(out, res->n_ranges);
     for (size_t i = 0; i < res->n_ranges; i++) {
         const seq_range_info *r = &res->ranges[i];
-        bool window = r->not_before != INT64_MIN || r->not_after != INT64_MAX;
-        /* [min, max], and with a window [min, max, not_before_ms, not_after_ms] */
-        resp_write_array(out, window ? 4 : 2);
+        bool label = r->label[0] != '\0';
+        bool window = label || r->not_before != INT64_MIN || r->not_after != INT64_MAX;
+        /* [min, max], with a window [min, max, not_before_ms, not_after_ms],
+         * and with a label [min, max, not_before_ms, not_after_ms, label] */
+        resp_write_array(out, label ? 5 : window ? 4 : 2);
         resp_write_int(out, r->min);
         resp_write_int(out, r->max);
         if (window) {
             write_time_or_null(out, r->not_before, INT64_MIN, proto);
             write_time_or_null(out, r->not_after, INT64_MAX, proto);
+        }
+        if (label) {
+            resp_write_cstr(out, r->label);
         }
     }
     resp_write_cstr(out, "next");
@@ -90,6 +124,7 @@ static void format_describe(const seq_result *res, int proto, resp_buf *out)
     } else {
         resp_write_int(out, res->eta_s);
     }
+    format_describe_doc(res, out);
 }
 
 static const char *state_name(uint8_t state)
@@ -124,14 +159,28 @@ static void format_gaps(const seq_result *res, resp_buf *out)
 
 /* LOOKUP: state, then what is known: reason and time_ms for a ledger
  * state, until_ms for a live reservation, key for a keyed gapless number. */
-static void format_lookup(const seq_result *res, int proto, resp_buf *out)
+static void format_lookup_as(const seq_result *res, int proto, bool parsed, resp_buf *out)
 {
     bool reason = res->reason != NULL;
     bool time = res->time_ms != INT64_MIN;
     bool until = res->state == SEQ_NUM_RESERVED && res->until_ms != INT64_MAX;
     bool key = res->key != NULL;
     bool by = res->by[0] != '\0';
-    resp_write_map(out, 1 + reason + time + until + key + by, proto);
+    bool period = res->has_period;
+    /* PARSE (and LOOKUP of a printed number) first says which number it is */
+    resp_write_map(out, 1 + reason + time + until + key + by + period + (parsed ? 2 : 0), proto);
+    if (parsed) {
+        resp_write_cstr(out, "number");
+        resp_write_int(out, res->number);
+        resp_write_cstr(out, "text");
+        resp_write_cstr(out, res->text != NULL ? res->text : "");
+    }
+    if (period) {
+        char text[PERIOD_TEXT_MAX];
+        period_text(res->period, res->period_kind != 0 ? res->period_kind : PERIOD_YEARLY, text);
+        resp_write_cstr(out, "period");
+        resp_write_cstr(out, text);
+    }
     resp_write_cstr(out, "state");
     resp_write_cstr(out, state_name(res->state));
     if (reason) {
@@ -153,6 +202,22 @@ static void format_lookup(const seq_result *res, int proto, resp_buf *out)
     if (by) {
         resp_write_cstr(out, "user");
         resp_write_cstr(out, res->by);
+    }
+}
+
+static void format_lookup(const seq_result *res, int proto, resp_buf *out)
+{
+    format_lookup_as(res, proto, false, out);
+}
+
+/* NEXT ... TEXT: one bulk string, or with COUNT an array of them. */
+static void format_texts(const seq_result *res, bool array, resp_buf *out)
+{
+    if (array) {
+        resp_write_array(out, res->n_texts);
+    }
+    for (size_t i = 0; i < res->n_texts && (array || i == 0); i++) {
+        resp_write_cstr(out, res->texts[i]);
     }
 }
 
@@ -304,6 +369,15 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
     case STYLE_DESCRIBE: format_describe(res, proto, out); break;
     case STYLE_GAPS: format_gaps(res, out); break;
     case STYLE_LOOKUP: format_lookup(res, proto, out); break;
+    case STYLE_PARSE: format_lookup_as(res, proto, true, out); break;
+    case STYLE_TEXT:
+        if (res->text != NULL) {
+            resp_write_cstr(out, res->text); /* RENDER */
+        } else {
+            format_texts(res, false, out);
+        }
+        break;
+    case STYLE_TEXTS: format_texts(res, true, out); break;
     case STYLE_LOOKUP_KEY:
         if (res->n_runs == 0) {
             resp_write_null(out, proto);
