@@ -107,7 +107,12 @@ static bool seqRetainedKeyValid(const seq_key_entry *e, const seq_owner_index *i
             return false;
         }
         covered += span + 1;
-        if (owner != NULL && (!seq_issued(owner, r->first) || !seq_issued(owner, r->last))) {
+        /* a key of an earlier period names numbers of that period's book */
+        bool here = owner != NULL && e->period == owner->period;
+        if (owner != NULL && e->period > owner->period) {
+            return false;
+        }
+        if (here && (!seq_issued(owner, r->first) || !seq_issued(owner, r->last))) {
             return false;
         }
     }
@@ -125,8 +130,8 @@ static bool seqPermanentKeyValid(const seq_state *s, const seq_key_entry *e,
     }
     uint64_t incarnation = seqKeyIncarnation(e->hkey);
     const seq_sequence *owner = seqOwnerFind(ix, incarnation);
-    return owner != NULL && owner->mode == SEQ_MODE_GAPLESS &&
-           seq_issued(owner, e->runs[0].first) &&
+    return owner != NULL && owner->mode == SEQ_MODE_GAPLESS && e->period <= owner->period &&
+           (e->period < owner->period || seq_issued(owner, e->runs[0].first)) &&
            seqPkeyByNumber(s, incarnation, e->period, e->runs[0].first) == e;
 }
 

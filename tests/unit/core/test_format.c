@@ -210,7 +210,7 @@ static void test_format_render(void **state)
     /* mod11: a remainder of 10 */
     int64_t ten = -1;
     for (int64_t v = 1; v < 100 && ten < 0; v++) {
-        char d[8];
+        char d[24];
         int k = sprintf(d, "%" PRId64, v);
         if (check_compute(CHECK_MOD11, d, (size_t)k) == CHECK_MOD11_NONE) {
             ten = v;
