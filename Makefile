@@ -158,6 +158,9 @@ fuzz:
 	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_resp tests/fuzz/fuzz_resp.c $(wildcard src/proto/*.c)
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_resp -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus tests/fuzz/corpus_resp
+	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/fuzz_format tests/fuzz/fuzz_format.c src/core/doc_format.c src/core/check_digit.c src/core/period.c
+	@mkdir -p $(BUILD)/fuzz/corpus_format
+	$(BUILD)/fuzz/fuzz_format -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)/fuzz/corpus_format
 	clang $(CFLAGS_COMMON) -O1 -fsanitize=fuzzer,address,undefined -DSEQ_CHECK_INVARIANTS -o $(BUILD)/fuzz/fuzz_core tests/fuzz/fuzz_core.c $(wildcard src/core/*.c)
 	@mkdir -p $(BUILD)/fuzz/corpus_core
 	$(BUILD)/fuzz/fuzz_core -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(BUILD)/fuzz/corpus_core

@@ -17,7 +17,12 @@
 #include "codec.h"
 #include "seq.h"
 
-static const char *const names[] = {"s", "g", "c", "w"};
+static const char *const names[] = {"s", "g", "c", "w", "p", "f"};
+/* document numbers: formats (a mod11:skip among them), labels, texts to PARSE */
+static const char *const formats[] = {"{n}", "{period}/{n:3}{check:luhn}", "{n}{check:mod11:skip}",
+                                      "{label}-{n}{check:mod97:all}", "{n", "{period}{n}"};
+static const char *const labels[] = {"", "L1", "CAF-9"};
+static const char *const printed[] = {"1", "2026/001-4", "L1-1", "55", "0000", "-3"};
 static const char *const keys[] = {"k1", "k2", "k3"};
 static const char *const texts[] = {"spoiled", "lost", ""};
 
@@ -114,8 +119,8 @@ static void runScript(seq_state *s, script *sc)
         uint8_t op = take8(sc);
         seq_cmd c;
         memset(&c, 0, sizeof(c));
-        c.op = (uint8_t)(1 + op % SEQ_OP_ACL_USERS);
-        const char *name = names[(op >> 5) % 4];
+        c.op = (uint8_t)(1 + op % SEQ_OP_PARSE);
+        const char *name = names[(op >> 5) % 6];
         if (c.op >= SEQ_OP_ACL_SETUSER) {
             name = acl_users[(op >> 5) % 4]; /* users, and "s" for a name that is no user */
         }
@@ -159,8 +164,35 @@ static void runScript(seq_state *s, script *sc)
         c.ttl_ms = (int64_t)(take8(sc) % 4) * 150;
         c.term = 1 + take8(sc) % 3;
         c.node = (uint64_t)(1 + take8(sc) % 2) << 16 | (take8(sc) % 2);
+        uint8_t doc = take8(sc);
+        if (doc & 1) {
+            const char *f = formats[(doc >> 1) % 6];
+            c.format = f;
+            c.format_len = strlen(f);
+        }
+        const char *l = labels[(doc >> 4) % 3];
+        c.label = l;
+        c.label_len = strlen(l);
+        if (c.op == SEQ_OP_CREATE && (doc & 0x40)) {
+            c.period_kind = (uint8_t)(1 + (doc >> 7));
+            c.tz_minutes = (int16_t)((int)(take8(sc) % 27) * 60 - 720);
+        }
+        if (c.op == SEQ_OP_PARSE) {
+            const char *t2 = printed[(doc >> 1) % 6];
+            c.text = t2;
+            c.text_len = strlen(t2);
+        }
+        if (doc & 0x80 && c.op != SEQ_OP_CREATE) {
+            c.has_period = true; /* this or an earlier period, or one to come */
+            c.period_kind = (uint8_t)(1 + (doc & 1));
+            c.period = (c.period_kind == 1 ? 1970 : 1970 * 12) + (int64_t)(take8(sc) % 4) - 1;
+        }
+        c.text_reply = (doc & 8) != 0 && c.op == SEQ_OP_NEXT;
         applyOne(s, &c);
         clock += take8(sc) % 4 == 0 ? 0 : (int64_t)(take8(sc) % 200);
+        if (take8(sc) == 0xaa) {
+            clock += 40LL * 24 * 3600 * 1000; /* into the next month: periods roll */
+        }
         seq_tick(s, clock, 500);
     }
 }
@@ -181,6 +213,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          .mode = SEQ_MODE_GAPLESS, .warn = 5},
         {.op = SEQ_OP_CREATE, .name = "c", .name_len = 1, .min = -20, .max = 60,
          .mode = SEQ_MODE_CACHED, .cache = 4},
+        {.op = SEQ_OP_CREATE, .name = "p", .name_len = 1, .min = -20, .max = 60,
+         .mode = SEQ_MODE_GAPLESS, .period_kind = 2, .format = "{period}/{n:3}{check:luhn}",
+         .format_len = 26, .label = "L1", .label_len = 2},
+        {.op = SEQ_OP_CREATE, .name = "f", .name_len = 1, .min = -20, .max = 60,
+         .format = "{n}{check:mod11:skip}", .format_len = 21},
     };
     for (size_t i = 0; i < sizeof(mk) / sizeof(mk[0]); i++) {
         applyOne(s, &mk[i]);
