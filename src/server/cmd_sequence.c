@@ -87,26 +87,27 @@ static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool 
     return true;
 }
 
-/* NEXT ... TEXT served from a cached block: the texts, printed from the
- * state as the core prints them (formats only grow, so a number prints
- * the same whenever it is asked). */
-static void nextCachedTexts(command_env *env, const seq_cmd *cmd, seq_result *res)
+/* NEXT ... TEXT served from a cached block: the texts of res's numbers
+ * into out->texts, printed from the state as the core prints them (formats
+ * only grow, so a number prints the same whenever it is asked). */
+void commands_render_texts(command_env *env, const char *name, size_t name_len,
+                           const seq_result *res, seq_result *out)
 {
     uint64_t n = 0;
     for (size_t k = 0; k < res->n_runs; k++) {
         n += (uint64_t)res->runs[k].last - (uint64_t)res->runs[k].first + 1;
     }
-    res->texts = calloc(n == 0 ? 1 : n, sizeof(char *));
-    if (res->texts == NULL) {
+    out->texts = calloc(n == 0 ? 1 : n, sizeof(char *));
+    if (out->texts == NULL) {
         return;
     }
     for (size_t k = 0; k < res->n_runs; k++) {
         for (int64_t v = res->runs[k].first;; v++) {
             char text[DOC_TEXT_MAX + 1];
-            int len = seq_render_current(env->node->fsm.state, cmd->name, cmd->name_len, v, text);
-            res->texts[res->n_texts] = strdup(len >= 0 ? text : "");
-            if (res->texts[res->n_texts] != NULL) {
-                res->n_texts++;
+            int len = seq_render_current(env->node->fsm.state, name, name_len, v, text);
+            out->texts[out->n_texts] = strdup(len >= 0 ? text : "");
+            if (out->texts[out->n_texts] != NULL) {
+                out->n_texts++;
             }
             if (v == res->runs[k].last) {
                 break;
@@ -146,7 +147,7 @@ static bool nextFromCache(command_env *env, command_call *call, const seq_cmd *c
     }
     bool answered = res.status != SEQ_ERR_STALE;
     if (answered && res.status == SEQ_OK && cmd->text_reply) {
-        nextCachedTexts(env, cmd, &res);
+        commands_render_texts(env, cmd->name, cmd->name_len, &res, &res);
     }
     if (answered) {
         commands_format_result(&res, BATCH_OK, style, call->proto, call->out);

@@ -158,6 +158,10 @@ enum command_lane {
 int commands_lane(command_env *env, const command_call *call);
 
 /* Formats the reply of a deferred call. res is valid when err == BATCH_OK. */
+/* NEXT ... TEXT of numbers a cached block served (no entry printed them):
+ * out->texts from res->runs, printed from the state (out may be res). */
+void commands_render_texts(command_env *env, const char *name, size_t name_len,
+                           const seq_result *res, seq_result *out);
 void commands_format_result(const seq_result *res, int err, uint8_t style, int proto,
                             resp_buf *out);
 

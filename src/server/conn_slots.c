@@ -136,7 +136,19 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
     conn_report rep = {0};
     if (!c->closing) {
         conn_slot *slot = connSlot(c, tag);
-        commands_format_result(res, err, slot->style, slot->proto, scratch);
+        bool untexted = err == BATCH_OK && res->status == SEQ_OK && res->n_texts == 0 &&
+                        res->n_runs > 0 && res->name != NULL &&
+                        (slot->style == STYLE_TEXT || slot->style == STYLE_TEXTS);
+        if (untexted) {
+            /* a cached block's numbers, served once the block came */
+            seq_result texts;
+            memset(&texts, 0, sizeof(texts));
+            commands_render_texts(c->srv->env, res->name, res->name_len, res, &texts);
+            commands_format_result(&texts, err, slot->style, slot->proto, scratch);
+            seq_result_free(&texts);
+        } else {
+            commands_format_result(res, err, slot->style, slot->proto, scratch);
+        }
         if (err == BATCH_OK && res->status == SEQ_OK && res->name != NULL && res->n_runs > 0) {
             /* borrowed: most reports merge into the connection's last one,
              * and only one that is kept needs copies (connReportOwn) */
