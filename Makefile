@@ -120,7 +120,8 @@ integration: $(BUILD)/seqd
 integration-asan: $(BUILD)/asan/seqd
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 /usr/bin/python3 tests/integration/run.py \
 	  --binary $(BUILD)/asan/seqd test_commands test_protocol test_concurrency test_lifecycle \
-	  test_ledger test_auth test_security test_acl test_tls test_bus_tls test_config test_backup
+	  test_ledger test_auth test_security test_acl test_tls test_bus_tls test_config test_backup \
+	  test_documents
 
 # The arrows between the layers of src/ run inward only (scripts/check-layers.sh).
 check-layers:
