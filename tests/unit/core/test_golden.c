@@ -4,10 +4,11 @@
  *  - snapshot-v1.bin … snapshot-v3.bin: core snapshots written by the seqd
  *    of their time (the last commit before each version bump, driven through
  *    one session by make_snapshots.sh); snapshot-v4.bin: the core's bytes of
- *    an SQF2 frame; snapshot-v5.bin: today's (users too), the core's bytes
- *    of an SQF3 frame. Each decodes to the state its session made (checked
- *    through seq_apply, as the server would read it), and v5 encodes back
- *    to the very same bytes.
+ *    an SQF2 frame; snapshot-v5.bin: with users, the core's bytes of an
+ *    SQF3 frame; snapshot-v6.bin: today's (document numbers too: formats,
+ *    labels, a yearly series, a mod11:skip format). Each decodes to the
+ *    state its session made (checked through seq_apply, as the server would
+ *    read it); v5 encodes as v6, and v6 back to the very same bytes.
  *  - entries.bin: one log entry per op and layout (golden_cases.h), written
  *    by gen_entries. Each decodes to its case field by field, and the
  *    entries of the current header layout encode back byte for byte.
@@ -176,10 +177,22 @@ static void test_snapshot_v2(void **state)
 /* v3 and v4 sessions add: g gapless (1..4 final, 5 reserved for KEY r1,
  * 6 released), w with a window opening in 2033, ca cached (CACHE 10,
  * WARN 5). */
+static void expect_modes_with(seq_state *s, bool documents);
+
 static void expect_modes(seq_state *s)
 {
+    expect_modes_with(s, false);
+}
+
+static void expect_modes_with(seq_state *s, bool documents)
+{
     static const char *const names[] = {"a", "b", "ca", "g", "w"};
-    expect_list(s, names, 5);
+    static const char *const names6[] = {"a", "b", "ca", "g", "inv", "m", "pol", "w"};
+    if (documents) {
+        expect_list(s, names6, 8);
+    } else {
+        expect_list(s, names, 5);
+    }
     expect_common(s);
     expect_state(s, "a", 3, SEQ_NUM_VOIDED, "spoiled");
     expect_state(s, "g", 4, SEQ_NUM_FINAL, NULL);
@@ -292,6 +305,64 @@ static void test_snapshot_v5_reads_and_writes_v6(void **state)
     seq_state_free(s);
 }
 
+/* What make_snapshots.sh's version 6 part made. */
+static void expect_documents(seq_state *s)
+{
+    seq_result r;
+    seq_cmd c = {.op = SEQ_OP_PARSE, .name = "inv", .name_len = 3, .text = "2026/000002-92",
+                 .text_len = 14};
+    apply(s, c, &r);
+    assert_int_equal(r.status, SEQ_OK);
+    assert_int_equal(r.number, 2);
+    assert_int_equal(r.period, 2026);
+    assert_int_equal(r.state, SEQ_NUM_FINAL);
+    seq_result_free(&r);
+    apply(s, (seq_cmd){.op = SEQ_OP_DESCRIBE, .name = "inv", .name_len = 3}, &r);
+    assert_int_equal(r.status, SEQ_OK);
+    assert_string_equal(r.format, "ATCUD:{label}-{n}");
+    assert_string_equal(r.ranges[0].label, "PT-ABCD");
+    assert_string_equal(r.ranges[1].label, "PT-EFGH");
+    assert_int_equal(r.tz_minutes, 60);
+    assert_true(r.has_period);
+    assert_int_equal(r.period, 2026);
+    seq_result_free(&r);
+    /* the next number prints by the format set last */
+    apply(s, (seq_cmd){.op = SEQ_OP_NEXT, .name = "inv", .name_len = 3, .count = 1,
+                       .text_reply = true}, &r);
+    assert_int_equal(r.status, SEQ_OK);
+    assert_string_equal(r.texts[0], "ATCUD:PT-ABCD-3");
+    seq_result_free(&r);
+    c = (seq_cmd){.op = SEQ_OP_PARSE, .name = "pol", .name_len = 3,
+                  .text = "POL-A-202043200000001-5", .text_len = 23};
+    apply(s, c, &r);
+    assert_int_equal(r.status, SEQ_OK);
+    assert_int_equal(r.state, SEQ_NUM_FINAL);
+    seq_result_free(&r);
+    apply(s, (seq_cmd){.op = SEQ_OP_LOOKUP, .name = "m", .name_len = 1, .min = 6}, &r);
+    assert_int_equal(r.state, SEQ_NUM_SKIPPED);
+    seq_result_free(&r);
+}
+
+static void test_snapshot_v6_and_its_bytes(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    uint8_t *bytes = read_file("snapshot-v6.bin", &len);
+    seq_state *s = seq_snapshot_decode(bytes, len);
+    assert_non_null(s);
+    size_t again_len = 0;
+    void *again = seq_snapshot_encode(s, &again_len);
+    assert_non_null(again);
+    assert_int_equal(again_len, len);
+    assert_memory_equal(again, bytes, len); /* today's writer writes today's format */
+    free(again);
+    free(bytes);
+    expect_users(s);
+    expect_modes_with(s, true);
+    expect_documents(s);
+    seq_state_free(s);
+}
+
 /* ---- log entries ------------------------------------------------------ */
 
 static void expect_same_cmd(const char *what, const seq_cmd *got, const seq_cmd *want)
@@ -330,6 +401,19 @@ static void expect_same_cmd(const char *what, const seq_cmd *got, const seq_cmd 
     assert_int_equal(got->term, want->term);
     assert_int_equal(got->node, want->node);
     assert_int_equal(got->incarnation, want->incarnation);
+    assert_int_equal(got->format_len, want->format_len);
+    if (want->format_len > 0) {
+        assert_memory_equal(got->format, want->format, want->format_len);
+    }
+    assert_int_equal(got->label_len, want->label_len);
+    if (want->label_len > 0) {
+        assert_memory_equal(got->label, want->label, want->label_len);
+    }
+    assert_int_equal(got->period_kind, want->period_kind);
+    assert_int_equal(got->tz_minutes, want->tz_minutes);
+    assert_int_equal(got->has_period, want->has_period);
+    assert_int_equal(got->period, want->period);
+    assert_int_equal(got->text_reply, want->text_reply);
     assert_int_equal(got->user_len, want->user_len);
     if (want->user_len > 0) {
         assert_memory_equal(got->user, want->user, want->user_len);
@@ -399,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_v3),
         cmocka_unit_test(test_snapshot_v4),
         cmocka_unit_test(test_snapshot_v5_reads_and_writes_v6),
+        cmocka_unit_test(test_snapshot_v6_and_its_bytes),
         cmocka_unit_test(test_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

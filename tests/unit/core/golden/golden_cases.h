@@ -87,6 +87,28 @@ static const golden_case golden_table[] = {
     {"CREATE extended by", false, GOLDEN_HDR,
      {.op = SEQ_OP_CREATE, GOLDEN_N("inv"), .min = 1, .max = 999999, .mode = SEQ_MODE_GAPLESS,
       GOLDEN_U("boss")}},
+    /* document numbers (snapshot v6's time): CREATE and ADDRANGE with a
+     * document part (wire ops 27 and 28), PERIOD p (op | 0x80), TEXT, and
+     * the new ops */
+    {"CREATE document", false, GOLDEN_HDR,
+     {.op = SEQ_OP_CREATE, GOLDEN_N("inv"), .min = 1, .max = 999999, .mode = SEQ_MODE_GAPLESS,
+      .format = "{period}/{n:6}-{check:mod97}", .format_len = 28, .label = "PT-ABCD", .label_len = 7,
+      .period_kind = 1, .tz_minutes = 60, .has_not_after = true, .not_after = 2100000000999}},
+    {"ADDRANGE labelled", false, GOLDEN_HDR,
+     {.op = SEQ_OP_ADDRANGE, GOLDEN_N("inv"), .min = 2000000, .max = 2000009, .label = "PT-EFGH",
+      .label_len = 7}},
+    {"NEXT TEXT", false, GOLDEN_HDR,
+     {.op = SEQ_OP_NEXT, GOLDEN_N("inv"), .count = 3, GOLDEN_K("o-1"), .text_reply = true}},
+    {"GAPS PERIOD", false, GOLDEN_HDR,
+     {.op = SEQ_OP_GAPS, GOLDEN_N("inv"), .min = 1, .max = 9, .has_period = true, .period_kind = 1,
+      .period = 2026}},
+    {"CONFIRM PERIOD", false, GOLDEN_HDR,
+     {.op = SEQ_OP_CONFIRM, GOLDEN_N("inv"), .min = 2, .has_period = true, .period_kind = 2,
+      .period = 24314}},
+    {"SETFORMAT", false, GOLDEN_HDR,
+     {.op = SEQ_OP_SETFORMAT, GOLDEN_N("inv"), .format = "ATCUD:{label}-{n}", .format_len = 17}},
+    {"RENDER", false, GOLDEN_HDR, {.op = SEQ_OP_RENDER, GOLDEN_N("inv"), .min = 2}},
+    {"PARSE", false, GOLDEN_HDR, {.op = SEQ_OP_PARSE, GOLDEN_N("inv"), GOLDEN_T("2026/000002-92")}},
 };
 
 static inline const golden_case *golden_cases(size_t *n)

@@ -35,6 +35,17 @@ if [ $V -ge 5 ]; then
   c ACL SETUSER ops on nopass '~*' +@all -drop
   redis-cli -p $P --user ops --pass any VOID a 9 "voided by ops" > /dev/null
 fi
+if [ $V -ge 6 ]; then
+  c CREATE inv 1 999999 PERIOD yearly TZ +01:00 FORMAT '{period}/{n:6}-{check:mod97}' LABEL PT-ABCD
+  c NEXT inv                                  # 1
+  c NEXT inv KEY ord-1                        # 2
+  c ADDRANGE inv 2000000 2000009 LABEL PT-EFGH
+  c SETFORMAT inv 'ATCUD:{label}-{n}'
+  c CREATE pol 202043200000000 202043210000000 FORMAT 'POL-A-{n}-{check:luhn}'
+  c NEXT pol COUNT 3                          # ...000..002
+  c CREATE m 1 100 FORMAT '{n}{check:mod11:skip}' MODE gapless
+  c NEXT m COUNT 6                            # 1..7 but 6 (mod11 remainder 10: skipped)
+fi
 for i in $(seq 20); do c LIST; done          # enough entries for a snapshot
 sleep 0.5
 kill $pid; wait $pid || true
