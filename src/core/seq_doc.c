@@ -222,18 +222,19 @@ int seqRender(seq_state *s, const seq_cmd *cmd, seq_result *out)
     return seqInPeriod(s, cmd, seqRenderHere, out);
 }
 
-/* PARSE: what a reading of the text must be to be taken (see seqParse). */
-enum { PARSE_EXACT = 0, PARSE_BAD_CHECK = 1, PARSE_OUTSIDE = 2 };
+/* PARSE: one pass over the readings of a text; the exact one is taken,
+ * and of the others the best verdict is kept (a wrong check digit in the
+ * ranges, then a number outside them), so every format is matched once. */
+enum { PARSE_NONE = 0, PARSE_OUTSIDE = 1, PARSE_BAD_CHECK = 2 };
 
 typedef struct seq_parse_try {
-    const seq_state *s;
     const seq_sequence *q;
     const doc_format *f;
     const seq_doc_format *d; /* NULL: the plain format */
     const char *text;
     size_t len;
-    int want;
-    int64_t period; /* of the reading taken */
+    int best;       /* the best verdict seen short of an exact reading */
+    int64_t period; /* of the exact reading */
 } seq_parse_try;
 
 static bool seqParseAccept(void *ctx, const doc_found *found)
@@ -246,9 +247,6 @@ static bool seqParseAccept(void *ctx, const doc_found *found)
         return false;
     }
     long i = seqSpanOf(q, found->n);
-    if ((i < 0) != (t->want == PARSE_OUTSIDE)) {
-        return false;
-    }
     /* in range: only the format that prints that number there */
     if (i >= 0 && seqDocFormatAt(q, period, (size_t)i, found->n) != t->d) {
         return false;
@@ -259,15 +257,15 @@ static bool seqParseAccept(void *ctx, const doc_found *found)
     doc_parts parts = {found->n, plen > 0 ? ptext : NULL, plen, label,
                        label != NULL ? strlen(label) : 0, q->name, q->name_len};
     int verdict = doc_diagnose(t->f, &parts, t->text, t->len);
-    bool ok = t->want == PARSE_BAD_CHECK ? verdict == DOC_BAD_CHECK
-                                         : verdict == DOC_EXACT || verdict == DOC_BAD_CHECK;
-    if (t->want == PARSE_EXACT) {
-        ok = verdict == DOC_EXACT;
-    }
-    if (ok) {
+    if (verdict == DOC_EXACT && i >= 0) {
         t->period = period;
+        return true;
     }
-    return ok;
+    int seen = i < 0 && (verdict == DOC_EXACT || verdict == DOC_BAD_CHECK) ? PARSE_OUTSIDE
+               : verdict == DOC_BAD_CHECK && i >= 0                        ? PARSE_BAD_CHECK
+                                                                           : PARSE_NONE;
+    t->best = seen > t->best ? seen : t->best;
+    return false;
 }
 
 /* The formats a text may be printed by: newest first, then the plain
@@ -304,42 +302,41 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
     int shape = q->period_kind == PERIOD_MONTHLY  ? DOC_PERIOD_MONTH
                 : q->period_kind == PERIOD_YEARLY ? DOC_PERIOD_YEAR
                                                   : DOC_PERIOD_NONE;
-    static const int verdicts[] = {SEQ_OK, SEQ_ERR_BAD_CHECK, SEQ_ERR_OUTSIDE};
-    for (int want = PARSE_EXACT; want <= PARSE_OUTSIDE; want++) {
-        for (size_t k = 0; k < n_formats; k++) {
-            doc_format plain;
-            seq_parse_try t = {s, q, formats[k] != NULL ? &formats[k]->parsed : seqDocPlain(&plain),
-                               formats[k], cmd->text, cmd->text_len, want, 0};
-            doc_found found;
-            if (doc_match(t.f, shape, q->name, q->name_len, cmd->text, cmd->text_len,
-                          seqParseAccept, &t, &found) != 0) {
-                continue;
-            }
-            if (want != PARSE_EXACT) {
-                return verdicts[want];
-            }
-            /* the number's state in its period, as LOOKUP tells it */
-            seq_cmd look = *cmd;
-            look.op = SEQ_OP_LOOKUP;
-            look.min = found.n;
-            look.has_period = q->period_kind != PERIOD_NONE;
-            look.period_kind = q->period_kind;
-            look.period = t.period;
-            int rv = t.period > seqPeriodNow(s, q) && look.has_period
-                         ? SEQ_OK
-                         : seqInPeriod(s, &look, seqLookupHere, out);
-            if (rv != SEQ_OK) {
-                return rv;
-            }
-            out->number = found.n;
-            out->has_period = look.has_period;
-            out->period = t.period;
-            out->period_kind = q->period_kind;
-            out->text = seqStrdup(cmd->text, cmd->text_len);
-            return SEQ_OK;
+    int best = PARSE_NONE;
+    for (size_t k = 0; k < n_formats; k++) {
+        doc_format plain;
+        seq_parse_try t = {q, formats[k] != NULL ? &formats[k]->parsed : seqDocPlain(&plain),
+                           formats[k], cmd->text, cmd->text_len, PARSE_NONE, 0};
+        doc_found found;
+        int matched = doc_match(t.f, shape, q->name, q->name_len, cmd->text, cmd->text_len,
+                                seqParseAccept, &t, &found);
+        best = t.best > best ? t.best : best;
+        if (matched != 0) {
+            continue;
         }
+        /* the number's state in its period, as LOOKUP tells it */
+        seq_cmd look = *cmd;
+        look.op = SEQ_OP_LOOKUP;
+        look.min = found.n;
+        look.has_period = q->period_kind != PERIOD_NONE;
+        look.period_kind = q->period_kind;
+        look.period = t.period;
+        int rv = t.period > seqPeriodNow(s, q) && look.has_period
+                     ? SEQ_OK /* a period still to come: nothing issued in it */
+                     : seqInPeriod(s, &look, seqLookupHere, out);
+        if (rv != SEQ_OK) {
+            return rv;
+        }
+        out->number = found.n;
+        out->has_period = look.has_period;
+        out->period = t.period;
+        out->period_kind = q->period_kind;
+        out->text = seqStrdup(cmd->text, cmd->text_len);
+        return SEQ_OK;
     }
-    return SEQ_ERR_NOT_FORMAT;
+    return best == PARSE_BAD_CHECK ? SEQ_ERR_BAD_CHECK
+           : best == PARSE_OUTSIDE ? SEQ_ERR_OUTSIDE
+                                   : SEQ_ERR_NOT_FORMAT;
 }
 
 int seq_render_current(const seq_state *s, const char *name, size_t len, int64_t v, char *out)
