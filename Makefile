@@ -35,6 +35,8 @@ HDRS := $(wildcard $(addsuffix /*.h,$(SRC_DIRS)))
 # Included by the unit tests that check histories (one translation unit each).
 TEST_HDRS := tests/unit/history.c tests/unit/history.h
 
+
+.PHONY: bench-documents
 .PHONY: bench-budget deb all deps run test check-layers unit unit-asan integration integration-asan crash bench fuzz clean golden
 # Keep objects built by pattern rules (make would delete them as intermediates).
 .SECONDARY:
@@ -148,6 +150,11 @@ bench: $(BUILD)/seqd
 	@bash scripts/install-deps.sh --bench
 	bash bench/run.sh
 	/usr/bin/python3 bench/curves.py --seqd $(BUILD)/seqd
+
+# Issue 14's rows alone: NEXT ... TEXT, a yearly series, the ERP counter row (docs/benchmarks.md)
+bench-documents: $(BUILD)/seqd
+	@bash scripts/install-deps.sh --bench
+	BENCH_ONLY=documents bash bench/run.sh
 
 # CPU per request, user and kernel, server and load generator (docs/performance.md)
 bench-budget: $(BUILD)/seqd

@@ -527,6 +527,43 @@ def table(header, rows):
     return "\n".join(out)
 
 
+DOC_CASES = (("c16", "16 clients"), ("c64", "64 clients"), ("p16", "16 clients x pipeline 16"))
+
+
+def documents_report(res):
+    """Issue 14's rows: NEXT ... TEXT beside plain NEXT, a yearly series beside
+    both, and the ERP way (a PostgreSQL counter row per series and year, locked
+    with SELECT ... FOR UPDATE, the number formatted in SQL) as the anchor."""
+    if not any(k.startswith("seqd_dplain.") or k.startswith("pg_erp.") for k in res):
+        return
+    print("Document numbers (issue 14), requests/s (PostgreSQL: transactions/s), same run, each on its "
+          "own sequence: plain `NEXT`; `NEXT ... TEXT` with `POL-A-{n}-{check:luhn}`; a yearly series "
+          "`NEXT ... TEXT` with `PERIOD yearly TZ +01:00` and `INV-{period}/{n:9}-{check:mod97}`; the "
+          "ERP way, `SELECT ... FOR UPDATE` of a (series, year) row, `UPDATE ... RETURNING` the "
+          "formatted number:")
+    print()
+    rows = []
+    for k, label in (("seqd_dplain", "seqd `NEXT`"), ("seqd_dtext", "seqd `NEXT ... TEXT`"),
+                     ("seqd_dyear", "seqd yearly `NEXT ... TEXT`"),
+                     ("pg_erp", "PostgreSQL counter row per (series, year), FOR UPDATE")):
+        row = [label]
+        for ck, _ in DOC_CASES:
+            cell = cell_rate(res, k, ck)
+            p99 = num(res, "%s.%s.p99" % (k, ck))
+            if p99 is not None and res.get("%s.%s.status" % (k, ck)) == "ok":
+                cell += " (p99 %.2f ms)" % p99
+            row.append(cell)
+        rows.append(row)
+    rows.append(["`TEXT` / plain `NEXT` (target >= 0.95x)"] +
+                [fmt_ratio(ratio(res, "seqd_dtext", "seqd_dplain", ck)) for ck, _ in DOC_CASES])
+    rows.append(["yearly `TEXT` / `TEXT`"] +
+                [fmt_ratio(ratio(res, "seqd_dyear", "seqd_dtext", ck)) for ck, _ in DOC_CASES])
+    rows.append(["yearly `TEXT` / the ERP row"] +
+                [fmt_ratio(ratio(res, "seqd_dyear", "pg_erp", ck), case_na=(ck == "p16")) for ck, _ in DOC_CASES])
+    print(table([""] + [n for _, n in DOC_CASES], rows))
+    print()
+
+
 def cmd_report(argv):
     res = load(argv[0])
     print("## seqd benchmark — %s" % res.get("meta.date", "?"))
@@ -543,6 +580,12 @@ def cmd_report(argv):
         print("Raw disk (in the temp dir, measured at the start of this run): fdatasync of a 64-byte write "
               "%s/s appending, %s/s into a preallocated file." % (fmt_rate(da), fmt_rate(dp)))
         print()
+    if res.get("meta.only") == "documents":
+        documents_report(res)
+        notes = [v for k, v in sorted(res.items()) if (k.endswith(".check") and v != "ok") or k.endswith(".note")]
+        for n in notes:
+            print("- " + n)
+        return 0
     print("Throughput (requests/s; for PostgreSQL transactions/s):")
     print()
     rows = []
@@ -647,6 +690,8 @@ def cmd_report(argv):
                      [fmt_ratio(ratio(res, "seqd_tls", "seqd", ck)) for ck in ("c16", "c64", "p16")])
         print(table(["", "16 clients", "64 clients", "16 clients x pipeline 16"], rows))
         print()
+
+    documents_report(res)
 
     # three-node cluster
     cl_status = res.get("cluster.status", "—")

@@ -22,6 +22,9 @@
 #   BENCH_KEEP=1       keep the temp dir (logs, data) for a look afterwards
 #   START_TIMEOUT=s    longest wait for a server to answer PING after start (default 30)
 #   BENCH_STRICT=1     exit 3 when a target is not met (default: report only, exit 0)
+#   BENCH_ONLY=documents  only the document-number rows: seqd plain NEXT, NEXT ... TEXT and a
+#                      yearly series, beside PostgreSQL's SELECT ... FOR UPDATE counter row per
+#                      (series, year) (make bench-documents)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +47,9 @@ SKIP_SEQD=${SKIP_SEQD:-0}
 SKIP_REDIS=${SKIP_REDIS:-0}
 SKIP_PG=${SKIP_PG:-0}
 SKIP_CLUSTER=${SKIP_CLUSTER:-0}
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in ''|documents) ;; *) echo "bench: BENCH_ONLY must be documents (or unset)" >&2; exit 2 ;; esac
+if [ "$ONLY" = documents ]; then SKIP_REDIS=1; SKIP_CLUSTER=1; fi
 
 # The cases of design.md's table: name clients pipeline.
 CASES=("c1 1 1" "c16 16 1" "c64 64 1" "p16 16 16")
@@ -347,6 +353,7 @@ put meta.kernel "$(uname -r)"
 put meta.os "$( . /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}") ($(cat /etc/debian_version 2>/dev/null || echo ?))"
 put meta.seconds "$DUR"
 put meta.quick "$QUICK"
+put meta.only "$ONLY"
 put meta.redis "$(redis-server --version | awk '{print $1, $3}')"
 put meta.pg "$("$PGBIN/postgres" --version 2>/dev/null || echo 'PostgreSQL ?')"
 put meta.seqd "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ] && echo '+uncommitted')"
@@ -381,7 +388,22 @@ else
     put seqd.status "FAIL"; put seqd.note "seqd did not answer CREATE bench with OK"; SEQD_FAILED=1
   fi
 fi
-if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ]; then
+# Document numbers (issue 14): NEXT ... TEXT (POL-A-{n}-{check:luhn}) beside plain
+# NEXT, and a yearly series (INV-{period}/{n:9}-{check:mod97}, TZ +01:00) beside
+# both, each on its own sequence, at 16 and 64 clients and 16 x 16 pipelined.
+if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ] && seqd_answers "$SP" &&
+   cli_until "$SP" OK CREATE dplain 1 9000000000000000000 &&
+   cli_until "$SP" OK CREATE dtext 1 9000000000000000000 FORMAT 'POL-A-{n}-{check:luhn}' &&
+   cli_until "$SP" OK CREATE dyear 1 9000000000000000000 PERIOD yearly TZ +01:00 \
+     FORMAT 'INV-{period}/{n:9}-{check:mod97}'; then
+  for cs in "c16 16 1" "c64 64 1" "p16 16 16"; do
+    read -r case c p <<<"$cs"
+    bench_rb seqd_dplain "$case" "$SP" "$c" "$p" 1 seqd:dplain NEXT dplain
+    bench_rb seqd_dtext "$case" "$SP" "$c" "$p" 1 seqd:dtext NEXT dtext TEXT
+    bench_rb seqd_dyear "$case" "$SP" "$c" "$p" 1 seqd:dyear NEXT dyear TEXT
+  done
+fi
+if [ "$SKIP_SEQD" != 1 ] && [ "$SEQD_FAILED" = 0 ] && [ "$ONLY" != documents ]; then
   for cs in "${CASES[@]}" "count1000 16 16"; do
     read -r case c p <<<"$cs"
     if ! seqd_answers "$SP"; then
@@ -677,20 +699,35 @@ EOF
   psql -c "CREATE TABLE counter (id int PRIMARY KEY, v bigint NOT NULL); INSERT INTO counter VALUES (1, 0); CREATE SEQUENCE s;"
   printf 'UPDATE counter SET v = v + 1 WHERE id = 1 RETURNING v;\n' >"$WORK/pg_gapless.sql"
   printf "SELECT nextval('s');\n" >"$WORK/pg_nextval.sql"
+  # The ERP way (Odoo's no-gap ir.sequence, ERPNext's naming series): a counter row
+  # per (series, year), locked with SELECT ... FOR UPDATE, the number formatted in SQL.
+  psql -c "CREATE TABLE doc_counter (series text, year int, n bigint NOT NULL, PRIMARY KEY (series, year));
+           INSERT INTO doc_counter SELECT 'inv', y, 0 FROM generate_series(2000, 2100) y;"
+  YEAR_SQL="extract(year FROM now() AT TIME ZONE 'UTC' + interval '1 hour')::int"
+  {
+    echo "BEGIN;"
+    echo "SELECT n FROM doc_counter WHERE series = 'inv' AND year = $YEAR_SQL FOR UPDATE;"
+    echo "UPDATE doc_counter SET n = n + 1 WHERE series = 'inv' AND year = $YEAR_SQL RETURNING 'INV-' || year || '/' || lpad(n::text, 9, '0');"
+    echo "COMMIT;"
+  } >"$WORK/pg_erp.sql"
+  pg_kinds=(gapless nextval erp)
+  [ "$ONLY" = documents ] && pg_kinds=(erp)
 
-  for kind in gapless nextval; do
+  for kind in "${pg_kinds[@]}"; do
     sys=pg_$kind
     for cs in "${CASES[@]}"; do
       read -r case c p <<<"$cs"
       [ "$p" = 1 ] || continue   # pgbench has no comparable pipelined case
       log "$sys $case: pgbench -c $c -j $c -T $DUR"
-      psql -c "VACUUM counter" -c "CHECKPOINT" >/dev/null
+      psql -c "VACUUM counter" -c "VACUUM doc_counter" -c "CHECKPOINT" >/dev/null
       if [ "$kind" = gapless ]; then before=$(psql -c "SELECT v FROM counter WHERE id = 1")
+      elif [ "$kind" = erp ]; then before=$(psql -c "SELECT sum(n) FROM doc_counter")
       else before=$(psql -c "SELECT nextval('s')"); fi
       rc=0
       out=$(timeout -k 5 $(( DUR * 3 + 60 )) "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGP" -U postgres -n -T "$DUR" \
         -c "$c" -j "$c" -M prepared -f "$WORK/pg_$kind.sql" --log --log-prefix="$WORK/pglog/${sys}_$case" postgres 2>&1) || rc=$?
       if [ "$kind" = gapless ]; then after=$(psql -c "SELECT v FROM counter WHERE id = 1")
+      elif [ "$kind" = erp ]; then after=$(psql -c "SELECT sum(n) FROM doc_counter")
       else after=$(psql -c "SELECT nextval('s')"); fi
       tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
       avg=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
