@@ -102,6 +102,13 @@ def start(kind, d, port, seqd, seqd_args):
     elif kind == "seqd_cached":
         subprocess.run(["redis-cli", "-p", str(port), "CREATE", "b", "1", "9000000000000000000",
                         "MODE", "cached", "CACHE", "1000"], check=True, capture_output=True)
+    elif kind == "seqd_text":  # NEXT b TEXT: document numbers with a Luhn digit
+        subprocess.run(["redis-cli", "-p", str(port), "CREATE", "b", "1", "9000000000000000000",
+                        "FORMAT", "POL-A-{n}-{check:luhn}"], check=True, capture_output=True)
+    elif kind == "seqd_yearly":  # NEXT b TEXT: a yearly series with a MOD 97-10 check
+        subprocess.run(["redis-cli", "-p", str(port), "CREATE", "b", "1", "9000000000000000000",
+                        "PERIOD", "yearly", "TZ", "+01:00", "FORMAT", "INV-{period}/{n:9}-{check:mod97}"],
+                       check=True, capture_output=True)
     return p
 
 
@@ -112,6 +119,8 @@ def run_case(kind, row, seconds, seqd, seqd_args, tmp):
     srv = start(kind, d, port, seqd, seqd_args)
     try:
         cmd = ["NEXT", "b"] if kind.startswith("seqd") else ["INCR", "b"]
+        if kind in ("seqd_text", "seqd_yearly"):
+            cmd.append("TEXT")
         # a short probe sizes -n for about `seconds`
         probe = bench(port, clients, pipeline, clients * pipeline * 200, cmd)
         n = max(clients * pipeline * 50, int(probe[0] * seconds))

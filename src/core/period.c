@@ -111,17 +111,41 @@ int64_t period_start_ms(int64_t id, int kind, int tz_minutes)
     return ms > INT64_MAX ? INT64_MAX : ms < INT64_MIN ? INT64_MIN : (int64_t)ms;
 }
 
+/* Writes v (>= 0) in decimal, at least width digits; its length. */
+static size_t periodDigits(int64_t v, size_t width, char *out)
+{
+    char rev[24];
+    size_t n = 0;
+    uint64_t u = (uint64_t)v;
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    while (n < width) {
+        rev[n++] = '0';
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rev[n - 1 - i];
+    }
+    return n;
+}
+
 size_t period_text(int64_t id, int kind, char *out)
 {
-    int n;
-    if (kind == PERIOD_MONTHLY) {
-        int64_t year = floorDiv(id, 12);
-        n = snprintf(out, PERIOD_TEXT_MAX, "%04lld-%02d", (long long)year, (int)(id - year * 12) + 1);
-    } else {
-        n = snprintf(out, PERIOD_TEXT_MAX, "%04lld", (long long)id);
+    /* by hand, not snprintf: NEXT ... TEXT of a periodic series prints one per number */
+    int64_t year = kind == PERIOD_MONTHLY ? floorDiv(id, 12) : id;
+    size_t n = 0;
+    if (year < 0) {
+        out[n++] = '-';
     }
-    assert(n > 0 && n < PERIOD_TEXT_MAX);
-    return (size_t)n;
+    n += periodDigits(year < 0 ? -year : year, 4, out + n);
+    if (kind == PERIOD_MONTHLY) {
+        out[n++] = '-';
+        n += periodDigits(id - year * 12 + 1, 2, out + n);
+    }
+    assert(n < PERIOD_TEXT_MAX);
+    out[n] = '\0';
+    return n;
 }
 
 static bool readDigits(const char *p, size_t n, int *v)

@@ -153,9 +153,6 @@ void seq_result_free(seq_result *r)
     free(r->ledger);
     free(r->reason);
     free(r->key);
-    for (size_t i = 0; i < r->n_texts; i++) {
-        free(r->texts[i]);
-    }
     free(r->texts);
     free(r->text);
     free(r->format);

@@ -296,7 +296,7 @@ typedef struct seq_result {
     char *key; /* LOOKUP in gapless mode: the key the number was issued to */
     /* Document numbers. NEXT ... TEXT: the numbers' texts, in issue order
      * (n_texts = count). RENDER, PARSE: text is the document number. */
-    char **texts;
+    char **texts; /* one allocation: the pointers, then the texts they point to */
     size_t n_texts;
     char *text;
     /* NEXT, RESERVE, RENDER, PARSE, LOOKUP: the period of the numbers;

@@ -154,21 +154,25 @@ void seqDocTexts(const seq_sequence *q, seq_result *out)
     for (size_t k = 0; k < out->n_runs; k++) {
         n += (uint64_t)out->runs[k].last - (uint64_t)out->runs[k].first + 1;
     }
-    assert(n <= SEQ_TEXT_COUNT_MAX);
-    out->texts = seq_xmalloc(sizeof(char *) * (n == 0 ? 1 : n));
+    assert(n >= 1 && n <= SEQ_TEXT_COUNT_MAX);
+    /* one allocation per result: the pointers, then room for every text
+     * (at most 1,000 of DOC_TEXT_MAX bytes: 431 kB for the largest) */
+    char **texts = seq_xmalloc(n * (sizeof(char *) + DOC_TEXT_MAX + 1));
+    char *at = (char *)(texts + n);
     int64_t period = out->has_period ? out->period : q->period;
     for (size_t k = 0; k < out->n_runs; k++) {
         long i = seqSpanOf(q, out->runs[k].first);
         for (int64_t v = out->runs[k].first;; v++) {
-            char text[DOC_TEXT_MAX + 1];
-            int len = seqDocRender(q, period, i < 0 ? 0 : (size_t)i, v, text);
+            int len = seqDocRender(q, period, i < 0 ? 0 : (size_t)i, v, at);
             assert(len >= 0); /* an issued number has a document number */
-            out->texts[out->n_texts++] = seqStrdup(text, len < 0 ? 0 : (size_t)len);
+            texts[out->n_texts++] = at;
+            at += (len < 0 ? 0 : (size_t)len) + 1;
             if (v == out->runs[k].last) {
                 break;
             }
         }
     }
+    out->texts = texts;
 }
 
 int seqSetFormat(seq_state *s, const seq_cmd *cmd)

@@ -97,23 +97,32 @@ void commands_render_texts(command_env *env, const char *name, size_t name_len,
     for (size_t k = 0; k < res->n_runs; k++) {
         n += (uint64_t)res->runs[k].last - (uint64_t)res->runs[k].first + 1;
     }
-    out->texts = calloc(n == 0 ? 1 : n, sizeof(char *));
-    if (out->texts == NULL) {
+    if (n == 0 || n > SEQ_TEXT_COUNT_MAX) {
+        return; /* refused before it was served (nextOptions) */
+    }
+    /* the core's layout (seq.h): the pointers, then the texts */
+    char **texts = malloc(n * (sizeof(char *) + DOC_TEXT_MAX + 1));
+    if (texts == NULL) {
         return;
     }
+    char *at = (char *)(texts + n);
+    size_t count = 0;
     for (size_t k = 0; k < res->n_runs; k++) {
         for (int64_t v = res->runs[k].first;; v++) {
-            char text[DOC_TEXT_MAX + 1];
-            int len = seq_render_current(env->node->fsm.state, name, name_len, v, text);
-            out->texts[out->n_texts] = strdup(len >= 0 ? text : "");
-            if (out->texts[out->n_texts] != NULL) {
-                out->n_texts++;
+            int len = seq_render_current(env->node->fsm.state, name, name_len, v, at);
+            if (len < 0) {
+                at[0] = '\0';
+                len = 0;
             }
+            texts[count++] = at;
+            at += (size_t)len + 1;
             if (v == res->runs[k].last) {
                 break;
             }
         }
     }
+    out->texts = texts;
+    out->n_texts = count;
 }
 
 /* Whether this node serves the sequence's NEXT from its cached blocks: it
