@@ -338,6 +338,14 @@ class DocumentsTest(SeqdTestCase):
         with Raw(new.port) as c:
             self.last_year_checks(c)
             self.assertEqual(s_(c.cmd("NEXT", "inv", "TEXT")), "INV/2027/000002-" + mod97("000002"))
+        # through the surviving follower: forwarded to the leader, answered alike
+        follower = c3.followers(new)[0]
+        with Raw(follower.port) as c:
+            self.assertEqual(s_(c.cmd("NEXT", "inv", "TEXT")), "INV/2027/000003-" + mod97("000003"))
+            p = as_dict(c.cmd("PARSE", "inv", "INV/2026/000003-" + mod97("000003")))
+            self.assertEqual((p["number"], p["period"], p["state"]), (3, "2026", "final"))
+            self.assertEqual(s_(c.cmd("RENDER", "inv", 2, "PERIOD", "2026")),
+                             "INV/2026/000002-" + mod97("000002"))
 
 
 if __name__ == "__main__":
