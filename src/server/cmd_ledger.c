@@ -167,7 +167,9 @@ void lookupCommand(command_env *env, command_call *call)
     if (argc == 0) {
         return;
     }
-    if (argc != 3) {
+    /* LOOKUP name KEY (its key missing) is a syntax error, not a printed
+     * number: every document number holds the digits of {n} */
+    if (argc != 3 || cmd_arg_is(&call->argv[2], "KEY")) {
         cmd_error(call, syntax);
         return;
     }
