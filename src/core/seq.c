@@ -295,6 +295,12 @@ static int seqConfirmAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
     return seqConfirm(s, cmd);
 }
 
+static int seqUndeliveredAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    (void)out;
+    return seqUndelivered(s, cmd);
+}
+
 static int seqReleaseAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     (void)out;
@@ -348,7 +354,14 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_ALLOCBLOCK: rv = seqAllocBlock(s, cmd, out); break;
     case SEQ_OP_USED: rv = seqUsed(s, cmd); break;
     case SEQ_OP_RECOVER: rv = seqRecover(s, cmd); break;
-    case SEQ_OP_UNDELIVERED: rv = seqUndelivered(s, cmd); break;
+    case SEQ_OP_UNDELIVERED:
+        /* A report must name its numbers' period: without one, after a
+         * boundary, they would be read as the new period's. The numbers
+         * then stay final (a gap is never worse than a number issued twice). */
+        rv = q != NULL && q->period_kind != 0 && !cmd->has_period
+                 ? SEQ_OK
+                 : seqInPeriod(s, cmd, seqUndeliveredAny, out);
+        break;
     case SEQ_OP_SERVED: rv = seqServed(s, cmd); break;
     case SEQ_OP_ACL_SETUSER: rv = seqAclSetUser(s, cmd); break;
     case SEQ_OP_ACL_DELUSER: rv = seqAclDelUser(s, cmd, out); break;

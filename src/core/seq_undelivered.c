@@ -90,12 +90,6 @@ int seqUndelivered(seq_state *s, const seq_cmd *cmd)
     if (q == NULL) {
         return SEQ_ERR_NOSEQ;
     }
-    if (q->period_kind != 0) {
-        /* A report names numbers, not their period: once the period rolled
-         * over they would be the new period's. The numbers stay final (a
-         * gap is never worse than a number issued twice). */
-        return SEQ_OK;
-    }
     bool release = q->mode == SEQ_MODE_GAPLESS && (cmd->has_start || cmd->count == 1);
     uint8_t to = release ? SEQ_NUM_RELEASED : SEQ_NUM_UNKNOWN;
     size_t n = 0;

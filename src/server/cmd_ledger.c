@@ -25,6 +25,21 @@ static bool ledgerFromNode(command_env *env, command_call *call, const char *ref
     return true;
 }
 
+/* A trailing PERIOD p of GAPS, LOOKUP and UNDELIVERED into cmd: how many arguments are
+ * left before it, or 0 after an error reply. */
+static size_t periodSuffix(command_call *call, seq_cmd *cmd)
+{
+    size_t argc = call->argc;
+    if (argc >= 4 && cmd_arg_is(&call->argv[argc - 2], "PERIOD")) {
+        if (!cmd_parse_period(&call->argv[argc - 1], cmd)) {
+            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence");
+            return 0;
+        }
+        argc -= 2;
+    }
+    return argc;
+}
+
 void undeliveredCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 5); /* its row in command_table */
@@ -45,7 +60,11 @@ void undeliveredCommand(command_env *env, command_call *call)
     }
     cmd.text = call->argv[4].ptr;
     cmd.text_len = call->argv[4].len;
-    if (call->argc == 7 && cmd_arg_is(&call->argv[5], "GRANT")) {
+    size_t argc = periodSuffix(call, &cmd);
+    if (argc == 0) {
+        return;
+    }
+    if (argc == 7 && cmd_arg_is(&call->argv[5], "GRANT")) {
         int64_t grant;
         if (!cmd_parse_i64(&call->argv[6], &grant) || grant < 1) {
             cmd_error(call, cmd_err_integer);
@@ -53,8 +72,8 @@ void undeliveredCommand(command_env *env, command_call *call)
         }
         cmd.term = (uint64_t)grant;
         cmd.has_start = true;
-    } else if (call->argc != 5) {
-        cmd_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT n]");
+    } else if (argc != 5) {
+        cmd_error(call, "ERR syntax: UNDELIVERED name first last cause [GRANT n] [PERIOD p]");
         return;
     }
     cmd_submit(env, call, &cmd, STYLE_OK);
@@ -100,21 +119,6 @@ void voidCommand(command_env *env, command_call *call)
     cmd.text = reason->ptr;
     cmd.text_len = reason->len;
     cmd_submit(env, call, &cmd, STYLE_OK);
-}
-
-/* A trailing PERIOD p of GAPS and LOOKUP into cmd: how many arguments are
- * left before it, or 0 after an error reply. */
-static size_t periodSuffix(command_call *call, seq_cmd *cmd)
-{
-    size_t argc = call->argc;
-    if (argc >= 4 && cmd_arg_is(&call->argv[argc - 2], "PERIOD")) {
-        if (!cmd_parse_period(&call->argv[argc - 1], cmd)) {
-            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence");
-            return 0;
-        }
-        argc -= 2;
-    }
-    return argc;
 }
 
 void gapsCommand(command_env *env, command_call *call)

@@ -49,6 +49,7 @@ typedef struct conn_report {
                      * call that made the report: connReportOwn copies them */
     uint64_t grant; /* a RESERVE's */
     bool local;     /* applied by this process (see undelivered_report) */
+    undelivered_period period; /* the numbers' period (periodic sequences) */
     uint64_t begin, end; /* the replies' bytes in the connection's output stream */
 } conn_report;
 

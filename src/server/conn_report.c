@@ -45,7 +45,7 @@ void connReportLost(conn *c, conn_report *r, const char *cause)
 {
     if (r->name != NULL && c->srv->env->undelivered != NULL) {
         undelivered_report(c->srv->env->undelivered, r->name, strlen(r->name), r->runs, r->n_runs,
-                           r->grant, r->local, cause);
+                           r->grant, r->local, r->period, cause);
     }
     connReportFree(r);
 }
@@ -104,7 +104,9 @@ void connReportPush(conn *c, conn_report *r)
     }
     assert(r->begin <= c->out_total && r->n_runs > 0);
     conn_report *last = c->n_reports > 0 ? &c->reports[c->n_reports - 1] : NULL;
-    if (last != NULL && last->grant == 0 && r->grant == 0 && last->local == r->local &&
+    bool same_period = last != NULL && last->period.has == r->period.has &&
+                       last->period.kind == r->period.kind && last->period.id == r->period.id;
+    if (last != NULL && same_period && last->grant == 0 && r->grant == 0 && last->local == r->local &&
         last->end == r->begin && c->out_total - last->begin <= CONN_REPORT_BYTES_MAX &&
         last->n_runs + r->n_runs <= CONN_REPORT_RUNS_MAX && strcmp(last->name, r->name) == 0) {
         connReportMerge(last, r);

@@ -158,13 +158,14 @@ void conn_on_done(void *owner, uint64_t tag, const seq_result *res, int err)
             rep.borrowed = true;
             rep.grant = res->op == SEQ_OP_RESERVE ? res->grant : 0;
             rep.local = true;
+            rep.period = undelivered_period_of(res);
         }
     } else if (err == BATCH_OK && res->status == SEQ_OK && res->name != NULL &&
                c->srv->env->undelivered != NULL) {
         /* the client is gone: its numbers must not be taken for delivered */
         undelivered_report(c->srv->env->undelivered, res->name, res->name_len, res->runs,
                            res->n_runs, res->op == SEQ_OP_RESERVE ? res->grant : 0, true,
-                           "reply undelivered: the client disconnected");
+                           undelivered_period_of(res), "reply undelivered: the client disconnected");
     }
     connDeliver(c, tag, scratch->data, scratch->len, &rep);
     connReportFree(&rep); /* not taken when the connection was closing */
@@ -183,8 +184,11 @@ void conn_on_forwarded(void *owner, uint64_t tag, const char *reply, size_t len,
         size_t n = 0;
         seq_run *runs = conn_reply_runs(reply, len, &n);
         if (runs != NULL) {
+            /* a forwarded reply's bytes name no period: on a periodic
+             * sequence the report changes nothing (docs/documents.md) */
             undelivered_report(c->srv->env->undelivered, slot->report, strlen(slot->report), runs,
-                               n, 0, false, "reply undelivered: the client disconnected");
+                               n, 0, false, undelivered_period_of(NULL),
+                               "reply undelivered: the client disconnected");
             free(runs);
         }
     }

@@ -113,7 +113,7 @@ static void onForwardLost(void *ctx, const char *name, const char *reply, size_t
     size_t n = 0;
     seq_run *runs = conn_reply_runs(reply, len, &n);
     if (runs != NULL) {
-        undelivered_report(ctx, name, strlen(name), runs, n, 0, false,
+        undelivered_report(ctx, name, strlen(name), runs, n, 0, false, undelivered_period_of(NULL),
                            "reply undelivered: it came after the client was told the outcome "
                            "is unknown");
         free(runs);
@@ -124,7 +124,7 @@ static void onOrphan(void *ctx, const seq_cmd *cmd, const seq_result *res)
 {
     (void)ctx;
     undelivered_report(&srv.undelivered, cmd->name, cmd->name_len, res->runs, res->n_runs,
-                       cmd->op == SEQ_OP_RESERVE ? res->grant : 0, true,
+                       cmd->op == SEQ_OP_RESERVE ? res->grant : 0, true, undelivered_period_of(res),
                        "reply lost to a leadership change (fate unknown)");
 }
 

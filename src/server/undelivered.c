@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "period.h"
 
 static void undeliveredDone(void *owner, uint64_t tag, const seq_result *res, int err)
 {
@@ -39,8 +40,20 @@ void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f)
     u->forwarder = f;
 }
 
+undelivered_period undelivered_period_of(const seq_result *res)
+{
+    undelivered_period p = {false, 0, 0};
+    if (res != NULL && res->has_period && res->period_kind != 0) {
+        p.has = true;
+        p.kind = res->period_kind;
+        p.id = res->period;
+    }
+    return p;
+}
+
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
-                        size_t n_runs, uint64_t grant, bool local, const char *cause)
+                        size_t n_runs, uint64_t grant, bool local, undelivered_period period,
+                        const char *cause)
 {
     bool granted = grant != 0;
     for (size_t i = 0; i < n_runs; i++) {
@@ -57,20 +70,31 @@ void undelivered_report(undelivered *u, const char *name, size_t name_len, const
                            .has_start = granted,
                            .term = grant,
                            .text = cause,
-                           .text_len = strlen(cause)};
+                           .text_len = strlen(cause),
+                           .has_period = period.has,
+                           .period_kind = period.kind,
+                           .period = period.id};
             batcher_submit(u->batcher, &cmd, &u->base, BATCH_TAG_INTERNAL);
             continue;
         }
         /* Through the leader's client port: never trusted there. */
-        char first[24], last[24], grant_text[24];
+        char first[24], last[24], grant_text[24], ptext[PERIOD_TEXT_MAX];
         snprintf(first, sizeof(first), "%" PRId64, runs[i].first);
         snprintf(last, sizeof(last), "%" PRId64, runs[i].last);
         snprintf(grant_text, sizeof(grant_text), "%" PRIu64, grant);
-        resp_arg argv[7] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
-                            {last, strlen(last)}, {cause, strlen(cause)}, {"GRANT", 5},
-                            {grant_text, strlen(grant_text)}};
-        forwarder_submit(u->forwarder, 2, argv, granted ? 7 : 5, &u->fbase, BATCH_TAG_INTERNAL,
-                         NULL, NULL);
+        size_t period_len = period.has ? period_text(period.id, period.kind, ptext) : 0;
+        resp_arg argv[9] = {{"UNDELIVERED", 11}, {name, name_len}, {first, strlen(first)},
+                            {last, strlen(last)}, {cause, strlen(cause)}};
+        size_t argc = 5;
+        if (granted) {
+            argv[argc++] = (resp_arg){"GRANT", 5};
+            argv[argc++] = (resp_arg){grant_text, strlen(grant_text)};
+        }
+        if (period.has) {
+            argv[argc++] = (resp_arg){"PERIOD", 6};
+            argv[argc++] = (resp_arg){ptext, period_len};
+        }
+        forwarder_submit(u->forwarder, 2, argv, argc, &u->fbase, BATCH_TAG_INTERNAL, NULL, NULL);
     }
 }
 

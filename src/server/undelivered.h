@@ -37,8 +37,20 @@ void undelivered_init(undelivered *u, batcher *b, node *n, forwarder *f);
  * was applied by this process (a batch of its own), which is what lets a
  * gapless NEXT's numbers be released rather than marked unknown (see
  * seqUndelivered). */
+/* The period the numbers were issued in (periodic sequences): a report
+ * without one changes nothing on a periodic sequence (seqUndelivered). */
+typedef struct undelivered_period {
+    bool has;
+    uint8_t kind; /* enum period_kind */
+    int64_t id;
+} undelivered_period;
+
+/* The period of a result's numbers (none: has false). */
+undelivered_period undelivered_period_of(const seq_result *res);
+
 void undelivered_report(undelivered *u, const char *name, size_t name_len, const seq_run *runs,
-                        size_t n_runs, uint64_t grant, bool local, const char *cause);
+                        size_t n_runs, uint64_t grant, bool local, undelivered_period period,
+                        const char *cause);
 
 /* Reports the runs a cached-mode block owner (term, owner) served from
  * sequence name (incarnation) whose USED never reached the log: SERVED,

@@ -678,7 +678,8 @@ static void test_unknown_op(void **state)
         bool known = base >= SEQ_OP_CREATE && base <= 28 &&
                      (!ext || base == SEQ_OP_CREATE || base == SEQ_OP_ADDRANGE ||
                       base == SEQ_OP_DESCRIBE || base == SEQ_OP_GAPS || base == SEQ_OP_LOOKUP ||
-                      base == SEQ_OP_CONFIRM || base == SEQ_OP_RELEASE || base == SEQ_OP_RENDER);
+                      base == SEQ_OP_CONFIRM || base == SEQ_OP_RELEASE || base == SEQ_OP_RENDER ||
+                      base == SEQ_OP_UNDELIVERED);
         if (known) {
             assert_int_equal(rv, 0);
         } else {

@@ -449,6 +449,56 @@ static void test_reservation_across_boundary(void **state)
     seq_state_free(s);
 }
 
+/* A reply lost after the boundary is reported with its period: only that
+ * period's number goes back; a report without a period changes nothing. */
+static void test_undelivered_names_its_period(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    int64_t y2027 = period_start_ms(2027, PERIOD_YEARLY, 0);
+    tick(s, y2027 - 5000);
+    assert_int_equal(create_doc(s, "g", 1, 100, NULL, NULL, PERIOD_YEARLY, 0, SEQ_MODE_GAPLESS),
+                     SEQ_OK);
+    int64_t p;
+    assert_int_equal(next_period(s, "g", &p), 1);
+    assert_int_equal(next_period(s, "g", &p), 2);
+    tick(s, y2027 + 5000);
+    assert_int_equal(next_period(s, "g", &p), 1);
+    assert_int_equal(p, 2027);
+    seq_cmd u = cmd_of(SEQ_OP_UNDELIVERED, "g");
+    u.min = 2;
+    u.max = 2;
+    u.count = 1; /* trusted: this process applied it */
+    u.text = "reply undelivered: the client disconnected";
+    u.text_len = strlen(u.text);
+    assert_int_equal(run(s, u, NULL), SEQ_OK); /* no period: nothing changes */
+    seq_cmd look = cmd_of(SEQ_OP_LOOKUP, "g");
+    look.min = 2;
+    look.has_period = true;
+    look.period_kind = PERIOD_YEARLY;
+    look.period = 2026;
+    seq_result r;
+    assert_int_equal(run(s, look, &r), SEQ_OK);
+    assert_int_equal(r.state, SEQ_NUM_FINAL);
+    seq_result_free(&r);
+    u.has_period = true;
+    u.period_kind = PERIOD_YEARLY;
+    u.period = 2026;
+    assert_int_equal(run(s, u, NULL), SEQ_OK);
+    assert_int_equal(run(s, look, &r), SEQ_OK);
+    assert_int_equal(r.state, SEQ_NUM_RELEASED); /* 2026's 2, which no client got */
+    seq_result_free(&r);
+    /* 2027 is untouched, and 2026's released number is not issued in 2027 */
+    assert_int_equal(next_period(s, "g", &p), 2);
+    assert_int_equal(p, 2027);
+    u.period = 2027;
+    u.min = u.max = 1;
+    assert_int_equal(run(s, u, NULL), SEQ_OK);
+    assert_int_equal(next_period(s, "g", &p), 1); /* released in 2027: issued again first */
+    assert_int_equal(p, 2027);
+    seq_state_free(s);
+}
+
 /* DROP and CREATE again in the same period never reissue its numbers; in
  * a later period the name numbers anew. */
 static void test_drop_recreate_periods(void **state)
@@ -721,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_yearly_boundary),
         cmocka_unit_test(test_reservation_across_boundary),
         cmocka_unit_test(test_drop_recreate_periods),
+        cmocka_unit_test(test_undelivered_names_its_period),
         cmocka_unit_test(test_snapshot_documents),
         cmocka_unit_test(test_codec_documents),
         cmocka_unit_test(test_random_periods_against_model),

@@ -109,6 +109,10 @@ static const golden_case golden_table[] = {
      {.op = SEQ_OP_SETFORMAT, GOLDEN_N("inv"), .format = "ATCUD:{label}-{n}", .format_len = 17}},
     {"RENDER", false, GOLDEN_HDR, {.op = SEQ_OP_RENDER, GOLDEN_N("inv"), .min = 2}},
     {"PARSE", false, GOLDEN_HDR, {.op = SEQ_OP_PARSE, GOLDEN_N("inv"), GOLDEN_T("2026/000002-92")}},
+    {"UNDELIVERED PERIOD", false, GOLDEN_HDR,
+     {.op = SEQ_OP_UNDELIVERED, GOLDEN_N("inv"), .min = 4, .max = 5, .count = 1,
+      GOLDEN_T("reply undelivered: the client disconnected"), .has_period = true, .period_kind = 1,
+      .period = 2026}},
 };
 
 static inline const golden_case *golden_cases(size_t *n)
