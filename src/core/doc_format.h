@@ -35,7 +35,7 @@
 #define DOC_TOKENS_MAX 32  /* literals and placeholders in one format */
 #define DOC_LABEL_MAX 64   /* bytes in a range's label */
 #define DOC_WIDTH_MAX 19   /* {n:W} */
-#define DOC_PERIOD_TEXT_MAX 16
+#define DOC_PERIOD_TEXT_MAX 32 /* PERIOD_TEXT_MAX (period.h) */
 /* bytes in a printed number: literals + {n} + {period} + {label} + {name} + check */
 #define DOC_TEXT_MAX (DOC_FORMAT_MAX + 20 + DOC_PERIOD_TEXT_MAX + DOC_LABEL_MAX + 200 + 2)
 

@@ -111,12 +111,11 @@ int64_t period_start_ms(int64_t id, int kind, int tz_minutes)
     return ms > INT64_MAX ? INT64_MAX : ms < INT64_MIN ? INT64_MIN : (int64_t)ms;
 }
 
-/* Writes v (>= 0) in decimal, at least width digits; its length. */
-static size_t periodDigits(int64_t v, size_t width, char *out)
+/* Writes u in decimal, at least width digits; its length. */
+static size_t periodDigits(uint64_t u, size_t width, char *out)
 {
     char rev[24];
     size_t n = 0;
-    uint64_t u = (uint64_t)v;
     do {
         rev[n++] = (char)('0' + u % 10);
         u /= 10;
@@ -132,16 +131,19 @@ static size_t periodDigits(int64_t v, size_t width, char *out)
 
 size_t period_text(int64_t id, int kind, char *out)
 {
-    /* by hand, not snprintf: NEXT ... TEXT of a periodic series prints one per number */
+    /* by hand, not snprintf: NEXT ... TEXT of a periodic series prints one
+     * per number. Any int64 prints (a sign, 19 digits, "-MM"): a period
+     * read from a snapshot is not trusted to be a real year. */
     int64_t year = kind == PERIOD_MONTHLY ? floorDiv(id, 12) : id;
     size_t n = 0;
     if (year < 0) {
         out[n++] = '-';
     }
-    n += periodDigits(year < 0 ? -year : year, 4, out + n);
+    uint64_t magnitude = year < 0 ? (uint64_t)0 - (uint64_t)year : (uint64_t)year;
+    n += periodDigits(magnitude, 4, out + n);
     if (kind == PERIOD_MONTHLY) {
         out[n++] = '-';
-        n += periodDigits(id - year * 12 + 1, 2, out + n);
+        n += periodDigits((uint64_t)(id - year * 12 + 1), 2, out + n);
     }
     assert(n < PERIOD_TEXT_MAX);
     out[n] = '\0';

@@ -24,7 +24,7 @@ enum period_kind {
 
 #define PERIOD_TZ_MIN (-12 * 60) /* -12:00, in minutes east of UTC */
 #define PERIOD_TZ_MAX (14 * 60)  /* +14:00 */
-#define PERIOD_TEXT_MAX 16
+#define PERIOD_TEXT_MAX 32 /* a sign, 19 digits, "-MM" and the NUL fit */
 
 /* "yearly" or "monthly" (any case), or PERIOD_NONE. */
 int period_kind_named(const char *p, size_t len);

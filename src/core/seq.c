@@ -83,6 +83,7 @@ const char *seq_status_text(int status)
     case SEQ_ERR_NOT_FORMAT: return "NOTFORMAT not this sequence's document number format";
     case SEQ_ERR_BAD_CHECK: return "BADCHECK wrong check digit";
     case SEQ_ERR_OUTSIDE: return "OUTSIDE the number lies outside the sequence's ranges";
+    case SEQ_ERR_PERIOD_FIXED: return "ERR a sequence that had periods is created again only with the same PERIOD and TZ (its periods never go back)";
     case SEQ_ERR_SKIPPED: return "ERR the number has no document number: its check has no digit, so the sequence skips it";
     default: return "ERR unknown error";
     }

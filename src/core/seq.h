@@ -96,7 +96,8 @@ enum seq_status {
     SEQ_ERR_BAD_CHECK,  /* PARSE: the check digit is wrong */
     SEQ_ERR_OUTSIDE,    /* PARSE: the number lies outside the sequence's ranges */
     SEQ_ERR_SKIPPED,    /* the number has no document number (its check has no digit) */
-    SEQ_STATUS_LAST = SEQ_ERR_SKIPPED,
+    SEQ_ERR_PERIOD_FIXED, /* CREATE of a once periodic name with another PERIOD or TZ */
+    SEQ_STATUS_LAST = SEQ_ERR_PERIOD_FIXED,
 };
 
 /* How a sequence issues numbers (CREATE ... MODE). */

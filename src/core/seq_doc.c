@@ -19,16 +19,48 @@
 _Static_assert(sizeof(((seq_range_info *)0)->label) == DOC_LABEL_MAX + 1,
                "seq.h's label room is doc_format.h's label length");
 
-/* Whether position (period, i, v) is at or after format d's. */
+/* Whether number v of range i, in period, is at or after format d's marks. */
 static bool seqDocFrom(const seq_doc_format *d, int64_t period, size_t i, int64_t v)
 {
     if (period != d->from_period) {
         return period > d->from_period;
     }
-    if (i != d->from_range) {
-        return i > d->from_range;
+    if (i >= d->n_marks) {
+        return true; /* a range added after the format: all of it */
     }
-    return v >= d->from_next;
+    return !d->marks[i].full && v >= d->marks[i].next;
+}
+
+/* The first number of range i that format d covers in period (false:
+ * none). */
+static bool seqDocStart(const seq_sequence *q, const seq_doc_format *d, int64_t period, size_t i,
+                        int64_t *start)
+{
+    if (period != d->from_period || i >= d->n_marks) {
+        *start = seqSpanLow(q, i);
+        return period >= d->from_period;
+    }
+    *start = d->marks[i].next;
+    return !d->marks[i].full && d->marks[i].next <= q->ranges[i].max;
+}
+
+bool seqDocCovers(const seq_sequence *q, size_t k, size_t i, int64_t *first, int64_t *last)
+{
+    assert(k < q->n_formats && i < q->n_ranges);
+    if (!seqDocStart(q, &q->formats[k], q->period, i, first)) {
+        return false;
+    }
+    *last = q->ranges[i].max;
+    /* the next format's start ends it (formats' starts only grow); a next
+     * format that covers nothing of range i leaves it the rest */
+    int64_t next_start;
+    if (k + 1 < q->n_formats && seqDocStart(q, &q->formats[k + 1], q->period, i, &next_start)) {
+        if (next_start <= *first) {
+            return false;
+        }
+        *last = next_start - 1;
+    }
+    return true;
 }
 
 static const seq_doc_format *seqDocFormatAt(const seq_sequence *q, int64_t period, size_t i,
@@ -125,14 +157,17 @@ void seqDocFormatPush(seq_sequence *q, const char *text, size_t len)
     (void)rv;
     d->text = seqStrdup(text, len);
     d->len = len;
-    d->from_period = q->period;
-    d->from_range = q->cur;
-    d->from_next = q->cur < q->n_ranges && !q->ranges[q->cur].full ? q->ranges[q->cur].next
-                                                                     : INT64_MAX;
-    if (q->n_formats == 0 && q->issued == 0 && q->cur == 0 && q->n_closed == 0) {
+    if (q->n_formats == 0 && q->issued == 0 && q->n_closed == 0) {
         /* the first format of a sequence that issued nothing: all of it */
         d->from_period = INT64_MIN;
-        d->from_next = INT64_MIN;
+    } else {
+        d->from_period = q->period;
+        d->n_marks = q->n_ranges;
+        d->marks = seq_xmalloc(sizeof(*d->marks) * q->n_ranges);
+        for (size_t i = 0; i < q->n_ranges; i++) {
+            d->marks[i].next = q->ranges[i].next;
+            d->marks[i].full = q->ranges[i].full;
+        }
     }
     q->n_formats++;
 }
@@ -141,6 +176,7 @@ void seqDocFree(seq_sequence *q)
 {
     for (size_t k = 0; k < q->n_formats; k++) {
         free(q->formats[k].text);
+        free(q->formats[k].marks);
     }
     free(q->formats);
     q->formats = NULL;
@@ -164,7 +200,12 @@ void seqDocTexts(const seq_sequence *q, seq_result *out)
         long i = seqSpanOf(q, out->runs[k].first);
         for (int64_t v = out->runs[k].first;; v++) {
             int len = seqDocRender(q, period, i < 0 ? 0 : (size_t)i, v, at);
-            assert(len >= 0); /* an issued number has a document number */
+            if (len < 0) {
+                /* cannot happen (an issued number has a document number), but
+                 * an assert here would stop every replica on this entry */
+                doc_format plain;
+                len = doc_render(seqDocPlain(&plain), &(doc_parts){.n = v}, at, NULL, NULL);
+            }
             texts[out->n_texts++] = at;
             at += (len < 0 ? 0 : (size_t)len) + 1;
             if (v == out->runs[k].last) {
@@ -280,8 +321,7 @@ static size_t seqParseFormats(const seq_sequence *q, const seq_doc_format **out)
     for (size_t k = q->n_formats; k-- > 0;) {
         out[n++] = &q->formats[k];
     }
-    if (q->n_formats == 0 || q->formats[0].from_period != INT64_MIN ||
-        q->formats[0].from_next != INT64_MIN) {
+    if (q->n_formats == 0 || q->formats[0].from_period != INT64_MIN) {
         out[n++] = NULL;
     }
     return n;

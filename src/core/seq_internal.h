@@ -62,17 +62,24 @@ typedef struct seq_span {
                   * (a closed period's copies borrow it) */
 } seq_span;
 
-/* A format a sequence printed by, and from where: numbers the cursor
- * passes at or after (period, range, number) print by it, until the next
- * format's position. Formats are kept for the sequence's life, so a number
- * prints the same way whenever it is asked for. */
+/* A range's cursor when a format was set. */
+typedef struct seq_doc_mark {
+    int64_t next;
+    bool full;
+} seq_doc_mark;
+
+/* A format a sequence printed by, and from where: the numbers its cursors
+ * had not passed when it was set print by it (in its period: at or above
+ * each range's mark, and all of a range added later; in later periods:
+ * all), until the next format's marks. Formats are kept for the sequence's
+ * life, so a number prints the same way whenever it is asked for. */
 typedef struct seq_doc_format {
     char *text; /* as given (NUL-terminated) */
     size_t len;
     doc_format parsed;
-    int64_t from_period;
-    size_t from_range;
-    int64_t from_next;
+    int64_t from_period; /* INT64_MIN: from the sequence's start, everywhere */
+    seq_doc_mark *marks; /* the ranges' cursors then (n_marks: the ranges then) */
+    size_t n_marks;
 } seq_doc_format;
 
 /* What a period of a periodic sequence kept when it closed: its cursors,
@@ -294,6 +301,10 @@ typedef struct seq_take {
     uint64_t taken;
     seq_run inline_runs[4];
     size_t inline_span[4];
+    /* ranges whose unissued rest is numbers a skip rule passes over: the
+     * plan reached their end, so applying it fills them (NULL: none) */
+    size_t *ended;
+    size_t n_ended;
 } seq_take;
 
 void seqTakeInit(seq_take *tk, const seq_sequence *q);
@@ -506,6 +517,9 @@ const seq_doc_format *seqDocFormatOf(const seq_sequence *q, size_t i, int64_t v)
 bool seqDocSkips(const seq_sequence *q, size_t i, int64_t v);
 /* Whether the format in force for new numbers can skip any. */
 bool seqDocMaySkip(const seq_sequence *q);
+/* The stretch [*first, *last] of range i, in q's period, that format k
+ * prints (before the next format's marks); false when none. */
+bool seqDocCovers(const seq_sequence *q, size_t k, size_t i, int64_t *first, int64_t *last);
 /* CREATE's and SETFORMAT's format, checked: SEQ_OK or SEQ_ERR_FORMAT. */
 int seqDocFormatCheck(const seq_cmd *cmd, const char *text, size_t len, uint8_t period_kind);
 /* Adds a format from the current cursor on (text checked already). */

@@ -146,7 +146,11 @@ int seqKeyHolds(const seq_state *s, const seq_sequence *q, const seq_cmd *cmd, i
         return SEQ_ERR_KEY;
     }
     const seq_key_entry *e = seqKeyFind(s, q->incarnation, cmd->key, cmd->key_len);
-    return e != NULL && e->permanent && e->runs[0].first == v ? SEQ_OK : SEQ_ERR_KEY_MISMATCH;
+    /* the same number of another period is another number (q->period is
+     * the period the command runs in: a closed one's book when swapped in) */
+    return e != NULL && e->permanent && e->runs[0].first == v && e->period == q->period
+               ? SEQ_OK
+               : SEQ_ERR_KEY_MISMATCH;
 }
 
 void seqPkeyRelease(seq_state *s, uint64_t incarnation, int64_t period, int64_t v)

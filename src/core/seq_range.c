@@ -67,6 +67,8 @@ void seqTakeInit(seq_take *tk, const seq_sequence *q)
     tk->cap = q->n_ranges + q->n_burned + 1;
     tk->n_runs = 0;
     tk->taken = 0;
+    tk->ended = NULL;
+    tk->n_ended = 0;
     if (tk->cap <= 4) {
         tk->runs = tk->inline_runs;
         tk->span_of = tk->inline_span;
@@ -96,6 +98,7 @@ static void seqTakeGrow(seq_take *tk)
 
 void seqTakeFree(seq_take *tk)
 {
+    free(tk->ended);
     if (tk->runs != tk->inline_runs) {
         free(tk->runs);
         free(tk->span_of);
@@ -134,6 +137,12 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
                 if (seqDocSkips(q, i, x)) {
                     if (x == p) {
                         if (p == r->max) {
+                            /* the range ends in numbers passed over: it is
+                             * used up, or NEXT would stop here for good */
+                            if (tk->ended == NULL) {
+                                tk->ended = seq_xmalloc(sizeof(*tk->ended) * q->n_ranges);
+                            }
+                            tk->ended[tk->n_ended++] = i;
                             break;
                         }
                         p++;
@@ -182,6 +191,9 @@ void seqTakeApply(seq_sequence *q, const seq_take *tk)
         } else {
             r->next = tk->runs[k].last + 1;
         }
+    }
+    for (size_t k = 0; k < tk->n_ended; k++) {
+        q->ranges[tk->ended[k]].full = true;
     }
     while (q->cur < q->n_ranges && q->ranges[q->cur].full) {
         q->cur++;

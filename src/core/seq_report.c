@@ -133,35 +133,53 @@ static void seqGapsPush(seq_ledger_run **rows, size_t *n, size_t *cap, seq_ledge
     (*rows)[(*n)++] = e;
 }
 
+/* Numbers a GAPS may look at for skipped ones, beyond the rows it returns:
+ * a bound on the walk (a skip rule passes over about one number in 11, so
+ * 10,001 rows take about 110,000 steps). */
+#define SEQ_GAPS_SKIP_WALK_MAX 2000000
+
 /* The numbers below the cursors a mod11:skip format passed over (derived,
- * never stored), at most SEQ_GAPS_MAX + 1 of them: about one in eleven,
- * so the walk is bounded by the rows it may return. */
+ * never stored), at most SEQ_GAPS_MAX + 1 of them; only the stretches each
+ * skipping format prints are walked. *cut: the walk bound was reached. */
 static void seqGapsSkipped(const seq_sequence *q, int64_t lo, int64_t hi, seq_ledger_run **rows,
-                           size_t *n, size_t *cap)
+                           size_t *n, size_t *cap, bool *cut)
 {
-    bool any = false;
-    for (size_t k = 0; k < q->n_formats && !any; k++) {
-        any = q->formats[k].parsed.skips;
-    }
     size_t found = 0;
-    for (size_t i = 0; any && i < q->n_ranges && found <= SEQ_GAPS_MAX; i++) {
-        const seq_span *r = &q->ranges[i];
-        int64_t a = seqSpanLow(q, i) > lo ? seqSpanLow(q, i) : lo;
-        int64_t z = r->full ? r->max : r->next == r->min ? r->min : r->next - 1;
-        if (!r->full && r->next == seqSpanLow(q, i)) {
-            continue; /* nothing taken here yet */
+    uint64_t steps = 0;
+    for (size_t k = 0; k < q->n_formats && found <= SEQ_GAPS_MAX; k++) {
+        if (!q->formats[k].parsed.skips) {
+            continue;
         }
-        z = z < hi ? z : hi;
-        for (int64_t v = a; a <= z && found <= SEQ_GAPS_MAX; v++) {
-            if (seq_issued(q, v) && seqDocSkips(q, i, v) && seqLedgerAt(q, v) == NULL) {
-                /* time 0: derived from the format, it has no moment of its own */
-                seq_ledger_run e = {v, v, SEQ_NUM_SKIPPED, 0, INT64_MAX, 0,
-                                    (char *)SEQ_REASON_NO_CHECK, INT64_MAX, ""};
-                seqGapsPush(rows, n, cap, e, lo, hi);
-                found++;
+        for (size_t i = 0; i < q->n_ranges && found <= SEQ_GAPS_MAX; i++) {
+            const seq_span *r = &q->ranges[i];
+            int64_t a, z;
+            if (!seqDocCovers(q, k, i, &a, &z)) {
+                continue;
             }
-            if (v == z) {
-                break;
+            /* what the cursor passed: below next, or all of a full range */
+            if (!r->full) {
+                if (r->next <= a) {
+                    continue;
+                }
+                z = z < r->next - 1 ? z : r->next - 1;
+            }
+            a = a > lo ? a : lo;
+            z = z < hi ? z : hi;
+            for (int64_t v = a; a <= z && found <= SEQ_GAPS_MAX; v++) {
+                if (++steps > SEQ_GAPS_SKIP_WALK_MAX) {
+                    *cut = true;
+                    return;
+                }
+                if (seqDocSkips(q, i, v) && seq_issued(q, v) && seqLedgerAt(q, v) == NULL) {
+                    /* time 0: derived from the format, it has no moment of its own */
+                    seq_ledger_run e = {v, v, SEQ_NUM_SKIPPED, 0, INT64_MAX, 0,
+                                        (char *)SEQ_REASON_NO_CHECK, INT64_MAX, ""};
+                    seqGapsPush(rows, n, cap, e, lo, hi);
+                    found++;
+                }
+                if (v == z) {
+                    break;
+                }
             }
         }
     }
@@ -218,11 +236,12 @@ int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         }
         free(pieces);
     }
-    seqGapsSkipped(q, lo, hi, &rows, &n, &cap);
+    bool cut = false;
+    seqGapsSkipped(q, lo, hi, &rows, &n, &cap, &cut);
     if (n > 1) { /* rows is NULL when there are none */
         qsort(rows, n, sizeof(*rows), seqLedgerRunCompare);
     }
-    out->more = n > SEQ_GAPS_MAX;
+    out->more = n > SEQ_GAPS_MAX || cut;
     while (n > SEQ_GAPS_MAX) {
         free(rows[--n].reason);
     }

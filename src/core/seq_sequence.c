@@ -280,6 +280,13 @@ int seqCreate(seq_state *s, const seq_cmd *cmd)
                     q->ranges[0].not_after == want.not_after && seqSameDoc(q, cmd);
         return same ? SEQ_OK : SEQ_ERR_EXISTS;
     }
+    /* A name that had periods keeps their kind and offset for good: its
+     * tombstone's period and burned numbers are counted in them, and a
+     * series of another kind (or none) in between would lose them. */
+    if (q != NULL && !q->live && q->period_kind != PERIOD_NONE &&
+        (cmd->period_kind != q->period_kind || cmd->tz_minutes != q->tz_minutes)) {
+        return SEQ_ERR_PERIOD_FIXED;
+    }
     if (q == NULL) {
         if (s->n_sequences >= SEQ_SEQUENCES_MAX) {
             return SEQ_ERR_TOO_MANY;
@@ -309,8 +316,7 @@ int seqCreate(seq_state *s, const seq_cmd *cmd)
     q->issued = 0;
     /* A name's periods never go back: a tombstone's period holds, and its
      * burned numbers count only in that period (a later one numbers anew). */
-    /* (a tombstone of another kind counts its periods otherwise: its burned stay) */
-    bool was_periodic = q->period_kind != PERIOD_NONE && q->period_kind == cmd->period_kind;
+    bool was_periodic = q->period_kind != PERIOD_NONE; /* and of this kind: checked above */
     int64_t before = q->period;
     q->period_kind = cmd->period_kind;
     q->tz_minutes = cmd->tz_minutes;

@@ -1,7 +1,7 @@
 /* seq_snapshot_doc — the document-number part of a sequence in a snapshot
  * (version 6 on), after its rates: per range label_len u8 and label; n_formats
- * u8 and per format len u16, text, from_period i64, from_range u32,
- * from_next i64; period_kind u8, tz_minutes i16 (as u16), period i64; n_closed
+ * u8 and per format len u16, text, from_period i64, n_marks u32 and per mark
+ * next i64, full u8; period_kind u8, tz_minutes i16 (as u16), period i64; n_closed
  * u32 and per closed period: period i64, per range next i64 and full u8,
  * cur u32, issued u64, warned u8, n_burned u32 and the burned intervals,
  * then its ledger (as the sequence's own). A tombstone writes no labels, no
@@ -24,7 +24,7 @@ size_t seqDocSize(const seq_sequence *q)
         n += q->ranges[i].label != NULL ? strlen(q->ranges[i].label) : 0;
     }
     for (size_t k = 0; k < q->n_formats; k++) {
-        n += 2 + q->formats[k].len + 8 + 4 + 8;
+        n += 2 + q->formats[k].len + 8 + 4 + 9 * q->formats[k].n_marks;
     }
     for (size_t k = 0; k < q->n_closed; k++) {
         const seq_period_book *b = &q->closed[k];
@@ -47,8 +47,11 @@ void seqWriteDoc(const seq_sequence *q, seq_writer *w)
         seq_put_u16(w, (uint16_t)d->len);
         seq_put_bytes(w, d->text, d->len);
         seq_put_i64(w, d->from_period);
-        seq_put_u32(w, (uint32_t)d->from_range);
-        seq_put_i64(w, d->from_next);
+        seq_put_u32(w, (uint32_t)d->n_marks);
+        for (size_t i = 0; i < d->n_marks; i++) {
+            seq_put_i64(w, d->marks[i].next);
+            seq_put_u8(w, d->marks[i].full ? 1 : 0);
+        }
     }
     seq_put_u8(w, q->period_kind);
     seq_put_u16(w, (uint16_t)q->tz_minutes);
@@ -108,10 +111,20 @@ static bool seqReadFormats(seq_sequence *q, seq_reader *r)
         d->len = len;
         q->n_formats++;
         d->from_period = seq_get_i64(r);
-        d->from_range = seq_get_u32(r);
-        d->from_next = seq_get_i64(r);
-        if (r->bad || (d->parsed.has_period && q->period_kind == PERIOD_NONE)) {
+        size_t n_marks = seq_get_u32(r);
+        if (r->bad || n_marks > q->n_ranges || n_marks > (r->len - r->pos) / 9 ||
+            (d->parsed.has_period && q->period_kind == PERIOD_NONE)) {
             return false;
+        }
+        d->marks = seq_xmalloc(sizeof(*d->marks) * (n_marks == 0 ? 1 : n_marks));
+        d->n_marks = n_marks;
+        for (size_t i = 0; i < n_marks; i++) {
+            d->marks[i].next = seq_get_i64(r);
+            uint8_t full = seq_get_u8(r);
+            d->marks[i].full = full == 1;
+            if (full > 1) {
+                return false;
+            }
         }
     }
     return true;
@@ -169,7 +182,12 @@ bool seqReadDoc(seq_state *s, seq_sequence *q, seq_reader *r, uint32_t version)
     size_t n_formats = seq_get_u8(r);
     for (size_t k = 0; k < n_formats && !r->bad; k++) {
         seq_get_bytes(r, seq_get_u16(r));
-        seq_get_bytes(r, 8 + 4 + 8);
+        seq_get_i64(r);
+        size_t n_marks = seq_get_u32(r);
+        if (n_marks > (r->len - r->pos) / 9) {
+            return false;
+        }
+        seq_get_bytes(r, 9 * n_marks);
     }
     q->period_kind = seq_get_u8(r);
     q->tz_minutes = (int16_t)seq_get_u16(r);

@@ -213,6 +213,12 @@ static void format_lookup(const seq_result *res, int proto, resp_buf *out)
 /* NEXT ... TEXT: one bulk string, or with COUNT an array of them. */
 static void format_texts(const seq_result *res, bool array, resp_buf *out)
 {
+    if (res->n_texts == 0) {
+        /* the numbers were issued but could not be printed (out of memory):
+         * an error, not a missing reply that would shift the pipeline */
+        resp_write_error(out, "ERR the numbers were issued but their document numbers could not be printed; RENDER them");
+        return;
+    }
     if (array) {
         resp_write_array(out, res->n_texts);
     }

@@ -499,6 +499,145 @@ static void test_undelivered_names_its_period(void **state)
     seq_state_free(s);
 }
 
+/* What a review found, each once a way to break a promise. */
+static void test_review_findings(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    int64_t y2027 = period_start_ms(2027, PERIOD_YEARLY, 0);
+    tick(s, y2027 - 400 * 24 * H);
+    /* 1. a once yearly name comes back yearly (same TZ) or not at all: a
+     * monthly series in between would lose the burned numbers of its year */
+    assert_int_equal(create_doc(s, "y", 1, 100, NULL, NULL, PERIOD_YEARLY, 0, 0), SEQ_OK);
+    int64_t p;
+    assert_int_equal(next_period(s, "y", &p), 1);
+    assert_int_equal(run(s, cmd_of(SEQ_OP_DROP, "y"), NULL), SEQ_OK);
+    assert_int_equal(create_doc(s, "y", 1, 100, NULL, NULL, PERIOD_MONTHLY, 0, 0), SEQ_ERR_PERIOD_FIXED);
+    assert_int_equal(create_doc(s, "y", 1, 100, NULL, NULL, 0, 0, 0), SEQ_ERR_PERIOD_FIXED);
+    assert_int_equal(create_doc(s, "y", 1, 100, NULL, NULL, PERIOD_YEARLY, 60, 0), SEQ_ERR_PERIOD_FIXED);
+    assert_int_equal(create_doc(s, "y", 1, 100, NULL, NULL, PERIOD_YEARLY, 0, 0), SEQ_OK);
+    assert_int_equal(next_period(s, "y", &p), 2); /* 1 stays burned in its year */
+    /* 2. a KEY of last year does not hold this year's same number */
+    assert_int_equal(create_doc(s, "g", 1, 100, NULL, NULL, PERIOD_YEARLY, 0, SEQ_MODE_GAPLESS), SEQ_OK);
+    seq_cmd c = cmd_of(SEQ_OP_RESERVE, "g");
+    c.key = "ka";
+    c.key_len = 2;
+    seq_result r;
+    assert_int_equal(run(s, c, &r), SEQ_OK);
+    assert_int_equal(r.runs[0].first, 1);
+    seq_result_free(&r);
+    tick(s, y2027 + 1000);
+    c.key = "kb";
+    assert_int_equal(run(s, c, &r), SEQ_OK);
+    assert_int_equal(r.runs[0].first, 1);
+    assert_int_equal(r.period, 2027);
+    seq_result_free(&r);
+    seq_cmd rel = cmd_of(SEQ_OP_RELEASE, "g");
+    rel.min = 1;
+    rel.key = "ka";
+    rel.key_len = 2;
+    assert_int_equal(run(s, rel, NULL), SEQ_ERR_KEY_MISMATCH);
+    rel.has_period = true;
+    rel.period_kind = PERIOD_YEARLY;
+    rel.period = 2025; /* the clock stood in 2025 then */
+    assert_int_equal(run(s, rel, NULL), SEQ_OK); /* in its own year */
+    seq_cmd conf = cmd_of(SEQ_OP_CONFIRM, "g");
+    conf.min = 1;
+    conf.key = "kb";
+    conf.key_len = 2;
+    assert_int_equal(run(s, conf, NULL), SEQ_OK);
+    seq_state_free(s);
+
+    /* 3a. a range added after a SETFORMAT prints by the new format */
+    s = seq_state_new();
+    tick(s, 1000);
+    assert_int_equal(create_doc(s, "a", 1, 1, "{n}{check:mod11:skip}", NULL, 0, 0, 0), SEQ_OK);
+    assert_non_null(next_text(s, "a", NULL, NULL));
+    seq_cmd f = cmd_of(SEQ_OP_SETFORMAT, "a");
+    f.format = "{n}";
+    f.format_len = 3;
+    assert_int_equal(run(s, f, NULL), SEQ_OK);
+    seq_cmd add = cmd_of(SEQ_OP_ADDRANGE, "a");
+    add.min = 10;
+    add.max = 100;
+    assert_int_equal(run(s, add, NULL), SEQ_OK);
+    for (int64_t v = 10; v < 30; v++) {
+        char want[24];
+        snprintf(want, sizeof(want), "%" PRId64, v);
+        assert_string_equal(next_text(s, "a", NULL, NULL), want); /* 23 was skipped once */
+    }
+    /* 3b. numbers a later range issued while the first stood still keep
+     * the format they were printed by */
+    assert_int_equal(create_doc(s, "w", 1, 100, NULL, NULL, 0, 0, SEQ_MODE_GAPLESS), SEQ_OK);
+    seq_cmd win = cmd_of(SEQ_OP_CREATE, "w2");
+    win.min = 1;
+    win.max = 100;
+    win.mode = SEQ_MODE_GAPLESS;
+    win.has_not_after = true;
+    win.not_after = 2000;
+    assert_int_equal(run(s, win, NULL), SEQ_OK);
+    add = cmd_of(SEQ_OP_ADDRANGE, "w2");
+    add.min = 1000;
+    add.max = 2000;
+    assert_int_equal(run(s, add, NULL), SEQ_OK);
+    tick(s, 3000); /* the first range expired, unused */
+    seq_cmd nx = cmd_of(SEQ_OP_NEXT, "w2");
+    nx.count = 9;
+    assert_int_equal(run(s, nx, &r), SEQ_OK);
+    assert_int_equal(r.runs[0].first, 1000);
+    seq_result_free(&r);
+    f = cmd_of(SEQ_OP_SETFORMAT, "w2");
+    f.format = "X-{n}";
+    f.format_len = 5;
+    assert_int_equal(run(s, f, NULL), SEQ_OK);
+    seq_cmd ren = cmd_of(SEQ_OP_RENDER, "w2");
+    ren.min = 1001;
+    assert_int_equal(run(s, ren, &r), SEQ_OK);
+    assert_string_equal(r.text, "1001");
+    seq_result_free(&r);
+    assert_string_equal(next_text(s, "w2", NULL, NULL), "X-1009");
+    /* 4. a range that ends in a skipped number is used up */
+    assert_int_equal(create_doc(s, "e", 1, 6, "{n}{check:mod11:skip}", NULL, 0, 0, 0), SEQ_OK);
+    add = cmd_of(SEQ_OP_ADDRANGE, "e");
+    add.min = 10;
+    add.max = 20;
+    assert_int_equal(run(s, add, NULL), SEQ_OK);
+    nx = cmd_of(SEQ_OP_NEXT, "e");
+    nx.count = 5;
+    assert_int_equal(run(s, nx, NULL), SEQ_OK); /* 1..5; 6 has no check digit */
+    int64_t n;
+    next_text(s, "e", &n, NULL);
+    assert_int_equal(n, 10);
+    seq_cmd d = cmd_of(SEQ_OP_DESCRIBE, "e");
+    assert_int_equal(run(s, d, &r), SEQ_OK);
+    assert_int_equal(r.remaining, 10); /* 11..20; nothing left in the first range */
+    seq_result_free(&r);
+    /* 5. GAPS walks only what a skipping format printed */
+    assert_int_equal(create_doc(s, "big", 1, 1000000000000LL, NULL, NULL, 0, 0, 0), SEQ_OK);
+    nx = cmd_of(SEQ_OP_NEXT, "big");
+    nx.count = SEQ_COUNT_MAX;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(run(s, nx, NULL), SEQ_OK);
+    }
+    f = cmd_of(SEQ_OP_SETFORMAT, "big");
+    f.format = "{n}{check:mod11:skip}";
+    f.format_len = strlen(f.format);
+    assert_int_equal(run(s, f, NULL), SEQ_OK);
+    nx.count = 30;
+    assert_int_equal(run(s, nx, NULL), SEQ_OK);
+    seq_cmd g = cmd_of(SEQ_OP_GAPS, "big");
+    g.min = INT64_MIN;
+    g.max = INT64_MAX;
+    assert_int_equal(run(s, g, &r), SEQ_OK);
+    assert_true(r.n_ledger >= 1 && r.n_ledger <= 5);
+    for (size_t i = 0; i < r.n_ledger; i++) {
+        assert_true(r.ledger[i].first > 3 * (int64_t)SEQ_COUNT_MAX);
+        assert_int_equal(r.ledger[i].state, SEQ_NUM_SKIPPED);
+    }
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
 /* DROP and CREATE again in the same period never reissue its numbers; in
  * a later period the name numbers anew. */
 static void test_drop_recreate_periods(void **state)
@@ -772,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_reservation_across_boundary),
         cmocka_unit_test(test_drop_recreate_periods),
         cmocka_unit_test(test_undelivered_names_its_period),
+        cmocka_unit_test(test_review_findings),
         cmocka_unit_test(test_snapshot_documents),
         cmocka_unit_test(test_codec_documents),
         cmocka_unit_test(test_random_periods_against_model),
