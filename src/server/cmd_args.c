@@ -374,6 +374,29 @@ bool cmd_parse_period(const resp_arg *v, seq_cmd *cmd)
     return true;
 }
 
+size_t cmd_take_period(command_call *call, seq_cmd *cmd, resp_arg *args)
+{
+    if (call->argc > CMD_PERIOD_ARGS_MAX) {
+        cmd_error(call, "ERR syntax: too many arguments");
+        return 0;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < call->argc; i++) {
+        bool option = i >= 2 && i + 1 < call->argc && cmd_arg_is(&call->argv[i], "PERIOD") &&
+                      !cmd_arg_is(&call->argv[i - 1], "KEY");
+        if (!option) {
+            args[n++] = call->argv[i];
+            continue;
+        }
+        if (cmd->has_period || !cmd_parse_period(&call->argv[i + 1], cmd)) {
+            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence, once");
+            return 0;
+        }
+        i++;
+    }
+    return n;
+}
+
 bool cmd_reason_valid(const resp_arg *reason)
 {
     bool ok = reason->len >= 1 && reason->len <= SEQ_REASON_MAX;

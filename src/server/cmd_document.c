@@ -24,20 +24,20 @@ void renderCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 3); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_RENDER};
-    if (call->argc != 3 && call->argc != 5) {
-        cmd_error(call, "ERR syntax: RENDER name n [PERIOD p]");
+    resp_arg args[CMD_PERIOD_ARGS_MAX];
+    size_t argc = cmd_take_period(call, &cmd, args);
+    if (argc == 0) {
         return;
     }
-    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
-        return;
-    }
-    if (!cmd_parse_i64(&call->argv[2], &cmd.min)) {
-        cmd_error(call, cmd_err_integer);
-        return;
-    }
-    if (call->argc == 5 &&
-        (!cmd_arg_is(&call->argv[3], "PERIOD") || !cmd_parse_period(&call->argv[4], &cmd))) {
+    if (argc != 3) {
         cmd_error(call, "ERR syntax: RENDER name n [PERIOD p] (p: 2026, or 2026-03 for monthly)");
+        return;
+    }
+    if (!cmd_take_name(call, &args[1], &cmd)) {
+        return;
+    }
+    if (!cmd_parse_i64(&args[2], &cmd.min)) {
+        cmd_error(call, cmd_err_integer);
         return;
     }
     cmd_submit(env, call, &cmd, STYLE_TEXT);

@@ -25,21 +25,6 @@ static bool ledgerFromNode(command_env *env, command_call *call, const char *ref
     return true;
 }
 
-/* A trailing PERIOD p of GAPS, LOOKUP and UNDELIVERED into cmd: how many arguments are
- * left before it, or 0 after an error reply. */
-static size_t periodSuffix(command_call *call, seq_cmd *cmd)
-{
-    size_t argc = call->argc;
-    if (argc >= 4 && cmd_arg_is(&call->argv[argc - 2], "PERIOD")) {
-        if (!cmd_parse_period(&call->argv[argc - 1], cmd)) {
-            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence");
-            return 0;
-        }
-        argc -= 2;
-    }
-    return argc;
-}
-
 void undeliveredCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 5); /* its row in command_table */
@@ -60,13 +45,14 @@ void undeliveredCommand(command_env *env, command_call *call)
     }
     cmd.text = call->argv[4].ptr;
     cmd.text_len = call->argv[4].len;
-    size_t argc = periodSuffix(call, &cmd);
+    resp_arg args[CMD_PERIOD_ARGS_MAX];
+    size_t argc = cmd_take_period(call, &cmd, args);
     if (argc == 0) {
         return;
     }
-    if (argc == 7 && cmd_arg_is(&call->argv[5], "GRANT")) {
+    if (argc == 7 && cmd_arg_is(&args[5], "GRANT")) {
         int64_t grant;
-        if (!cmd_parse_i64(&call->argv[6], &grant) || grant < 1) {
+        if (!cmd_parse_i64(&args[6], &grant) || grant < 1) {
             cmd_error(call, cmd_err_integer);
             return;
         }
@@ -125,7 +111,8 @@ void gapsCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_GAPS, .min = INT64_MIN, .max = INT64_MAX};
-    size_t argc = periodSuffix(call, &cmd);
+    resp_arg args[CMD_PERIOD_ARGS_MAX];
+    size_t argc = cmd_take_period(call, &cmd, args);
     if (argc == 0) {
         return;
     }
@@ -133,11 +120,10 @@ void gapsCommand(command_env *env, command_call *call)
         cmd_error(call, "ERR syntax: GAPS name [from to] [PERIOD p]");
         return;
     }
-    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+    if (!cmd_take_name(call, &args[1], &cmd)) {
         return;
     }
-    if (argc == 4 &&
-        (!cmd_parse_i64(&call->argv[2], &cmd.min) || !cmd_parse_i64(&call->argv[3], &cmd.max))) {
+    if (argc == 4 && (!cmd_parse_i64(&args[2], &cmd.min) || !cmd_parse_i64(&args[3], &cmd.max))) {
         cmd_error(call, cmd_err_integer);
         return;
     }
@@ -167,26 +153,27 @@ void lookupCommand(command_env *env, command_call *call)
         cmd_submit(env, call, &cmd, STYLE_LOOKUP_KEY);
         return;
     }
-    size_t argc = periodSuffix(call, &cmd);
+    resp_arg args[CMD_PERIOD_ARGS_MAX];
+    size_t argc = cmd_take_period(call, &cmd, args);
     if (argc == 0) {
         return;
     }
     /* LOOKUP name KEY (its key missing) is a syntax error, not a printed
      * number: every document number holds the digits of {n} */
-    if (argc != 3 || cmd_arg_is(&call->argv[2], "KEY")) {
+    if (argc != 3 || cmd_arg_is(&args[2], "KEY")) {
         cmd_error(call, syntax);
         return;
     }
-    if (cmd_parse_i64(&call->argv[2], &cmd.min)) {
+    if (cmd_parse_i64(&args[2], &cmd.min)) {
         cmd_submit(env, call, &cmd, STYLE_LOOKUP);
         return;
     }
-    if (cmd.has_period || call->argv[2].len == 0 || call->argv[2].len > DOC_TEXT_MAX) {
+    if (cmd.has_period || args[2].len == 0 || args[2].len > DOC_TEXT_MAX) {
         cmd_error(call, cmd.has_period ? cmd_err_integer : seq_status_text(SEQ_ERR_NOT_FORMAT));
         return;
     }
     cmd.op = SEQ_OP_PARSE;
-    cmd.text = call->argv[2].ptr;
-    cmd.text_len = call->argv[2].len;
+    cmd.text = args[2].ptr;
+    cmd.text_len = args[2].len;
     cmd_submit(env, call, &cmd, STYLE_PARSE);
 }

@@ -241,34 +241,31 @@ void reserveCommand(command_env *env, command_call *call)
 static void confirmOrRelease(command_env *env, command_call *call, uint8_t op)
 {
     seq_cmd cmd = {.op = op};
-    size_t argc = call->argc;
-    /* PERIOD p, last: a reservation made in an earlier period */
-    if (argc >= 5 && cmd_arg_is(&call->argv[argc - 2], "PERIOD")) {
-        if (!cmd_parse_period(&call->argv[argc - 1], &cmd)) {
-            cmd_error(call, "ERR PERIOD wants 2026, or 2026-03 for a monthly sequence");
-            return;
-        }
-        argc -= 2;
+    const char *syntax = op == SEQ_OP_CONFIRM ? "ERR syntax: CONFIRM name n [KEY key] [PERIOD p]"
+                                              : "ERR syntax: RELEASE name n [KEY key] [PERIOD p]";
+    /* PERIOD p: a reservation made in an earlier period */
+    resp_arg args[CMD_PERIOD_ARGS_MAX];
+    size_t argc = cmd_take_period(call, &cmd, args);
+    if (argc == 0) {
+        return;
     }
     if (argc != 3 && argc != 5) {
-        cmd_errorf(call, "ERR syntax: %s name n [KEY key] [PERIOD p]",
-                     op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
+        cmd_error(call, syntax);
         return;
     }
-    if (!cmd_take_name(call, &call->argv[1], &cmd)) {
+    if (!cmd_take_name(call, &args[1], &cmd)) {
         return;
     }
-    if (!cmd_parse_i64(&call->argv[2], &cmd.min)) {
+    if (!cmd_parse_i64(&args[2], &cmd.min)) {
         cmd_error(call, cmd_err_integer);
         return;
     }
     if (argc == 5) {
-        if (!cmd_arg_is(&call->argv[3], "KEY")) {
-            cmd_errorf(call, "ERR syntax: %s name n [KEY key]",
-                         op == SEQ_OP_CONFIRM ? "CONFIRM" : "RELEASE");
+        if (!cmd_arg_is(&args[3], "KEY")) {
+            cmd_error(call, syntax);
             return;
         }
-        if (!cmd_take_key(call, &call->argv[4], &cmd)) {
+        if (!cmd_take_key(call, &args[4], &cmd)) {
             return;
         }
     }
@@ -320,8 +317,12 @@ void describeCommand(command_env *env, command_call *call)
 {
     assert(call->argc >= 2); /* its row in command_table */
     seq_cmd cmd = {.op = SEQ_OP_DESCRIBE};
-    if (call->argc != 2 && (call->argc != 4 || !cmd_arg_is(&call->argv[2], "PERIOD") ||
-                            !cmd_parse_period(&call->argv[3], &cmd))) {
+    resp_arg args[CMD_PERIOD_ARGS_MAX];
+    size_t argc = cmd_take_period(call, &cmd, args);
+    if (argc == 0) {
+        return;
+    }
+    if (argc != 2) {
         cmd_error(call, "ERR syntax: DESCRIBE name [PERIOD p] (p: 2026, or 2026-03 for monthly)");
         return;
     }

@@ -39,6 +39,12 @@ bool cmd_format_valid(command_call *call, const resp_arg *v);
 /* A PERIOD argument, 2026 or 2026-03, into cmd (has_period, its kind by
  * its shape, the period); false when it is neither. */
 bool cmd_parse_period(const resp_arg *v, seq_cmd *cmd);
+/* PERIOD p anywhere after the name (not as a KEY's value) into cmd, and
+ * the other arguments, in order, into args (CMD_PERIOD_ARGS_MAX): their
+ * count, or 0 after an error reply (a bad period, PERIOD twice, too many
+ * arguments). */
+#define CMD_PERIOD_ARGS_MAX 12
+size_t cmd_take_period(command_call *call, seq_cmd *cmd, resp_arg *args);
 /* The options of CREATE and ADDRANGE from argv[from] on; false after an
  * error reply. */
 bool cmd_parse_range_options(command_call *call, size_t from, bool create, seq_cmd *cmd);

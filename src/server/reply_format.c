@@ -42,13 +42,32 @@ static const char *mode_name(uint8_t mode)
 
 /* DESCRIBE's document part: the format, and for a periodic sequence the
  * period described, its kind, offset and how many periods closed. */
+static bool describe_has_labels(const seq_result *res)
+{
+    for (size_t i = 0; i < res->n_ranges; i++) {
+        if (res->ranges[i].label[0] != '\0') {
+            return true;
+        }
+    }
+    return false;
+}
+
 static size_t describe_doc_fields(const seq_result *res)
 {
-    return (res->format != NULL && res->format[0] != '\0' ? 1 : 0) + (res->has_period ? 4 : 0);
+    return (res->format != NULL && res->format[0] != '\0' ? 1 : 0) + (res->has_period ? 4 : 0) +
+           (describe_has_labels(res) ? 1 : 0);
 }
 
 static void format_describe_doc(const seq_result *res, resp_buf *out)
 {
+    if (describe_has_labels(res)) {
+        /* the ranges' labels in the order of `ranges` ("" for none) */
+        resp_write_cstr(out, "labels");
+        resp_write_array(out, res->n_ranges);
+        for (size_t i = 0; i < res->n_ranges; i++) {
+            resp_write_cstr(out, res->ranges[i].label);
+        }
+    }
     if (res->format != NULL && res->format[0] != '\0') {
         resp_write_cstr(out, "format");
         resp_write_cstr(out, res->format);

@@ -149,9 +149,12 @@ class DocumentsTest(SeqdTestCase):
             self.assertErr(c.cmd("PARSE", "a", "x" * 1000), "NOTFORMAT")
             self.assertErr(c.cmd("PARSE", "nope", "A1"), "NOSEQ")
             self.assertErr(c.cmd("SETFORMAT", "a", "{what}"), "ERR invalid FORMAT")
-            self.assertErr(c.cmd("DESCRIBE", "a", "PERIOD", "26"), "ERR syntax")
+            self.assertErr(c.cmd("DESCRIBE", "a", "PERIOD", "26"), "ERR PERIOD")
             self.assertErr(c.cmd("GAPS", "a", "PERIOD", "2026-13"), "ERR PERIOD")
             self.assertErr(c.cmd("LOOKUP", "a", "A1", "PERIOD", "2026"), "ERR")
+            self.assertErr(c.cmd("GAPS", "a", "PERIOD", "2026", "PERIOD", "2025"), "ERR PERIOD")
+            self.assertErr(c.cmd("CONFIRM", "a", 1, "KEY", "k", "PERIOD"), "ERR syntax")
+            self.assertErr(c.cmd("GAPS", "a", *(["1"] * 20)), "ERR syntax")
             self.assertEqual(c.cmd("PING"), "PONG")  # the server lived through it all
 
     def test_setformat_keeps_the_old_format_for_issued_numbers(self):
@@ -183,8 +186,9 @@ class DocumentsTest(SeqdTestCase):
         r.execute_command("ADDRANGE", "folio", 500, 600, "LABEL", "CAF-2026-18")
         texts = [s_(t) for t in r.execute_command("NEXT", "folio", "COUNT", 4, "TEXT")]
         self.assertEqual(texts, ["CAF-2026-17:1", "CAF-2026-17:2", "CAF-2026-17:3", "CAF-2026-18:500"])
-        ranges = describe_dict(r.execute_command("DESCRIBE", "folio"))["ranges"]
-        self.assertEqual([s_(x[-1]) for x in ranges], ["CAF-2026-17", "CAF-2026-18"])
+        d = describe_dict(r.execute_command("DESCRIBE", "folio"))
+        self.assertEqual([s_(x[-1]) for x in d["ranges"]], ["CAF-2026-17", "CAF-2026-18"])
+        self.assertEqual([s_(x) for x in d["labels"]], ["CAF-2026-17", "CAF-2026-18"])
         with self.assertRaisesRegex(redis.ResponseError, "^NOTFORMAT"):
             r.execute_command("PARSE", "folio", "CAF-2026-17:500")
         # mod11:skip: numbers whose check would be 10 are passed over
@@ -262,6 +266,7 @@ class DocumentsTest(SeqdTestCase):
             self.assertEqual(as_dict(c.cmd("LOOKUP", "inv", n, "PERIOD", "2026"))["state"], "final")
         self.assertEqual(as_dict(c.cmd("LOOKUP", "inv", 4, "PERIOD", "2026"))["state"], "not-issued")
         self.assertEqual(c.cmd("GAPS", "inv", "PERIOD", "2026"), [])
+        self.assertEqual(c.cmd("GAPS", "res", "PERIOD", "2026", 1, 10), c.cmd("GAPS", "res", 1, 10, "PERIOD", "2026"))
         # the reservation made in 2026 and confirmed in 2027 kept its year
         self.assertEqual(as_dict(c.cmd("LOOKUP", "res", 2, "PERIOD", "2026"))["state"], "final")
         gaps = c.cmd("GAPS", "res", "PERIOD", "2026")
