@@ -390,11 +390,14 @@ bool seq_state_pristine(const seq_state *s);
 
 /* Takes the next count numbers of the live sequence name (fewer when
  * fewer are left) and records them in its ledger as skipped, with reason:
- * what a restore does for the numbers issued after its backup. *skipped
+ * what a restore does for the numbers issued after its backup. A periodic
+ * sequence whose period ended by now_ms (the restore's wall clock) skips
+ * them in the backup's period and again in the period of now_ms, which it
+ * moves to: the lost cluster may have numbered that period too. *skipped
  * says how many. SEQ_OK, SEQ_ERR_NOSEQ, or SEQ_ERR_TOO_MANY (the ledger is
- * full: nothing changed). */
+ * full: nothing changed in that period). */
 int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t count,
-                        const char *reason, uint64_t *skipped);
+                        const char *reason, int64_t now_ms, uint64_t *skipped);
 
 /* Every reservation held comes back released; how many runs. */
 size_t seq_restore_release(seq_state *s);

@@ -539,6 +539,8 @@ bool seqIssuedDoc(const seq_sequence *q, int64_t v);
 
 /* Closes the current period of q if the state's clock is in a later one. */
 void seqPeriodCatchUp(const seq_state *s, seq_sequence *q);
+/* Closes the current period of q and opens period now (> the current). */
+void seqPeriodRollTo(seq_sequence *q, int64_t now);
 /* The period the state's clock is in, for q's kind and offset. */
 int64_t seqPeriodNow(const seq_state *s, const seq_sequence *q);
 /* Runs fn on q as it was in period p (the current one, a closed one, or

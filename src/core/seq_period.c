@@ -115,6 +115,12 @@ void seqPeriodCatchUp(const seq_state *s, seq_sequence *q)
     if (q->period_kind == PERIOD_NONE || now == q->period) {
         return;
     }
+    seqPeriodRollTo(q, now);
+}
+
+void seqPeriodRollTo(seq_sequence *q, int64_t now)
+{
+    assert(q->live && q->period_kind != PERIOD_NONE);
     assert(now > q->period && q->n_block == 0);
     /* The new period's book goes in; the old one comes out into it. */
     seq_period_book b;

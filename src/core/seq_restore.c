@@ -16,22 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "period.h"
+
 bool seq_state_pristine(const seq_state *s)
 {
     return s->n_sequences == 0 && s->n_users <= 1 && !s->acl_default_set;
 }
 
-int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t count,
-                        const char *reason, uint64_t *skipped)
+/* The advance in q's current period. */
+static int seqRestoreSkip(seq_state *s, seq_sequence *q, uint64_t count, const char *reason,
+                          uint64_t *skipped)
 {
-    *skipped = 0;
-    seq_sequence *q = seqFindLive(s, name, len);
-    if (q == NULL) {
-        return SEQ_ERR_NOSEQ;
-    }
-    if (count == 0) {
-        return SEQ_OK;
-    }
     seq_take tk;
     seqTakeInit(&tk, q);
     int rv = seqTakePlan(q, s->clock_ms, count, true, &tk);
@@ -48,9 +43,36 @@ int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t cou
         seqLedgerPutText(q, tk.runs[i].first, tk.runs[i].last, SEQ_NUM_SKIPPED, s->clock_ms, reason,
                          NULL);
     }
-    *skipped = tk.taken;
+    *skipped += tk.taken;
     seqTakeFree(&tk);
     return SEQ_OK;
+}
+
+int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t count,
+                        const char *reason, int64_t now_ms, uint64_t *skipped)
+{
+    *skipped = 0;
+    seq_sequence *q = seqFindLive(s, name, len);
+    if (q == NULL) {
+        return SEQ_ERR_NOSEQ;
+    }
+    if (count == 0) {
+        return SEQ_OK;
+    }
+    int rv = seqRestoreSkip(s, q, count, reason, skipped);
+    if (rv != SEQ_OK || q->period_kind == 0) {
+        return rv;
+    }
+    /* Restored in a later period: the cluster the backup came from may
+     * have numbered it too. The period moves there now (it never goes
+     * back, so no later clock can reopen the backup's period) and the same
+     * advance is skipped in it. */
+    int64_t now_period = period_of(now_ms, q->period_kind, q->tz_minutes);
+    if (now_period <= q->period) {
+        return SEQ_OK;
+    }
+    seqPeriodRollTo(q, now_period);
+    return seqRestoreSkip(s, q, count, reason, skipped);
 }
 
 size_t seq_restore_release(seq_state *s)

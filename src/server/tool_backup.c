@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "clock.h"
 #include "restore.h"
 
 #define TOOL_REPLY_MAX BACKUP_MAX_BYTES
@@ -528,7 +529,8 @@ static int toolRestore(int argc, char **argv)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t skipped = 0;
         int64_t want = advanceFor(advance, seconds, &d[i]);
-        if (seq_restore_advance(s, d[i].name, strlen(d[i].name), (uint64_t)want, reason, &skipped) != SEQ_OK) {
+        if (seq_restore_advance(s, d[i].name, strlen(d[i].name), (uint64_t)want, reason,
+                                clock_wall_ms(), &skipped) != SEQ_OK) {
             fprintf(stderr, "seqd: cannot advance %s: its ledger is full\n", d[i].name);
             rc = 1;
         } else if (skipped > 0) {

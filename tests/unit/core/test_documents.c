@@ -638,6 +638,41 @@ static void test_review_findings(void **state)
     seq_state_free(s);
 }
 
+/* A backup of 2026 restored in 2027: the restore skips the advance in both
+ * years, and the state numbers 2027 past what the lost cluster may have
+ * issued there. */
+static void test_restore_in_a_later_period(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    int64_t y2027 = period_start_ms(2027, PERIOD_YEARLY, 0);
+    tick(s, y2027 - 5000);
+    assert_int_equal(create_doc(s, "r", 1, 1000, NULL, NULL, PERIOD_YEARLY, 0, 0), SEQ_OK);
+    int64_t p;
+    for (int i = 0; i < 5; i++) {
+        next_period(s, "r", &p);
+    }
+    uint64_t skipped = 0;
+    assert_int_equal(seq_restore_advance(s, "r", 1, 10, "restored", y2027 + 3600000, &skipped),
+                     SEQ_OK);
+    assert_int_equal(skipped, 20); /* 6..15 of 2026 and 1..10 of 2027 */
+    assert_int_equal(next_period(s, "r", &p), 11);
+    assert_int_equal(p, 2027);
+    seq_cmd look = cmd_of(SEQ_OP_LOOKUP, "r");
+    look.min = 7;
+    look.has_period = true;
+    look.period_kind = PERIOD_YEARLY;
+    look.period = 2026;
+    seq_result r;
+    assert_int_equal(run(s, look, &r), SEQ_OK);
+    assert_int_equal(r.state, SEQ_NUM_SKIPPED);
+    seq_result_free(&r);
+    /* the same period: one advance */
+    assert_int_equal(seq_restore_advance(s, "r", 1, 10, "again", y2027 + 7200000, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 10);
+    seq_state_free(s);
+}
+
 /* DROP and CREATE again in the same period never reissue its numbers; in
  * a later period the name numbers anew. */
 static void test_drop_recreate_periods(void **state)
@@ -912,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_drop_recreate_periods),
         cmocka_unit_test(test_undelivered_names_its_period),
         cmocka_unit_test(test_review_findings),
+        cmocka_unit_test(test_restore_in_a_later_period),
         cmocka_unit_test(test_snapshot_documents),
         cmocka_unit_test(test_codec_documents),
         cmocka_unit_test(test_random_periods_against_model),

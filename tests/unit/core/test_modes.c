@@ -4229,7 +4229,7 @@ static void test_restore_advance_skips_and_releases(void **state)
     seq_state *b = decoded_copy(s); /* the backup */
     uint64_t skipped = 0;
     const char *why = "restored from a backup taken at 2026-12-03T16:00:00Z";
-    assert_int_equal(seq_restore_advance(b, "strict", 6, 10, why, &skipped), SEQ_OK);
+    assert_int_equal(seq_restore_advance(b, "strict", 6, 10, why, 0, &skipped), SEQ_OK);
     assert_int_equal(skipped, 10);
     assert_int_equal(seq_restore_release(b), 2); /* one run per reservation */
     expect_valid(b);
@@ -4245,11 +4245,11 @@ static void test_restore_advance_skips_and_releases(void **state)
     expect_state(b, "gl", 1, SEQ_NUM_RELEASED, IGNORE_TIME);
     assert_int_equal(reserve1(b, "gl", 60000, NULL, NULL), 1); /* released numbers go first */
     /* past the end: takes what is left, then nothing */
-    assert_int_equal(seq_restore_advance(b, "strict", 6, 1000, why, &skipped), SEQ_OK);
+    assert_int_equal(seq_restore_advance(b, "strict", 6, 1000, why, 0, &skipped), SEQ_OK);
     assert_int_equal(skipped, 84);
-    assert_int_equal(seq_restore_advance(b, "strict", 6, 5, why, &skipped), SEQ_OK);
+    assert_int_equal(seq_restore_advance(b, "strict", 6, 5, why, 0, &skipped), SEQ_OK);
     assert_int_equal(skipped, 0);
-    assert_int_equal(seq_restore_advance(b, "nosuch", 6, 5, why, &skipped), SEQ_ERR_NOSEQ);
+    assert_int_equal(seq_restore_advance(b, "nosuch", 6, 5, why, 0, &skipped), SEQ_ERR_NOSEQ);
     expect_valid(b);
     seq_state *again = decoded_copy(b); /* and it survives a snapshot */
     expect_state(again, "strict", 50, SEQ_NUM_SKIPPED, IGNORE_TIME);
