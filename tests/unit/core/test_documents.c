@@ -638,6 +638,38 @@ static void test_review_findings(void **state)
     seq_state_free(s);
 }
 
+/* A leader whose clock runs a year ahead closes the year early, for good:
+ * when the right clock is back, numbering goes on in the later year and no
+ * number of either year comes twice. */
+static void test_clock_ahead_closes_early(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    int64_t y2027 = period_start_ms(2027, PERIOD_YEARLY, 0);
+    tick(s, y2027 - 50 * 24 * H);
+    assert_int_equal(create_doc(s, "c", 1, 100, NULL, NULL, PERIOD_YEARLY, 0, SEQ_MODE_GAPLESS),
+                     SEQ_OK);
+    int64_t p;
+    assert_int_equal(next_period(s, "c", &p), 1);
+    seq_stamp ahead = {y2027 + 300 * 24 * H, y2027, 7, 0, 1000}; /* another leader, clock ahead */
+    seq_stamp_entry(s, &ahead);
+    assert_int_equal(next_period(s, "c", &p), 1);
+    assert_int_equal(p, 2027);
+    seq_stamp right = {y2027 - 49 * 24 * H, y2027 + 1000, 8, 0, 1000}; /* the right clock again */
+    seq_stamp_entry(s, &right);
+    assert_int_equal(next_period(s, "c", &p), 2);
+    assert_int_equal(p, 2027);
+    seq_cmd d = cmd_of(SEQ_OP_DESCRIBE, "c");
+    d.has_period = true;
+    d.period_kind = PERIOD_YEARLY;
+    d.period = 2026;
+    seq_result r;
+    assert_int_equal(run(s, d, &r), SEQ_OK);
+    assert_int_equal(r.issued, 1); /* 2026 kept its one number */
+    seq_result_free(&r);
+    seq_state_free(s);
+}
+
 /* A backup of 2026 restored in 2027: the restore skips the advance in both
  * years, and the state numbers 2027 past what the lost cluster may have
  * issued there. */
@@ -948,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_undelivered_names_its_period),
         cmocka_unit_test(test_review_findings),
         cmocka_unit_test(test_restore_in_a_later_period),
+        cmocka_unit_test(test_clock_ahead_closes_early),
         cmocka_unit_test(test_snapshot_documents),
         cmocka_unit_test(test_codec_documents),
         cmocka_unit_test(test_random_periods_against_model),
