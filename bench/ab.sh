@@ -9,11 +9,13 @@
 #                                  (the cost of a login's checks on every request)
 #   B_SCRAPE=0.1                   B runs with --http-port and is scraped (/metrics) every
 #                                  0.1 s during its run (the cost of being watched)
+#   B_FORMAT='POL-A-{n}-{check:luhn}'  B's sequence has that format and its clients ask
+#                                  NEXT bench TEXT (the cost of printing document numbers)
 set -u
 A=$1; B=$2; ROUNDS=${3:-3}; PORT=${AB_PORT:-7391}
 C=${AB_CLIENTS:-16}; P=${AB_PIPELINE:-16}; N=$((C * P * 6000))
 one() {
-  local bin=$1 pw=$2 scrape=${3:-} d pid auth=() flags=() scraper=""
+  local bin=$1 pw=$2 scrape=${3:-} format=${4:-} d pid auth=() flags=() scraper="" create=() text=()
   d=$(mktemp -d)
   if [ -n "$pw" ]; then
     printf '%s\n' "$pw" > "$d/pw"; flags=(--requirepass-file "$d/pw"); auth=(-a "$pw")
@@ -30,12 +32,13 @@ while True:
       $((PORT + 1)) "$scrape" 2> /dev/null &
     scraper=$!
   fi
-  redis-cli -p "$PORT" "${auth[@]}" --no-auth-warning CREATE bench 1 100000000000 > /dev/null
-  redis-benchmark -p "$PORT" "${auth[@]}" -c "$C" -P "$P" -n "$N" --csv NEXT bench 2> /dev/null |
+  [ -n "$format" ] && { create=(FORMAT "$format"); text=(TEXT); }
+  redis-cli -p "$PORT" "${auth[@]}" --no-auth-warning CREATE bench 1 100000000000 "${create[@]}" > /dev/null
+  redis-benchmark -p "$PORT" "${auth[@]}" -c "$C" -P "$P" -n "$N" --csv NEXT bench "${text[@]}" 2> /dev/null |
     tail -1 | cut -d, -f2 | tr -d '"'
   [ -n "$scraper" ] && { kill "$scraper"; wait "$scraper" 2> /dev/null; }
   kill "$pid"; wait "$pid" 2> /dev/null; rm -rf "$d"
 }
 for r in $(seq "$ROUNDS"); do
-  echo "round $r: A $(one "$A" "") requests/s, B $(one "$B" "${B_PASSWORD:-}" "${B_SCRAPE:-}") requests/s"
+  echo "round $r: A $(one "$A" "") requests/s, B $(one "$B" "${B_PASSWORD:-}" "${B_SCRAPE:-}" "${B_FORMAT:-}") requests/s"
 done
