@@ -10,6 +10,7 @@
 
 #define MS_PER_DAY 86400000LL
 #define DAYS_0000_03_01_TO_EPOCH 719468LL /* 0000-03-01 to 1970-01-01 */
+#define PERIOD_YEAR_LIMIT 300000000LL /* past every year an int64 of ms reaches */
 
 int period_kind_named(const char *p, size_t len)
 {
@@ -67,6 +68,14 @@ static int64_t floorDiv(int64_t a, int64_t b)
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+/* The month (0-11) of a monthly period id: never id - year * 12, which
+ * overflows for the ids at INT64_MIN a hostile snapshot can hold. */
+static int monthOf(int64_t id)
+{
+    int64_t m = id % 12;
+    return (int)(m < 0 ? m + 12 : m);
+}
+
 /* The civil date of day z (days since 1970-01-01). */
 static void civilOfDay(int64_t z, int64_t *year, int *month, int *day)
 {
@@ -106,7 +115,12 @@ int64_t period_of(int64_t wall_ms, int kind, int tz_minutes)
 int64_t period_start_ms(int64_t id, int kind, int tz_minutes)
 {
     int64_t year = kind == PERIOD_MONTHLY ? floorDiv(id, 12) : id;
-    int month = kind == PERIOD_MONTHLY ? (int)(id - year * 12) + 1 : 1;
+    int month = kind == PERIOD_MONTHLY ? monthOf(id) + 1 : 1;
+    /* int64 milliseconds reach ±292 million years; past that the calendar
+     * arithmetic would overflow, and the answer is the end of time anyway */
+    if (year > PERIOD_YEAR_LIMIT || year < -PERIOD_YEAR_LIMIT) {
+        return year > 0 ? INT64_MAX : INT64_MIN;
+    }
     __int128 ms = (__int128)dayOfCivil(year, month, 1) * MS_PER_DAY - (__int128)tz_minutes * 60000;
     return ms > INT64_MAX ? INT64_MAX : ms < INT64_MIN ? INT64_MIN : (int64_t)ms;
 }
@@ -143,7 +157,7 @@ size_t period_text(int64_t id, int kind, char *out)
     n += periodDigits(magnitude, 4, out + n);
     if (kind == PERIOD_MONTHLY) {
         out[n++] = '-';
-        n += periodDigits((uint64_t)(id - year * 12 + 1), 2, out + n);
+        n += periodDigits((uint64_t)monthOf(id) + 1, 2, out + n);
     }
     assert(n < PERIOD_TEXT_MAX);
     out[n] = '\0';

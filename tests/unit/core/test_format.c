@@ -434,6 +434,25 @@ static void test_period_boundaries(void **state)
     assert_string_equal(text, "2026");
     period_text(2026 * 12 + 2, PERIOD_MONTHLY, text);
     assert_string_equal(text, "2026-03");
+    /* any id a snapshot holds prints and has a start, without overflow
+     * (UBSan watches the unit tests): the ends of int64 and next to them */
+    period_text(INT64_MIN, PERIOD_MONTHLY, text);
+    assert_string_equal(text, "-768614336404564651-05");
+    period_text(INT64_MAX, PERIOD_MONTHLY, text);
+    assert_string_equal(text, "768614336404564650-08");
+    period_text(INT64_MIN, PERIOD_YEARLY, text);
+    assert_string_equal(text, "-9223372036854775808");
+    for (int64_t k = 0; k < 13; k++) {
+        for (int kind = PERIOD_YEARLY; kind <= PERIOD_MONTHLY; kind++) {
+            assert_true(period_text(INT64_MIN + k, kind, text) < PERIOD_TEXT_MAX);
+            assert_true(period_text(INT64_MAX - k, kind, text) < PERIOD_TEXT_MAX);
+            assert_int_equal(period_start_ms(INT64_MIN + k, kind, PERIOD_TZ_MAX), INT64_MIN);
+            assert_int_equal(period_start_ms(INT64_MAX - k, kind, PERIOD_TZ_MIN), INT64_MAX);
+        }
+    }
+    /* and the limit sits past every year an int64 of ms reaches */
+    assert_true(period_start_ms(period_of(INT64_MAX, PERIOD_YEARLY, 0), PERIOD_YEARLY, 0) < INT64_MAX);
+    assert_true(period_start_ms(period_of(INT64_MIN, PERIOD_YEARLY, 0) + 1, PERIOD_YEARLY, 0) > INT64_MIN);
     int64_t id;
     assert_true(period_parse("2026-03", 7, PERIOD_MONTHLY, &id));
     assert_int_equal(id, 2026 * 12 + 2);
