@@ -314,6 +314,9 @@ void seqTakeFree(seq_take *tk);
  * many as there are up to need. Changes nothing. Returns SEQ_OK, or
  * SEQ_ERR_EXHAUSTED when none (partial) or fewer than need were there. */
 int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial, seq_take *tk);
+/* Adds to tk what plan `from` takes from range i (its runs, and its end
+ * mark): plans for different moments combined, range by range. */
+void seqTakeAdopt(seq_take *tk, const seq_sequence *q, const seq_take *from, size_t i);
 /* Applies a successful plan: moves the ranges' cursors past its runs. */
 void seqTakeApply(seq_sequence *q, const seq_take *tk);
 /* Numbers still to take at time t: valid now (now_only), or valid now or

@@ -181,6 +181,33 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
     return SEQ_OK;
 }
 
+void seqTakeAdopt(seq_take *tk, const seq_sequence *q, const seq_take *from, size_t i)
+{
+    assert(i < q->n_ranges);
+    for (size_t k = 0; k < from->n_runs; k++) {
+        if (from->span_of[k] != i) {
+            continue;
+        }
+        if (tk->n_runs == tk->cap) {
+            seqTakeGrow(tk);
+        }
+        tk->runs[tk->n_runs] = from->runs[k];
+        tk->span_of[tk->n_runs] = i;
+        tk->n_runs++;
+        tk->taken += (uint64_t)from->runs[k].last - (uint64_t)from->runs[k].first + 1;
+    }
+    for (size_t k = 0; k < from->n_ended; k++) {
+        if (from->ended[k] == i) {
+            if (tk->ended == NULL) {
+                tk->ended = seq_xmalloc(sizeof(*tk->ended) * q->n_ranges);
+            }
+            assert(tk->n_ended < q->n_ranges);
+            tk->ended[tk->n_ended++] = i;
+            break;
+        }
+    }
+}
+
 void seqTakeApply(seq_sequence *q, const seq_take *tk)
 {
     assert(q->live && tk->n_runs <= tk->cap);

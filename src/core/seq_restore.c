@@ -8,8 +8,10 @@
  * backup's open reservations come back released.
  *
  * Keeps: no number the backup counts as issued is ever issued again (the
- * advance only moves cursors forward, as NEXT does); a failed advance
- * changes nothing; the invariants of seq_check hold after each call. */
+ * advance only moves cursors forward, as NEXT does); the advance covers
+ * what NEXT could have taken at any moment from the backup to the restore
+ * (windows open and close meanwhile); a failed advance changes nothing;
+ * the invariants of seq_check hold after each call. */
 #include "seq_internal.h"
 
 #include <assert.h>
@@ -23,29 +25,98 @@ bool seq_state_pristine(const seq_state *s)
     return s->n_sequences == 0 && s->n_users <= 1 && !s->acl_default_set;
 }
 
-/* The advance in q's current period. */
-static int seqRestoreSkip(seq_state *s, seq_sequence *q, uint64_t count, const char *reason,
-                          uint64_t *skipped)
+/* How far plan tk goes in range i: its last run's end there, past
+ * every end when it marks the range used up, INT64_MIN when it takes
+ * nothing there. */
+static int64_t seqRestoreReach(const seq_take *tk, size_t i, bool *ended)
 {
+    *ended = false;
+    for (size_t k = 0; k < tk->n_ended; k++) {
+        *ended = *ended || tk->ended[k] == i;
+    }
+    int64_t reach = INT64_MIN;
+    for (size_t k = 0; k < tk->n_runs; k++) {
+        if (tk->span_of[k] == i && tk->runs[k].last > reach) {
+            reach = tk->runs[k].last;
+        }
+    }
+    return reach;
+}
+
+/* The moments in [from, to] at which NEXT could have chosen among the
+ * ranges differently: from, and every window edge after it. *n of them,
+ * malloc'd. */
+static int64_t *seqRestoreMoments(const seq_sequence *q, int64_t from, int64_t to, size_t *n)
+{
+    int64_t *at = seq_xmalloc(sizeof(*at) * (1 + 2 * q->n_ranges));
+    *n = 0;
+    at[(*n)++] = from;
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        const seq_span *r = &q->ranges[i];
+        if (r->not_before > from && r->not_before <= to) {
+            at[(*n)++] = r->not_before;
+        }
+        if (r->not_after < INT64_MAX && r->not_after + 1 > from && r->not_after + 1 <= to) {
+            at[(*n)++] = r->not_after + 1;
+        }
+    }
+    return at;
+}
+
+/* The advance in q's current period, for a cluster that may have gone on
+ * numbering from `from` (the backup's clock) to `to`: what NEXT would
+ * have taken `count` numbers from, at any moment of it. The lost cluster
+ * took its numbers from each range in order from the cursor, so in each
+ * range the longest of these plans covers them: a plan per moment at
+ * which the windows change (a range opening or closing), all from the
+ * backup's cursors, combined range by range. */
+static int seqRestoreSkip(seq_state *s, seq_sequence *q, uint64_t count, int64_t from, int64_t to,
+                          const char *reason, uint64_t *skipped)
+{
+    size_t n_at = 0;
+    int64_t *at = seqRestoreMoments(q, from, to, &n_at);
+    seq_take *plans = seq_xmalloc(sizeof(*plans) * n_at);
+    for (size_t m = 0; m < n_at; m++) {
+        seqTakeInit(&plans[m], q);
+        (void)seqTakePlan(q, at[m], count, true, &plans[m]); /* exhausted: takes nothing */
+    }
     seq_take tk;
     seqTakeInit(&tk, q);
-    int rv = seqTakePlan(q, s->clock_ms, count, true, &tk);
-    if (rv == SEQ_ERR_EXHAUSTED) {
-        seqTakeFree(&tk);
-        return SEQ_OK; /* nothing left to skip: nothing can be issued again either */
+    for (size_t i = 0; i < q->n_ranges; i++) {
+        size_t best = n_at;
+        int64_t best_reach = INT64_MIN;
+        bool best_ended = false;
+        for (size_t m = 0; m < n_at; m++) {
+            bool ended;
+            int64_t reach = seqRestoreReach(&plans[m], i, &ended);
+            if ((ended && !best_ended) || (ended == best_ended && reach > best_reach)) {
+                best = m;
+                best_reach = reach;
+                best_ended = ended;
+            }
+        }
+        if (best < n_at) {
+            seqTakeAdopt(&tk, q, &plans[best], i);
+        }
     }
-    if (rv != SEQ_OK || !seqLedgerRoom(q, tk.n_runs)) {
-        seqTakeFree(&tk);
-        return rv != SEQ_OK ? rv : SEQ_ERR_TOO_MANY;
+    for (size_t m = 0; m < n_at; m++) {
+        seqTakeFree(&plans[m]);
     }
-    seqTakeApply(q, &tk);
-    for (size_t i = 0; i < tk.n_runs; i++) {
-        seqLedgerPutText(q, tk.runs[i].first, tk.runs[i].last, SEQ_NUM_SKIPPED, s->clock_ms, reason,
-                         NULL);
+    free(plans);
+    free(at);
+    int rv = SEQ_OK;
+    if (!seqLedgerRoom(q, tk.n_runs)) {
+        rv = SEQ_ERR_TOO_MANY;
+    } else if (tk.n_runs > 0 || tk.n_ended > 0) {
+        seqTakeApply(q, &tk);
+        for (size_t i = 0; i < tk.n_runs; i++) {
+            seqLedgerPutText(q, tk.runs[i].first, tk.runs[i].last, SEQ_NUM_SKIPPED, s->clock_ms,
+                             reason, NULL);
+        }
+        *skipped += tk.taken;
     }
-    *skipped += tk.taken;
     seqTakeFree(&tk);
-    return SEQ_OK;
+    return rv;
 }
 
 int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t count,
@@ -59,20 +130,27 @@ int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t cou
     if (count == 0) {
         return SEQ_OK;
     }
-    int rv = seqRestoreSkip(s, q, count, reason, skipped);
-    if (rv != SEQ_OK || q->period_kind == 0) {
+    int64_t from = s->clock_ms;
+    int64_t to = now_ms > from ? now_ms : from;
+    if (q->period_kind == 0) {
+        return seqRestoreSkip(s, q, count, from, to, reason, skipped);
+    }
+    /* the backup's period, for as long as it lasted */
+    int64_t end = period_start_ms(q->period + 1, q->period_kind, q->tz_minutes);
+    end = end == INT64_MIN ? INT64_MIN : end - 1;
+    int rv = seqRestoreSkip(s, q, count, from, to < end ? to : end < from ? from : end, reason,
+                            skipped);
+    int64_t now_period = period_of(to, q->period_kind, q->tz_minutes);
+    if (rv != SEQ_OK || now_period <= q->period) {
         return rv;
     }
     /* Restored in a later period: the cluster the backup came from may
      * have numbered it too. The period moves there now (it never goes
      * back, so no later clock can reopen the backup's period) and the same
-     * advance is skipped in it. */
-    int64_t now_period = period_of(now_ms, q->period_kind, q->tz_minutes);
-    if (now_period <= q->period) {
-        return SEQ_OK;
-    }
+     * advance is skipped in it, from its start. */
     seqPeriodRollTo(q, now_period);
-    return seqRestoreSkip(s, q, count, reason, skipped);
+    int64_t begin = period_start_ms(now_period, q->period_kind, q->tz_minutes);
+    return seqRestoreSkip(s, q, count, begin > from ? begin : from, to, reason, skipped);
 }
 
 size_t seq_restore_release(seq_state *s)

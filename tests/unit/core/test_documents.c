@@ -114,6 +114,21 @@ static int parse(seq_state *s, const char *name, const char *text, seq_result *r
     return run(s, c, r);
 }
 
+/* LOOKUP name n [PERIOD period] (yearly; 0: the current period): the state. */
+static uint8_t state_in(seq_state *s, const char *name, int64_t n, int64_t period)
+{
+    seq_cmd c = cmd_of(SEQ_OP_LOOKUP, name);
+    c.min = n;
+    c.has_period = period != 0;
+    c.period_kind = period != 0 ? PERIOD_YEARLY : 0;
+    c.period = period;
+    seq_result r;
+    assert_int_equal(run(s, c, &r), SEQ_OK);
+    uint8_t state = r.state;
+    seq_result_free(&r);
+    return state;
+}
+
 static void tick(seq_state *s, int64_t ms)
 {
     seq_stamp st = {ms, ms, 1, 400 * 24 * H, 1000}; /* keys kept 400 days */
@@ -705,6 +720,47 @@ static void test_restore_in_a_later_period(void **state)
     seq_state_free(s);
 }
 
+/* A yearly series whose first range closes with 2026 and whose second
+ * opens with 2027: a backup of 2026 restored in 2027 skips the advance in
+ * each year from the range NEXT used then, not from the ranges valid at
+ * the backup's moment (the lost cluster numbered 2027 from 1001 on). */
+static void test_restore_follows_the_windows_into_a_later_period(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    int64_t y2027 = period_start_ms(2027, PERIOD_YEARLY, 0);
+    tick(s, y2027 - 5000);
+    seq_cmd c = cmd_of(SEQ_OP_CREATE, "w");
+    c.min = 1;
+    c.max = 1000;
+    c.has_not_after = true;
+    c.not_after = y2027 - 1;
+    c.period_kind = PERIOD_YEARLY;
+    assert_int_equal(run(s, c, NULL), SEQ_OK);
+    seq_cmd a = cmd_of(SEQ_OP_ADDRANGE, "w");
+    a.min = 1001;
+    a.max = 2000;
+    a.has_not_before = true;
+    a.not_before = y2027;
+    assert_int_equal(run(s, a, NULL), SEQ_OK);
+    int64_t p;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(next_period(s, "w", &p), i + 1);
+    }
+    uint64_t skipped = 0;
+    assert_int_equal(seq_restore_advance(s, "w", 1, 10, "restored", y2027 + 3600000, &skipped),
+                     SEQ_OK);
+    assert_int_equal(skipped, 20); /* 6..15 of 2026, 1001..1010 of 2027 */
+    tick(s, y2027 + 3600000);
+    assert_int_equal(next_period(s, "w", &p), 1011);
+    assert_int_equal(p, 2027);
+    assert_int_equal(state_in(s, "w", 1005, 0), SEQ_NUM_SKIPPED);
+    assert_int_equal(state_in(s, "w", 15, 2026), SEQ_NUM_SKIPPED);
+    /* past the advance: the range's unissued rest, closed with 2026 */
+    assert_int_equal(state_in(s, "w", 16, 2026), SEQ_NUM_EXPIRED);
+    seq_state_free(s);
+}
+
 /* DROP and CREATE again in the same period never reissue its numbers; in
  * a later period the name numbers anew. */
 static void test_drop_recreate_periods(void **state)
@@ -980,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_undelivered_names_its_period),
         cmocka_unit_test(test_review_findings),
         cmocka_unit_test(test_restore_in_a_later_period),
+        cmocka_unit_test(test_restore_follows_the_windows_into_a_later_period),
         cmocka_unit_test(test_clock_ahead_closes_early),
         cmocka_unit_test(test_snapshot_documents),
         cmocka_unit_test(test_codec_documents),

@@ -4258,6 +4258,51 @@ static void test_restore_advance_skips_and_releases(void **state)
     seq_state_free(s);
 }
 
+/* The lost cluster went on numbering while windows opened and closed: the
+ * advance covers what NEXT took at every moment from the backup to the
+ * restore, range by range, not only what it took at the backup's. */
+static void test_restore_advance_follows_the_windows(void **state)
+{
+    (void)state;
+    const int64_t t0 = 1000000, t1 = 2000000, t2 = 3000000;
+    seq_state *s = mk();
+    seq_tick(s, t0, INT64_MAX);
+    /* a: 1..100 until t1, then b: 101..200; c, first in order, opens at
+     * t2 and is taken before d, which is always open */
+    assert_int_equal(create_win(s, "ab", 1, 100, SEQ_MODE_STRICT, INT64_MIN, t1), SEQ_OK);
+    assert_int_equal(addrange(s, "ab", 101, 200, t1 + 1, INT64_MAX), SEQ_OK);
+    assert_int_equal(create_win(s, "cd", 1000, 1999, SEQ_MODE_STRICT, t2, INT64_MAX), SEQ_OK);
+    assert_int_equal(addrange(s, "cd", 1, 999, INT64_MIN, INT64_MAX), SEQ_OK);
+    assert_int_equal(next1(s, "ab"), 1);
+    assert_int_equal(next1(s, "cd"), 1);
+    seq_state *b = decoded_copy(s); /* the backup, at t0 */
+    const char *why = "restored from a backup";
+    uint64_t skipped = 0;
+    assert_int_equal(seq_restore_advance(b, "ab", 2, 10, why, t2 + 5, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 20); /* 2..11 and 101..110 */
+    assert_int_equal(seq_restore_advance(b, "cd", 2, 10, why, t2 + 5, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 20); /* 2..11 and 1000..1009 */
+    expect_valid(b);
+    seq_tick(b, t2 + 10, INT64_MAX);
+    assert_int_equal(next1(b, "ab"), 111);
+    expect_state(b, "ab", 11, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_state(b, "ab", 12, SEQ_NUM_EXPIRED, IGNORE_TIME); /* past the advance, closed at t1 */
+    expect_state(b, "ab", 101, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    assert_int_equal(next1(b, "cd"), 1010);
+    expect_state(b, "cd", 11, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_state(b, "cd", 1009, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    /* restored at the backup's moment (or with a clock behind it): the
+     * windows of then, as before */
+    seq_state *c = decoded_copy(s);
+    assert_int_equal(seq_restore_advance(c, "ab", 2, 10, why, t0 - 500, &skipped), SEQ_OK);
+    assert_int_equal(skipped, 10);
+    expect_state(c, "ab", 101, SEQ_NUM_NOT_ISSUED, IGNORE_TIME);
+    expect_valid(c);
+    seq_state_free(c);
+    seq_state_free(b);
+    seq_state_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -4290,6 +4335,7 @@ int main(void)
         cmocka_unit_test(test_reuse_many_released_runs),
         cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_restore_advance_skips_and_releases),
+        cmocka_unit_test(test_restore_advance_follows_the_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
