@@ -134,23 +134,36 @@ static void seqGapsPush(seq_ledger_run **rows, size_t *n, size_t *cap, seq_ledge
 }
 
 /* Numbers a GAPS may look at for skipped ones, beyond the rows it returns:
- * a bound on the walk (a skip rule passes over about one number in 11, so
- * 10,001 rows take about 110,000 steps). */
+ * a bound on the walk (a skip rule passes over about one number in 11, and
+ * burned numbers and ledger runs are jumped, so 10,001 rows take a few
+ * hundred thousand steps; the bound is a guard, not the usual end). */
 #define SEQ_GAPS_SKIP_WALK_MAX 2000000
 
-/* The numbers below the cursors a mod11:skip format passed over (derived,
- * never stored), at most SEQ_GAPS_MAX + 1 of them; only the stretches each
- * skipping format prints are walked. *cut: the walk bound was reached. */
-static void seqGapsSkipped(const seq_sequence *q, int64_t lo, int64_t hi, seq_ledger_run **rows,
-                           size_t *n, size_t *cap, bool *cut)
+/* A stretch of one range that a skipping format printed. */
+typedef struct seq_skip_stretch {
+    int64_t first, last;
+    size_t range;
+} seq_skip_stretch;
+
+static int seqStretchCompare(const void *x, const void *y)
 {
-    size_t found = 0;
-    uint64_t steps = 0;
-    for (size_t k = 0; k < q->n_formats && found <= SEQ_GAPS_MAX; k++) {
+    const seq_skip_stretch *a = x, *b = y;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/* The stretches in [lo, hi] the cursors passed that skipping formats
+ * printed, ascending (they are disjoint: a number has one range and one
+ * format); malloc'd, *n of them. */
+static seq_skip_stretch *seqSkipStretches(const seq_sequence *q, int64_t lo, int64_t hi, size_t *n)
+{
+    seq_skip_stretch *st = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (size_t k = 0; k < q->n_formats; k++) {
         if (!q->formats[k].parsed.skips) {
             continue;
         }
-        for (size_t i = 0; i < q->n_ranges && found <= SEQ_GAPS_MAX; i++) {
+        for (size_t i = 0; i < q->n_ranges; i++) {
             const seq_span *r = &q->ranges[i];
             int64_t a, z;
             if (!seqDocCovers(q, k, i, &a, &z)) {
@@ -165,24 +178,81 @@ static void seqGapsSkipped(const seq_sequence *q, int64_t lo, int64_t hi, seq_le
             }
             a = a > lo ? a : lo;
             z = z < hi ? z : hi;
-            for (int64_t v = a; a <= z && found <= SEQ_GAPS_MAX; v++) {
-                if (++steps > SEQ_GAPS_SKIP_WALK_MAX) {
-                    *cut = true;
-                    return;
-                }
-                if (seqDocSkips(q, i, v) && seq_issued(q, v) && seqLedgerAt(q, v) == NULL) {
-                    /* time 0: derived from the format, it has no moment of its own */
-                    seq_ledger_run e = {v, v, SEQ_NUM_SKIPPED, 0, INT64_MAX, 0,
-                                        (char *)SEQ_REASON_NO_CHECK, INT64_MAX, ""};
-                    seqGapsPush(rows, n, cap, e, lo, hi);
-                    found++;
-                }
-                if (v == z) {
-                    break;
-                }
+            if (a > z) {
+                continue;
             }
+            if (*n == cap) {
+                cap = cap == 0 ? 8 : cap * 2;
+                st = seq_xrealloc(st, sizeof(*st) * cap);
+            }
+            st[(*n)++] = (seq_skip_stretch){a, z, i};
         }
     }
+    if (*n > 1) {
+        qsort(st, *n, sizeof(*st), seqStretchCompare);
+    }
+    return st;
+}
+
+/* The numbers below the cursors a mod11:skip format passed over (derived,
+ * never stored), in ascending order, until SEQ_GAPS_MAX + 1 of them: so
+ * that with the other rows, also collected from the bottom, the lowest
+ * SEQ_GAPS_MAX rows are complete and paging from the last row + 1 misses
+ * none. Burned numbers and ledger runs are jumped, not walked. When the
+ * walk bound is reached at v, *horizon = v: nothing from v on was looked
+ * at (else INT64_MAX). */
+static void seqGapsSkipped(const seq_sequence *q, int64_t lo, int64_t hi, seq_ledger_run **rows,
+                           size_t *n, size_t *cap, int64_t *horizon)
+{
+    *horizon = INT64_MAX;
+    size_t n_st = 0, found = 0;
+    uint64_t steps = 0;
+    seq_skip_stretch *st = seqSkipStretches(q, lo, hi, &n_st);
+    for (size_t k = 0; k < n_st && found <= SEQ_GAPS_MAX; k++) {
+        for (int64_t v = st[k].first;;) {
+            if (++steps > SEQ_GAPS_SKIP_WALK_MAX) {
+                *horizon = v;
+                free(st);
+                return;
+            }
+            long b = seqBurnedFloor(q, v);
+            const seq_ledger_run *e = NULL;
+            int64_t done = v; /* the last number this step settles */
+            if (b >= 0 && q->burned[b].max >= v) {
+                done = q->burned[b].max;
+            } else if ((e = seqLedgerAt(q, v)) != NULL) {
+                done = e->last; /* the ledger's own row says what it is */
+            } else if (seqDocSkips(q, st[k].range, v) && seq_issued(q, v)) {
+                /* time 0: derived from the format, it has no moment of its own */
+                seq_ledger_run row = {v, v, SEQ_NUM_SKIPPED, 0, INT64_MAX, 0,
+                                      (char *)SEQ_REASON_NO_CHECK, INT64_MAX, ""};
+                seqGapsPush(rows, n, cap, row, lo, hi);
+                found++;
+            }
+            if (done >= st[k].last || found > SEQ_GAPS_MAX) {
+                break;
+            }
+            v = done + 1;
+        }
+    }
+    free(st);
+}
+
+/* Drops what lies at or past horizon from the rows: the walk did not get
+ * there, and a row beyond a number not looked at would have the next page
+ * start past it. */
+static void seqGapsClip(seq_ledger_run *rows, size_t *n, int64_t horizon)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (rows[i].first >= horizon) {
+            free(rows[i].reason);
+            continue;
+        }
+        rows[i].last = rows[i].last < horizon ? rows[i].last : horizon - 1;
+        rows[kept++] = rows[i];
+    }
+    *n = kept;
 }
 
 int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
@@ -236,12 +306,15 @@ int seqGaps(const seq_state *s, const seq_cmd *cmd, seq_result *out)
         }
         free(pieces);
     }
-    bool cut = false;
-    seqGapsSkipped(q, lo, hi, &rows, &n, &cap, &cut);
+    int64_t horizon;
+    seqGapsSkipped(q, lo, hi, &rows, &n, &cap, &horizon);
+    if (horizon != INT64_MAX) {
+        seqGapsClip(rows, &n, horizon);
+    }
     if (n > 1) { /* rows is NULL when there are none */
         qsort(rows, n, sizeof(*rows), seqLedgerRunCompare);
     }
-    out->more = n > SEQ_GAPS_MAX || cut;
+    out->more = n > SEQ_GAPS_MAX || horizon != INT64_MAX;
     while (n > SEQ_GAPS_MAX) {
         free(rows[--n].reason);
     }
