@@ -4,8 +4,10 @@
  * A backup misses every number issued after it was taken, so a restore
  * that served its state as it is would issue those numbers again. Here the
  * next numbers of a sequence are taken and written into the ledger as
- * skipped, with the reason the operator reads in GAPS and LOOKUP; and the
- * backup's open reservations come back released.
+ * skipped, with the reason the operator reads in GAPS and LOOKUP. The
+ * backup's released numbers are skipped too (that cluster handed them out
+ * first), and its live reservations come back released (or skipped, when
+ * the operator says their holders may have confirmed them there).
  *
  * Keeps: no number the backup counts as issued is ever issued again (the
  * advance only moves cursors forward, as NEXT does); the advance covers
@@ -15,6 +17,7 @@
 #include "seq_internal.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,32 +156,62 @@ int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t cou
     return seqRestoreSkip(s, q, count, begin > from ? begin : from, to, reason, skipped);
 }
 
-size_t seq_restore_release(seq_state *s)
+/* An open run of a backup's ledger, as the restore judges it. */
+typedef struct seq_open_run {
+    int64_t first, last;
+    bool reserved; /* a reservation (single number, maybe with a key) */
+    bool held;     /* one still live at the backup's moment */
+} seq_open_run;
+
+size_t seq_restore_release(seq_state *s, const char *reason, bool skip_reserved, uint64_t *skipped)
 {
+    *skipped = 0;
+    char why[SEQ_REASON_MAX + 1];
+    snprintf(why, sizeof(why), "%s: released then, so its cluster may have issued it again",
+             reason);
+    char held_why[SEQ_REASON_MAX + 1];
+    snprintf(held_why, sizeof(held_why), "%s: reserved then, its holder may have confirmed it",
+             reason);
+    seq_now now = seqNow(s);
     size_t n = 0;
     for (seq_sequence *q = s->by_name; q != NULL; q = q->hh.next) {
         if (!q->live || q->n_open == 0) {
             continue;
         }
-        /* as RELEASE does it, one reserved number at a time (its permanent
-         * key goes, the released number merges with its neighbours), from
-         * a list taken first: releasing moves the runs */
-        int64_t *held = seq_xmalloc(sizeof(*held) * q->n_ledger);
-        size_t n_held = 0;
+        /* from a list taken first: changing a run moves the others */
+        seq_open_run *open = seq_xmalloc(sizeof(*open) * q->n_ledger);
+        size_t n_open = 0;
         for (size_t i = 0; i < q->n_ledger; i++) {
-            if (q->ledger[i].state == SEQ_NUM_RESERVED) {
-                assert(q->ledger[i].first == q->ledger[i].last);
-                held[n_held++] = q->ledger[i].first;
+            const seq_ledger_run *e = &q->ledger[i];
+            bool lapsed = seqReservationLapsed(e, now);
+            if (e->state == SEQ_NUM_RESERVED && !lapsed) {
+                assert(e->first == e->last);
+                open[n_open++] = (seq_open_run){e->first, e->last, true, true};
+            } else if (e->state == SEQ_NUM_RELEASED || lapsed) {
+                open[n_open++] = (seq_open_run){e->first, e->last, lapsed, false};
             }
         }
-        for (size_t i = 0; i < n_held; i++) {
-            seqPkeyRelease(s, q->incarnation, q->period, held[i]);
-            seqLedgerCut(q, held[i], held[i]);
-            seqLedgerPutText(q, held[i], held[i], SEQ_NUM_RELEASED, s->clock_ms,
-                             "released: reserved when the backup was taken", NULL);
+        for (size_t i = 0; i < n_open; i++) {
+            const seq_open_run *o = &open[i];
+            if (o->reserved) {
+                seqPkeyRelease(s, q->incarnation, q->period, o->first); /* a lapsed one's too */
+            }
+            seqLedgerCut(q, o->first, o->last);
+            if (o->held && !skip_reserved) {
+                /* as RELEASE does it: the next RESERVE's, lowest first */
+                seqLedgerPutText(q, o->first, o->last, SEQ_NUM_RELEASED, s->clock_ms,
+                                 "released: reserved when the backup was taken", NULL);
+                n++;
+            } else {
+                /* A released number is the first thing the cluster the
+                 * backup came from handed out after it: issued again here,
+                 * it could be issued twice. */
+                seqLedgerPutText(q, o->first, o->last, SEQ_NUM_SKIPPED, s->clock_ms,
+                                 o->held ? held_why : why, NULL);
+                *skipped += (uint64_t)o->last - (uint64_t)o->first + 1;
+            }
         }
-        free(held);
-        n += n_held;
+        free(open);
         seqWarnLift(q, seqNow(s));
     }
     return n;

@@ -43,7 +43,7 @@ static int usage(void)
           "                   [--tls] [--cacert CA] [--cert C --key K]\n"
           "       seqd inspect FILE\n"
           "       seqd restore --from FILE --dir DIR (--advance N | --advance [N,]name=N,...\n"
-          "                    | --advance-seconds S) [--cluster A:P,...]\n",
+          "                    | --advance-seconds S) [--skip-reserved] [--cluster A:P,...]\n",
           stderr);
     return 2;
 }
@@ -526,6 +526,11 @@ static int toolRestore(int argc, char **argv)
     char when[40], reason[96];
     isoTime(m.taken_ms, when, sizeof(when));
     snprintf(reason, sizeof(reason), "restored from a backup taken at %s", when);
+    /* the open numbers first, in the backup's period: the advance may move
+     * a periodic sequence on to a later one */
+    uint64_t open_skipped = 0;
+    bool skip_reserved = flagPresent(argc, argv, "--skip-reserved");
+    size_t released = rc == 0 ? seq_restore_release(s, reason, skip_reserved, &open_skipped) : 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t skipped = 0;
         int64_t want = advanceFor(advance, seconds, &d[i]);
@@ -541,16 +546,18 @@ static int toolRestore(int argc, char **argv)
         }
     }
     if (rc == 0) {
-        size_t released = seq_restore_release(s);
         uint8_t *file = backup_encode(s, &m, &len);
         char path[1200];
         snprintf(path, sizeof(path), "%s/%s", dir, RESTORE_PENDING_FILE);
         rc = file != NULL && writeDurably(path, file, len) == 0 ? 0 : 1;
         free(file);
         if (rc == 0) {
-            printf("%s seeded from %s (index %llu, taken at %s); %zu reservations released.\n"
+            printf("%s seeded from %s (index %llu, taken at %s); %zu reservations released, "
+                   "%llu reserved or released numbers skipped.\n"
                    "Start it as a new single node or as every founding member of a new cluster:\n"
-                   "  seqd --dir %s%s%s ...\n", dir, from, (unsigned long long)m.index, when, released,
+                   "  seqd --dir %s%s%s ...\n",
+                   dir, from, (unsigned long long)m.index, when, released,
+                   (unsigned long long)open_skipped,
                    dir, flagValue(argc, argv, "--cluster") != NULL ? " --cluster " : "",
                    flagValue(argc, argv, "--cluster") != NULL ? flagValue(argc, argv, "--cluster") : "");
         }

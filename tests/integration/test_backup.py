@@ -71,6 +71,8 @@ class BackupTest(SeqdTestCase):
             self.assertEqual(r.cmd("CREATE", "inv", 1, 10 ** 9, "MODE", "gapless"), "OK")
             self.assertEqual(r.cmd("RESERVE", "inv", "TTL", 600, "KEY", "holderA"), 1)
             self.assertEqual(r.cmd("NEXT", "inv"), 2)
+            self.assertEqual(r.cmd("RESERVE", "inv", "TTL", 600), 3)
+            self.assertEqual(r.cmd("RELEASE", "inv", 3), "OK")  # released at the backup
         load = Issuer(s.port, "pol")
         load.start()
         time.sleep(0.5)
@@ -79,6 +81,10 @@ class BackupTest(SeqdTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("SHA-256 checked", p.stdout)
         time.sleep(0.5)  # numbers issued after the backup: not in it
+        with Raw(s.port) as r:
+            # the cluster that is lost hands the released number out first
+            self.assertEqual(r.cmd("RESERVE", "inv", "TTL", 600, "KEY", "holderB"), 3)
+            self.assertEqual(r.cmd("CONFIRM", "inv", 3, "KEY", "holderB"), "OK")
         seen = load.finish()
         self.assertEqual(load.errors, [])
         self.assertGreater(len(seen), 50)
@@ -108,8 +114,14 @@ class BackupTest(SeqdTestCase):
         self.assertFalse(os.path.exists(os.path.join(d, "restore.pending")))
         p = seqd("restore", "--from", out, "--dir", d, "--advance", "100000,inv=10")
         self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("1 reservations released, 1 reserved or released numbers skipped", p.stdout)
         p2 = seqd("restore", "--from", out, "--dir", d, "--advance", "5")
         self.assertEqual(p2.returncode, 2, "restored into a directory that holds something")
+        # --skip-reserved: the reservation is skipped too (its holder may have confirmed it)
+        d3 = path("restored-skip")
+        p3 = seqd("restore", "--from", out, "--dir", d3, "--advance", "100000,inv=10", "--skip-reserved")
+        self.assertEqual(p3.returncode, 0, p3.stderr)
+        self.assertIn("0 reservations released, 2 reserved or released numbers skipped", p3.stdout)
         s.stop()
         r2 = self.start_server(data_dir=d)
         with Raw(r2.port) as r:
@@ -125,13 +137,31 @@ class BackupTest(SeqdTestCase):
             self.assertEqual(gap[1], b"skipped", gap)
             self.assertIn(b"restored from a backup taken at", gap[3])
             self.assertEqual(r.cmd("LOOKUP", "inv", 1)[1], b"released")  # reserved at the backup
-            self.assertEqual(r.cmd("LOOKUP", "inv", 3)[1], b"skipped")
-            self.assertEqual(r.cmd("NEXT", "inv"), 1)  # the released number goes first
-            self.assertEqual(r.cmd("NEXT", "inv"), 13)  # 3..12 skipped
+            # released at the backup, so maybe issued since (it was, to holderB): never again here
+            released_then = r.cmd("LOOKUP", "inv", 3)
+            self.assertEqual(released_then[1], b"skipped", released_then)
+            self.assertIn(b"released then", released_then[3])
+            self.assertEqual(r.cmd("LOOKUP", "inv", 4)[1], b"skipped")
+            self.assertEqual(r.cmd("NEXT", "inv"), 1)  # the released reservation goes first
+            self.assertEqual(r.cmd("NEXT", "inv"), 14)  # 3 and 4..13 skipped
         self.assertFalse(os.path.exists(os.path.join(d, "restore.pending")))
         r2.restart()  # the restore is in the log: a restart keeps it
         with Raw(r2.port) as r:
             self.assertEqual(r.cmd("NEXT", "pol"), first + 1)
+        r2.stop()
+        r3 = self.start_server(data_dir=d3)
+        with Raw(r3.port) as r:
+            held = r.cmd("LOOKUP", "inv", 1)
+            for _ in range(50):
+                if not isinstance(held, RespError):
+                    break
+                time.sleep(0.05)
+                held = r.cmd("LOOKUP", "inv", 1)
+            self.assertEqual(held[1], b"skipped", held)
+            self.assertIn(b"its holder may have confirmed it", held[3])
+            # the holder cannot confirm it here: the other cluster may have given it away
+            self.assertIsInstance(r.cmd("CONFIRM", "inv", 1, "KEY", "holderA"), RespError)
+            self.assertEqual(r.cmd("NEXT", "inv"), 14)  # neither 1 nor 3 comes again
 
     def test_backup_through_auth_and_tls_and_acl(self):
         from test_tls import certs

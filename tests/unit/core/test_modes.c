@@ -4212,7 +4212,10 @@ static void test_random_model(void **state)
 
 /* What the backup knew is never issued again; the next numbers are skipped
  * with the restore's reason; a reservation comes back released (and is
- * the next RESERVE's); a pristine state is one nothing was created in. */
+ * the next RESERVE's), or skipped when asked; a number released at the
+ * backup (or whose reservation's TTL had passed) is skipped, for the lost
+ * cluster handed it out first; a pristine state is one nothing was created
+ * in. */
 static void test_restore_advance_skips_and_releases(void **state)
 {
     (void)state;
@@ -4226,12 +4229,31 @@ static void test_restore_advance_skips_and_releases(void **state)
     }
     assert_int_equal(reserve1(s, "gl", 60000, NULL, NULL), 1);
     assert_int_equal(reserve1(s, "gl", 60000, NULL, NULL), 2);
+    /* 3 and 4 released at the backup, 5 a reservation whose TTL passed */
+    assert_int_equal(reserve1(s, "gl", 60000, NULL, NULL), 3);
+    assert_int_equal(reserve1(s, "gl", 60000, NULL, NULL), 4);
+    assert_int_equal(reserve1(s, "gl", 1, "k5", NULL), 5);
+    assert_int_equal(release(s, "gl", 3), SEQ_OK);
+    assert_int_equal(release(s, "gl", 4), SEQ_OK);
+    tick1(s);
+    tick1(s);
     seq_state *b = decoded_copy(s); /* the backup */
+    seq_state *held = decoded_copy(s);
     uint64_t skipped = 0;
     const char *why = "restored from a backup taken at 2026-12-03T16:00:00Z";
+    assert_int_equal(seq_restore_release(b, why, false, &skipped), 2); /* the two held */
+    assert_int_equal(skipped, 3); /* 3..4 (one run) and 5 */
+    expect_state(b, "gl", 3, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    expect_state(b, "gl", 5, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    /* --skip-reserved: the held ones too, and their keys go */
+    assert_int_equal(seq_restore_release(held, why, true, &skipped), 0);
+    assert_int_equal(skipped, 5);
+    expect_state(held, "gl", 1, SEQ_NUM_SKIPPED, IGNORE_TIME);
+    assert_int_equal(reserve1(held, "gl", 60000, "k5", NULL), 6); /* the key got nothing */
+    expect_valid(held);
+    seq_state_free(held);
     assert_int_equal(seq_restore_advance(b, "strict", 6, 10, why, 0, &skipped), SEQ_OK);
     assert_int_equal(skipped, 10);
-    assert_int_equal(seq_restore_release(b), 2); /* one run per reservation */
     expect_valid(b);
     assert_int_equal(next1(b, "strict"), 16); /* 6..15 skipped, never issued */
     expect_state(b, "strict", 6, SEQ_NUM_SKIPPED, IGNORE_TIME);
@@ -4244,6 +4266,8 @@ static void test_restore_advance_skips_and_releases(void **state)
     seq_result_free(&r);
     expect_state(b, "gl", 1, SEQ_NUM_RELEASED, IGNORE_TIME);
     assert_int_equal(reserve1(b, "gl", 60000, NULL, NULL), 1); /* released numbers go first */
+    assert_int_equal(reserve1(b, "gl", 60000, NULL, NULL), 2);
+    assert_int_equal(reserve1(b, "gl", 60000, NULL, NULL), 6); /* 3, 4, 5 never again */
     /* past the end: takes what is left, then nothing */
     assert_int_equal(seq_restore_advance(b, "strict", 6, 1000, why, 0, &skipped), SEQ_OK);
     assert_int_equal(skipped, 84);
