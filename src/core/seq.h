@@ -224,6 +224,10 @@ typedef struct seq_cmd {
     int64_t period;
     /* NEXT: the result also carries the document numbers (texts) */
     bool text_reply;
+    /* PARSE: read text as LOOKUP reads its argument, integers first (an
+     * integer inside the ranges is that number, and one that no format
+     * matches is looked up as it is) */
+    bool as_lookup;
 } seq_cmd;
 
 typedef struct seq_run {

@@ -394,7 +394,7 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
     case STYLE_DESCRIBE: format_describe(res, proto, out); break;
     case STYLE_GAPS: format_gaps(res, out); break;
     case STYLE_LOOKUP: format_lookup(res, proto, out); break;
-    case STYLE_PARSE: format_lookup_as(res, proto, true, out); break;
+    case STYLE_PARSE: format_lookup_as(res, proto, res->text != NULL, out); break; /* a number LOOKUP read as an integer: its reply */
     case STYLE_TEXT:
         if (res->text != NULL) {
             resp_write_cstr(out, res->text); /* RENDER */

@@ -127,6 +127,18 @@ class DocumentsTest(SeqdTestCase):
             with self.assertRaisesRegex(redis.ResponseError, "not issued"):
                 r.execute_command("RENDER", name, lo + 9000000)
         self.assertIsInstance(r.execute_command("INCR", "pol-strict"), int)
+        # a digits-only format: LOOKUP of an integer inside the ranges is that
+        # number; outside them, the printed form (the published Luhn vector)
+        self.assertTrue(r.execute_command("CREATE", "lv", 7992739871, 7992739999,
+                                          "FORMAT", "{n}{check:luhn}"))
+        self.assertEqual(s_(r.execute_command("NEXT", "lv", "TEXT")), "79927398713")
+        looked = as_dict(r.execute_command("LOOKUP", "lv", "79927398713"))
+        self.assertEqual((int(looked["number"]), looked["state"]), (7992739871, "final"), looked)
+        self.assertEqual(as_dict(r.execute_command("LOOKUP", "lv", 7992739871))["state"], "final")
+        inside = as_dict(r.execute_command("LOOKUP", "lv", 7992739872))
+        self.assertEqual(inside["state"], "not-issued")
+        self.assertNotIn("number", inside)
+        self.assertEqual(as_dict(r.execute_command("LOOKUP", "lv", 79927398710))["state"], "not-issued")
 
     def test_bad_arguments_are_refused_clearly(self):
         s = self.start_server()
