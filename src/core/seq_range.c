@@ -105,6 +105,38 @@ void seqTakeFree(seq_take *tk)
     }
 }
 
+/* Whether every number of range i from v on is one NEXT never issues
+ * (skipped by the format, or burned): looked at only for a short rest,
+ * which is all a skip rule leaves (it skips no long run of numbers). */
+static bool seqRestSkipped(const seq_sequence *q, size_t i, int64_t v)
+{
+    const seq_span *r = &q->ranges[i];
+    assert(v <= r->max);
+    if ((uint64_t)r->max - (uint64_t)v >= 64) {
+        return false;
+    }
+    for (;; v++) {
+        long b = seqBurnedFloor(q, v);
+        bool burned = b >= 0 && q->burned[b].max >= v;
+        if (!burned && !seqDocSkips(q, i, v)) {
+            return false;
+        }
+        if (v == r->max) {
+            return true;
+        }
+    }
+}
+
+/* Marks range i used up in plan tk. */
+static void seqTakeEnded(seq_take *tk, const seq_sequence *q, size_t i)
+{
+    if (tk->ended == NULL) {
+        tk->ended = seq_xmalloc(sizeof(*tk->ended) * q->n_ranges);
+    }
+    assert(tk->n_ended < q->n_ranges);
+    tk->ended[tk->n_ended++] = i;
+}
+
 int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
                        seq_take *tk)
 {
@@ -139,10 +171,7 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
                         if (p == r->max) {
                             /* the range ends in numbers passed over: it is
                              * used up, or NEXT would stop here for good */
-                            if (tk->ended == NULL) {
-                                tk->ended = seq_xmalloc(sizeof(*tk->ended) * q->n_ranges);
-                            }
-                            tk->ended[tk->n_ended++] = i;
+                            seqTakeEnded(tk, q, i);
                             break;
                         }
                         p++;
@@ -172,6 +201,13 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial,
             if (last == r->max) {
                 break;
             }
+            if (need == 0 && skips && seqRestSkipped(q, i, last + 1)) {
+                /* the range's last number with a document number: the
+                 * cursor passes the skipped ones after it now, so that
+                 * GAPS lists them and nothing counts them as left */
+                seqTakeEnded(tk, q, i);
+                break;
+            }
             p = last + 1;
         }
     }
@@ -198,11 +234,7 @@ void seqTakeAdopt(seq_take *tk, const seq_sequence *q, const seq_take *from, siz
     }
     for (size_t k = 0; k < from->n_ended; k++) {
         if (from->ended[k] == i) {
-            if (tk->ended == NULL) {
-                tk->ended = seq_xmalloc(sizeof(*tk->ended) * q->n_ranges);
-            }
-            assert(tk->n_ended < q->n_ranges);
-            tk->ended[tk->n_ended++] = i;
+            seqTakeEnded(tk, q, i);
             break;
         }
     }
@@ -279,6 +311,15 @@ static int64_t seqOpensAt(const seq_sequence *q, int64_t t)
 int seqExhausted(const seq_sequence *q, int64_t t, seq_result *out)
 {
     out->remaining = seqRemaining(q, t, true);
+    if (out->remaining > 0 && seqDocMaySkip(q)) {
+        /* what a skip rule leaves of them, exactly: fewer than were asked
+         * for, so the walk is no longer than the NEXT's own would be */
+        seq_take tk;
+        seqTakeInit(&tk, q);
+        (void)seqTakePlan(q, t, out->remaining, true, &tk);
+        out->remaining = tk.taken;
+        seqTakeFree(&tk);
+    }
     out->opens_ms = seqOpensAt(q, t);
     return SEQ_ERR_EXHAUSTED;
 }

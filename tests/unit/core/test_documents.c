@@ -846,6 +846,46 @@ static void test_gaps_pages_through_skipped_numbers(void **state)
     seq_state_free(s);
 }
 
+/* A range whose last number has no check digit (mod11 of 6 is 10): the
+ * cursor passes it with the number before it, so it is listed skipped and
+ * counted as left by nothing; EXHAUSTED says how many can be issued. */
+static void test_a_range_ending_in_a_skipped_number(void **state)
+{
+    (void)state;
+    seq_state *s = seq_state_new();
+    tick(s, 1000);
+    assert_true(mod11_has_no_digit(6));
+    for (int k = 1; k <= 5; k++) {
+        assert_false(mod11_has_no_digit(k));
+    }
+    assert_int_equal(create_doc(s, "sk", 1, 6, "{n}{check:mod11:skip}", NULL, 0, 0, 0), SEQ_OK);
+    seq_cmd nx = cmd_of(SEQ_OP_NEXT, "sk");
+    nx.count = 6;
+    seq_result r;
+    assert_int_equal(run(s, nx, &r), SEQ_ERR_EXHAUSTED);
+    assert_int_equal(r.remaining, 5); /* not 6: one of them has no document number */
+    seq_result_free(&r);
+    assert_int_equal(next_last(s, "sk", 5), 5);
+    assert_int_equal(state_in(s, "sk", 6, 0), SEQ_NUM_SKIPPED);
+    int64_t got[4], voided = 0;
+    assert_int_equal(gaps_all_skipped(s, "sk", INT64_MIN, INT64_MAX, got, 4, &voided), 1);
+    assert_int_equal(got[0], 6);
+    assert_int_equal(run(s, cmd_of(SEQ_OP_DESCRIBE, "sk"), &r), SEQ_OK);
+    assert_int_equal(r.remaining, 0);
+    seq_result_free(&r);
+    nx.count = 1;
+    assert_int_equal(run(s, nx, &r), SEQ_ERR_EXHAUSTED);
+    assert_int_equal(r.remaining, 0);
+    seq_result_free(&r);
+    /* a range added later goes on */
+    seq_cmd a = cmd_of(SEQ_OP_ADDRANGE, "sk");
+    a.min = 7;
+    a.max = 9;
+    assert_int_equal(run(s, a, NULL), SEQ_OK);
+    assert_int_equal(next_last(s, "sk", 1), 7);
+    seq_state_free(s);
+}
+
 /* LOOKUP name <integer> (PARSE read as LOOKUP reads): the number itself
  * inside the ranges or without a format; outside them, the printed form of
  * a digits-only format (the published Luhn vector); neither, LOOKUP's
@@ -1219,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_restore_in_a_later_period),
         cmocka_unit_test(test_gaps_pages_through_skipped_numbers),
         cmocka_unit_test(test_lookup_reads_a_digits_only_document_number),
+        cmocka_unit_test(test_a_range_ending_in_a_skipped_number),
         cmocka_unit_test(test_restore_follows_the_windows_into_a_later_period),
         cmocka_unit_test(test_clock_ahead_closes_early),
         cmocka_unit_test(test_snapshot_documents),
