@@ -407,9 +407,15 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
         look.has_period = q->period_kind != PERIOD_NONE;
         look.period_kind = q->period_kind;
         look.period = t.period;
-        int rv = t.period > seqPeriodNow(s, q) && look.has_period
-                     ? SEQ_OK /* a period still to come: nothing issued in it */
-                     : seqInPeriod(s, &look, seqLookupHere, out);
+        int rv = SEQ_OK;
+        if (t.period > seqPeriodNow(s, q) && look.has_period) {
+            /* a period still to come: nothing issued in it, nothing known */
+            out->state = SEQ_NUM_NOT_ISSUED;
+            out->time_ms = INT64_MIN;
+            out->until_ms = INT64_MAX;
+        } else {
+            rv = seqInPeriod(s, &look, seqLookupHere, out);
+        }
         if (rv != SEQ_OK) {
             return rv;
         }

@@ -374,6 +374,12 @@ static void test_yearly_boundary(void **state)
     seq_result_free(&r);
     c.period = 2028;
     assert_int_equal(run(s, c, NULL), SEQ_ERR_PERIOD);
+    /* a document number of 2028, in 2027: well formed, not issued, nothing known */
+    assert_int_equal(parse(s, "inv", "2028/000001", &r), SEQ_OK);
+    assert_int_equal(r.period, 2028);
+    assert_int_equal(r.state, SEQ_NUM_NOT_ISSUED);
+    assert_int_equal(r.time_ms, INT64_MIN);
+    seq_result_free(&r);
     c.period = 2026;
     c.period_kind = PERIOD_MONTHLY;
     assert_int_equal(run(s, c, NULL), SEQ_ERR_PERIOD);
