@@ -58,7 +58,7 @@ const char *seq_status_text(int status)
     case SEQ_ERR_NOSEQ: return "NOSEQ no such sequence";
     case SEQ_ERR_OVERLAP: return "ERR range overlaps a range of the sequence";
     case SEQ_ERR_EXHAUSTED: return "EXHAUSTED not enough numbers left in the sequence's ranges";
-    case SEQ_ERR_TOO_MANY: return "ERR limit reached (ranges per sequence, sequences, history intervals, or ledger runs)";
+    case SEQ_ERR_TOO_MANY: return "ERR limit reached (ranges or formats per sequence, sequences, history intervals, or ledger runs)";
     case SEQ_ERR_KEYS_FULL: return "ERR idempotency key table is full, retry later or without KEY";
     case SEQ_ERR_KEY_REUSED: return "ERR key was used before with a different COUNT";
     case SEQ_ERR_BADCMD: return "ERR unknown command in log entry";
@@ -77,7 +77,7 @@ const char *seq_status_text(int status)
     case SEQ_ERR_NOUSER: return "ERR no such user";
     case SEQ_ERR_ACL_RULE: return "ERR invalid ACL rule";
     case SEQ_ERR_ACL_DEFAULT: return "ERR The 'default' user cannot be removed";
-    case SEQ_ERR_FORMAT: return "ERR invalid FORMAT";
+    case SEQ_ERR_FORMAT: return "ERR invalid FORMAT for this sequence ({period} needs a sequence with a PERIOD)";
     case SEQ_ERR_LABEL: return "ERR invalid LABEL (1-64 printable ASCII bytes)";
     case SEQ_ERR_PERIOD: return "ERR no such period: the sequence has no periods, or that one has not begun";
     case SEQ_ERR_NOT_FORMAT: return "NOTFORMAT not this sequence's document number format";

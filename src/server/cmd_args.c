@@ -358,6 +358,16 @@ bool cmd_format_valid(command_call *call, const resp_arg *v)
         cmd_errorf(call, "ERR invalid FORMAT: %s", why);
         return false;
     }
+    /* refused here, not by the core's parser, which still reads a format
+     * stored before this rule */
+    for (size_t i = 0; i < f.n_tokens; i++) {
+        char c = f.tokens[i].none_char;
+        if (f.tokens[i].kind == DOC_CHECK && c >= '0' && c <= '9') {
+            cmd_error(call, "ERR invalid FORMAT: {check:mod11:X} with a digit X would read as a real "
+                            "check digit; use a letter or a sign, or :skip");
+            return false;
+        }
+    }
     return true;
 }
 

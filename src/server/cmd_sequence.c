@@ -51,6 +51,7 @@ static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool 
 {
     *has_count = false;
     *has_key = false;
+    bool bad_count = false; /* told after the loop: a TEXT after it lowers the cap */
     for (size_t i = 2; i < call->argc; i += 2) {
         if (cmd_arg_is(&call->argv[i], "TEXT") && !cmd->text_reply) {
             cmd->text_reply = true;
@@ -64,11 +65,8 @@ static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool 
         const resp_arg *v = &call->argv[i + 1];
         if (cmd_arg_is(&call->argv[i], "COUNT") && !*has_count) {
             int64_t k;
-            if (!cmd_parse_i64(v, &k) || k < 1 || k > SEQ_COUNT_MAX) {
-                cmd_error(call, seq_status_text(SEQ_ERR_COUNT));
-                return false;
-            }
-            cmd->count = (uint32_t)k;
+            bad_count = !cmd_parse_i64(v, &k) || k < 1 || k > SEQ_COUNT_MAX;
+            cmd->count = bad_count ? 1 : (uint32_t)k;
             *has_count = true;
         } else if (cmd_arg_is(&call->argv[i], "KEY") && !*has_key) {
             if (!cmd_take_key(call, v, cmd)) {
@@ -80,8 +78,12 @@ static bool nextOptions(command_call *call, seq_cmd *cmd, bool *has_count, bool 
             return false;
         }
     }
-    if (cmd->text_reply && cmd->count > SEQ_TEXT_COUNT_MAX) {
+    if (cmd->text_reply && (bad_count || cmd->count > SEQ_TEXT_COUNT_MAX)) {
         cmd_error(call, "ERR COUNT with TEXT must be between 1 and 1000 (each number is a string)");
+        return false;
+    }
+    if (bad_count) {
+        cmd_error(call, seq_status_text(SEQ_ERR_COUNT));
         return false;
     }
     return true;
