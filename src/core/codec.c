@@ -46,7 +46,6 @@ typedef enum codec_field {
     CODEC_PERIODS,     /* period_kind u8, tz_minutes i16 (as u16) */
     CODEC_PERIOD,      /* period_kind u8, period i64 (in use: has_period) */
     CODEC_TEXT_REPLY,  /* u8 1 (in use: text_reply) */
-    CODEC_AS_LOOKUP,   /* u8 1 (in use: as_lookup) */
     CODEC_DOC_TEXT,    /* text_len u16 (<= DOC_TEXT_MAX), text */
 } codec_field;
 
@@ -85,7 +84,7 @@ static const codec_layout codec_layouts[] = {
     {SEQ_OP_ACL_USERS, 0, {0}, {0}},
     {SEQ_OP_SETFORMAT, 0, {CODEC_FORMAT}, {0}},
     {SEQ_OP_RENDER, 0, {CODEC_MIN}, {CODEC_PERIOD}},
-    {SEQ_OP_PARSE, 0, {CODEC_DOC_TEXT}, {CODEC_AS_LOOKUP}},
+    {SEQ_OP_PARSE, 0, {CODEC_DOC_TEXT}, {0}},
     {CODEC_WIRE_CREATE_DOC, SEQ_OP_CREATE,
      {CODEC_MIN, CODEC_MAX, CODEC_START, CODEC_MODE, CODEC_CACHE, CODEC_WARN, CODEC_WINDOW,
       CODEC_FORMAT, CODEC_LABEL, CODEC_PERIODS},
@@ -132,7 +131,6 @@ static bool codecFieldInUse(codec_field f, const seq_cmd *cmd)
     case CODEC_INCARNATION: return cmd->incarnation != 0;
     case CODEC_PERIOD: return cmd->has_period;
     case CODEC_TEXT_REPLY: return cmd->text_reply;
-    case CODEC_AS_LOOKUP: return cmd->as_lookup;
     default: return true;
     }
 }
@@ -172,8 +170,7 @@ static size_t codecFieldSize(codec_field f, const seq_cmd *cmd)
     case CODEC_LABEL: return 1 + cmd->label_len;
     case CODEC_PERIODS: return 1 + 2;
     case CODEC_PERIOD: return 1 + 8;
-    case CODEC_TEXT_REPLY:
-    case CODEC_AS_LOOKUP: return 1;
+    case CODEC_TEXT_REPLY: return 1;
     case CODEC_DOC_TEXT: return 2 + cmd->text_len;
     default: return 0;
     }
@@ -240,8 +237,7 @@ static void codecPutField(seq_writer *w, codec_field f, const seq_cmd *cmd)
         seq_put_u8(w, cmd->period_kind);
         seq_put_i64(w, cmd->period);
         break;
-    case CODEC_TEXT_REPLY:
-    case CODEC_AS_LOOKUP: seq_put_u8(w, 1); break;
+    case CODEC_TEXT_REPLY: seq_put_u8(w, 1); break;
     case CODEC_DOC_TEXT:
         assert(cmd->text_len <= DOC_TEXT_MAX);
         seq_put_u16(w, (uint16_t)cmd->text_len);
@@ -341,12 +337,6 @@ static int codecGetField(seq_reader *r, codec_field f, seq_cmd *cmd)
         int rv = codecGetFlag(r, &on);
         cmd->text_reply = on;
         return rv != 0 || !on ? -1 : 0; /* 0 is written as the plain layout */
-    }
-    case CODEC_AS_LOOKUP: {
-        bool on;
-        int rv = codecGetFlag(r, &on);
-        cmd->as_lookup = on;
-        return rv != 0 || !on ? -1 : 0;
     }
     case CODEC_DOC_TEXT: return codecGetBytes(r, DOC_TEXT_MAX, &cmd->text, &cmd->text_len);
     default: return -1;

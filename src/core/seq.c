@@ -285,11 +285,6 @@ static int seqGapsAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
     return seqGaps(s, cmd, out);
 }
 
-static int seqLookupAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
-{
-    return seqLookup(s, cmd, out);
-}
-
 static int seqConfirmAny(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     (void)out;
@@ -347,7 +342,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     case SEQ_OP_DROP: rv = seqDrop(s, cmd); break;
     case SEQ_OP_VOID: rv = seqVoid(s, cmd); break;
     case SEQ_OP_GAPS: rv = seqInPeriod(s, cmd, seqGapsAny, out); break;
-    case SEQ_OP_LOOKUP: rv = seqInPeriod(s, cmd, seqLookupAny, out); break;
+    case SEQ_OP_LOOKUP: rv = seqLookupAnyForm(s, cmd, out); break;
     case SEQ_OP_LOOKUP_KEY: rv = seqLookupKey(s, cmd, out); break;
     case SEQ_OP_RESERVE: rv = seqReserve(s, cmd, out); break;
     case SEQ_OP_CONFIRM: rv = seqInPeriod(s, cmd, seqConfirmAny, out); break;

@@ -224,9 +224,9 @@ typedef struct seq_cmd {
     int64_t period;
     /* NEXT: the result also carries the document numbers (texts) */
     bool text_reply;
-    /* PARSE: read text as LOOKUP reads its argument, integers first (an
-     * integer inside the ranges is that number, and one that no format
-     * matches is looked up as it is) */
+    /* PARSE, inside the core only (never in the log): text is the decimal
+     * of a LOOKUP's integer that lies outside the ranges; one no format
+     * reads is looked up as the integer */
     bool as_lookup;
 } seq_cmd;
 

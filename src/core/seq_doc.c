@@ -10,6 +10,8 @@
 #include "seq_internal.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -375,14 +377,8 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
     if (cmd->text == NULL || cmd->text_len == 0 || cmd->text_len > DOC_TEXT_MAX) {
         return SEQ_ERR_NOT_FORMAT;
     }
-    /* LOOKUP's reading: an integer is the number itself where it can be
-     * (always without a format, else inside the ranges); the printed form
-     * of a digits-only format is read only outside them */
     int64_t integer;
     bool is_integer = cmd->as_lookup && seqCanonicalInt(cmd->text, cmd->text_len, &integer);
-    if (is_integer && (q->n_formats == 0 || seqSpanOf(q, integer) >= 0)) {
-        return seqParseLookup(s, cmd, integer, out);
-    }
     const seq_doc_format *formats[SEQ_FORMATS_MAX + 1];
     size_t n_formats = seqParseFormats(q, formats);
     int shape = q->period_kind == PERIOD_MONTHLY  ? DOC_PERIOD_MONTH
@@ -432,6 +428,26 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
     return best == PARSE_BAD_CHECK ? SEQ_ERR_BAD_CHECK
            : best == PARSE_OUTSIDE ? SEQ_ERR_OUTSIDE
                                    : SEQ_ERR_NOT_FORMAT;
+}
+
+int seqLookupAnyForm(seq_state *s, const seq_cmd *cmd, seq_result *out)
+{
+    const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
+    if (q == NULL || cmd->has_period || q->n_formats == 0 || seqSpanOf(q, cmd->min) >= 0) {
+        return seqInPeriod(s, cmd, seqLookupHere, out);
+    }
+    /* outside the ranges: perhaps the printed form of a digits-only
+     * format (an integer argument is written canonically, so its decimal
+     * is the text the caller typed) */
+    char text[24];
+    int len = snprintf(text, sizeof(text), "%" PRId64, cmd->min);
+    assert(len > 0 && (size_t)len < sizeof(text));
+    seq_cmd parse = *cmd;
+    parse.op = SEQ_OP_PARSE;
+    parse.text = text;
+    parse.text_len = (size_t)len;
+    parse.as_lookup = true;
+    return seqParse(s, &parse, out);
 }
 
 int seq_render_current(const seq_state *s, const char *name, size_t len, int64_t v, char *out)

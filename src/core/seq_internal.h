@@ -523,6 +523,10 @@ bool seqDocMaySkip(const seq_sequence *q);
 /* The stretch [*first, *last] of range i, in q's period, that format k
  * prints (before the next format's marks); false when none. */
 bool seqDocCovers(const seq_sequence *q, size_t k, size_t i, int64_t *first, int64_t *last);
+/* LOOKUP: an integer outside the ranges of a sequence with a format may
+ * be a digits-only printed number (read as PARSE reads it, else looked up
+ * as the integer); everything else as LOOKUP in its period. */
+int seqLookupAnyForm(seq_state *s, const seq_cmd *cmd, seq_result *out);
 /* CREATE's and SETFORMAT's format, checked: SEQ_OK or SEQ_ERR_FORMAT. */
 int seqDocFormatCheck(const seq_cmd *cmd, const char *text, size_t len, uint8_t period_kind);
 /* Adds a format from the current cursor on (text checked already). */

@@ -164,8 +164,9 @@ void lookupCommand(command_env *env, command_call *call)
         cmd_error(call, syntax);
         return;
     }
-    bool integer = cmd_parse_i64(&args[2], &cmd.min);
-    if (integer && cmd.has_period) {
+    if (cmd_parse_i64(&args[2], &cmd.min)) {
+        /* the core reads an integer outside the ranges as a printed
+         * number too (digits-only formats): the reply says which */
         cmd_submit(env, call, &cmd, STYLE_LOOKUP);
         return;
     }
@@ -173,11 +174,7 @@ void lookupCommand(command_env *env, command_call *call)
         cmd_error(call, cmd.has_period ? cmd_err_integer : seq_status_text(SEQ_ERR_NOT_FORMAT));
         return;
     }
-    /* PARSE, with LOOKUP's reading of an integer: whether 79927398713 is
-     * the number itself or the printed form of 7992739871 depends on the
-     * sequence's ranges and formats, which only the state knows */
     cmd.op = SEQ_OP_PARSE;
-    cmd.as_lookup = integer;
     cmd.text = args[2].ptr;
     cmd.text_len = args[2].len;
     cmd_submit(env, call, &cmd, STYLE_PARSE);

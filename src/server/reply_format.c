@@ -224,9 +224,10 @@ static void format_lookup_as(const seq_result *res, int proto, bool parsed, resp
     }
 }
 
+/* LOOKUP: an integer the core read as a printed number answers as PARSE */
 static void format_lookup(const seq_result *res, int proto, resp_buf *out)
 {
-    format_lookup_as(res, proto, false, out);
+    format_lookup_as(res, proto, res->text != NULL, out);
 }
 
 /* NEXT ... TEXT: one bulk string, or with COUNT an array of them. */
@@ -394,7 +395,7 @@ void commands_format_result(const seq_result *res, int err, uint8_t style, int p
     case STYLE_DESCRIBE: format_describe(res, proto, out); break;
     case STYLE_GAPS: format_gaps(res, out); break;
     case STYLE_LOOKUP: format_lookup(res, proto, out); break;
-    case STYLE_PARSE: format_lookup_as(res, proto, res->text != NULL, out); break; /* a number LOOKUP read as an integer: its reply */
+    case STYLE_PARSE: format_lookup_as(res, proto, true, out); break;
     case STYLE_TEXT:
         if (res->text != NULL) {
             resp_write_cstr(out, res->text); /* RENDER */

@@ -892,10 +892,9 @@ static void test_a_range_ending_in_a_skipped_number(void **state)
     seq_state_free(s);
 }
 
-/* LOOKUP name <integer> (PARSE read as LOOKUP reads): the number itself
- * inside the ranges or without a format; outside them, the printed form of
- * a digits-only format (the published Luhn vector); neither, LOOKUP's
- * answer for the integer. */
+/* LOOKUP name <integer>: the number itself inside the ranges or without a
+ * format; outside them, the printed form of a digits-only format (the
+ * published Luhn vector); neither, LOOKUP's answer for the integer. */
 static void test_lookup_reads_a_digits_only_document_number(void **state)
 {
     (void)state;
@@ -906,35 +905,28 @@ static void test_lookup_reads_a_digits_only_document_number(void **state)
     assert_int_equal(create_doc(s, "plain", 1, 100, NULL, NULL, 0, 0, 0), SEQ_OK);
     int64_t n;
     assert_string_equal(next_text(s, "luhn", &n, NULL), "79927398713");
-    seq_cmd c = cmd_of(SEQ_OP_PARSE, "luhn");
-    c.as_lookup = true;
-    c.text = "79927398713";
-    c.text_len = 11;
+    seq_cmd c = cmd_of(SEQ_OP_LOOKUP, "luhn");
+    c.min = 79927398713;
     seq_result r;
     assert_int_equal(run(s, c, &r), SEQ_OK); /* outside the ranges: the printed form */
     assert_int_equal(r.number, 7992739871);
     assert_int_equal(r.state, SEQ_NUM_FINAL);
     assert_non_null(r.text);
     seq_result_free(&r);
-    c.text = "7992739872"; /* inside: the number itself, not issued yet */
-    c.text_len = 10;
+    c.min = 7992739872; /* inside: the number itself, not issued yet */
     assert_int_equal(run(s, c, &r), SEQ_OK);
     assert_int_equal(r.state, SEQ_NUM_NOT_ISSUED);
     assert_null(r.text);
     seq_result_free(&r);
-    c.text = "79927398710"; /* outside, a wrong check digit: LOOKUP's answer */
-    c.text_len = 11;
+    c.min = 79927398710; /* outside, a wrong check digit: LOOKUP's answer */
     assert_int_equal(run(s, c, &r), SEQ_OK);
     assert_int_equal(r.state, SEQ_NUM_NOT_ISSUED);
     assert_null(r.text);
     seq_result_free(&r);
-    c.as_lookup = false; /* PARSE itself says why */
-    assert_int_equal(run(s, c, &r), SEQ_ERR_BAD_CHECK);
+    assert_int_equal(parse(s, "luhn", "79927398710", &r), SEQ_ERR_BAD_CHECK); /* PARSE says why */
     seq_result_free(&r);
-    seq_cmd p = cmd_of(SEQ_OP_PARSE, "plain"); /* no format: always the number */
-    p.as_lookup = true;
-    p.text = "500";
-    p.text_len = 3;
+    seq_cmd p = cmd_of(SEQ_OP_LOOKUP, "plain"); /* no format: always the number */
+    p.min = 500;
     assert_int_equal(run(s, p, &r), SEQ_OK);
     assert_int_equal(r.state, SEQ_NUM_NOT_ISSUED);
     assert_null(r.text);
@@ -1093,7 +1085,7 @@ static void test_snapshot_documents(void **state)
 static void test_codec_documents(void **state)
 {
     (void)state;
-    seq_cmd cmds[7];
+    seq_cmd cmds[6];
     cmds[0] = cmd_of(SEQ_OP_CREATE, "inv");
     cmds[0].min = 1;
     cmds[0].max = 9;
@@ -1121,11 +1113,7 @@ static void test_codec_documents(void **state)
     cmds[5] = cmd_of(SEQ_OP_SETFORMAT, "inv");
     cmds[5].format = "{n}";
     cmds[5].format_len = 3;
-    cmds[6] = cmd_of(SEQ_OP_PARSE, "inv"); /* LOOKUP inv 79927398713 */
-    cmds[6].text = "79927398713";
-    cmds[6].text_len = 11;
-    cmds[6].as_lookup = true;
-    for (size_t i = 0; i < 7; i++) {
+    for (size_t i = 0; i < 6; i++) {
         uint8_t buf[512];
         seq_writer w = {buf, 0, sizeof(buf), false};
         codec_put_cmd(&w, &cmds[i]);
@@ -1143,7 +1131,6 @@ static void test_codec_documents(void **state)
         assert_int_equal(got.has_period, cmds[i].has_period);
         assert_int_equal(got.period, cmds[i].period);
         assert_int_equal(got.text_reply, cmds[i].text_reply);
-        assert_int_equal(got.as_lookup, cmds[i].as_lookup);
         assert_int_equal(got.text_len, cmds[i].text_len);
         /* every cut of it is refused */
         for (size_t cut = 0; cut < w.len; cut++) {

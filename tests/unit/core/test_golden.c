@@ -414,7 +414,6 @@ static void expect_same_cmd(const char *what, const seq_cmd *got, const seq_cmd 
     assert_int_equal(got->has_period, want->has_period);
     assert_int_equal(got->period, want->period);
     assert_int_equal(got->text_reply, want->text_reply);
-    assert_int_equal(got->as_lookup, want->as_lookup);
     assert_int_equal(got->user_len, want->user_len);
     if (want->user_len > 0) {
         assert_memory_equal(got->user, want->user, want->user_len);

@@ -113,8 +113,6 @@ static const golden_case golden_table[] = {
      {.op = SEQ_OP_UNDELIVERED, GOLDEN_N("inv"), .min = 4, .max = 5, .count = 1,
       GOLDEN_T("reply undelivered: the client disconnected"), .has_period = true, .period_kind = 1,
       .period = 2026}},
-    {"PARSE as LOOKUP", false, GOLDEN_HDR,
-     {.op = SEQ_OP_PARSE, GOLDEN_N("inv"), GOLDEN_T("79927398713"), .as_lookup = true}},
 };
 
 static inline const golden_case *golden_cases(size_t *n)
