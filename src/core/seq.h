@@ -403,13 +403,15 @@ bool seq_state_pristine(const seq_state *s);
 int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t count,
                         const char *reason, int64_t now_ms, uint64_t *skipped);
 
-/* What a restore does to the backup's open numbers, every sequence's:
- * released ones (and reservations whose TTL had passed) are skipped with
- * reason, since the cluster the backup came from hands those out first;
+/* What a restore at now_ms (the restoring machine's wall clock) does to
+ * the backup's open numbers, every sequence's: released ones (and
+ * reservations whose TTL had passed by now_ms) are skipped with reason,
+ * since the cluster the backup came from hands those out first;
  * reservations still held come back released (skipped too with
  * skip_reserved: their holders may have confirmed them there). Returns
  * the reservations released; *skipped, the numbers skipped. */
-size_t seq_restore_release(seq_state *s, const char *reason, bool skip_reserved, uint64_t *skipped);
+size_t seq_restore_release(seq_state *s, const char *reason, bool skip_reserved, int64_t now_ms,
+                           uint64_t *skipped);
 
 /* The document number of v, which the live sequence name issued (or
  * holds in a cached block) in its current period, into out (DOC_TEXT_MAX

@@ -139,8 +139,9 @@ int seq_restore_advance(seq_state *s, const char *name, size_t len, uint64_t cou
         return seqRestoreSkip(s, q, count, from, to, reason, skipped);
     }
     /* the backup's period, for as long as it lasted */
-    int64_t end = period_start_ms(q->period + 1, q->period_kind, q->tz_minutes);
-    end = end == INT64_MIN ? INT64_MIN : end - 1;
+    int64_t end = q->period == INT64_MAX ? INT64_MAX /* a hostile backup's last period */
+                                         : period_start_ms(q->period + 1, q->period_kind, q->tz_minutes);
+    end = end == INT64_MIN || end == INT64_MAX ? end : end - 1;
     int rv = seqRestoreSkip(s, q, count, from, to < end ? to : end < from ? from : end, reason,
                             skipped);
     int64_t now_period = period_of(to, q->period_kind, q->tz_minutes);
@@ -163,7 +164,8 @@ typedef struct seq_open_run {
     bool held;     /* one still live at the backup's moment */
 } seq_open_run;
 
-size_t seq_restore_release(seq_state *s, const char *reason, bool skip_reserved, uint64_t *skipped)
+size_t seq_restore_release(seq_state *s, const char *reason, bool skip_reserved, int64_t now_ms,
+                           uint64_t *skipped)
 {
     *skipped = 0;
     char why[SEQ_REASON_MAX + 1];
@@ -183,7 +185,11 @@ size_t seq_restore_release(seq_state *s, const char *reason, bool skip_reserved,
         size_t n_open = 0;
         for (size_t i = 0; i < q->n_ledger; i++) {
             const seq_ledger_run *e = &q->ledger[i];
-            bool lapsed = seqReservationLapsed(e, now);
+            /* lapsed by the restore's clock: the cluster the backup came
+             * from handed it out again once its TTL passed */
+            bool lapsed = seqReservationLapsed(e, now) ||
+                          (e->state == SEQ_NUM_RESERVED && e->deadline_ms != INT64_MAX &&
+                           seqWallOf(now, e->deadline_ms) <= now_ms);
             if (e->state == SEQ_NUM_RESERVED && !lapsed) {
                 assert(e->first == e->last);
                 open[n_open++] = (seq_open_run){e->first, e->last, true, true};

@@ -530,7 +530,8 @@ static int toolRestore(int argc, char **argv)
      * a periodic sequence on to a later one */
     uint64_t open_skipped = 0;
     bool skip_reserved = flagPresent(argc, argv, "--skip-reserved");
-    size_t released = rc == 0 ? seq_restore_release(s, reason, skip_reserved, &open_skipped) : 0;
+    size_t released =
+        rc == 0 ? seq_restore_release(s, reason, skip_reserved, clock_wall_ms(), &open_skipped) : 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint64_t skipped = 0;
         int64_t want = advanceFor(advance, seconds, &d[i]);
