@@ -321,6 +321,7 @@ int seq_apply(seq_state *s, const seq_cmd *cmd, seq_result *out)
     seq_sequence *q = on_sequence ? seqFindLive(s, cmd->name, cmd->name_len) : NULL;
     if (q != NULL) {
         seqPeriodCatchUp(s, q); /* the entry's clock may have closed its period */
+        seqSettleSkipped(q);
     }
     bool handled = false;
     if (cmd->op == SEQ_OP_NEXT && cmd->text_reply && cmd->count > SEQ_TEXT_COUNT_MAX) {

@@ -317,6 +317,10 @@ int seqTakePlan(const seq_sequence *q, int64_t t, uint64_t need, bool partial, s
 /* Adds to tk what plan `from` takes from range i (its runs, and its end
  * mark): plans for different moments combined, range by range. */
 void seqTakeAdopt(seq_take *tk, const seq_sequence *q, const seq_take *from, size_t i);
+/* A current range whose rest is only numbers a skip rule passes over (or
+ * burned ones) is used up: a format set since, a new period or a new
+ * range can leave one that no NEXT would ever fill. */
+void seqSettleSkipped(seq_sequence *q);
 /* Applies a successful plan: moves the ranges' cursors past its runs. */
 void seqTakeApply(seq_sequence *q, const seq_take *tk);
 /* Numbers still to take at time t: valid now (now_only), or valid now or

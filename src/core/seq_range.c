@@ -106,24 +106,41 @@ void seqTakeFree(seq_take *tk)
 }
 
 /* Whether every number of range i from v on is one NEXT never issues
- * (skipped by the format, or burned): looked at only for a short rest,
- * which is all a skip rule leaves (it skips no long run of numbers). */
+ * (skipped by the format, or burned): at most 64 steps, a burned interval
+ * one step, since a skip rule skips no long run of numbers. */
 static bool seqRestSkipped(const seq_sequence *q, size_t i, int64_t v)
 {
     const seq_span *r = &q->ranges[i];
-    assert(v <= r->max);
-    if ((uint64_t)r->max - (uint64_t)v >= 64) {
-        return false;
-    }
-    for (;; v++) {
+    assert(r->min <= v && v <= r->max);
+    for (int step = 0; step < 64; step++) {
         long b = seqBurnedFloor(q, v);
-        bool burned = b >= 0 && q->burned[b].max >= v;
-        if (!burned && !seqDocSkips(q, i, v)) {
+        if (b >= 0 && q->burned[b].max >= v) {
+            if (q->burned[b].max >= r->max) {
+                return true;
+            }
+            v = q->burned[b].max + 1;
+            continue;
+        }
+        if (!seqDocSkips(q, i, v)) {
             return false;
         }
         if (v == r->max) {
             return true;
         }
+        v++;
+    }
+    return false;
+}
+
+void seqSettleSkipped(seq_sequence *q)
+{
+    if (!q->live || !seqDocMaySkip(q)) {
+        return;
+    }
+    while (q->cur < q->n_ranges && !q->ranges[q->cur].full &&
+           seqRestSkipped(q, q->cur, q->ranges[q->cur].next)) {
+        q->ranges[q->cur].full = true;
+        q->cur++;
     }
 }
 

@@ -889,6 +889,26 @@ static void test_a_range_ending_in_a_skipped_number(void **state)
     a.max = 9;
     assert_int_equal(run(s, a, NULL), SEQ_OK);
     assert_int_equal(next_last(s, "sk", 1), 7);
+    /* the same rest left by a format set later, and a range of nothing
+     * but a skipped number: used up at the next command, listed skipped */
+    assert_int_equal(create_doc(s, "late", 1, 6, NULL, NULL, 0, 0, 0), SEQ_OK);
+    assert_int_equal(next_last(s, "late", 5), 5);
+    seq_cmd f = cmd_of(SEQ_OP_SETFORMAT, "late");
+    f.format = "{n}{check:mod11:skip}";
+    f.format_len = strlen(f.format);
+    assert_int_equal(run(s, f, NULL), SEQ_OK);
+    assert_int_equal(run(s, cmd_of(SEQ_OP_DESCRIBE, "late"), &r), SEQ_OK);
+    assert_int_equal(r.remaining, 0);
+    seq_result_free(&r);
+    assert_int_equal(state_in(s, "late", 6, 0), SEQ_NUM_SKIPPED);
+    assert_int_equal(create_doc(s, "six", 6, 6, "{n}{check:mod11:skip}", NULL, 0, 0, 0), SEQ_OK);
+    nx = cmd_of(SEQ_OP_NEXT, "six");
+    nx.count = 1;
+    assert_int_equal(run(s, nx, &r), SEQ_ERR_EXHAUSTED);
+    assert_int_equal(r.remaining, 0);
+    seq_result_free(&r);
+    assert_int_equal(gaps_all_skipped(s, "six", INT64_MIN, INT64_MAX, got, 4, &voided), 1);
+    assert_int_equal(got[0], 6);
     seq_state_free(s);
 }
 
