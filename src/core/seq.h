@@ -224,10 +224,6 @@ typedef struct seq_cmd {
     int64_t period;
     /* NEXT: the result also carries the document numbers (texts) */
     bool text_reply;
-    /* PARSE, inside the core only (never in the log): text is the decimal
-     * of a LOOKUP's integer that lies outside the ranges; one no format
-     * reads is looked up as the integer */
-    bool as_lookup;
 } seq_cmd;
 
 typedef struct seq_run {

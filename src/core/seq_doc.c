@@ -334,40 +334,6 @@ static int seqLookupHere(seq_state *s, const seq_cmd *cmd, seq_result *out)
     return seqLookup(s, cmd, out);
 }
 
-/* text as a decimal integer, written the one way an integer is: an
- * optional '-', no leading zero, no overflow. */
-static bool seqCanonicalInt(const char *text, size_t len, int64_t *v)
-{
-    size_t i = len > 0 && text[0] == '-' ? 1 : 0;
-    if (len == i || len - i > 19 || (text[i] == '0' && len - i > 1) || (i == 1 && text[1] == '0')) {
-        return false;
-    }
-    uint64_t u = 0;
-    for (size_t k = i; k < len; k++) {
-        if (text[k] < '0' || text[k] > '9') {
-            return false;
-        }
-        u = u * 10 + (uint64_t)(text[k] - '0'); /* 19 digits fit in a uint64 */
-    }
-    if (u > (i == 1 ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) {
-        return false;
-    }
-    *v = i == 1 ? (int64_t)(0 - u) : (int64_t)u;
-    return true;
-}
-
-/* LOOKUP name <integer> as the current period holds it. */
-static int seqParseLookup(seq_state *s, const seq_cmd *cmd, int64_t v, seq_result *out)
-{
-    seq_cmd look = *cmd;
-    look.op = SEQ_OP_LOOKUP;
-    look.min = v;
-    look.text = NULL;
-    look.text_len = 0;
-    look.as_lookup = false;
-    return seqInPeriod(s, &look, seqLookupHere, out);
-}
-
 int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
 {
     const seq_sequence *q = seqFindLive(s, cmd->name, cmd->name_len);
@@ -377,8 +343,6 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
     if (cmd->text == NULL || cmd->text_len == 0 || cmd->text_len > DOC_TEXT_MAX) {
         return SEQ_ERR_NOT_FORMAT;
     }
-    int64_t integer;
-    bool is_integer = cmd->as_lookup && seqCanonicalInt(cmd->text, cmd->text_len, &integer);
     const seq_doc_format *formats[SEQ_FORMATS_MAX + 1];
     size_t n_formats = seqParseFormats(q, formats);
     int shape = q->period_kind == PERIOD_MONTHLY  ? DOC_PERIOD_MONTH
@@ -422,9 +386,6 @@ int seqParse(seq_state *s, const seq_cmd *cmd, seq_result *out)
         out->text = seqStrdup(cmd->text, cmd->text_len);
         return SEQ_OK;
     }
-    if (is_integer) {
-        return seqParseLookup(s, cmd, integer, out); /* not a document number: LOOKUP's answer */
-    }
     return best == PARSE_BAD_CHECK ? SEQ_ERR_BAD_CHECK
            : best == PARSE_OUTSIDE ? SEQ_ERR_OUTSIDE
                                    : SEQ_ERR_NOT_FORMAT;
@@ -446,8 +407,12 @@ int seqLookupAnyForm(seq_state *s, const seq_cmd *cmd, seq_result *out)
     parse.op = SEQ_OP_PARSE;
     parse.text = text;
     parse.text_len = (size_t)len;
-    parse.as_lookup = true;
-    return seqParse(s, &parse, out);
+    int rv = seqParse(s, &parse, out);
+    if (rv == SEQ_ERR_NOT_FORMAT || rv == SEQ_ERR_BAD_CHECK || rv == SEQ_ERR_OUTSIDE) {
+        /* not a document number (PARSE wrote nothing): LOOKUP's answer */
+        return seqInPeriod(s, cmd, seqLookupHere, out);
+    }
+    return rv;
 }
 
 int seq_render_current(const seq_state *s, const char *name, size_t len, int64_t v, char *out)
