@@ -4336,6 +4336,119 @@ static void test_restore_advance_follows_the_windows(void **state)
     seq_state_free(s);
 }
 
+/* Numbers a NEXT of count k at time t gave, marked in seen[] (1..RS_MAX);
+ * whether it gave any. */
+#define RS_MAX 400
+static bool rs_take(seq_state *s, const char *name, int64_t t, uint32_t k, bool *seen, bool *twice)
+{
+    seq_tick(s, t, INT64_MAX);
+    seq_result r;
+    if (next(s, name, k, NULL, &r) != SEQ_OK) {
+        seq_result_free(&r);
+        return false;
+    }
+    for (size_t i = 0; i < r.n_runs; i++) {
+        for (int64_t v = r.runs[i].first; v <= r.runs[i].last; v++) {
+            assert_true(v >= 1 && v <= RS_MAX);
+            *twice = *twice || seen[v];
+            seen[v] = true;
+        }
+    }
+    seq_result_free(&r);
+    return true;
+}
+
+/* The restore's promise, checked from outside on random sequences: a
+ * cluster lost after the backup issued at most A numbers (NEXTs while
+ * windows opened and closed, released gapless numbers first); the backup
+ * restored with --advance A then issues everything it still can, over
+ * every window to come, and never one the lost cluster gave. */
+static void test_restore_never_reissues_what_the_lost_cluster_gave(void **state)
+{
+    (void)state;
+    const int64_t t0 = 1000000000, hour = 3600000;
+    uint64_t rng = 0x5eed2026;
+    for (int round = 0; round < 300; round++) {
+        seq_state *s = mk();
+        seq_tick(s, t0, INT64_MAX);
+        bool gapless = splitmix64(&rng) % 2 == 0;
+        /* up to three ranges of 1..RS_MAX in a random order, random windows */
+        int64_t bounds[3][2] = {{1, 100}, {101, 250}, {251, RS_MAX}};
+        int order[3] = {0, 1, 2};
+        for (int i = 2; i > 0; i--) {
+            int j = (int)(splitmix64(&rng) % (uint64_t)(i + 1)), x = order[i];
+            order[i] = order[j];
+            order[j] = x;
+        }
+        int n_ranges = 1 + (int)(splitmix64(&rng) % 3);
+        for (int i = 0; i < n_ranges; i++) {
+            const int64_t *b = bounds[order[i]];
+            int64_t nb = splitmix64(&rng) % 2 ? INT64_MIN : t0 + (int64_t)(splitmix64(&rng) % 10) * hour;
+            int64_t na = splitmix64(&rng) % 2 ? INT64_MAX : t0 + (int64_t)(splitmix64(&rng) % 10) * hour;
+            if (nb != INT64_MIN && na != INT64_MAX && na < nb) {
+                na = INT64_MAX;
+            }
+            if (i == 0) {
+                assert_int_equal(create_win(s, "r", b[0], b[1], gapless ? SEQ_MODE_GAPLESS : SEQ_MODE_STRICT,
+                                            nb, na),
+                                 SEQ_OK);
+            } else {
+                assert_int_equal(addrange(s, "r", b[0], b[1], nb, na), SEQ_OK);
+            }
+        }
+        bool before[RS_MAX + 1] = {false}, lost[RS_MAX + 1] = {false}, after[RS_MAX + 1] = {false};
+        bool twice = false;
+        rs_take(s, "r", t0, 1 + (uint32_t)(splitmix64(&rng) % 20), before, &twice);
+        if (gapless) {
+            /* at the backup: two numbers released, one reserved for an
+             * hour (the lost cluster hands all three out again, the
+             * reservation once its TTL passed), one reserved for good */
+            const int64_t ttls[4] = {hour, hour, hour, 0};
+            int64_t held[4];
+            for (int k = 0; k < 4; k++) {
+                seq_result r;
+                held[k] = reserve(s, "r", ttls[k], NULL, &r) == SEQ_OK ? r.runs[0].first : 0;
+                seq_result_free(&r);
+            }
+            for (int k = 0; k < 2; k++) {
+                if (held[k] != 0) {
+                    assert_int_equal(release(s, "r", held[k]), SEQ_OK);
+                }
+            }
+        }
+        seq_state *b = decoded_copy(s); /* the backup, at t0 */
+        /* the lost cluster: NEXTs over ten hours, A numbers at most */
+        uint64_t advance = 1 + splitmix64(&rng) % 60, given = 0;
+        int64_t t = t0;
+        while (given < advance && t < t0 + 10 * hour) {
+            t += (int64_t)(splitmix64(&rng) % (2 * (uint64_t)hour));
+            uint32_t k = 1 + (uint32_t)(splitmix64(&rng) % (advance - given));
+            if (rs_take(s, "r", t, k, lost, &twice)) {
+                given += k;
+            }
+        }
+        assert_false(twice); /* the lost cluster itself issued each once */
+        /* restored at t (the lost cluster's last moment) */
+        uint64_t skipped = 0;
+        const char *why = "restored";
+        seq_restore_release(b, why, false, t, &skipped);
+        assert_int_equal(seq_restore_advance(b, "r", 1, advance, why, t, &skipped), SEQ_OK);
+        expect_valid(b);
+        for (int64_t u = t + 1; u <= t0 + 12 * hour; u += hour / 2) {
+            while (rs_take(b, "r", u, 1, after, &twice)) {
+            }
+        }
+        for (int64_t v = 1; v <= RS_MAX; v++) {
+            if (after[v] && lost[v]) {
+                fail_msg("round %d: %lld issued by the lost cluster and again after the restore",
+                         round, (long long)v);
+            }
+        }
+        seq_state_free(b);
+        seq_state_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -4369,6 +4482,7 @@ int main(void)
         cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_restore_advance_skips_and_releases),
         cmocka_unit_test(test_restore_advance_follows_the_windows),
+        cmocka_unit_test(test_restore_never_reissues_what_the_lost_cluster_gave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
